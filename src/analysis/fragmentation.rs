@@ -1,0 +1,79 @@
+//! `ip-fragmentation`: IP fragments in the capture.
+//!
+//! Fragments are never merged by GRO (net/ipv4/af_inet.c `inet_gro_receive` flushes on
+//! `IP_MF | IP_OFFSET`), defeat RSS hashing on the transport ports, and in a tunnel usually mean the
+//! overlay MTU is larger than the underlay allows.
+
+use serde_json::json;
+
+use super::{details, Detector, Evidence, Finding, Severity, Summary};
+use crate::capture::Frame;
+use crate::decode::{Layer4Context, Packet};
+use crate::flow::FlowRef;
+
+#[derive(Default)]
+pub struct Fragmentation {
+    frames: Evidence,
+    outer: u64,
+    inner: u64,
+    v4: u64,
+    v6: u64,
+}
+
+impl Detector for Fragmentation {
+    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
+        let mut seen = false;
+        for (layer, ip) in pkt.ip_headers() {
+            if ip.is_fragment() {
+                seen = true;
+                match layer {
+                    Layer4Context::Outer => self.outer += 1,
+                    Layer4Context::Inner => self.inner += 1,
+                    Layer4Context::Only => {}
+                }
+                if ip.version == 4 {
+                    self.v4 += 1;
+                } else {
+                    self.v6 += 1;
+                }
+            }
+        }
+        if seen {
+            self.frames.push(frame.number);
+        }
+    }
+
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        if self.frames.total == 0 {
+            return Vec::new();
+        }
+        let tunnel = if self.outer > 0 {
+            " Outer (tunnel) headers are fragmented: the overlay MTU is larger than the underlay \
+             path allows."
+        } else {
+            ""
+        };
+        vec![Finding {
+            id: "ip-fragmentation",
+            severity: Severity::Warning,
+            flow: None,
+            frames: self.frames.frames(),
+            message: format!(
+                "{} of {} frames are IP fragments.{tunnel}",
+                self.frames.total, s.frames
+            ),
+            hint: "Fragments are never coalesced by GRO/LRO and cost a reassembly; lower the \
+                   sender's MTU (or the tunnel device's MTU by the encapsulation overhead: 50 bytes \
+                   for VXLAN over IPv4) or enable PMTU discovery."
+                .into(),
+            wireshark_filter: Some("ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fragment".into()),
+            details: details([
+                ("fragment_frames", json!(self.frames.total)),
+                ("ipv4", json!(self.v4)),
+                ("ipv6", json!(self.v6)),
+                ("outer", json!(self.outer)),
+                ("inner", json!(self.inner)),
+            ]),
+        }]
+    }
+}

@@ -1,0 +1,128 @@
+//! Analysis: detectors that watch the packet stream and turn what they saw into findings.
+//!
+//! A detector is one file implementing [`Detector`], registered in [`registry`]. It sees every
+//! decoded frame once ([`Detector::observe`], on the hot path: no allocation there) and, at the
+//! end, the capture summary and the flow table ([`Detector::finish`]). Findings cite 1-based frame
+//! numbers, the same numbers Wireshark shows.
+
+mod fragmentation;
+mod snaplen;
+mod truncation;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::capture::{CaptureMeta, Frame};
+use crate::decode::Packet;
+use crate::flow::{FlowRef, FlowTable};
+
+/// At most this many evidence frame numbers are kept per finding; `details` carries totals.
+pub const MAX_EVIDENCE: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One diagnosis, with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable kebab-case id (part of the interface: CI policies refer to it).
+    pub id: &'static str,
+    pub severity: Severity,
+    /// The flow it is about, or `None` for the whole capture.
+    pub flow: Option<u32>,
+    /// Evidence: 1-based frame numbers (at most [`MAX_EVIDENCE`]).
+    pub frames: Vec<u64>,
+    /// One sentence: what was seen.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+    /// A Wireshark display filter that shows the evidence.
+    pub wireshark_filter: Option<String>,
+    pub details: Map<String, Value>,
+}
+
+/// Everything a detector may look at when the capture has been read.
+pub struct Summary<'a> {
+    pub meta: &'a CaptureMeta,
+    pub frames: u64,
+    /// Frame number of the last frame read (0 if none).
+    pub last_frame: u64,
+    pub flows: &'a FlowTable,
+}
+
+/// A detector: watches frames, then reports.
+pub trait Detector {
+    /// Called for every frame, in order. Must not allocate per call.
+    fn observe(&mut self, _frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {}
+    /// Called once at the end; returns the findings (possibly none).
+    fn finish(&mut self, summary: &Summary<'_>) -> Vec<Finding>;
+}
+
+/// Settings shared by detectors.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {}
+
+/// The list of detectors, in report order.
+pub fn registry(_settings: &Settings) -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(truncation::Truncation),
+        Box::new(snaplen::Snaplen::default()),
+        Box::new(fragmentation::Fragmentation::default()),
+    ]
+}
+
+/// A bounded list of evidence frame numbers plus the total seen.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    frames: [u64; MAX_EVIDENCE],
+    kept: usize,
+    pub total: u64,
+}
+
+impl Evidence {
+    pub fn push(&mut self, frame: u64) {
+        if self.kept < MAX_EVIDENCE {
+            self.frames[self.kept] = frame;
+            self.kept += 1;
+        }
+        self.total += 1;
+    }
+    pub fn frames(&self) -> Vec<u64> {
+        self.frames[..self.kept].to_vec()
+    }
+}
+
+/// Builds a `details` map from pairs.
+pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// Runs every detector's `finish` and orders the findings: most severe first, then by id and flow.
+pub fn finish_all(detectors: &mut [Box<dyn Detector>], summary: &Summary<'_>) -> Vec<Finding> {
+    let mut all: Vec<Finding> = detectors.iter_mut().flat_map(|d| d.finish(summary)).collect();
+    all.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.id.cmp(b.id))
+            .then(a.flow.cmp(&b.flow))
+    });
+    all
+}

@@ -1,0 +1,62 @@
+//! `capture-file-truncated`: the file ends in the middle of a record, or a record is damaged.
+//!
+//! Everything before the cut is analysed; the finding says where the cut is so the user knows the
+//! report covers only part of the capture. Wireshark reports the same condition as "appears to have
+//! been cut short in the middle of a packet" or "appears to be damaged or corrupt".
+
+use serde_json::json;
+
+use super::{details, Detector, Finding, Severity, Summary};
+use crate::capture::TruncationKind;
+
+pub struct Truncation;
+
+impl Detector for Truncation {
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        let Some(t) = &s.meta.truncation else {
+            return Vec::new();
+        };
+        let (reason, hint) = match &t.kind {
+            TruncationKind::CutShort => (
+                "cut-short",
+                "The capture was not closed cleanly (tcpdump killed, disk full, partial copy). \
+                 Figures cover only the frames before the cut; stop tcpdump with Ctrl-C or -c N \
+                 and copy the file after it exits.",
+            ),
+            TruncationKind::Corrupt(_) => (
+                "corrupt",
+                "The file is damaged after this point; figures cover only the frames before it. \
+                 Re-copy or re-capture the file; `editcap` can rescue the readable part.",
+            ),
+        };
+        let frames = if s.last_frame > 0 {
+            vec![s.last_frame]
+        } else {
+            Vec::new()
+        };
+        vec![Finding {
+            id: "capture-file-truncated",
+            severity: Severity::Warning,
+            flow: None,
+            frames,
+            message: format!(
+                "The capture stops early: {t}; {} frames were read before it.",
+                s.frames
+            ),
+            hint: hint.into(),
+            wireshark_filter: None,
+            details: details([
+                ("offset", json!(t.offset)),
+                ("reason", json!(reason)),
+                (
+                    "description",
+                    json!(match &t.kind {
+                        TruncationKind::CutShort => "cut short in the middle of a record".to_string(),
+                        TruncationKind::Corrupt(why) => why.clone(),
+                    }),
+                ),
+                ("frames_read", json!(s.frames)),
+            ]),
+        }]
+    }
+}

@@ -1,0 +1,139 @@
+//! The application: wires capture → decode → flow → analysis → report. The only module that knows
+//! them all.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::analysis::{self, Settings, Summary};
+use crate::capture::{CaptureReader, Input, TruncationKind, UNKNOWN_INTERFACE};
+use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
+use crate::decode::{self, DecodeConfig, Kind};
+use crate::flow::FlowTable;
+use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals};
+
+/// An input problem that still produced a report: printed, then exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {what}")]
+pub struct DamagedInput {
+    pub path: String,
+    pub what: String,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => analyze(&args),
+    }
+}
+
+/// Result of one pass over a capture.
+pub struct Analysis {
+    pub report: Report,
+    /// Set when the capture was damaged mid-file (as opposed to cut short): exit code 2.
+    pub damaged: Option<DamagedInput>,
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
+    let input = Input::from_arg(&args.capture);
+    let mut cfg = DecodeConfig::default();
+    cfg.vxlan_ports.extend(&args.vxlan_ports);
+    cfg.geneve_ports.extend(&args.geneve_ports);
+    let analysis = run_analysis(&input, &cfg, &Settings::default())?;
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &analysis.report)
+                .map_err(io::Error::from)
+                .context("writing the JSON report")?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            let width = terminal_width();
+            let opts = text::TextOptions {
+                top: args.top,
+                width,
+            };
+            out.write_all(text::render(&analysis.report, &opts).as_bytes())?;
+        }
+    }
+    out.flush()?;
+    if let Some(d) = analysis.damaged {
+        eprintln!("offload-doctor: {d}");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}
+
+/// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
+pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
+    let name = input.display_name();
+    let mut reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    let mut flows = FlowTable::default();
+    let mut detectors = analysis::registry(settings);
+    let mut totals = Totals::default();
+    // Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
+    // String).
+    let mut kinds: rustc_hash::FxHashMap<Kind, u64> = Default::default();
+    let mut last_frame = 0;
+
+    while let Some(frame) = reader.next_frame().with_context(|| name.clone())? {
+        let pkt = decode::decode(&frame, cfg);
+        *kinds.entry(pkt.kind).or_default() += 1;
+        let flow = flows.observe(&frame, &pkt);
+        for d in detectors.iter_mut() {
+            d.observe(&frame, &pkt, flow);
+        }
+        totals.frames += 1;
+        totals.bytes += frame.wire_len as u64;
+        totals.captured_bytes += frame.data.len() as u64;
+        totals.first_ts_ns.get_or_insert(frame.ts_ns);
+        totals.last_ts_ns = Some(frame.ts_ns);
+        // Packets naming no interface are counted as undecoded, not per interface.
+        if frame.link_type != UNKNOWN_INTERFACE {
+            let i = frame.interface as usize;
+            if totals.per_interface.len() <= i {
+                totals.per_interface.resize(i + 1, 0);
+            }
+            totals.per_interface[i] += 1;
+        }
+        last_frame = frame.number;
+    }
+
+    for (kind, n) in kinds {
+        match kind {
+            Kind::Undecoded(u) => *totals.undecoded.entry(u.name()).or_default() += n,
+            k => *totals.decoded.entry(k.name()).or_default() += n,
+        }
+    }
+    let meta = &reader.meta;
+    let summary = Summary {
+        meta,
+        frames: totals.frames,
+        last_frame,
+        flows: &flows,
+    };
+    let findings = analysis::finish_all(&mut detectors, &summary);
+    let damaged = meta.truncation.as_ref().and_then(|t| match t.kind {
+        TruncationKind::Corrupt(_) => Some(DamagedInput {
+            path: name.clone(),
+            what: t.to_string(),
+        }),
+        TruncationKind::CutShort => None,
+    });
+    let report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        tool: Default::default(),
+        capture: CaptureReport::new(name, meta, &totals),
+        flows: flows.flows.iter().map(FlowReport::from).collect(),
+        findings,
+    };
+    Ok(Analysis { report, damaged })
+}

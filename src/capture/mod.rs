@@ -1,0 +1,376 @@
+//! Capture input: opens a file, gzip stream or stdin and yields every record as a [`Frame`].
+//!
+//! One streaming pass, memory independent of file size: the record bytes live in one reusable
+//! buffer. We frame records and pcapng blocks ourselves (so every error carries the exact byte
+//! offset and no length reaches an allocation unchecked) and use `pcap-parser` for the structure
+//! of the file header and of the pcapng section/interface/statistics blocks. Why not its streaming
+//! reader: it allocates an options `Vec` per Enhanced Packet Block, cannot name the offset of a bad
+//! record, and has the defects listed in `docs/architecture.md` (base-2 `if_tsresol`, `if_tsoffset`
+//! endianness, block length < 12).
+
+mod pcap;
+mod pcapng;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::bufread::MultiGzDecoder;
+
+/// Largest record we accept. Linux BIG TCP GSO packets reach 512 KiB (`gso_max_size`,
+/// net/core/dev.c `GSO_MAX_SIZE`); Wireshark's own limit is 256 KiB for most link types
+/// (wiretap/wtap.h `WTAP_MAX_PACKET_SIZE_STANDARD`). Anything above 1 MiB is corruption, and we
+/// never allocate more than this for one record.
+pub const MAX_RECORD_LEN: u32 = 1 << 20;
+
+/// Read buffer size: 256 KiB keeps syscalls rare; the crate notes measured 64 KiB to 1 MiB as
+/// equally fast.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Link type reported for a pcapng packet whose interface id names no interface of its section.
+pub const UNKNOWN_INTERFACE: LinkType = u32::MAX;
+
+/// A link-layer header type (LINKTYPE_* value, <https://www.tcpdump.org/linktypes.html>).
+pub type LinkType = u32;
+
+/// One captured record.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// 1-based, counting every packet record, as Wireshark's `frame.number`.
+    pub number: u64,
+    /// Nanoseconds since the Unix epoch (interface offset applied).
+    pub ts_ns: i64,
+    pub link_type: LinkType,
+    /// pcapng interface id (0 for classic pcap).
+    pub interface: u32,
+    /// Length on the wire (`frame.len`); never smaller than the captured length.
+    pub wire_len: u32,
+    /// The captured bytes (`frame.cap_len` = `data.len()`).
+    pub data: &'a [u8],
+    /// Byte offset of the record in the (decompressed) input.
+    pub offset: u64,
+}
+
+/// Container format of the capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    PcapNg,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// Drop counters from a pcapng Interface Statistics Block (the last one seen per interface).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceStats {
+    pub section: u32,
+    pub interface: u32,
+    pub link_type: LinkType,
+    /// `isb_ifrecv`: packets received by the interface.
+    pub if_recv: Option<u64>,
+    /// `isb_ifdrop`: packets the interface dropped (buffer full, ...).
+    pub if_drop: Option<u64>,
+    /// `isb_osdrop`: packets the OS dropped.
+    pub os_drop: Option<u64>,
+    /// `isb_usrdeliv`: packets delivered to the user.
+    pub usr_deliv: Option<u64>,
+}
+
+/// Why reading stopped before the end of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// Byte offset of the record that could not be read.
+    pub offset: u64,
+    pub kind: TruncationKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TruncationKind {
+    /// The input ends in the middle of a record (tcpdump killed, disk full, partial copy).
+    CutShort,
+    /// A record header is impossible (bad length, bad block trailer): the rest is unreadable.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for Truncation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            TruncationKind::CutShort => write!(
+                f,
+                "the file is cut short in the middle of the record at byte offset {}",
+                self.offset
+            ),
+            TruncationKind::Corrupt(why) => {
+                write!(f, "damaged record at byte offset {}: {why}", self.offset)
+            }
+        }
+    }
+}
+
+/// An input that is not a readable capture at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open: {0}")]
+    Open(#[source] io::Error),
+    #[error("read error at byte offset {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("empty file (0 bytes): not a capture")]
+    Empty,
+    #[error("not a pcap or pcapng capture (first bytes {magic}); offset 0")]
+    NotACapture { magic: String },
+    #[error("{what} at byte offset {offset}")]
+    BadHeader { offset: u64, what: String },
+}
+
+/// Facts about the capture gathered while reading.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureMeta {
+    pub format: Option<Format>,
+    pub gzip: bool,
+    /// Link type of every interface, in order of appearance (pcapng: every IDB of every section).
+    pub interfaces: Vec<LinkType>,
+    /// Largest snaplen declared by the file header or an interface (0 = unknown).
+    pub snaplen: u32,
+    pub sections: u32,
+    pub interface_stats: Vec<InterfaceStats>,
+    pub truncation: Option<Truncation>,
+    /// pcapng blocks we skipped because we do not need them (name resolution, custom, ...).
+    pub skipped_blocks: u64,
+}
+
+/// A byte source that counts what it hands out, so errors can name offsets.
+pub(crate) struct Source {
+    inner: Box<dyn BufRead>,
+    pub(crate) offset: u64,
+}
+
+/// Result of trying to fill a buffer completely.
+pub(crate) enum Fill {
+    Full,
+    /// End of input before the first byte.
+    Eof,
+    /// End of input after `n` bytes.
+    Short(usize),
+}
+
+impl Source {
+    /// Reads exactly `buf.len()` bytes unless the input ends.
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<Fill, CaptureError> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.inner.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A gzip stream that ends early reports UnexpectedEof: that is a cut, not an error.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(source) => {
+                    return Err(CaptureError::Io {
+                        offset: self.offset + got as u64,
+                        source,
+                    })
+                }
+            }
+        }
+        self.offset += got as u64;
+        Ok(match got {
+            n if n == buf.len() => Fill::Full,
+            0 => Fill::Eof,
+            n => Fill::Short(n),
+        })
+    }
+
+    /// Reads `len` bytes into `buf` (resized, capacity reused). `len` must already be bounded by
+    /// [`MAX_RECORD_LEN`].
+    pub(crate) fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<Fill, CaptureError> {
+        buf.resize(len, 0);
+        self.fill(buf)
+    }
+}
+
+/// Where the capture comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl Input {
+    pub fn from_arg(arg: &Path) -> Self {
+        if arg.as_os_str() == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(arg.to_path_buf())
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+enum Inner {
+    Pcap(pcap::PcapReader),
+    PcapNg(pcapng::PcapNgReader),
+    /// A pcapng file with a section header and nothing else is valid and empty.
+    Done,
+}
+
+/// Streams the records of one capture.
+pub struct CaptureReader {
+    src: Source,
+    inner: Inner,
+    buf: Vec<u8>,
+    next_number: u64,
+    pub meta: CaptureMeta,
+}
+
+impl CaptureReader {
+    /// Opens a capture file (`-` = stdin), detecting gzip and the container by magic bytes.
+    pub fn open(input: &Input) -> Result<Self, CaptureError> {
+        let raw: Box<dyn Read> = match input {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::Path(p) => Box::new(File::open(p).map_err(CaptureError::Open)?),
+        };
+        Self::from_reader(raw)
+    }
+
+    /// Builds a reader over any byte stream (used by tests and fuzzing).
+    pub fn from_reader(raw: Box<dyn Read>) -> Result<Self, CaptureError> {
+        let mut buffered = BufReader::with_capacity(READ_BUFFER, raw);
+        let head = buffered
+            .fill_buf()
+            .map_err(|source| CaptureError::Io { offset: 0, source })?;
+        if head.is_empty() {
+            return Err(CaptureError::Empty);
+        }
+        // gzip magic 1f 8b (RFC 1952 §2.3.1); decided by content, not by file name.
+        let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        let inner: Box<dyn BufRead> = if gzip {
+            Box::new(BufReader::with_capacity(
+                READ_BUFFER,
+                MultiGzDecoder::new(buffered),
+            ))
+        } else {
+            Box::new(buffered)
+        };
+        let mut src = Source { inner, offset: 0 };
+        let mut magic = [0u8; 4];
+        match src.fill(&mut magic)? {
+            Fill::Full => {}
+            Fill::Eof if gzip => return Err(CaptureError::Empty),
+            Fill::Eof => return Err(CaptureError::Empty),
+            Fill::Short(n) => {
+                return Err(CaptureError::NotACapture {
+                    magic: hex(&magic[..n]),
+                })
+            }
+        }
+        let mut meta = CaptureMeta {
+            gzip,
+            ..CaptureMeta::default()
+        };
+        let inner = if pcap::is_magic(magic) {
+            meta.format = Some(Format::Pcap);
+            Inner::Pcap(pcap::PcapReader::start(&mut src, magic, &mut meta)?)
+        } else if u32::from_le_bytes(magic) == pcapng::SHB_TYPE {
+            meta.format = Some(Format::PcapNg);
+            match pcapng::PcapNgReader::start(&mut src, &mut meta)? {
+                Some(r) => Inner::PcapNg(r),
+                None => Inner::Done,
+            }
+        } else {
+            return Err(CaptureError::NotACapture { magic: hex(&magic) });
+        };
+        Ok(CaptureReader {
+            src,
+            inner,
+            buf: Vec::with_capacity(64 * 1024),
+            next_number: 1,
+            meta,
+        })
+    }
+
+    /// The next record, or `None` at the end of the readable input. A cut or damaged tail ends
+    /// the stream and is recorded in `meta.truncation`; only I/O failures are errors.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let rec = match &mut self.inner {
+            Inner::Pcap(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
+            Inner::PcapNg(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
+            Inner::Done => None,
+        };
+        let Some(rec) = rec else {
+            self.inner = Inner::Done;
+            return Ok(None);
+        };
+        let number = self.next_number;
+        self.next_number += 1;
+        let data = self.buf.get(rec.data.clone()).unwrap_or(&[]);
+        Ok(Some(Frame {
+            number,
+            ts_ns: rec.ts_ns,
+            link_type: rec.link_type,
+            interface: rec.interface,
+            wire_len: rec.wire_len.max(data.len() as u32),
+            data,
+            offset: rec.offset,
+        }))
+    }
+
+    /// Bytes consumed so far (decompressed).
+    pub fn offset(&self) -> u64 {
+        self.src.offset
+    }
+}
+
+/// What a format reader hands back: where the record's bytes are in the shared buffer.
+pub(crate) struct Record {
+    pub ts_ns: i64,
+    pub link_type: LinkType,
+    pub interface: u32,
+    pub wire_len: u32,
+    pub data: std::ops::Range<usize>,
+    pub offset: u64,
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Converts `ticks` of `1/units_per_sec` seconds plus an offset in seconds to Unix nanoseconds,
+/// saturating instead of overflowing on hostile values.
+pub(crate) fn ticks_to_ns(ticks: u64, units_per_sec: u128, offset_s: i64) -> i64 {
+    let units = units_per_sec.max(1);
+    let ns = (ticks as i128 * 1_000_000_000) / units as i128 + offset_s as i128 * 1_000_000_000;
+    ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_convert_all_resolutions() {
+        assert_eq!(ticks_to_ns(1_500_000, 1_000_000, 0), 1_500_000_000);
+        assert_eq!(ticks_to_ns(3, 1_000_000_000, 0), 3);
+        // base-2 resolution 2^-10: 1024 ticks = 1 s
+        assert_eq!(ticks_to_ns(1024, 1024, 0), 1_000_000_000);
+        assert_eq!(ticks_to_ns(0, 1_000_000, 10), 10_000_000_000);
+        // absurd values saturate, never panic
+        assert_eq!(ticks_to_ns(u64::MAX, 1, i64::MAX), i64::MAX);
+    }
+}

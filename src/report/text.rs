@@ -1,0 +1,224 @@
+//! Text report: a capture summary, the flows table (largest first) and the findings.
+
+use std::fmt::Write as _;
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+
+use super::{FlowReport, Report};
+
+/// Formats `n` with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes with a binary-free SI unit (B, kB, MB, GB), as network people read them.
+pub fn bytes(n: u64) -> String {
+    let f = n as f64;
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=999_999 => format!("{:.1} kB", f / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1} MB", f / 1e6),
+        _ => format!("{:.2} GB", f / 1e9),
+    }
+}
+
+fn duration(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+/// Options for the text rendering.
+pub struct TextOptions {
+    /// Flows shown in the table.
+    pub top: usize,
+    /// Terminal width, if known.
+    pub width: Option<u16>,
+}
+
+pub fn render(r: &Report, opts: &TextOptions) -> String {
+    let mut out = String::new();
+    let c = &r.capture;
+    let _ = writeln!(out, "{} {} — {}", r.tool.name, r.tool.version, c.path);
+    let lts: Vec<String> = c
+        .link_types
+        .iter()
+        .map(|l| format!("{} ({})", l.name, l.link_type))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  capture    {}{}, {} interface{}, link type{} {}",
+        c.format.unwrap_or("?"),
+        if c.gzip { " (gzip)" } else { "" },
+        c.interfaces,
+        if c.interfaces == 1 { "" } else { "s" },
+        if lts.len() == 1 { "" } else { "s" },
+        lts.join(", ")
+    );
+    let when = match (&c.first_time, c.duration_s) {
+        (Some(t), Some(d)) => format!(", from {} for {}", t.replace('T', " "), duration(d)),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  frames     {} ({} on the wire){when}",
+        thousands(c.frames),
+        bytes(c.bytes)
+    );
+    let decoded: Vec<String> = c
+        .decoded
+        .iter()
+        .map(|(k, v)| format!("{k} {}", thousands(*v)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  decoded    {}",
+        if decoded.is_empty() {
+            "nothing".to_string()
+        } else {
+            decoded.join(" · ")
+        }
+    );
+    if !c.undecoded.is_empty() {
+        let u: Vec<String> = c
+            .undecoded
+            .iter()
+            .map(|(k, v)| format!("{k} {}", thousands(*v)))
+            .collect();
+        let _ = writeln!(out, "  undecoded  {}", u.join(" · "));
+    }
+    let tcp = r.flows.iter().filter(|f| f.protocol == "tcp").count();
+    let tunnelled = r.flows.iter().filter(|f| f.tunnel.is_some()).count();
+    let _ = writeln!(
+        out,
+        "  flows      {} ({tcp} tcp, {} udp{})",
+        thousands(r.flows.len() as u64),
+        r.flows.len() - tcp,
+        if tunnelled > 0 {
+            format!("; {tunnelled} tunnelled")
+        } else {
+            String::new()
+        }
+    );
+    if let Some(t) = &c.truncation {
+        let _ = writeln!(
+            out,
+            "  truncated  at byte offset {}: {}",
+            thousands(t.offset),
+            t.description
+        );
+    }
+
+    if !r.flows.is_empty() {
+        let mut order: Vec<&FlowReport> = r.flows.iter().collect();
+        order.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id)));
+        let shown = order.len().min(opts.top);
+        let _ = writeln!(
+            out,
+            "\nFlows, largest first ({shown} of {}{})",
+            order.len(),
+            if shown < order.len() {
+                "; --top N shows more"
+            } else {
+                ""
+            }
+        );
+        out.push_str(&flows_table(&order[..shown], opts.width));
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "\nFindings");
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for f in &r.findings {
+        let scope = f.flow.map(|id| format!(" [flow {id}]")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<7}  {}{scope}\n           {}\n           hint: {}",
+            f.severity.as_str(),
+            f.id,
+            f.message,
+            f.hint
+        );
+        if !f.frames.is_empty() {
+            let fr: Vec<String> = f.frames.iter().map(|n| n.to_string()).collect();
+            let _ = writeln!(out, "           frames: {}", fr.join(", "));
+        }
+        if let Some(w) = &f.wireshark_filter {
+            let _ = writeln!(out, "           wireshark: {w}");
+        }
+    }
+    out
+}
+
+fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    // A terminal that reports a tiny width squeezes every column to one character (crates.md):
+    // lay out dynamically only when there is room.
+    match width {
+        Some(w) if w >= 80 => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        _ => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t.set_header(vec![
+        "id", "proto", "client", "server", "tunnel", "frames", "bytes", "c→s data", "s→c data",
+        "max frame", "duration",
+    ]);
+    for f in flows {
+        let tunnel = f
+            .tunnel
+            .as_ref()
+            .map(|t| format!("{} {}", t.kind, t.vni))
+            .unwrap_or_else(|| "-".into());
+        t.add_row(vec![
+            f.id.to_string(),
+            f.protocol.to_string(),
+            f.client.clone(),
+            f.server.clone(),
+            tunnel,
+            thousands(f.frames),
+            bytes(f.bytes),
+            bytes(f.c2s.payload_bytes),
+            bytes(f.s2c.payload_bytes),
+            thousands(f.c2s.max_frame_len.max(f.s2c.max_frame_len) as u64),
+            duration(f.duration_s),
+        ]);
+    }
+    for i in [0, 5, 6, 7, 8, 9, 10] {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(bytes(9999), "9999 B");
+        assert_eq!(bytes(2_555_366), "2.6 MB");
+    }
+}
