@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::analysis::{self, Settings, Summary};
-use crate::capture::{CaptureReader, Input, TruncationKind, UNKNOWN_INTERFACE};
+use crate::capture::{CaptureReader, Input, TruncationKind, NON_PACKET, UNKNOWN_INTERFACE};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::FlowTable;
@@ -94,10 +94,12 @@ pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> R
         totals.frames += 1;
         totals.bytes += frame.wire_len as u64;
         totals.captured_bytes += frame.data.len() as u64;
-        totals.first_ts_ns.get_or_insert(frame.ts_ns);
-        totals.last_ts_ns = Some(frame.ts_ns);
+        if frame.ts_known {
+            totals.first_ts_ns.get_or_insert(frame.ts_ns);
+            totals.last_ts_ns = Some(frame.ts_ns);
+        }
         // Packets naming no interface are counted as undecoded, not per interface.
-        if frame.link_type != UNKNOWN_INTERFACE {
+        if frame.link_type != UNKNOWN_INTERFACE && frame.link_type != NON_PACKET {
             let i = frame.interface as usize;
             if totals.per_interface.len() <= i {
                 totals.per_interface.resize(i + 1, 0);

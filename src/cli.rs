@@ -21,12 +21,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse a capture: summary, flows (largest first) and findings.
-    #[command(after_help = "Reads classic pcap (either byte order, µs or ns) and pcapng (any \
+    #[command(
+        after_help = "Reads classic pcap (either byte order, µs or ns) and pcapng (any \
         number of sections and interfaces), plain or gzip-compressed (detected by content). \
         Frame numbers in the report are Wireshark's.\n\n\
         Exit codes: 0 analysed (also for a capture cut mid-record: the report covers what was \
         read and says where the cut is); 2 not a capture, unreadable, or damaged mid-file (the \
-        report of what was read is still printed).")]
+        report of what was read is still printed)."
+    )]
     Analyze(AnalyzeArgs),
 }
 

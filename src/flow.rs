@@ -3,8 +3,8 @@
 //! Bidirectional: both directions of a conversation share one [`Flow`]. The client is the side
 //! that sent a SYN without ACK, else the side that received a SYN/ACK, else the side that sent
 //! first. Ids are 1-based in order of first appearance, so the same capture always gives the same
-//! ids. A TCP flow whose connection was closed (FIN or RST both ways, or RST) and that then sees a
-//! new SYN starts a new flow, as Wireshark starts a new `tcp.stream` on port reuse.
+//! ids. A SYN that reuses the ports of an earlier connection starts a new flow, by the rule with which
+//! Wireshark starts a new `tcp.stream`.
 
 use std::net::IpAddr;
 
@@ -104,9 +104,16 @@ pub struct Flow {
     pub dirs: [DirStats; 2],
     /// Index into `key.ends` of the client.
     pub client: usize,
+    /// Side whose packet created the flow (its VNI is the one in `key`).
+    pub creator: usize,
     client_known: bool,
+    /// The VNI of the other direction, when it differs from `key.tunnel.vni`.
+    pub reverse_vni: Option<u32>,
     /// Outer source address and sender side of the first tunnelled packet.
     first_outer: Option<(IpAddr, usize)>,
+    /// Base sequence number per side, as Wireshark sets it: the SYN's sequence number, or one
+    /// less than the first segment's when the handshake was not captured.
+    pub base_seq: [Option<u32>; 2],
     /// FIN seen from side i; RST seen.
     fin: [bool; 2],
     rst: bool,
@@ -158,12 +165,26 @@ impl Flow {
     pub fn outer_client_server(&self) -> Option<(IpAddr, IpAddr)> {
         let t = self.key.tunnel?;
         let (src, side) = self.first_outer?;
-        let other = if t.outer[0] == src { t.outer[1] } else { t.outer[0] };
-        Some(if side == self.client { (src, other) } else { (other, src) })
+        let other = if t.outer[0] == src {
+            t.outer[1]
+        } else {
+            t.outer[0]
+        };
+        Some(if side == self.client {
+            (src, other)
+        } else {
+            (other, src)
+        })
     }
 
-    fn closed(&self) -> bool {
-        self.rst || (self.fin[0] && self.fin[1])
+    /// Wireshark's rule for a new `tcp.stream` on the same ports (epan/dissectors/packet-tcp.c,
+    /// "port reuse"): a SYN without ACK whose sequence number differs from the base sequence of its
+    /// direction, or that repeats it after the connection was closed by FIN or RST.
+    fn is_port_reuse(&self, side: usize, seq: u32) -> bool {
+        match self.base_seq[side] {
+            Some(base) => seq != base || self.rst || self.fin[0] || self.fin[1],
+            None => false,
+        }
     }
 }
 
@@ -179,15 +200,41 @@ pub struct FlowRef {
 #[derive(Debug, Default)]
 pub struct FlowTable {
     index: FxHashMap<FlowKey, usize>,
+    /// Tunnelled flows by key without the VNI, for pairing directions that use different VNIs.
+    by_tunnel_ends: FxHashMap<FlowKey, usize>,
     pub flows: Vec<Flow>,
 }
 
 impl FlowTable {
+    /// Some overlays (OVN's Geneve, for one) use a different VNI in each direction of the same
+    /// conversation. A tunnelled packet whose key is unknown joins the flow with the same inner
+    /// 5-tuple and outer addresses but another VNI, provided that flow has so far only carried the
+    /// opposite direction; it then answers to both keys. Two tenants reusing the same addresses in
+    /// both directions still get separate flows.
+    fn pair_reverse_vni(&mut self, key: &FlowKey, side: usize) -> Option<usize> {
+        let mut loose = *key;
+        loose.tunnel.as_mut()?.vni = 0;
+        let &i = self.by_tunnel_ends.get(&loose)?;
+        let f = &mut self.flows[i];
+        if f.dirs[side].frames != 0 || f.reverse_vni.is_some() {
+            return None;
+        }
+        f.reverse_vni = key.tunnel.map(|t| t.vni);
+        self.index.insert(*key, i);
+        Some(i)
+    }
+
     /// Accounts one decoded packet; returns its flow, or `None` for packets that are not TCP/UDP.
     pub fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
         let ip = pkt.ip.as_ref()?;
         let (protocol, sport, dport, payload, flags) = match (&pkt.tcp, &pkt.udp) {
-            (Some(t), _) => (Protocol::Tcp, t.src_port, t.dst_port, t.payload_len, t.flags),
+            (Some(t), _) => (
+                Protocol::Tcp,
+                t.src_port,
+                t.dst_port,
+                t.payload_len,
+                t.flags,
+            ),
             (None, Some(u)) => (Protocol::Udp, u.src_port, u.dst_port, u.payload_len, 0),
             _ => return None,
         };
@@ -218,8 +265,13 @@ impl FlowTable {
             tunnel,
         };
         let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let index = match self.index.get(&key) {
-            Some(&i) if !(syn && self.flows[i].closed()) => i,
+        let found = match self.index.get(&key) {
+            Some(&i) => Some(i),
+            None => self.pair_reverse_vni(&key, side),
+        };
+        let seq = pkt.tcp.map_or(0, |t| t.seq);
+        let index = match found {
+            Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
             _ => {
                 let i = self.flows.len();
                 self.flows.push(Flow {
@@ -227,12 +279,23 @@ impl FlowTable {
                     key,
                     dirs: Default::default(),
                     client: side,
+                    creator: side,
                     client_known: false,
+                    reverse_vni: None,
                     first_outer: pkt.tunnel.map(|t| (t.outer_ip.src, side)),
+                    base_seq: [None; 2],
                     fin: [false; 2],
                     rst: false,
                 });
                 self.index.insert(key, i);
+                if let Some(mut t) = key.tunnel {
+                    t.vni = 0;
+                    let loose = FlowKey {
+                        tunnel: Some(t),
+                        ..key
+                    };
+                    self.by_tunnel_ends.insert(loose, i);
+                }
                 i
             }
         };
@@ -245,6 +308,13 @@ impl FlowTable {
                 1 - side
             };
             flow.client_known = true;
+        }
+        if let (Some(t), None) = (&pkt.tcp, flow.base_seq[side]) {
+            flow.base_seq[side] = Some(if t.flags & tcp_flags::SYN != 0 {
+                t.seq
+            } else {
+                t.seq.wrapping_sub(1)
+            });
         }
         if flags & tcp_flags::FIN != 0 {
             flow.fin[side] = true;

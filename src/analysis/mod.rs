@@ -109,15 +109,15 @@ impl Evidence {
 
 /// Builds a `details` map from pairs.
 pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Runs every detector's `finish` and orders the findings: most severe first, then by id and flow.
 pub fn finish_all(detectors: &mut [Box<dyn Detector>], summary: &Summary<'_>) -> Vec<Finding> {
-    let mut all: Vec<Finding> = detectors.iter_mut().flat_map(|d| d.finish(summary)).collect();
+    let mut all: Vec<Finding> = detectors
+        .iter_mut()
+        .flat_map(|d| d.finish(summary))
+        .collect();
     all.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

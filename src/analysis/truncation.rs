@@ -51,7 +51,8 @@ impl Detector for Truncation {
                 (
                     "description",
                     json!(match &t.kind {
-                        TruncationKind::CutShort => "cut short in the middle of a record".to_string(),
+                        TruncationKind::CutShort =>
+                            "cut short in the middle of a record".to_string(),
                         TruncationKind::Corrupt(why) => why.clone(),
                     }),
                 ),

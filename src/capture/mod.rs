@@ -30,6 +30,10 @@ const READ_BUFFER: usize = 256 * 1024;
 /// Link type reported for a pcapng packet whose interface id names no interface of its section.
 pub const UNKNOWN_INTERFACE: LinkType = u32::MAX;
 
+/// Link type reported for a pcapng record that is not a packet (Custom, Systemd Journal Export)
+/// but that Wireshark numbers as a frame.
+pub const NON_PACKET: LinkType = u32::MAX - 1;
+
 /// A link-layer header type (LINKTYPE_* value, <https://www.tcpdump.org/linktypes.html>).
 pub type LinkType = u32;
 
@@ -38,8 +42,11 @@ pub type LinkType = u32;
 pub struct Frame<'a> {
     /// 1-based, counting every packet record, as Wireshark's `frame.number`.
     pub number: u64,
-    /// Nanoseconds since the Unix epoch (interface offset applied).
+    /// Nanoseconds since the Unix epoch (interface offset applied). Records without a timestamp
+    /// (Simple Packet Blocks, custom records) carry the previous record's time.
     pub ts_ns: i64,
+    /// False when the record had no timestamp of its own.
+    pub ts_known: bool,
     pub link_type: LinkType,
     /// pcapng interface id (0 for classic pcap).
     pub interface: u32,
@@ -236,6 +243,7 @@ pub struct CaptureReader {
     inner: Inner,
     buf: Vec<u8>,
     next_number: u64,
+    last_ts_ns: i64,
     pub meta: CaptureMeta,
 }
 
@@ -301,6 +309,7 @@ impl CaptureReader {
             inner,
             buf: Vec::with_capacity(64 * 1024),
             next_number: 1,
+            last_ts_ns: 0,
             meta,
         })
     }
@@ -320,9 +329,13 @@ impl CaptureReader {
         let number = self.next_number;
         self.next_number += 1;
         let data = self.buf.get(rec.data.clone()).unwrap_or(&[]);
+        if let Some(ts) = rec.ts_ns {
+            self.last_ts_ns = ts;
+        }
         Ok(Some(Frame {
             number,
-            ts_ns: rec.ts_ns,
+            ts_ns: self.last_ts_ns,
+            ts_known: rec.ts_ns.is_some(),
             link_type: rec.link_type,
             interface: rec.interface,
             wire_len: rec.wire_len.max(data.len() as u32),
@@ -339,7 +352,7 @@ impl CaptureReader {
 
 /// What a format reader hands back: where the record's bytes are in the shared buffer.
 pub(crate) struct Record {
-    pub ts_ns: i64,
+    pub ts_ns: Option<i64>,
     pub link_type: LinkType,
     pub interface: u32,
     pub wire_len: u32,
@@ -348,7 +361,10 @@ pub(crate) struct Record {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Converts `ticks` of `1/units_per_sec` seconds plus an offset in seconds to Unix nanoseconds,

@@ -25,6 +25,8 @@ pub(super) struct PcapReader {
     units_per_sec: u128,
     link_type: u32,
     record_header_len: usize,
+    /// Files older than format 2.3 may have `incl_len` and `orig_len` swapped.
+    maybe_swapped_lengths: bool,
 }
 
 impl PcapReader {
@@ -69,7 +71,12 @@ impl PcapReader {
                 1_000_000
             },
             link_type,
-            record_header_len: if native_magic == MAGIC_MODIFIED { 24 } else { 16 },
+            record_header_len: if native_magic == MAGIC_MODIFIED {
+                24
+            } else {
+                16
+            },
+            maybe_swapped_lengths: (h.version_major, h.version_minor) < (2, 3),
         })
     }
 
@@ -104,8 +111,13 @@ impl PcapReader {
         }
         let ts_sec = self.u32_at(hdr, 0);
         let ts_frac = self.u32_at(hdr, 4);
-        let caplen = self.u32_at(hdr, 8);
-        let origlen = self.u32_at(hdr, 12);
+        let mut caplen = self.u32_at(hdr, 8);
+        let mut origlen = self.u32_at(hdr, 12);
+        // Before format 2.3 the two length fields were in the other order; libpcap
+        // (sf-pcap.c, MAYBE_SWAPPED) and Wireshark swap them back when caplen > len.
+        if self.maybe_swapped_lengths && caplen > origlen {
+            std::mem::swap(&mut caplen, &mut origlen);
+        }
         if caplen > MAX_RECORD_LEN {
             meta.truncation = Some(Truncation {
                 offset,
@@ -128,7 +140,7 @@ impl PcapReader {
         }
         let ticks = ts_sec as u64 * self.units_per_sec as u64 + ts_frac as u64;
         Ok(Some(Record {
-            ts_ns: ticks_to_ns(ticks, self.units_per_sec, 0),
+            ts_ns: Some(ticks_to_ns(ticks, self.units_per_sec, 0)),
             link_type: self.link_type,
             interface: 0,
             wire_len: origlen,

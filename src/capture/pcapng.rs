@@ -5,14 +5,13 @@
 
 use pcap_parser::pcapng::{
     parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
-    parse_interfacestatisticsblock_be, parse_interfacestatisticsblock_le,
-    parse_sectionheaderblock,
+    parse_interfacestatisticsblock_be, parse_interfacestatisticsblock_le, parse_sectionheaderblock,
 };
 use pcap_parser::PcapNGOption;
 
 use super::{
     ticks_to_ns, CaptureError, CaptureMeta, Fill, InterfaceStats, Record, Source, Truncation,
-    TruncationKind, MAX_RECORD_LEN, UNKNOWN_INTERFACE,
+    TruncationKind, MAX_RECORD_LEN, NON_PACKET, UNKNOWN_INTERFACE,
 };
 
 pub(super) const SHB_TYPE: u32 = 0x0A0D_0D0A;
@@ -22,6 +21,11 @@ const OPB_TYPE: u32 = 2;
 const SPB_TYPE: u32 = 3;
 const ISB_TYPE: u32 = 5;
 const EPB_TYPE: u32 = 6;
+/// Systemd Journal Export and Custom blocks: Wireshark delivers these as records with frame numbers
+/// (wiretap/pcapng.c), so we count them too, or every later frame number would be off.
+const SJE_TYPE: u32 = 9;
+const CB_TYPE: u32 = 0x0000_0BAD;
+const DCB_TYPE: u32 = 0x4000_0BAD;
 const BOM: u32 = 0x1A2B_3C4D;
 /// Blocks larger than the biggest record plus generous room for options are corruption.
 const MAX_BLOCK_LEN: u32 = MAX_RECORD_LEN + 64 * 1024;
@@ -85,7 +89,10 @@ impl PcapNgReader {
                     offset: 0,
                     what: "pcapng section header block is cut short".into(),
                 }),
-                TruncationKind::Corrupt(why) => Err(CaptureError::BadHeader { offset: 0, what: why }),
+                TruncationKind::Corrupt(why) => Err(CaptureError::BadHeader {
+                    offset: 0,
+                    what: why,
+                }),
             },
         }
     }
@@ -258,16 +265,26 @@ impl PcapNgReader {
                     if caplen as usize > buf.len() - 24 {
                         meta.truncation = Some(corrupt(
                             offset,
-                            format!("packet block claims {caplen} captured bytes in a {len}-byte block"),
+                            format!(
+                                "packet block claims {caplen} captured bytes in a {len}-byte block"
+                            ),
                         ));
                         return Ok(None);
                     }
-                    return Ok(Some(self.record(if_id, ts, origlen, 20..20 + caplen as usize, offset)));
+                    return Ok(Some(self.record(
+                        if_id,
+                        ts,
+                        origlen,
+                        20..20 + caplen as usize,
+                        offset,
+                    )));
                 }
                 SPB_TYPE => {
                     if buf.len() < 8 {
-                        meta.truncation =
-                            Some(corrupt(offset, "pcapng simple packet block too short".into()));
+                        meta.truncation = Some(corrupt(
+                            offset,
+                            "pcapng simple packet block too short".into(),
+                        ));
                         return Ok(None);
                     }
                     let origlen = self.u32_at(buf, 0);
@@ -280,8 +297,23 @@ impl PcapNgReader {
                     let caplen = origlen.min(room).min(snap);
                     // SPBs carry no timestamp.
                     let mut rec = self.record(0, 0, origlen, 4..4 + caplen as usize, offset);
-                    rec.ts_ns = 0;
+                    rec.ts_ns = None;
                     return Ok(Some(rec));
+                }
+                SJE_TYPE | CB_TYPE | DCB_TYPE => {
+                    // Custom blocks start with a 4-byte Private Enterprise Number that Wireshark
+                    // does not count in `frame.len`.
+                    let skip = if block_type == SJE_TYPE { 0 } else { 4 };
+                    let end = buf.len() - 4;
+                    let start = skip.min(end);
+                    return Ok(Some(Record {
+                        ts_ns: None,
+                        link_type: NON_PACKET,
+                        interface: 0,
+                        wire_len: (end - start) as u32,
+                        data: start..end,
+                        offset,
+                    }));
                 }
                 IDB_TYPE => self.read_idb(&head, buf, meta),
                 ISB_TYPE => self.read_isb(&head, buf, meta),
@@ -300,7 +332,7 @@ impl PcapNgReader {
     ) -> Record {
         match self.interfaces.get(if_id as usize) {
             Some(i) => Record {
-                ts_ns: ticks_to_ns(ts, i.units_per_sec, i.offset_s),
+                ts_ns: Some(ticks_to_ns(ts, i.units_per_sec, i.offset_s)),
                 link_type: i.link_type,
                 interface: i.global,
                 wire_len: origlen,
@@ -308,7 +340,7 @@ impl PcapNgReader {
                 offset,
             },
             None => Record {
-                ts_ns: ticks_to_ns(ts, 1_000_000, 0),
+                ts_ns: Some(ticks_to_ns(ts, 1_000_000, 0)),
                 link_type: UNKNOWN_INTERFACE,
                 interface: if_id,
                 wire_len: origlen,
@@ -348,7 +380,11 @@ impl PcapNgReader {
         let global = meta.interfaces.len() as u32;
         let mut iface = Interface {
             link_type: self.u16_at(body, 0) as u32,
-            snaplen: if body.len() >= 8 { self.u32_at(body, 4) } else { 0 },
+            snaplen: if body.len() >= 8 {
+                self.u32_at(body, 4)
+            } else {
+                0
+            },
             units_per_sec: 1_000_000,
             offset_s: 0,
             global,

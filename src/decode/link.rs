@@ -4,7 +4,7 @@
 use etherparse::{EtherType, LaxSlicedPacket};
 
 use super::Undecoded;
-use crate::capture::{LinkType, UNKNOWN_INTERFACE};
+use crate::capture::{LinkType, NON_PACKET, UNKNOWN_INTERFACE};
 
 pub const NULL: LinkType = 0;
 pub const ETHERNET: LinkType = 1;
@@ -25,6 +25,7 @@ pub fn name(lt: LinkType) -> &'static str {
         ETHERNET => "ethernet",
         RAW | RAW_BSD12 | RAW_BSD14 => "raw-ip",
         LOOP => "loop",
+        NON_PACKET => "pcapng-non-packet",
         LINUX_SLL => "linux-sll",
         IPV4 => "ipv4",
         IPV6 => "ipv6",
@@ -53,10 +54,7 @@ fn be16(b: &[u8], at: usize) -> u16 {
 
 /// Slices the frame from its link layer down. Also returns the Linux packet type when the link
 /// layer carries one (0 = to us, 4 = outgoing).
-pub fn slice(
-    lt: LinkType,
-    data: &[u8],
-) -> Result<(LaxSlicedPacket<'_>, Option<u16>), Undecoded> {
+pub fn slice(lt: LinkType, data: &[u8]) -> Result<(LaxSlicedPacket<'_>, Option<u16>), Undecoded> {
     match lt {
         ETHERNET => LaxSlicedPacket::from_ethernet(data)
             .map(|p| (p, None))
@@ -97,6 +95,7 @@ pub fn slice(
             Ok((LaxSlicedPacket::from_ether_type(et, payload), None))
         }
         UNKNOWN_INTERFACE => Err(Undecoded::UnknownInterface),
+        NON_PACKET => Err(Undecoded::NonPacket),
         other => Err(Undecoded::UnsupportedLinkType(other)),
     }
 }
@@ -154,7 +153,13 @@ mod tests {
                 let _ = slice(lt, &f[..n]);
             }
         }
-        assert_eq!(slice(LINUX_SLL2, &f[..19]).err(), Some(Undecoded::LinkTruncated));
-        assert_eq!(slice(9999, &f).err(), Some(Undecoded::UnsupportedLinkType(9999)));
+        assert_eq!(
+            slice(LINUX_SLL2, &f[..19]).err(),
+            Some(Undecoded::LinkTruncated)
+        );
+        assert_eq!(
+            slice(9999, &f).err(),
+            Some(Undecoded::UnsupportedLinkType(9999))
+        );
     }
 }

@@ -60,6 +60,8 @@ pub enum Undecoded {
     TransportInvalid,
     /// A tunnel header (VXLAN/Geneve) is cut.
     TunnelTruncated,
+    /// A pcapng Custom or Systemd Journal record: numbered like a frame, but not a packet.
+    NonPacket,
 }
 
 impl Undecoded {
@@ -72,6 +74,7 @@ impl Undecoded {
             Undecoded::IpInvalid => "ip-header-invalid".into(),
             Undecoded::TransportInvalid => "transport-header-invalid".into(),
             Undecoded::TunnelTruncated => "tunnel-header-truncated".into(),
+            Undecoded::NonPacket => "pcapng-non-packet-record".into(),
         }
     }
 }
@@ -412,7 +415,21 @@ impl Ctx {
             Some(TransportSlice::Igmp(_)) => pkt,
             None => {
                 match &p.stop_err {
-                    Some((_, Layer::TcpHeader | Layer::UdpHeader | Layer::UdpPayload)) => {
+                    Some((_, Layer::TcpHeader)) => {
+                        // The options are cut (snaplen) or the data offset is bogus. Wireshark
+                        // still tracks the segment when the fixed 20 bytes are there; so do we.
+                        match net
+                            .ip_payload_ref()
+                            .and_then(|pl| tcp_fixed_header(pl.payload, &ip))
+                        {
+                            Some(t) => {
+                                pkt.kind = Kind::Tcp;
+                                pkt.tcp = Some(t);
+                            }
+                            None => pkt.kind = Kind::Undecoded(Undecoded::TransportInvalid),
+                        }
+                    }
+                    Some((_, Layer::UdpHeader | Layer::UdpPayload)) => {
                         pkt.kind = Kind::Undecoded(Undecoded::TransportInvalid)
                     }
                     Some((_, Layer::Icmpv4 | Layer::Icmpv6 | Layer::Igmp)) => pkt.kind = Kind::Icmp,
@@ -456,7 +473,11 @@ impl Ctx {
     ) -> Packet<'a> {
         let (vni, flags, inner) = match kind {
             TunnelKind::Vxlan => match vxlan::Vxlan::new_checked(payload) {
-                Ok(v) => (v.vni(), v.flags(), LaxSlicedPacket::from_ethernet(v.payload()).ok()),
+                Ok(v) => (
+                    v.vni(),
+                    v.flags(),
+                    LaxSlicedPacket::from_ethernet(v.payload()).ok(),
+                ),
                 Err(_) => {
                     pkt.kind = Kind::Undecoded(Undecoded::TunnelTruncated);
                     return pkt;
@@ -505,7 +526,11 @@ impl Ctx {
             (self.wire_len_from(h.slice()), true)
         };
         // The AH header (if any) is an extension for etherparse; count it in the header.
-        let ext_len = v4.extensions().auth.map(|a| a.slice().len() as u32).unwrap_or(0);
+        let ext_len = v4
+            .extensions()
+            .auth
+            .map(|a| a.slice().len() as u32)
+            .unwrap_or(0);
         IpFacts {
             version: 4,
             src: IpAddr::V4(h.source_addr()),
@@ -564,6 +589,37 @@ impl Ctx {
             has_options: !ext_bytes.is_empty(),
         }
     }
+}
+
+/// The fixed part of a TCP header (RFC 9293 §3.1) when etherparse rejected the whole header:
+/// options cut by the snaplen, or a data offset pointing past the segment. Options are then
+/// reported as malformed.
+fn tcp_fixed_header<'a>(b: &'a [u8], ip: &IpFacts) -> Option<TcpFacts<'a>> {
+    let h = b.get(..20)?;
+    let data_offset = (h[12] >> 4) as u32 * 4;
+    if data_offset < 20 {
+        return None;
+    }
+    let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    Some(TcpFacts {
+        src_port: be16(0),
+        dst_port: be16(2),
+        seq: be32(4),
+        ack: be32(8),
+        flags: h[13],
+        window: be16(14),
+        header_len: data_offset,
+        payload_len: ip.payload_len().saturating_sub(data_offset),
+        checksum: be16(16),
+        options: TcpOptions {
+            malformed: true,
+            ..TcpOptions::default()
+        },
+        option_bytes: b
+            .get(20..(data_offset as usize).min(b.len()))
+            .unwrap_or(&[]),
+    })
 }
 
 fn tunnel_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {

@@ -174,7 +174,10 @@ impl CaptureReport {
 #[derive(Debug, Serialize)]
 pub struct TunnelReport {
     pub kind: &'static str,
+    /// VNI of client-to-server packets.
     pub vni: u32,
+    /// VNI of server-to-client packets (equal to `vni` unless the overlay uses one per direction).
+    pub vni_s2c: u32,
     /// Outer (VTEP) address on the client's side and on the server's side.
     pub outer_client: String,
     pub outer_server: String,
@@ -251,9 +254,17 @@ impl From<&Flow> for FlowReport {
             server: s.to_string(),
             tunnel: f.key.tunnel.map(|t| {
                 let (oc, os) = f.outer_client_server().unwrap_or((t.outer[0], t.outer[1]));
+                // `key.tunnel.vni` is the VNI of the side that created the flow.
+                let other = f.reverse_vni.unwrap_or(t.vni);
+                let (vni, vni_s2c) = if f.creator == f.client {
+                    (t.vni, other)
+                } else {
+                    (other, t.vni)
+                };
                 TunnelReport {
                     kind: t.kind.as_str(),
-                    vni: t.vni,
+                    vni,
+                    vni_s2c,
                     outer_client: oc.to_string(),
                     outer_server: os.to_string(),
                 }
@@ -318,7 +329,10 @@ mod tests {
             format_time(1_759_509_014_343_441_000),
             "2025-10-03T16:30:14.343441000Z"
         );
-        assert_eq!(format_time(951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            format_time(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
         assert_eq!(format_time(-1), "1969-12-31T23:59:59.999999999Z");
     }
 }

@@ -177,8 +177,17 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
         }
     }
     t.set_header(vec![
-        "id", "proto", "client", "server", "tunnel", "frames", "bytes", "c→s data", "s→c data",
-        "max frame", "duration",
+        "id",
+        "proto",
+        "client",
+        "server",
+        "tunnel",
+        "frames",
+        "bytes",
+        "c→s data",
+        "s→c data",
+        "max frame",
+        "duration",
     ]);
     for f in flows {
         let tunnel = f
