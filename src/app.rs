@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::analysis::{self, Settings, Summary};
-use crate::capture::{CaptureReader, Input, TruncationKind, NON_PACKET, UNKNOWN_INTERFACE};
+use crate::capture::{
+    CaptureError, CaptureReader, Input, TruncationKind, NON_PACKET, UNKNOWN_INTERFACE,
+};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::FlowTable;
@@ -75,7 +77,32 @@ fn terminal_width() -> Option<u16> {
 /// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
 pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
     let name = input.display_name();
-    let mut reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    analyze_stream(reader, name, cfg, settings)
+}
+
+/// The same pass over any byte stream (tests, fuzzing).
+pub fn analyze_bytes(
+    bytes: Vec<u8>,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Analysis, CaptureError> {
+    let reader = CaptureReader::from_reader(Box::new(io::Cursor::new(bytes)))?;
+    analyze_stream(reader, "<memory>".into(), cfg, settings).map_err(|e| {
+        e.downcast::<CaptureError>()
+            .unwrap_or_else(|e| CaptureError::Io {
+                offset: 0,
+                source: io::Error::other(e.to_string()),
+            })
+    })
+}
+
+fn analyze_stream(
+    mut reader: CaptureReader,
+    name: String,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Analysis> {
     let mut flows = FlowTable::default();
     let mut detectors = analysis::registry(settings);
     let mut totals = Totals::default();

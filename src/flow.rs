@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use crate::capture::Frame;
-use crate::decode::{tcp_flags, Packet, TunnelKind};
+use crate::decode::{tcp_flags, Kind, Packet, TunnelKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
@@ -226,6 +226,10 @@ impl FlowTable {
 
     /// Accounts one decoded packet; returns its flow, or `None` for packets that are not TCP/UDP.
     pub fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+        // Only frames decoded down to TCP/UDP; an undecodable tunnel payload is not a flow.
+        if !matches!(pkt.kind, Kind::Tcp | Kind::Udp) {
+            return None;
+        }
         let ip = pkt.ip.as_ref()?;
         let (protocol, sport, dport, payload, flags) = match (&pkt.tcp, &pkt.udp) {
             (Some(t), _) => (

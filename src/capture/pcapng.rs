@@ -147,7 +147,7 @@ impl PcapNgReader {
         };
         self.big_endian = big_endian;
         let len = self.u32_at(&head, 4);
-        if !(28..=MAX_BLOCK_LEN).contains(&len) || len % 4 != 0 {
+        if !(28..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
             return Ok(Err(corrupt(
                 offset,
                 format!("pcapng section header block length {len} is invalid"),
@@ -220,7 +220,7 @@ impl PcapNgReader {
             let len = self.u32_at(&head, 4);
             // A length below 12 or not a multiple of 4 cannot frame a block (pcapng §3.1);
             // pcap-parser panics or misreads on those (crates.md, B4), so they never reach it.
-            if !(12..=MAX_BLOCK_LEN).contains(&len) || len % 4 != 0 {
+            if !(12..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
                 meta.truncation = Some(corrupt(
                     offset,
                     format!("pcapng block of type {block_type:#x} has invalid length {len}"),

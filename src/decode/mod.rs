@@ -563,14 +563,8 @@ impl Ctx {
         } else {
             (self.wire_len_from(h.slice()), true)
         };
-        let (mut id, mut mf, mut frag_offset) = (0, false, 0);
-        for e in exts.clone().into_iter() {
-            if let etherparse::Ipv6ExtensionSlice::Fragment(f) = e {
-                id = f.identification();
-                mf = f.more_fragments();
-                frag_offset = f.fragment_offset().value();
-            }
-        }
+        let (id, mf, frag_offset) =
+            ipv6_fragment(h.next_header().0, ext_bytes).unwrap_or((0, false, 0));
         IpFacts {
             version: 6,
             src: IpAddr::V6(h.source_addr()),
@@ -636,6 +630,40 @@ fn tunnel_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
     None
 }
 
+/// The fragment header's (identification, more fragments, offset) among the IPv6 extension headers.
+///
+/// A bounds-checked walk of our own: etherparse 0.21's `Ipv6ExtensionsSlice::into_iter()` trusts the
+/// last header's next-header field and reads the following header with `from_slice_unchecked` even
+/// when lax parsing stopped there, an out-of-bounds read on cut or corrupt frames (found by the
+/// property test in src/tests/hostile_input.rs).
+fn ipv6_fragment(mut next_header: u8, mut ext: &[u8]) -> Option<(u32, bool, u16)> {
+    loop {
+        match next_header {
+            // hop-by-hop, routing, destination options: length in 8-byte units, not counting the first 8
+            0 | 43 | 60 => {
+                let len = (*ext.get(1)? as usize + 1) * 8;
+                next_header = *ext.first()?;
+                ext = ext.get(len..)?;
+            }
+            // authentication header: length in 4-byte units, not counting the first 2 (RFC 4302 §2.2)
+            51 => {
+                let len = (*ext.get(1)? as usize + 2) * 4;
+                next_header = *ext.first()?;
+                ext = ext.get(len..)?;
+            }
+            44 => {
+                let f = etherparse::Ipv6FragmentHeaderSlice::from_slice(ext).ok()?;
+                return Some((
+                    f.identification(),
+                    f.more_fragments(),
+                    f.fragment_offset().value(),
+                ));
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// The Jumbo Payload option (type 0xC2, RFC 2675 §2) in a hop-by-hop header that directly follows
 /// the IPv6 header.
 fn jumbo_payload_len(next_header: u8, ext: &[u8]) -> Option<u32> {
@@ -656,4 +684,51 @@ fn jumbo_payload_len(next_header: u8, ext: &[u8]) -> Option<u32> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_fragment_walk_is_bounded() {
+        // hop-by-hop (8 bytes) then a fragment header: id 0xabcd, offset 0, more fragments
+        #[rustfmt::skip]
+        let ext = [
+            44, 0, 1, 4, 0, 0, 0, 0,          // HBH: next = fragment, len 0, PadN
+            17, 0, 0x00, 0x01, 0, 0, 0xab, 0xcd, // fragment: next UDP, offset 0, M=1, id
+        ];
+        assert_eq!(ipv6_fragment(0, &ext), Some((0xabcd, true, 0)));
+        // The HBH header says a fragment header follows, but the bytes stop: no read past the end.
+        assert_eq!(ipv6_fragment(0, &ext[..8]), None);
+        for n in 0..ext.len() {
+            let _ = ipv6_fragment(0, &ext[..n]);
+        }
+    }
+
+    /// Regression: an IPv6 frame whose hop-by-hop header names a destination-options header that is
+    /// not there made etherparse's extension iterator read out of bounds.
+    #[test]
+    fn ipv6_next_header_pointing_past_the_end() {
+        #[rustfmt::skip]
+        let mut f = vec![
+            0x60, 0, 0, 0, 0, 8, 0, 64,     // IPv6, payload length 8, next header HBH
+        ];
+        f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]); // HBH: next = destination options (absent)
+        let frame = Frame {
+            number: 1,
+            ts_ns: 0,
+            ts_known: true,
+            link_type: link::RAW,
+            interface: 0,
+            wire_len: f.len() as u32,
+            data: &f,
+            offset: 0,
+        };
+        let p = decode(&frame, &DecodeConfig::default());
+        assert_eq!(p.ip.map(|ip| ip.version), Some(6));
+        assert!(!p.ip.is_some_and(|ip| ip.is_fragment()));
+    }
 }

@@ -1,0 +1,193 @@
+//! Every fixture in testdata/fixtures against the facts its generator wrote beside it, plus golden
+//! snapshots of the full JSON and text output for a few of them.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use common::{analyze_json, root, run, subset};
+use serde_json::Value;
+
+fn fixtures() -> Vec<(String, Value)> {
+    let dir = root().join("testdata/fixtures");
+    let mut out = Vec::new();
+    for e in fs::read_dir(&dir).expect("testdata/fixtures exists") {
+        let name = e
+            .expect("dir entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(capture) = name.strip_suffix(".expect.json") {
+            let text = fs::read_to_string(dir.join(&name)).expect("readable");
+            out.push((
+                capture.to_string(),
+                serde_json::from_str(&text).expect("valid JSON"),
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 40, "only {} fixtures found", out.len());
+    out
+}
+
+fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let path = std::path::Path::new("testdata/fixtures").join(name);
+    let args: Vec<String> = exp["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (run, json) = analyze_json(&path, &args);
+    let want_code = exp["exit_code"].as_i64().unwrap_or(0) as i32;
+    if run.code != want_code {
+        errors.push(format!(
+            "exit code {} (expected {want_code}); stderr: {}",
+            run.code, run.stderr
+        ));
+    }
+    if run.stderr.contains("panicked") {
+        errors.push(format!("panic: {}", run.stderr));
+    }
+    if let Some(s) = exp["stderr_contains"].as_str() {
+        let line = run.stderr.trim_end();
+        if !line.contains(s) || !line.contains(name) || line.lines().count() != 1 {
+            errors.push(format!(
+                "stderr {line:?} should be one line naming the file and saying {s:?}"
+            ));
+        }
+    }
+    if want_code == 2 && exp.get("capture").is_none() {
+        if !run.stdout.is_empty() {
+            errors.push("unreadable input must print no report".into());
+        }
+        return errors;
+    }
+    let Some(json) = json else {
+        errors.push(format!("no JSON report; stderr: {}", run.stderr));
+        return errors;
+    };
+    if json["schema_version"] != 1 {
+        errors.push("schema_version is not 1".into());
+    }
+    if let Some(c) = exp.get("capture") {
+        subset(c, &json["capture"], "capture", &mut errors);
+        // decoded/undecoded are complete maps, not subsets.
+        for k in ["decoded", "undecoded"] {
+            if let Some(e) = c.get(k) {
+                if e != &json["capture"][k] {
+                    errors.push(format!("capture.{k}: {} expected {e}", json["capture"][k]));
+                }
+            }
+        }
+    }
+    // Every frame is accounted for exactly once.
+    let total: u64 = ["decoded", "undecoded"]
+        .iter()
+        .filter_map(|k| json["capture"][k].as_object())
+        .flat_map(|m| m.values().filter_map(Value::as_u64))
+        .sum();
+    if Some(total) != json["capture"]["frames"].as_u64() {
+        errors.push(format!(
+            "decoded + undecoded = {total} != frames {}",
+            json["capture"]["frames"]
+        ));
+    }
+    if let Some(f) = exp.get("flows") {
+        subset(f, &json["flows"], "flows", &mut errors);
+    }
+    if let Some(n) = exp["flows_count"].as_u64() {
+        let got = json["flows"].as_array().map_or(0, |a| a.len()) as u64;
+        if got != n {
+            errors.push(format!("{got} flows, expected {n}"));
+        }
+    }
+    let want: BTreeSet<&str> = exp["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let got: BTreeSet<&str> = json["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    if want != got {
+        errors.push(format!("findings {got:?}, expected exactly {want:?}"));
+    }
+    if let Some(ff) = exp["finding_frames"].as_object() {
+        for (id, frames) in ff {
+            let f = json["findings"]
+                .as_array()
+                .and_then(|a| a.iter().find(|f| f["id"] == id.as_str()));
+            match f {
+                Some(f) if &f["frames"] == frames => {}
+                Some(f) => errors.push(format!("{id} frames {} expected {frames}", f["frames"])),
+                None => errors.push(format!("{id} missing")),
+            }
+        }
+    }
+    errors
+}
+
+#[test]
+fn every_fixture_matches_its_expectations() {
+    let mut failures = Vec::new();
+    for (name, exp) in fixtures() {
+        for e in check_fixture(&name, &exp) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_generator_reproduces_the_committed_fixtures() {
+    // Needs python3, which every machine of this project's kind has (see .ci/run).
+    let out = std::process::Command::new("python3")
+        .arg("testdata/gen_fixtures.py")
+        .arg("--check")
+        .current_dir(root())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Full outputs compared with testdata/golden/; `UPDATE_GOLDEN=1 cargo test` rewrites them.
+#[test]
+fn golden_outputs() {
+    let cases = [
+        ("vxlan_8472.pcap", "json"),
+        ("vxlan_8472.pcap", "text"),
+        ("multi_section_le.pcapng", "json"),
+        ("cut_mid_record.pcap", "text"),
+        ("ipv4_fragments.pcap", "text"),
+    ];
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for (fixture, format) in cases {
+        let path = format!("testdata/fixtures/{fixture}");
+        let r = run(&["analyze", "--format", format, &path]);
+        let golden = root().join(format!("testdata/golden/{fixture}.{format}"));
+        if update {
+            fs::write(&golden, &r.stdout).expect("writable");
+            continue;
+        }
+        let want = fs::read_to_string(&golden).unwrap_or_default();
+        if want != r.stdout {
+            failures.push(format!(
+                "{}: output differs (UPDATE_GOLDEN=1 to accept)\n--- got\n{}",
+                golden.display(),
+                r.stdout
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,126 @@
+//! Every capture byte is hostile: truncated and mutated captures must never panic, hang or
+//! allocate without bound, and must either be rejected with a typed error or analysed.
+
+use std::fs;
+use std::path::PathBuf;
+
+use offload_doctor::analysis::Settings;
+use offload_doctor::app::analyze_bytes;
+use offload_doctor::decode::DecodeConfig;
+use proptest::prelude::*;
+
+fn fixture_bytes() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fixtures");
+    let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let n = p.file_name()?.to_string_lossy().into_owned();
+            (!n.ends_with(".json")).then(|| Some((n, fs::read(&p).ok()?)))?
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn analyse(bytes: Vec<u8>) {
+    // Either outcome is fine; a panic fails the test.
+    let _ = analyze_bytes(bytes, &DecodeConfig::default(), &Settings::default());
+}
+
+#[test]
+fn every_prefix_of_every_fixture() {
+    for (name, bytes) in fixture_bytes() {
+        // Every length for small files, a stride for larger ones.
+        let step = (bytes.len() / 400).max(1);
+        for n in (0..bytes.len()).step_by(step) {
+            let r = analyze_bytes(
+                bytes[..n].to_vec(),
+                &DecodeConfig::default(),
+                &Settings::default(),
+            );
+            if let Ok(a) = &r {
+                // A prefix never has more frames than the whole.
+                assert!(a.report.capture.frames <= 10_000, "{name} cut at {n}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cut_capture_keeps_what_was_read() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fixtures/tcp_le_usec.pcap");
+    let bytes = fs::read(path).expect("fixture");
+    let whole = analyze_bytes(
+        bytes.clone(),
+        &DecodeConfig::default(),
+        &Settings::default(),
+    )
+    .expect("readable");
+    let n = whole.report.capture.frames;
+    // Cut one byte before the end: all frames but the last, and the truncation is reported.
+    let cut = analyze_bytes(
+        bytes[..bytes.len() - 1].to_vec(),
+        &DecodeConfig::default(),
+        &Settings::default(),
+    )
+    .expect("readable");
+    assert_eq!(cut.report.capture.frames, n - 1);
+    assert!(cut.report.capture.file_truncated);
+    assert!(cut.damaged.is_none(), "a cut is not damage: exit 0");
+}
+
+#[test]
+fn huge_claimed_lengths_do_not_allocate() {
+    // Classic pcap header + a record claiming 4 GiB, then nothing.
+    let mut b = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    let a = analyze_bytes(b, &DecodeConfig::default(), &Settings::default()).expect("header ok");
+    assert_eq!(a.report.capture.frames, 0);
+    assert!(a.damaged.is_some());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        which in 0usize..1000,
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let all = fixture_bytes();
+        let (_, mut bytes) = all[which % all.len()].clone();
+        if !bytes.is_empty() {
+            for (i, v) in flips {
+                let at = i.index(bytes.len());
+                bytes[at] = v;
+            }
+            let keep = cut.index(bytes.len() + 1);
+            bytes.truncate(keep.max(bytes.len() / 2));
+        }
+        analyse(bytes);
+    }
+
+    #[test]
+    fn random_bytes_after_a_valid_header_never_panic(
+        body in prop::collection::vec(any::<u8>(), 0..4096),
+        ng in any::<bool>(),
+    ) {
+        let mut b = if ng {
+            // pcapng SHB (28 bytes) + IDB for Ethernet (20 bytes)
+            let mut v = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0];
+            v.extend_from_slice(&[0xff; 8]);
+            v.extend_from_slice(&[28, 0, 0, 0, 1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0]);
+            v
+        } else {
+            vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]
+        };
+        b.extend_from_slice(&body);
+        analyse(b);
+    }
+}

@@ -1,0 +1,152 @@
+//! Agreement with tshark on the real public captures in ../shared/captures (oracle.json).
+//!
+//! The captures are not copied into this repository (see its MANIFEST.md for licenses). Locally
+//! the test skips when they are absent; CI sets OFFLOAD_DOCTOR_REQUIRE_SHARED=1 so it cannot pass
+//! vacuously there.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::analyze_json;
+use serde_json::Value;
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("OFFLOAD_DOCTOR_CAPTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::root().join("../shared/captures"));
+    if dir.join("oracle.json").exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("OFFLOAD_DOCTOR_REQUIRE_SHARED").is_none(),
+        "{} has no oracle.json",
+        dir.display()
+    );
+    eprintln!("skipping: no {}", dir.display());
+    None
+}
+
+/// Where we differ from tshark on purpose: (file, frames, tcp flows, why). Documented in
+/// docs/architecture.md ("Where we differ from Wireshark").
+const DIFFERENCES: &[(&str, u64, u64, &str)] = &[
+    (
+        "ndpi__fuzz-2006-09-29-28586_be_malformed.pcap",
+        131,
+        38,
+        "the oracle's 39 counts the empty tcp.stream of a malformed frame (111) as a value",
+    ),
+    (
+        "tcpdump__bigtcp-ipv4-vxlan-ipv4.pcap",
+        1,
+        1,
+        "tshark 4.0 cannot decode BIG TCP over VXLAN (UDP length 0); tcpdump's test output shows the inner TCP segment",
+    ),
+    (
+        "suricata-verify__bug-6875-01_fuzz_bad_caplen.pcap",
+        1,
+        0,
+        "record 2 claims 1409179648 bytes; Wireshark's pcap variant heuristics read it as a 1-byte frame",
+    ),
+];
+
+#[test]
+fn frames_and_tcp_flows_agree_with_tshark() {
+    let Some(dir) = shared() else { return };
+    let oracle: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("oracle.json")).expect("readable"))
+            .expect("valid JSON");
+    let files = oracle["files"].as_object().expect("files");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, f) in files {
+        let o = &f["oracle"];
+        let (mut frames, mut tcp) = (
+            o["packets"]["value"].as_u64().unwrap_or(0),
+            o["tcp_streams"]["value"].as_u64().unwrap_or(0),
+        );
+        if let Some(d) = DIFFERENCES.iter().find(|d| d.0 == name) {
+            (frames, tcp) = (d.1, d.2);
+        }
+        let (run, json) = analyze_json(&dir.join(name), &[]);
+        if run.stderr.contains("panicked") {
+            failures.push(format!("{name}: panic {}", run.stderr));
+            continue;
+        }
+        let Some(json) = json else {
+            // Unreadable files: tshark delivered nothing either, and we must exit 2.
+            if frames != 0 || run.code != 2 {
+                failures.push(format!(
+                    "{name}: no report (exit {}): {}",
+                    run.code, run.stderr
+                ));
+            }
+            checked += 1;
+            continue;
+        };
+        let got_frames = json["capture"]["frames"].as_u64().unwrap_or(u64::MAX);
+        let got_tcp = json["flows"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|f| f["protocol"] == "tcp").count())
+            as u64;
+        if got_frames != frames || got_tcp != tcp {
+            failures.push(format!(
+                "{name}: frames {got_frames} (tshark {frames}), tcp flows {got_tcp} (tshark {tcp})"
+            ));
+        }
+        let truncated = f["tshark_error"].is_string() && frames > 0;
+        if truncated != json["capture"]["file_truncated"].as_bool().unwrap_or(false) {
+            failures.push(format!(
+                "{name}: file_truncated disagrees with tshark's error"
+            ));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "checked only {checked} captures");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn vxlan_on_8472_is_decoded_where_tshark_needs_decode_as() {
+    let Some(dir) = shared() else { return };
+    let (_, json) = analyze_json(&dir.join("tcpdump__vxlan_port_8472.pcap"), &[]);
+    let json = json.expect("report");
+    // 10 frames of inner ICMP and ARP: all seen through the tunnel.
+    assert_eq!(json["capture"]["decoded"]["icmp"], 8);
+    assert_eq!(json["capture"]["decoded"]["non-ip"], 2);
+}
+
+#[test]
+fn geneve_with_a_vni_per_direction_is_one_flow() {
+    let Some(dir) = shared() else { return };
+    let (_, json) = analyze_json(&dir.join("tcpdump__geneve.pcap"), &[]);
+    let json = json.expect("report");
+    let tcp: Vec<&Value> = json["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .filter(|f| f["protocol"] == "tcp")
+        .collect();
+    assert_eq!(tcp.len(), 1);
+    assert_eq!(tcp[0]["tunnel"]["kind"], "geneve");
+    assert_eq!(tcp[0]["tunnel"]["vni"], 0xb);
+    assert_eq!(tcp[0]["tunnel"]["vni_s2c"], 0xa);
+    assert!(tcp[0]["c2s"]["frames"].as_u64() > Some(0));
+    assert!(tcp[0]["s2c"]["frames"].as_u64() > Some(0));
+}
+
+#[test]
+fn snaplen_cut_frames_agree_with_tshark() {
+    let Some(dir) = shared() else { return };
+    // frame.cap_len < frame.len: 39 frames in this pcapng (tshark oracle "truncated_frames").
+    let (_, json) = analyze_json(
+        &dir.join("pcapplusplus__pcapng-example_eth-sll_snap128.pcapng"),
+        &[],
+    );
+    let json = json.expect("report");
+    let f = json["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["id"] == "capture-snaplen"))
+        .expect("capture-snaplen finding");
+    assert_eq!(f["details"]["frames_cut"], 39);
+}

@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+"""Generates the small capture fixtures in testdata/fixtures/ and, beside each, the facts the
+generator knows about it (NAME.expect.json). Standard library only; deterministic output.
+
+    python3 testdata/gen_fixtures.py          # (re)write the fixtures
+    python3 testdata/gen_fixtures.py --check  # fail if the committed fixtures differ
+
+The expectations are written from what this script put into each file, independently of
+offload-doctor: tests/fixtures.rs runs `analyze --format json` on every fixture and checks each
+expected field. `findings` lists the exact set of finding ids, so a fixture without a finding id
+asserts that the detector stays silent.
+"""
+
+import gzip
+import io
+import json
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "fixtures")
+T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
+FILES = {}
+
+
+# ---------------------------------------------------------------- packet builders
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ip4(a):
+    return bytes(int(x) for x in a.split("."))
+
+
+def ip6(a):
+    import ipaddress
+
+    return ipaddress.IPv6Address(a).packed
+
+
+def str_ip6(b):
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(b))
+
+
+def ipv4(src, dst, proto, payload, ident=1, df=True, ttl=64, tos=0, options=b"", mf=False,
+         frag_off=0, total_len=None):
+    ihl = 5 + len(options) // 4
+    tl = 20 + len(options) + len(payload) if total_len is None else total_len
+    flags = (0x4000 if df else 0) | (0x2000 if mf else 0) | frag_off
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, tl, ident, flags, ttl, proto, 0,
+                    ip4(src), ip4(dst)) + options
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + payload
+
+
+def ipv6(src, dst, nh, payload, hlim=64, ext=b"", plen=None):
+    pl = len(ext) + len(payload) if plen is None else plen
+    return struct.pack("!IHBB16s16s", 0x60000000, pl, nh, hlim, ip6(src), ip6(dst)) + ext + payload
+
+
+def tcp(sport, dport, seq, ack, flags, payload=b"", win=65535, options=b""):
+    off = (20 + len(options)) // 4
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags, win, 0, 0) + options + payload
+
+
+def udp(sport, dport, payload, checksum=0x1234):
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), checksum) + payload
+
+
+def eth(payload, ethertype=0x0800, vlans=()):
+    h = bytes.fromhex("020000000002") + bytes.fromhex("020000000001")
+    for tpid, vid in vlans:
+        h += struct.pack("!HH", tpid, vid)
+    return h + struct.pack("!H", ethertype) + payload
+
+
+def vxlan(vni, inner):
+    return struct.pack("!B3sI", 0x08, b"\0\0\0", vni << 8) + inner
+
+
+def geneve(vni, inner, proto=0x6558, options=b""):
+    return struct.pack("!BBH", len(options) // 4, 0, proto) + struct.pack("!I", vni << 8) + options + inner
+
+
+SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
+MSS_OPT = bytes.fromhex("020405b4")  # MSS 1460
+
+
+def tcp_conversation(c, s, cport=40000, sport=80, data_segments=3, seg=1000, v6=False):
+    """Handshake, `data_segments` server segments of `seg` bytes with ACKs, FIN/ACK both ways.
+    Returns (list of IP packets, expected facts)."""
+    mk = (lambda a, b, p: ipv6(a, b, 6, p)) if v6 else (lambda a, b, p: ipv4(a, b, 6, p))
+    cs, ss = 1000, 5000
+    pk = [mk(c, s, tcp(cport, sport, cs, 0, SYN, options=MSS_OPT)),
+          mk(s, c, tcp(sport, cport, ss, cs + 1, SYN | ACK, options=MSS_OPT)),
+          mk(c, s, tcp(cport, sport, cs + 1, ss + 1, ACK))]
+    for i in range(data_segments):
+        pk.append(mk(s, c, tcp(sport, cport, ss + 1 + i * seg, cs + 1, ACK | PSH, b"x" * seg)))
+        pk.append(mk(c, s, tcp(cport, sport, cs + 1, ss + 1 + (i + 1) * seg, ACK)))
+    end = ss + 1 + data_segments * seg
+    pk.append(mk(s, c, tcp(sport, cport, end, cs + 1, FIN | ACK)))
+    pk.append(mk(c, s, tcp(cport, sport, cs + 1, end + 1, FIN | ACK)))
+    pk.append(mk(s, c, tcp(sport, cport, end + 1, cs + 2, ACK)))
+    ep = (lambda a, p: "[%s]:%d" % (a, p)) if v6 else (lambda a, p: "%s:%d" % (a, p))
+    facts = {
+        "protocol": "tcp",
+        "client": ep(c, cport),
+        "server": ep(s, sport),
+        "frames": len(pk),
+        "c2s": {"frames": 3 + data_segments, "payload_bytes": 0},
+        "s2c": {"frames": 1 + data_segments + 2, "payload_bytes": data_segments * seg},
+    }
+    return pk, facts
+
+
+# ---------------------------------------------------------------- file writers
+
+
+def pcap(records, linktype=1, big_endian=False, nsec=False, snaplen=262144, version=(2, 4)):
+    """records: list of (data, wire_len or None)."""
+    e = ">" if big_endian else "<"
+    magic = 0xA1B23C4D if nsec else 0xA1B2C3D4
+    out = struct.pack(e + "IHHiIII", magic, version[0], version[1], 0, 0, snaplen, linktype)
+    for i, (data, wire) in enumerate(records):
+        sec, usec = T0 + i // 10, (i % 10) * 100_000
+        frac = usec * 1000 if nsec else usec
+        cap = data[:snaplen]
+        out += struct.pack(e + "IIII", sec, frac, len(cap), wire if wire is not None else len(data)) + cap
+    return out
+
+
+def pad4(b):
+    return b + b"\0" * (-len(b) % 4)
+
+
+def ng_block(e, btype, body):
+    n = 12 + len(body)
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+
+def ng_opt(e, code, value):
+    return struct.pack(e + "HH", code, len(value)) + pad4(value)
+
+
+def ng_opts(e, opts):
+    if not opts:
+        return b""
+    return b"".join(ng_opt(e, c, v) for c, v in opts) + struct.pack(e + "HH", 0, 0)
+
+
+def ng_shb(e):
+    body = struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1)
+    n = 12 + len(body)
+    return struct.pack(e + "I", 0x0A0D0D0A) + struct.pack(e + "I", n) + body + struct.pack(e + "I", n)
+
+
+def ng_idb(e, linktype, snaplen=0, tsresol=None, tsoffset=None):
+    opts = []
+    if tsresol is not None:
+        opts.append((9, bytes([tsresol])))
+    if tsoffset is not None:
+        opts.append((14, struct.pack(e + "q", tsoffset)))
+    return ng_block(e, 1, struct.pack(e + "HHI", linktype, 0, snaplen) + ng_opts(e, opts))
+
+
+def ng_epb(e, if_id, ticks, data, wire=None):
+    body = struct.pack(e + "IIIII", if_id, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
+                       wire if wire is not None else len(data)) + pad4(data)
+    return ng_block(e, 6, body)
+
+
+def ng_opb(e, if_id, ticks, data):
+    body = struct.pack(e + "HHIIII", if_id, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data)) + pad4(data)
+    return ng_block(e, 2, body)
+
+
+def ng_spb(e, data):
+    return ng_block(e, 3, struct.pack(e + "I", len(data)) + pad4(data))
+
+
+def ng_isb(e, if_id, ifdrop, osdrop):
+    opts = [(5, struct.pack(e + "Q", ifdrop)), (7, struct.pack(e + "Q", osdrop))]
+    return ng_block(e, 5, struct.pack(e + "III", if_id, 0, 0) + ng_opts(e, opts))
+
+
+def ng_custom(e, data):
+    return ng_block(e, 0x0BAD, struct.pack(e + "I", 32473) + pad4(data))
+
+
+def ng_unknown(e):
+    return ng_block(e, 0x00000100, b"\1\2\3\4")
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def fixture(name, content, expect):
+    FILES[name] = content
+    FILES[name + ".expect.json"] = (json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
+
+
+def tcp_eth_pcap_variants():
+    pk, facts = tcp_conversation("10.0.0.1", "10.0.0.2")
+    recs = [(eth(p), None) for p in pk]
+    n = len(recs)
+    base = {
+        "capture": {"frames": n, "format": "pcap", "file_truncated": False,
+                    "decoded": {"tcp": n}, "undecoded": {},
+                    "link_types": [{"link_type": 1, "name": "ethernet", "frames": n}]},
+        "flows": [facts], "findings": [],
+    }
+    for be in (False, True):
+        for ns in (False, True):
+            name = "tcp_%s_%s.pcap" % ("be" if be else "le", "nsec" if ns else "usec")
+            exp = json.loads(json.dumps(base))
+            # frame 3 is 100 ms after frame 1 (see pcap()): resolution must not change time.
+            exp["capture"]["first_timestamp_ns"] = T0 * 10**9
+            exp["capture"]["duration_s"] = (n - 1) // 10 + ((n - 1) % 10) * 0.1
+            fixture(name, pcap(recs, big_endian=be, nsec=ns), exp)
+    raw = pcap(recs)
+    gz = gzip.compress(raw, mtime=0)
+    exp = json.loads(json.dumps(base))
+    exp["capture"]["gzip"] = True
+    fixture("tcp_gzip.pcap.gz", gz, exp)
+    # gzip is detected by content, not by name
+    fixture("tcp_gzip_no_suffix.cap", gz, exp)
+    # a pre-2.3 file with incl_len/orig_len swapped (libpcap MAYBE_SWAPPED)
+    old = bytearray(pcap(recs, version=(2, 2)))
+    off = 24
+    for data, _ in recs:
+        cap = struct.unpack_from("<I", old, off + 8)[0]
+        struct.pack_into("<II", old, off + 8, cap + 100, cap)  # caplen field := wire, len := cap
+        off += 16 + cap
+    exp = json.loads(json.dumps(base))
+    exp["capture"]["bytes"] = sum(len(eth(p)) + 100 for p in pk)
+    exp["findings"] = ["capture-snaplen"]
+    fixture("tcp_v2_2_swapped_lengths.pcap", bytes(old), exp)
+
+
+def link_type_fixtures():
+    pk, facts = tcp_conversation("192.0.2.1", "192.0.2.2", data_segments=1)
+    v6pk, v6facts = tcp_conversation("2001:db8::1", "2001:db8::2", data_segments=1, v6=True)
+    def sll(p, et=0x0800, pkttype=0):
+        return struct.pack("!HHH8sH", pkttype, 1, 6, b"\2\0\0\0\0\1\0\0", et) + p
+    def sll2(p, et=0x0800, pkttype=0):
+        return struct.pack("!HHIHBB8s", et, 0, 2, 1, pkttype, 6, b"\2\0\0\0\0\1\0\0") + p
+    cases = [
+        ("link_raw_101.pcap", 101, [p for p in pk], facts, "raw-ip"),
+        ("link_raw_12.pcap", 12, [p for p in pk], facts, "raw-ip"),
+        ("link_raw_14.pcap", 14, [p for p in pk], facts, "raw-ip"),
+        ("link_ipv4_228.pcap", 228, [p for p in pk], facts, "ipv4"),
+        ("link_ipv6_229.pcap", 229, [p for p in v6pk], v6facts, "ipv6"),
+        ("link_sll_113.pcap", 113, [sll(p) for p in pk], facts, "linux-sll"),
+        ("link_sll2_276.pcap", 276, [sll2(p) for p in pk], facts, "linux-sll2"),
+        ("link_sll2_ipv6_276.pcap", 276, [sll2(p, 0x86DD) for p in v6pk], v6facts, "linux-sll2"),
+        ("link_null_le_0.pcap", 0, [struct.pack("<I", 2) + p for p in pk], facts, "null"),
+        ("link_null_be_0.pcap", 0, [struct.pack(">I", 2) + p for p in pk], facts, "null"),
+        ("link_null_ipv6_0.pcap", 0, [struct.pack("<I", 30) + p for p in v6pk], v6facts, "null"),
+        ("link_loop_108.pcap", 108, [struct.pack(">I", 2) + p for p in pk], facts, "loop"),
+    ]
+    for name, lt, frames, f, lname in cases:
+        n = len(frames)
+        fixture(name, pcap([(x, None) for x in frames], linktype=lt), {
+            "capture": {"frames": n, "decoded": {"tcp": n}, "undecoded": {},
+                        "link_types": [{"link_type": lt, "name": lname, "frames": n}]},
+            "flows": [f], "findings": []})
+    # An unsupported link type is counted, never dropped silently.
+    fixture("link_unsupported_147.pcap", pcap([(p, None) for p in pk], linktype=147), {
+        "capture": {"frames": len(pk), "decoded": {},
+                    "undecoded": {"unsupported-link-type-147": len(pk)}},
+        "flows": [], "findings": []})
+
+
+def tunnel_fixtures():
+    inner_pk, inner = tcp_conversation("10.1.0.1", "10.1.0.2", cport=33000, sport=443)
+    def wrap(kind, port, vni, opts=b""):
+        out = []
+        for i, p in enumerate(inner_pk):
+            # client->server packets travel VTEP .1 -> .2, replies the other way
+            src_is_client = p[12:16] == ip4("10.1.0.1")
+            a, b = ("172.16.0.1", "172.16.0.2") if src_is_client else ("172.16.0.2", "172.16.0.1")
+            payload = vxlan(vni, eth(p)) if kind == "vxlan" else geneve(vni, eth(p), options=opts)
+            out.append(eth(ipv4(a, b, 17, udp(50000 + i % 7, port, payload, 0), ident=100 + i, df=False)))
+        return out
+    for name, kind, port, vni, args in [
+        ("vxlan_4789.pcap", "vxlan", 4789, 5001, []),
+        ("vxlan_8472.pcap", "vxlan", 8472, 42, []),
+        ("vxlan_custom_port.pcap", "vxlan", 4790, 7, ["--vxlan-port", "4790"]),
+        ("geneve_6081.pcap", "geneve", 6081, 10, []),
+    ]:
+        frames = wrap(kind, port, vni, opts=bytes.fromhex("01028000") if kind == "geneve" else b"")
+        f = dict(inner)
+        f["tunnel"] = {"kind": kind, "vni": vni, "vni_s2c": vni,
+                       "outer_client": "172.16.0.1", "outer_server": "172.16.0.2"}
+        fixture(name, pcap([(x, None) for x in frames]), {
+            "args": args,
+            "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+            "flows": [f], "findings": []})
+    # Without --vxlan-port, port 4790 is plain UDP: one UDP flow per source port.
+    frames = wrap("vxlan", 4790, 7)
+    # One flow per unordered pair of outer endpoints.
+    pairs = {tuple(sorted([(f[26:30], f[34:36]), (f[30:34], f[36:38])])) for f in frames}
+    fixture("vxlan_custom_port_not_decoded.pcap", pcap([(x, None) for x in frames]), {
+        "capture": {"frames": len(frames), "decoded": {"udp": len(frames)}},
+        "flows_count": len(pairs), "findings": []})
+    # VXLAN header cut: counted as tunnel-header-truncated.
+    bad = eth(ipv4("172.16.0.1", "172.16.0.2", 17, udp(50000, 4789, b"\x08\0\0"), df=False))
+    fixture("vxlan_header_truncated.pcap", pcap([(bad, None)]), {
+        "capture": {"frames": 1, "decoded": {}, "undecoded": {"tunnel-header-truncated": 1}},
+        "flows": [], "findings": []})
+
+
+def vlan_ipv6_fragment_fixtures():
+    pk, facts = tcp_conversation("10.2.0.1", "10.2.0.2", data_segments=1)
+    # 802.1ad outer tag + 802.1Q inner tag
+    frames = [eth(p, vlans=((0x88A8, 100), (0x8100, 200))) for p in pk]
+    fixture("qinq.pcap", pcap([(x, None) for x in frames]), {
+        "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+        "flows": [facts], "findings": []})
+    # IPv6 with hop-by-hop and destination-options extension headers before TCP
+    hbh = bytes([60, 0]) + b"\x01\x04\0\0\0\0"      # next: dest opts, PadN
+    dst = bytes([6, 0]) + b"\x01\x04\0\0\0\0"       # next: TCP
+    v6pk, f6 = tcp_conversation("2001:db8::1", "2001:db8::2", data_segments=2, v6=True)
+    # Rebuild each packet with the extension headers between the IPv6 header and TCP.
+    v6 = [eth(ipv6(str_ip6(p[8:24]), str_ip6(p[24:40]), 0, p[40:], ext=hbh + dst), 0x86DD)
+          for p in v6pk]
+    fixture("ipv6_ext_headers.pcap", pcap([(x, None) for x in v6]), {
+        "capture": {"frames": len(v6), "decoded": {"tcp": len(v6)}, "undecoded": {}},
+        "flows": [f6], "findings": []})
+    # IPv4 fragments (a 3000-byte UDP datagram in three pieces) + IPv4 options on a TCP flow.
+    dgram = udp(5353, 5353, b"f" * 2992)
+    parts = [dgram[0:1480], dgram[1480:2960], dgram[2960:]]
+    frags = []
+    for i, part in enumerate(parts):
+        frags.append(eth(ipv4("10.3.0.1", "10.3.0.2", 17, part, ident=7, df=False,
+                              mf=i < 2, frag_off=(i * 1480) // 8)))
+    opt = eth(ipv4("10.3.0.1", "10.3.0.2", 6, tcp(1, 2, 0, 0, SYN), options=b"\x01\x01\x01\x00"))
+    fixture("ipv4_fragments.pcap", pcap([(x, None) for x in frags + [opt]]), {
+        "capture": {"frames": 4, "decoded": {"ip-fragment": 3, "tcp": 1}, "undecoded": {}},
+        "flows_count": 1,
+        "findings": ["ip-fragmentation"],
+        "finding_frames": {"ip-fragmentation": [1, 2, 3]}})
+    # The close case: DF clear, no fragments (must stay silent).
+    whole = [eth(ipv4("10.3.0.1", "10.3.0.2", 17, udp(5353, 5353, b"q" * 100), ident=i, df=False))
+             for i in range(3)]
+    fixture("ipv4_df_clear_no_fragments.pcap", pcap([(x, None) for x in whole]), {
+        "capture": {"frames": 3, "decoded": {"udp": 3}}, "flows_count": 1, "findings": []})
+    # IPv6 fragment header
+    fh = struct.pack("!BBHI", 17, 0, (0 << 3) | 1, 0xABCD)
+    v6frag = eth(ipv6("2001:db8::1", "2001:db8::2", 44, udp(1, 2, b"z" * 100)[:48], ext=fh), 0x86DD)
+    fixture("ipv6_fragment.pcap", pcap([(v6frag, None)]), {
+        "capture": {"frames": 1, "decoded": {"ip-fragment": 1}},
+        "findings": ["ip-fragmentation"], "finding_frames": {"ip-fragmentation": [1]}})
+
+
+def length_fixtures():
+    # Snaplen 96: every data frame is cut, but flow byte counts come from the IP headers.
+    pk, facts = tcp_conversation("10.4.0.1", "10.4.0.2", data_segments=4, seg=1400)
+    frames = [eth(p) for p in pk]
+    cut = [i + 1 for i, f in enumerate(frames) if len(f) > 96]
+    fixture("snaplen_96.pcap", pcap([(x, None) for x in frames], snaplen=96), {
+        "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {},
+                    "captured_bytes": sum(min(len(f), 96) for f in frames),
+                    "bytes": sum(len(f) for f in frames)},
+        "flows": [facts], "findings": ["capture-snaplen"],
+        "finding_frames": {"capture-snaplen": cut}})
+    # TSO capture: IPv4 total length 0, real size only in the record's wire length.
+    seg = tcp(80, 40000, 1, 1, ACK, b"t" * 20000)
+    tso = eth(ipv4("10.5.0.2", "10.5.0.1", 6, seg, total_len=0))
+    fixture("tso_total_len_zero.pcap", pcap([(tso, None)]), {
+        "capture": {"frames": 1, "decoded": {"tcp": 1}},
+        "flows": [{"protocol": "tcp", "c2s": {"payload_bytes": 20000, "max_ip_len": 20040}}],
+        "findings": []})
+
+
+def pcapng_fixtures():
+    pk, facts = tcp_conversation("10.6.0.1", "10.6.0.2", data_segments=1)
+    v6pk, _ = tcp_conversation("2001:db8::1", "2001:db8::2", data_segments=1, v6=True)
+    for e, name in (("<", "multi_section_le.pcapng"), (">", "multi_section_be.pcapng")):
+        b = ng_shb(e)
+        b += ng_idb(e, 1, 65535)                        # if 0: Ethernet, default µs
+        b += ng_idb(e, 101, 0, tsresol=9)              # if 1: raw IP, ns
+        b += ng_idb(e, 276, 0, tsresol=0x8A, tsoffset=100)  # if 2: SLL2, 2^-10 s, +100 s
+        b += ng_epb(e, 0, T0 * 10**6, eth(pk[0]))                         # frame 1
+        b += ng_epb(e, 1, T0 * 10**9 + 1, pk[1])                          # frame 2
+        b += ng_unknown(e)                                                # skipped
+        b += ng_custom(e, b"hello")                                       # frame 3 (non-packet)
+        sll2 = struct.pack("!HHIHBB8s", 0x0800, 0, 2, 1, 0, 6, b"\2\0\0\0\0\1\0\0")
+        b += ng_epb(e, 2, (T0 - 100) * 1024 + 512, sll2 + pk[2])          # frame 4: T0 + 0.5 s
+        b += ng_isb(e, 0, 7, 3)
+        # Section 2: its own interfaces; SPB and OPB on interface 0 (Ethernet).
+        b += ng_shb(e)
+        b += ng_idb(e, 1, 0)
+        b += ng_spb(e, eth(pk[3]))                                        # frame 5
+        b += ng_opb(e, 0, T0 * 10**6 + 600_000, eth(pk[4]))               # frame 6
+        for p in pk[5:]:
+            b += ng_epb(e, 0, T0 * 10**6 + 700_000, eth(p))
+        for p in v6pk[:2]:
+            b += ng_epb(e, 0, T0 * 10**6 + 800_000, eth(p, 0x86DD))
+        n = 6 + len(pk[5:]) + 2
+        fixture(name, b, {
+            "capture": {"format": "pcapng", "frames": n, "sections": 2, "interfaces": 4,
+                        "decoded": {"tcp": n - 1},
+                        "undecoded": {"pcapng-non-packet-record": 1},
+                        "first_timestamp_ns": T0 * 10**9,
+                        "last_timestamp_ns": T0 * 10**9 + 800_000_000,
+                        "interface_stats": [{"interface": 0, "link_type": 1, "if_drop": 7,
+                                             "os_drop": 3, "if_recv": None, "usr_deliv": None}],
+                        "link_types": [
+                            {"link_type": 1, "name": "ethernet", "frames": n - 3},
+                            {"link_type": 101, "name": "raw-ip", "frames": 1},
+                            {"link_type": 276, "name": "linux-sll2", "frames": 1}]},
+            "flows_count": 2,
+            "flows": [dict(facts, frames=len(pk)), {"protocol": "tcp", "frames": 2}],
+            "findings": []})
+    # Only a section header and an interface: valid, empty.
+    fixture("empty_section.pcapng", ng_shb("<") + ng_idb("<", 1), {
+        "capture": {"format": "pcapng", "frames": 0, "file_truncated": False},
+        "flows": [], "findings": []})
+    # A packet naming an interface that does not exist is counted, not dropped.
+    bad_if = ng_shb("<") + ng_idb("<", 1) + ng_epb("<", 5, 0, eth(pk[0])) + ng_epb("<", 0, 0, eth(pk[0]))
+    fixture("pcapng_unknown_interface.pcapng", bad_if, {
+        "capture": {"frames": 2, "decoded": {"tcp": 1}, "undecoded": {"pcapng-unknown-interface": 1}},
+        "findings": []})
+
+
+def broken_fixtures():
+    pk, _ = tcp_conversation("10.7.0.1", "10.7.0.2", data_segments=5, seg=1400)
+    full = pcap([(eth(p), None) for p in pk])
+    # Cut in the middle of the 6th record: 5 frames reported, warning, exit 0.
+    off = 24
+    for p in pk[:5]:
+        off += 16 + len(eth(p))
+    fixture("cut_mid_record.pcap", full[:off + 16 + 30], {
+        "exit_code": 0,
+        "capture": {"frames": 5, "file_truncated": True, "truncation": {"offset": off, "reason": "cut-short"}},
+        "findings": ["capture-file-truncated"], "finding_frames": {"capture-file-truncated": [5]}})
+    fixture("cut_mid_record_header.pcap", full[:off + 7], {
+        "exit_code": 0, "capture": {"frames": 5, "file_truncated": True},
+        "findings": ["capture-file-truncated"]})
+    # A record claiming 16 MiB: damaged. Report what was read, then exit 2.
+    bad = bytearray(full)
+    struct.pack_into("<I", bad, off + 8, 0x00FF0000)
+    fixture("corrupt_record_length.pcap", bytes(bad), {
+        "exit_code": 2,
+        "capture": {"frames": 5, "file_truncated": True, "truncation": {"offset": off, "reason": "corrupt"}},
+        "findings": ["capture-file-truncated"]})
+    # pcapng block with length 8 (< 12): pcap-parser would panic on it (crates.md B4).
+    ng = ng_shb("<") + ng_idb("<", 1) + ng_epb("<", 0, 0, eth(pk[0])) + struct.pack("<II", 6, 8) + b"\0" * 16
+    fixture("pcapng_block_len_8.pcapng", ng, {
+        "exit_code": 2, "capture": {"frames": 1, "file_truncated": True,
+                                    "truncation": {"reason": "corrupt"}},
+        "findings": ["capture-file-truncated"]})
+    # Not captures at all: exit 2, one line on stderr naming the file.
+    fixture("empty.pcap", b"", {"exit_code": 2, "stderr_contains": "empty file"})
+    fixture("not_a_capture.txt", b"GET / HTTP/1.1\r\nHost: example\r\n\r\n", {
+        "exit_code": 2, "stderr_contains": "not a pcap or pcapng capture"})
+    fixture("pcap_header_cut.pcap", full[:10], {"exit_code": 2, "stderr_contains": "shorter than 24 bytes"})
+    shb = bytearray(ng_shb("<"))
+    struct.pack_into("<H", shb, 12, 0)  # major version 0
+    fixture("pcapng_bad_version.pcapng", bytes(shb), {
+        "exit_code": 2, "stderr_contains": "unsupported pcapng version 0.0"})
+    fixture("gzip_garbage.pcap.gz", gzip.compress(b"this is not a capture", mtime=0), {
+        "exit_code": 2, "stderr_contains": "not a pcap or pcapng capture"})
+
+
+def main():
+    tcp_eth_pcap_variants()
+    link_type_fixtures()
+    tunnel_fixtures()
+    vlan_ipv6_fragment_fixtures()
+    length_fixtures()
+    pcapng_fixtures()
+    broken_fixtures()
+    check = "--check" in sys.argv
+    bad = []
+    if not check:
+        os.makedirs(OUT, exist_ok=True)
+    for name, data in sorted(FILES.items()):
+        path = os.path.join(OUT, name)
+        if check:
+            try:
+                with open(path, "rb") as f:
+                    if f.read() != data:
+                        bad.append(name)
+            except FileNotFoundError:
+                bad.append(name)
+        else:
+            with open(path, "wb") as f:
+                f.write(data)
+    if check:
+        known = set(FILES)
+        extra = [n for n in os.listdir(OUT) if n not in known]
+        if bad or extra:
+            print("fixtures out of date: %s; not generated: %s (run python3 testdata/gen_fixtures.py)"
+                  % (", ".join(bad) or "-", ", ".join(extra) or "-"))
+            sys.exit(1)
+        print("%d fixture files up to date" % len(FILES))
+    else:
+        print("wrote %d files to %s" % (len(FILES), OUT))
+
+
+if __name__ == "__main__":
+    main()
