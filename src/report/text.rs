@@ -2,7 +2,13 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
+
+/// Rules above, under the header and below; no lines between rows, so long tables stay readable.
+const STYLE: TableStyle = TableStyle::new()
+    .top_border(LineStyle::none().fill('─').junction('─'))
+    .header_separator(LineStyle::none().fill('─').junction('─'))
+    .bottom_border(LineStyle::none().fill('─').junction('─'));
 
 use super::{FlowReport, Report};
 
@@ -66,7 +72,12 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
         lts.join(", ")
     );
     let when = match (&c.first_time, c.duration_s) {
-        (Some(t), Some(d)) => format!(", from {} for {}", t.replace('T', " "), duration(d)),
+        // RFC 3339 with nanoseconds in JSON; microseconds and "UTC" are easier to read here.
+        (Some(t), Some(d)) => format!(
+            ", from {} UTC for {}",
+            t.get(..26).unwrap_or(t).replace('T', " "),
+            duration(d)
+        ),
         _ => String::new(),
     };
     let _ = writeln!(
@@ -164,7 +175,7 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
 
 fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    t.load_style(STYLE);
     // A terminal that reports a tiny width squeezes every column to one character (crates.md):
     // lay out dynamically only when there is room.
     match width {

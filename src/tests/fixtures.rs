@@ -191,3 +191,42 @@ fn golden_outputs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn standard_input_plain_and_gzip() {
+    for (fixture, gzip) in [("tcp_le_usec.pcap", false), ("tcp_gzip.pcap.gz", true)] {
+        let bytes = fs::read(root().join("testdata/fixtures").join(fixture)).expect("fixture");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_offload-doctor"))
+            .args(["analyze", "--format", "json", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(&bytes).expect("written");
+        }
+        let out = child.wait_with_output().expect("finishes");
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(v["capture"]["path"], "-");
+        assert_eq!(v["capture"]["gzip"], gzip);
+        assert_eq!(v["capture"]["frames"], 12);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let r = run(&["analyze"]);
+    assert_eq!(r.code, 2, "missing capture argument");
+    let r = run(&["analyze", "--format", "xml", "x.pcap"]);
+    assert_eq!(r.code, 2);
+    let r = run(&["analyze", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("--vxlan-port"));
+    let r = run(&["analyze", "does-not-exist.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("does-not-exist.pcap"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim_end().lines().count(), 1);
+}

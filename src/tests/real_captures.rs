@@ -150,3 +150,40 @@ fn snaplen_cut_frames_agree_with_tshark() {
         .expect("capture-snaplen finding");
     assert_eq!(f["details"]["frames_cut"], 39);
 }
+
+/// The facts offload analysis needs from both IP headers of a tunnelled frame, against tcpdump's
+/// own decoding of this capture (tests/gso-ipv4-vxlan-ipv4.out in the tcpdump repository):
+/// outer `IP (tos 0x0, ttl 61, id 12520, flags [none], proto UDP, length 7092)`, VXLAN vni 5001,
+/// inner `IP (tos 0x0, ttl 64, id 10282, flags [DF], proto TCP, length 7042)`, TCP length 6990.
+#[test]
+fn outer_and_inner_header_facts_match_tcpdump() {
+    use offload_doctor::capture::{CaptureReader, Input};
+    use offload_doctor::decode::{decode, DecodeConfig, TunnelKind};
+
+    let Some(dir) = shared() else { return };
+    let input = Input::Path(dir.join("tcpdump__gso-ipv4-vxlan-ipv4.pcap"));
+    let mut r = CaptureReader::open(&input).expect("opens");
+    let frame = r.next_frame().expect("reads").expect("one frame");
+    let p = decode(&frame, &DecodeConfig::default());
+    let t = p.tunnel.expect("VXLAN decoded");
+    assert_eq!(t.kind, TunnelKind::Vxlan);
+    assert_eq!(t.vni, 5001);
+    assert_eq!(
+        (t.outer_ip.ttl, t.outer_ip.id, t.outer_ip.df, t.outer_ip.tos),
+        (61, 12520, false, 0)
+    );
+    assert_eq!(t.outer_ip.len, 7092);
+    assert_eq!((t.outer_udp.src_port, t.outer_udp.dst_port), (60345, 4789));
+    let ip = p.ip.expect("inner IP");
+    assert_eq!((ip.ttl, ip.id, ip.df, ip.len), (64, 10282, true, 7042));
+    let tcp = p.tcp.expect("inner TCP");
+    assert_eq!(
+        (tcp.src_port, tcp.dst_port, tcp.payload_len),
+        (37099, 41547, 6990)
+    );
+    assert_eq!(
+        (tcp.seq, tcp.ack, tcp.window),
+        (1925567864, 2614339187, 166)
+    );
+    assert_eq!(tcp.options.timestamp, Some((3716023471, 900070726)));
+}

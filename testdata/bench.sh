@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmark: packets/s of `offload-doctor analyze` on a large synthetic capture, with tcptrace's
+# (and, with --tshark, tshark's) figure measured in the same run on the same file.
+#
+#   bash testdata/bench.sh [FRAMES] [--tshark]
+#
+# Not a test: numbers depend on the machine. Quote ratios, not absolutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+frames=${1:-1000000}
+cap=${TMPDIR:-/tmp}/offload-doctor-bench-$frames.pcap
+[ -f "$cap" ] || python3 testdata/gen_bench.py "$cap" "$frames"
+cargo build --release --quiet
+bin=target/release/offload-doctor
+size=$(stat -c %s "$cap")
+cat "$cap" > /dev/null  # warm the page cache for every contender
+
+best() { # best wall time of 3 runs, in seconds
+  local b=999999
+  for _ in 1 2 3; do
+    local s e
+    s=$(date +%s.%N); "$@" > /dev/null 2>&1 || true; e=$(date +%s.%N)
+    b=$(echo "$e - $s" | bc -l | awk -v b="$b" '{print ($1 < b) ? $1 : b}')
+  done
+  echo "$b"
+}
+
+printf 'capture: %s (%d frames, %.0f MB)\n' "$cap" "$frames" "$(echo "$size/1000000" | bc -l)"
+od=$(best "$bin" analyze --format json "$cap")
+printf '%-28s %8.3f s  %10.0f packets/s\n' "offload-doctor analyze" "$od" "$(echo "$frames/$od" | bc -l)"
+if command -v tcptrace > /dev/null; then
+  tt=$(best tcptrace -n "$cap")
+  printf '%-28s %8.3f s  %10.0f packets/s  (offload-doctor is %.1fx faster; tcptrace skips the VXLAN third)\n' \
+    "tcptrace -n" "$tt" "$(echo "$frames/$tt" | bc -l)" "$(echo "$tt/$od" | bc -l)"
+else
+  echo "tcptrace not installed (apt-get install tcptrace) - no comparison"
+fi
+if [ "${2:-}" = "--tshark" ] && command -v tshark > /dev/null; then
+  s=$(date +%s.%N); tshark -n -q -z conv,tcp -r "$cap" > /dev/null 2>&1; e=$(date +%s.%N)
+  ts=$(echo "$e - $s" | bc -l)
+  printf '%-28s %8.3f s  %10.0f packets/s  (offload-doctor is %.1fx faster)\n' \
+    "tshark -q -z conv,tcp" "$ts" "$(echo "$frames/$ts" | bc -l)" "$(echo "$ts/$od" | bc -l)"
+fi

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Writes a large synthetic capture for benchmarks: N frames of 64 interleaved bulk TCP flows
+(1448-byte segments, an ACK every second segment), a third of them inside VXLAN.
+
+    python3 testdata/gen_bench.py OUT.pcap [FRAMES]   (default 1,000,000 frames)
+"""
+
+import struct
+import sys
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+from gen_fixtures import ACK, PSH, eth, ipv4, tcp, udp, vxlan  # noqa: E402
+
+
+def main():
+    out, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    flows = 64
+    seg = 1448
+    # Per flow: a data template and an ACK template; sequence numbers are patched in place.
+    tmpl = []
+    for f in range(flows):
+        c, s = "10.8.%d.1" % f, "10.9.%d.2" % f
+        data = tcp(443, 40000 + f, 0, 1, ACK | PSH, b"d" * seg)
+        ack = tcp(40000 + f, 443, 1, 0, ACK)
+        d_ip, a_ip = ipv4(s, c, 6, data, df=True), ipv4(c, s, 6, ack, df=True)
+        if f % 3 == 0:
+            d = eth(ipv4("172.20.0.2", "172.20.0.1", 17, udp(50000 + f, 4789, vxlan(100, eth(d_ip)), 0), df=False))
+            a = eth(ipv4("172.20.0.1", "172.20.0.2", 17, udp(50000 + f, 4789, vxlan(100, eth(a_ip)), 0), df=False))
+        else:
+            d, a = eth(d_ip), eth(a_ip)
+        # offset of the TCP sequence / ack field inside each frame
+        tmpl.append([bytearray(d), len(d) - seg - 20 + 4, bytearray(a), len(a) - 20 + 8, 1])
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        t = 1_700_000_000_000_000
+        for i in range(n):
+            f = tmpl[i % flows]
+            t += 7
+            sec, usec = divmod(t, 1_000_000)
+            if (i // flows) % 3 == 2:  # every third round is an ACK
+                frame = f[2]
+                struct.pack_into("!I", frame, f[3], f[4])
+            else:
+                frame = f[0]
+                struct.pack_into("!I", frame, f[1], f[4])
+                f[4] = (f[4] + seg) & 0xFFFFFFFF
+            fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            fh.write(frame)
+
+
+if __name__ == "__main__":
+    main()
