@@ -78,23 +78,17 @@ fn terminal_width() -> Option<u16> {
 pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
     let name = input.display_name();
     let reader = CaptureReader::open(input).with_context(|| name.clone())?;
-    analyze_stream(reader, name, cfg, settings)
+    analyze_stream(reader, name.clone(), cfg, settings).with_context(|| name)
 }
 
-/// The same pass over any byte stream (tests, fuzzing).
+/// The same pass over bytes in memory (tests, fuzzing).
 pub fn analyze_bytes(
     bytes: Vec<u8>,
     cfg: &DecodeConfig,
     settings: &Settings,
 ) -> Result<Analysis, CaptureError> {
     let reader = CaptureReader::from_reader(Box::new(io::Cursor::new(bytes)))?;
-    analyze_stream(reader, "<memory>".into(), cfg, settings).map_err(|e| {
-        e.downcast::<CaptureError>()
-            .unwrap_or_else(|e| CaptureError::Io {
-                offset: 0,
-                source: io::Error::other(e.to_string()),
-            })
-    })
+    analyze_stream(reader, "<memory>".into(), cfg, settings)
 }
 
 fn analyze_stream(
@@ -102,7 +96,7 @@ fn analyze_stream(
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-) -> Result<Analysis> {
+) -> Result<Analysis, CaptureError> {
     let mut flows = FlowTable::default();
     let mut detectors = analysis::registry(settings);
     let mut totals = Totals::default();
@@ -111,7 +105,7 @@ fn analyze_stream(
     let mut kinds: rustc_hash::FxHashMap<Kind, u64> = Default::default();
     let mut last_frame = 0;
 
-    while let Some(frame) = reader.next_frame().with_context(|| name.clone())? {
+    while let Some(frame) = reader.next_frame()? {
         let pkt = decode::decode(&frame, cfg);
         *kinds.entry(pkt.kind).or_default() += 1;
         let flow = flows.observe(&frame, &pkt);

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{details, Detector, Evidence, Finding, Severity, Summary};
 use crate::capture::Frame;
-use crate::decode::{Layer4Context, Packet};
+use crate::decode::{IpLayer, Packet};
 use crate::flow::FlowRef;
 
 #[derive(Default)]
@@ -27,9 +27,9 @@ impl Detector for Fragmentation {
             if ip.is_fragment() {
                 seen = true;
                 match layer {
-                    Layer4Context::Outer => self.outer += 1,
-                    Layer4Context::Inner => self.inner += 1,
-                    Layer4Context::Only => {}
+                    IpLayer::Outer => self.outer += 1,
+                    IpLayer::Inner => self.inner += 1,
+                    IpLayer::Only => {}
                 }
                 if ip.version == 4 {
                     self.v4 += 1;

@@ -16,18 +16,16 @@ impl Detector for Truncation {
         let Some(t) = &s.meta.truncation else {
             return Vec::new();
         };
-        let (reason, hint) = match &t.kind {
-            TruncationKind::CutShort => (
-                "cut-short",
+        let hint = match &t.kind {
+            TruncationKind::CutShort => {
                 "The capture was not closed cleanly (tcpdump killed, disk full, partial copy). \
                  Figures cover only the frames before the cut; stop tcpdump with Ctrl-C or -c N \
-                 and copy the file after it exits.",
-            ),
-            TruncationKind::Corrupt(_) => (
-                "corrupt",
+                 and copy the file after it exits."
+            }
+            TruncationKind::Corrupt(_) => {
                 "The file is damaged after this point; figures cover only the frames before it. \
-                 Re-copy or re-capture the file; `editcap` can rescue the readable part.",
-            ),
+                 Re-copy or re-capture the file; `editcap` can rescue the readable part."
+            }
         };
         let frames = if s.last_frame > 0 {
             vec![s.last_frame]
@@ -47,15 +45,8 @@ impl Detector for Truncation {
             wireshark_filter: None,
             details: details([
                 ("offset", json!(t.offset)),
-                ("reason", json!(reason)),
-                (
-                    "description",
-                    json!(match &t.kind {
-                        TruncationKind::CutShort =>
-                            "cut short in the middle of a record".to_string(),
-                        TruncationKind::Corrupt(why) => why.clone(),
-                    }),
-                ),
+                ("reason", json!(t.reason())),
+                ("description", json!(t.description())),
                 ("frames_read", json!(s.frames)),
             ]),
         }]

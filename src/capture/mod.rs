@@ -106,6 +106,24 @@ pub enum TruncationKind {
     Corrupt(String),
 }
 
+impl Truncation {
+    /// Stable short name: `cut-short` or `corrupt`.
+    pub fn reason(&self) -> &'static str {
+        match self.kind {
+            TruncationKind::CutShort => "cut-short",
+            TruncationKind::Corrupt(_) => "corrupt",
+        }
+    }
+
+    /// What is wrong, without the offset.
+    pub fn description(&self) -> String {
+        match &self.kind {
+            TruncationKind::CutShort => "cut short in the middle of a record".into(),
+            TruncationKind::Corrupt(why) => why.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Truncation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
@@ -280,7 +298,7 @@ impl CaptureReader {
         let mut magic = [0u8; 4];
         match src.fill(&mut magic)? {
             Fill::Full => {}
-            Fill::Eof if gzip => return Err(CaptureError::Empty),
+            // An empty gzip stream is an empty file too.
             Fill::Eof => return Err(CaptureError::Empty),
             Fill::Short(n) => {
                 return Err(CaptureError::NotACapture {

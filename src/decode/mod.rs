@@ -257,16 +257,16 @@ impl<'a> Packet<'a> {
     }
 
     /// Every IP header of the frame, outer first.
-    pub fn ip_headers(&self) -> impl Iterator<Item = (Layer4Context, &IpFacts)> {
+    pub fn ip_headers(&self) -> impl Iterator<Item = (IpLayer, &IpFacts)> {
         self.tunnel
             .as_ref()
-            .map(|t| (Layer4Context::Outer, &t.outer_ip))
+            .map(|t| (IpLayer::Outer, &t.outer_ip))
             .into_iter()
             .chain(self.ip.as_ref().map(|ip| {
                 let l = if self.tunnel.is_some() {
-                    Layer4Context::Inner
+                    IpLayer::Inner
                 } else {
-                    Layer4Context::Only
+                    IpLayer::Only
                 };
                 (l, ip)
             }))
@@ -275,7 +275,7 @@ impl<'a> Packet<'a> {
 
 /// Where an IP header sits in a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer4Context {
+pub enum IpLayer {
     /// No tunnel: the only IP header.
     Only,
     /// The encapsulating header of a tunnel.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::Finding;
-use crate::capture::{CaptureMeta, InterfaceStats, TruncationKind};
+use crate::capture::{CaptureMeta, InterfaceStats};
 use crate::decode::link;
 use crate::flow::{DirStats, Flow};
 
@@ -155,14 +155,8 @@ impl CaptureReport {
             file_truncated: meta.truncation.is_some(),
             truncation: meta.truncation.as_ref().map(|tr| TruncationReport {
                 offset: tr.offset,
-                reason: match tr.kind {
-                    TruncationKind::CutShort => "cut-short",
-                    TruncationKind::Corrupt(_) => "corrupt",
-                },
-                description: match &tr.kind {
-                    TruncationKind::CutShort => "cut short in the middle of a record".into(),
-                    TruncationKind::Corrupt(w) => w.clone(),
-                },
+                reason: tr.reason(),
+                description: tr.description(),
             }),
             decoded: t.decoded.clone(),
             undecoded: t.undecoded.clone(),
