@@ -152,7 +152,7 @@ pub enum CaptureError {
     },
     #[error("empty file (0 bytes): not a capture")]
     Empty,
-    #[error("not a pcap or pcapng capture (first bytes {magic}); offset 0")]
+    #[error("not a pcap or pcapng capture: the first bytes (offset 0) are {magic}")]
     NotACapture { magic: String },
     #[error("{what} at byte offset {offset}")]
     BadHeader { offset: u64, what: String },
