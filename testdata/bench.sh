@@ -41,3 +41,14 @@ if [ "${2:-}" = "--tshark" ] && command -v tshark > /dev/null; then
   printf '%-28s %8.3f s  %10.0f packets/s  (offload-doctor is %.1fx faster)\n' \
     "tshark -q -z conv,tcp" "$ts" "$(echo "$frames/$ts" | bc -l)" "$(echo "$ts/$od" | bc -l)"
 fi
+
+# Heap allocations must not grow with the number of packets (same traffic, 10x the frames).
+if command -v valgrind > /dev/null; then
+  for n in 10000 100000; do
+    small=${TMPDIR:-/tmp}/offload-doctor-bench-$n.pcap
+    [ -f "$small" ] || python3 testdata/gen_bench.py "$small" "$n"
+    allocs=$(valgrind --tool=dhat --dhat-out-file=/dev/null "$bin" analyze --format json "$small" 2>&1 >/dev/null \
+      | sed -n 's/.*Total:.* in \([0-9,]*\) blocks.*/\1/p')
+    printf '%-28s %8s frames  %s heap allocations\n' "allocations" "$n" "$allocs"
+  done
+fi

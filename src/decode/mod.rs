@@ -29,8 +29,8 @@ pub struct Truncated;
 /// Which UDP ports carry which tunnel.
 #[derive(Debug, Clone)]
 pub struct DecodeConfig {
-    /// IANA 4789 (RFC 7348) and 8472, the Linux kernel's default (`vxlan` driver, `IANA_VXLAN_UDP_PORT`
-    /// is only used when `dstport` is given; iproute2 and the kernel default to 8472).
+    /// IANA 4789 (RFC 7348) and 8472, the Linux vxlan driver's default when `ip link add ... type
+    /// vxlan` is given no `dstport` (module parameter `udp_port`, drivers/net/vxlan/vxlan_core.c).
     pub vxlan_ports: Vec<u16>,
     /// IANA 6081 (RFC 8926).
     pub geneve_ports: Vec<u16>,
