@@ -116,8 +116,11 @@ fn analyze_stream(
         totals.bytes += frame.wire_len as u64;
         totals.captured_bytes += frame.data.len() as u64;
         if frame.ts_known {
-            totals.first_ts_ns.get_or_insert(frame.ts_ns);
-            totals.last_ts_ns = Some(frame.ts_ns);
+            // Earliest and latest, as capinfos reports them: multi-interface pcapng files are often
+            // slightly out of order, and a duration must never be negative.
+            let ts = frame.ts_ns;
+            totals.first_ts_ns = Some(totals.first_ts_ns.map_or(ts, |t| t.min(ts)));
+            totals.last_ts_ns = Some(totals.last_ts_ns.map_or(ts, |t| t.max(ts)));
         }
         // Packets naming no interface are counted as undecoded, not per interface.
         if frame.link_type != UNKNOWN_INTERFACE && frame.link_type != NON_PACKET {

@@ -423,6 +423,17 @@ def pcapng_fixtures():
             "flows_count": 2,
             "flows": [dict(facts, frames=len(pk)), {"protocol": "tcp", "frames": 2}],
             "findings": []})
+    # Two interfaces whose records interleave out of time order: the capture spans the earliest
+    # to the latest timestamp, never a negative duration.
+    e = "<"
+    ooo = ng_shb(e) + ng_idb(e, 1) + ng_idb(e, 1)
+    ooo += ng_epb(e, 0, (T0 + 5) * 10**6, eth(pk[0]))
+    ooo += ng_epb(e, 1, (T0 + 1) * 10**6, eth(pk[1]))
+    ooo += ng_epb(e, 0, (T0 + 3) * 10**6, eth(pk[2]))
+    fixture("pcapng_out_of_order.pcapng", ooo, {
+        "capture": {"frames": 3, "first_timestamp_ns": (T0 + 1) * 10**9,
+                    "last_timestamp_ns": (T0 + 5) * 10**9, "duration_s": 4.0},
+        "findings": []})
     # Only a section header and an interface: valid, empty.
     fixture("empty_section.pcapng", ng_shb("<") + ng_idb("<", 1), {
         "capture": {"format": "pcapng", "frames": 0, "file_truncated": False},
