@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::analysis::{self, Settings, Summary};
-use crate::capture::{
-    CaptureError, CaptureReader, Input, TruncationKind, NON_PACKET, UNKNOWN_INTERFACE,
-};
+use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::FlowTable;
@@ -103,7 +101,6 @@ fn analyze_stream(
     // Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
     // String).
     let mut kinds: rustc_hash::FxHashMap<Kind, u64> = Default::default();
-    let mut last_frame = 0;
 
     while let Some(frame) = reader.next_frame()? {
         let pkt = decode::decode(&frame, cfg);
@@ -122,15 +119,13 @@ fn analyze_stream(
             totals.first_ts_ns = Some(totals.first_ts_ns.map_or(ts, |t| t.min(ts)));
             totals.last_ts_ns = Some(totals.last_ts_ns.map_or(ts, |t| t.max(ts)));
         }
-        // Packets naming no interface are counted as undecoded, not per interface.
-        if frame.link_type != UNKNOWN_INTERFACE && frame.link_type != NON_PACKET {
-            let i = frame.interface as usize;
+        if let Some(i) = frame.interface {
+            let i = i as usize;
             if totals.per_interface.len() <= i {
                 totals.per_interface.resize(i + 1, 0);
             }
             totals.per_interface[i] += 1;
         }
-        last_frame = frame.number;
     }
 
     for (kind, n) in kinds {
@@ -143,7 +138,6 @@ fn analyze_stream(
     let summary = Summary {
         meta,
         frames: totals.frames,
-        last_frame,
         flows: &flows,
     };
     let findings = analysis::finish_all(&mut detectors, &summary);

@@ -61,6 +61,16 @@ pub struct FlowKey {
     pub tunnel: Option<TunnelKey>,
 }
 
+impl FlowKey {
+    /// The key with the VNI blanked, for tunnelled keys: what both directions of an overlay with
+    /// a VNI per direction have in common.
+    fn without_vni(&self) -> Option<FlowKey> {
+        let mut k = *self;
+        k.tunnel.as_mut()?.vni = 0;
+        Some(k)
+    }
+}
+
 /// Per-direction counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DirStats {
@@ -109,8 +119,8 @@ pub struct Flow {
     client_known: bool,
     /// The VNI of the other direction, when it differs from `key.tunnel.vni`.
     pub reverse_vni: Option<u32>,
-    /// Outer source address and sender side of the first tunnelled packet.
-    first_outer: Option<(IpAddr, usize)>,
+    /// Outer source address of the packet that created the flow (sent by `creator`).
+    first_outer_src: Option<IpAddr>,
     /// Base sequence number per side, as Wireshark sets it: the SYN's sequence number, or one
     /// less than the first segment's when the handshake was not captured.
     pub base_seq: [Option<u32>; 2],
@@ -139,24 +149,23 @@ impl Flow {
     pub fn bytes(&self) -> u64 {
         self.dirs[0].bytes + self.dirs[1].bytes
     }
+    /// The smallest of `f` over the directions that carried frames (a flow has at least one).
+    fn earliest<T: Ord + Default>(&self, f: impl Fn(&DirStats) -> T) -> T {
+        self.dirs
+            .iter()
+            .filter(|d| d.frames > 0)
+            .map(f)
+            .min()
+            .unwrap_or_default()
+    }
     pub fn first_frame(&self) -> u64 {
-        let d = &self.dirs;
-        match (d[0].frames, d[1].frames) {
-            (0, _) => d[1].first_frame,
-            (_, 0) => d[0].first_frame,
-            _ => d[0].first_frame.min(d[1].first_frame),
-        }
+        self.earliest(|d| d.first_frame)
     }
     pub fn last_frame(&self) -> u64 {
         self.dirs[0].last_frame.max(self.dirs[1].last_frame)
     }
     pub fn first_ts_ns(&self) -> i64 {
-        let d = &self.dirs;
-        match (d[0].frames, d[1].frames) {
-            (0, _) => d[1].first_ts_ns,
-            (_, 0) => d[0].first_ts_ns,
-            _ => d[0].first_ts_ns.min(d[1].first_ts_ns),
-        }
+        self.earliest(|d| d.first_ts_ns)
     }
     pub fn last_ts_ns(&self) -> i64 {
         self.dirs[0].last_ts_ns.max(self.dirs[1].last_ts_ns)
@@ -164,13 +173,13 @@ impl Flow {
     /// Outer (VTEP) addresses on the client's and the server's side, for tunnelled flows.
     pub fn outer_client_server(&self) -> Option<(IpAddr, IpAddr)> {
         let t = self.key.tunnel?;
-        let (src, side) = self.first_outer?;
+        let src = self.first_outer_src?;
         let other = if t.outer[0] == src {
             t.outer[1]
         } else {
             t.outer[0]
         };
-        Some(if side == self.client {
+        Some(if self.creator == self.client {
             (src, other)
         } else {
             (other, src)
@@ -212,9 +221,7 @@ impl FlowTable {
     /// opposite direction; it then answers to both keys. Two tenants reusing the same addresses in
     /// both directions still get separate flows.
     fn pair_reverse_vni(&mut self, key: &FlowKey, side: usize) -> Option<usize> {
-        let mut loose = *key;
-        loose.tunnel.as_mut()?.vni = 0;
-        let &i = self.by_tunnel_ends.get(&loose)?;
+        let &i = self.by_tunnel_ends.get(&key.without_vni()?)?;
         let f = &mut self.flows[i];
         if f.dirs[side].frames != 0 || f.reverse_vni.is_some() {
             return None;
@@ -286,18 +293,13 @@ impl FlowTable {
                     creator: side,
                     client_known: false,
                     reverse_vni: None,
-                    first_outer: pkt.tunnel.map(|t| (t.outer_ip.src, side)),
+                    first_outer_src: pkt.tunnel.map(|t| t.outer_ip.src),
                     base_seq: [None; 2],
                     fin: [false; 2],
                     rst: false,
                 });
                 self.index.insert(key, i);
-                if let Some(mut t) = key.tunnel {
-                    t.vni = 0;
-                    let loose = FlowKey {
-                        tunnel: Some(t),
-                        ..key
-                    };
+                if let Some(loose) = key.without_vni() {
                     self.by_tunnel_ends.insert(loose, i);
                 }
                 i

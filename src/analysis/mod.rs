@@ -59,9 +59,8 @@ pub struct Finding {
 /// Everything a detector may look at when the capture has been read.
 pub struct Summary<'a> {
     pub meta: &'a CaptureMeta,
+    /// Frames read; also the number of the last one, since frame numbers count every record.
     pub frames: u64,
-    /// Frame number of the last frame read (0 if none).
-    pub last_frame: u64,
     pub flows: &'a FlowTable,
 }
 

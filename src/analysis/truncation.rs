@@ -27,8 +27,8 @@ impl Detector for Truncation {
                  Re-copy or re-capture the file; `editcap` can rescue the readable part."
             }
         };
-        let frames = if s.last_frame > 0 {
-            vec![s.last_frame]
+        let frames = if s.frames > 0 {
+            vec![s.frames]
         } else {
             Vec::new()
         };

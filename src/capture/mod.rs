@@ -48,8 +48,9 @@ pub struct Frame<'a> {
     /// False when the record had no timestamp of its own.
     pub ts_known: bool,
     pub link_type: LinkType,
-    /// pcapng interface id (0 for classic pcap).
-    pub interface: u32,
+    /// Interface index over all pcapng sections (0 for classic pcap); `None` for records that
+    /// belong to no declared interface (a bad interface id, a custom record).
+    pub interface: Option<u32>,
     /// Length on the wire (`frame.len`); never smaller than the captured length.
     pub wire_len: u32,
     /// The captured bytes (`frame.cap_len` = `data.len()`).
@@ -361,18 +362,13 @@ impl CaptureReader {
             offset: rec.offset,
         }))
     }
-
-    /// Bytes consumed so far (decompressed).
-    pub fn offset(&self) -> u64 {
-        self.src.offset
-    }
 }
 
 /// What a format reader hands back: where the record's bytes are in the shared buffer.
 pub(crate) struct Record {
     pub ts_ns: Option<i64>,
     pub link_type: LinkType,
-    pub interface: u32,
+    pub interface: Option<u32>,
     pub wire_len: u32,
     pub data: std::ops::Range<usize>,
     pub offset: u64,

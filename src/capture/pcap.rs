@@ -142,7 +142,7 @@ impl PcapReader {
         Ok(Some(Record {
             ts_ns: Some(ticks_to_ns(ticks, self.units_per_sec, 0)),
             link_type: self.link_type,
-            interface: 0,
+            interface: Some(0),
             wire_len: origlen,
             data: 0..caplen as usize,
             offset,

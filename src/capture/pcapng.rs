@@ -309,7 +309,7 @@ impl PcapNgReader {
                     return Ok(Some(Record {
                         ts_ns: None,
                         link_type: NON_PACKET,
-                        interface: 0,
+                        interface: None,
                         wire_len: (end - start) as u32,
                         data: start..end,
                         offset,
@@ -334,7 +334,7 @@ impl PcapNgReader {
             Some(i) => Record {
                 ts_ns: Some(ticks_to_ns(ts, i.units_per_sec, i.offset_s)),
                 link_type: i.link_type,
-                interface: i.global,
+                interface: Some(i.global),
                 wire_len: origlen,
                 data,
                 offset,
@@ -342,7 +342,7 @@ impl PcapNgReader {
             None => Record {
                 ts_ns: Some(ticks_to_ns(ts, 1_000_000, 0)),
                 link_type: UNKNOWN_INTERFACE,
-                interface: if_id,
+                interface: None,
                 wire_len: origlen,
                 data,
                 offset,

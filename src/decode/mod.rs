@@ -342,7 +342,9 @@ impl Ctx {
         };
         let mut pkt = Packet::new(Kind::OtherIp);
         pkt.ip = Some(ip);
-        if ip.frag_offset != 0 || (ip.mf && p.transport.is_none()) {
+        // etherparse slices no transport from a fragmented payload; a first fragment whose
+        // transport header did parse is still a TCP/UDP frame.
+        if ip.is_fragment() && p.transport.is_none() {
             pkt.kind = Kind::IpFragment;
             return pkt;
         }
@@ -453,9 +455,6 @@ impl Ctx {
                             pkt.kind = Kind::Undecoded(Undecoded::TransportInvalid)
                         }
                     }
-                }
-                if ip.mf {
-                    pkt.kind = Kind::IpFragment;
                 }
                 pkt
             }
@@ -722,7 +721,7 @@ mod tests {
             ts_ns: 0,
             ts_known: true,
             link_type: link::RAW,
-            interface: 0,
+            interface: Some(0),
             wire_len: f.len() as u32,
             data: &f,
             offset: 0,

@@ -78,7 +78,7 @@ fn a_cut_capture_keeps_what_was_read() {
 }
 
 #[test]
-fn huge_claimed_lengths_do_not_allocate() {
+fn huge_claimed_lengths_are_damage_not_records() {
     // Classic pcap header + a record claiming 4 GiB, then nothing.
     let mut b = vec![
         0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
