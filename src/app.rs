@@ -10,7 +10,8 @@ use crate::analysis::{self, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
-use crate::flow::FlowTable;
+use crate::flow::{FlowRef, FlowTable};
+use crate::tcp::events::Events;
 use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals};
 
 /// An input problem that still produced a report: printed, then exit 2.
@@ -76,7 +77,26 @@ fn terminal_width() -> Option<u16> {
 pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
     let name = input.display_name();
     let reader = CaptureReader::open(input).with_context(|| name.clone())?;
-    analyze_stream(reader, name.clone(), cfg, settings).with_context(|| name)
+    analyze_stream(reader, name.clone(), cfg, settings, &mut |_, _| {}).with_context(|| name)
+}
+
+/// The TCP analysis flags of every frame that has any, with its frame number: what the
+/// agreement test compares with tshark's `tcp.analysis.*` fields.
+pub fn frame_events(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Vec<(u64, Events)>> {
+    let name = input.display_name();
+    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    let mut out = Vec::new();
+    analyze_stream(reader, name.clone(), cfg, settings, &mut |number, flow| {
+        if let Some(f) = flow.filter(|f| !f.events.is_empty()) {
+            out.push((number, f.events));
+        }
+    })
+    .with_context(|| name)?;
+    Ok(out)
 }
 
 /// The same pass over bytes in memory (tests, fuzzing).
@@ -86,16 +106,18 @@ pub fn analyze_bytes(
     settings: &Settings,
 ) -> Result<Analysis, CaptureError> {
     let reader = CaptureReader::from_reader(Box::new(io::Cursor::new(bytes)))?;
-    analyze_stream(reader, "<memory>".into(), cfg, settings)
+    analyze_stream(reader, "<memory>".into(), cfg, settings, &mut |_, _| {})
 }
 
+/// The pass itself; `tap` sees each frame's number and where it landed.
 fn analyze_stream(
     mut reader: CaptureReader,
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
+    tap: &mut dyn FnMut(u64, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
-    let mut flows = FlowTable::default();
+    let mut flows = FlowTable::new(settings.flows.clone());
     let mut detectors = analysis::registry(settings);
     let mut totals = Totals::default();
     // Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
@@ -106,6 +128,7 @@ fn analyze_stream(
         let pkt = decode::decode(&frame, cfg);
         *kinds.entry(pkt.kind).or_default() += 1;
         let flow = flows.observe(&frame, &pkt);
+        tap(frame.number, flow);
         for d in detectors.iter_mut() {
             d.observe(&frame, &pkt, flow);
         }

@@ -12,6 +12,8 @@ use rustc_hash::FxHashMap;
 
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Kind, Packet, TunnelKind};
+use crate::tcp::events::Events;
+use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
@@ -127,6 +129,8 @@ pub struct Flow {
     /// FIN seen from side i; RST seen.
     fin: [bool; 2],
     rst: bool,
+    /// TCP analysis state and measurements (TCP flows only).
+    pub tcp: Option<Box<TcpConn>>,
 }
 
 impl Flow {
@@ -204,6 +208,25 @@ pub struct FlowRef {
     pub index: usize,
     /// Side of the sender (index into `key.ends`).
     pub side: usize,
+    /// Wireshark's TCP analysis flags for this frame (empty for UDP).
+    pub events: Events,
+}
+
+/// Which flows keep a full per-segment trace (for plots); the others keep a bounded summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FullTrace {
+    #[default]
+    None,
+    /// These flow ids.
+    Flows(Vec<u32>),
+    All,
+}
+
+/// Flow table settings.
+#[derive(Debug, Clone, Default)]
+pub struct FlowConfig {
+    pub tcp: TcpConfig,
+    pub full_trace: FullTrace,
 }
 
 #[derive(Debug, Default)]
@@ -212,9 +235,17 @@ pub struct FlowTable {
     /// Tunnelled flows by key without the VNI, for pairing directions that use different VNIs.
     by_tunnel_ends: FxHashMap<FlowKey, usize>,
     pub flows: Vec<Flow>,
+    config: FlowConfig,
 }
 
 impl FlowTable {
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            ..Default::default()
+        }
+    }
+
     /// Some overlays (OVN's Geneve, for one) use a different VNI in each direction of the same
     /// conversation. A tunnelled packet whose key is unknown joins the flow with the same inner
     /// 5-tuple and outer addresses but another VNI, provided that flow has so far only carried the
@@ -285,8 +316,17 @@ impl FlowTable {
             Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
             _ => {
                 let i = self.flows.len();
+                let id = i as u32 + 1;
+                let tcp = (protocol == Protocol::Tcp).then(|| {
+                    let full = match &self.config.full_trace {
+                        FullTrace::None => false,
+                        FullTrace::Flows(ids) => ids.contains(&id),
+                        FullTrace::All => true,
+                    };
+                    Box::new(TcpConn::new(frame.ts_ns, full, self.config.tcp))
+                });
                 self.flows.push(Flow {
-                    id: i as u32 + 1,
+                    id,
                     key,
                     dirs: Default::default(),
                     client: side,
@@ -297,6 +337,7 @@ impl FlowTable {
                     base_seq: [None; 2],
                     fin: [false; 2],
                     rst: false,
+                    tcp,
                 });
                 self.index.insert(key, i);
                 if let Some(loose) = key.without_vni() {
@@ -329,6 +370,23 @@ impl FlowTable {
             flow.rst = true;
         }
         flow.dirs[side].add(frame, ip.len, payload);
-        Some(FlowRef { index, side })
+        let mut events = Events::default();
+        if let (Some(conn), Some(t)) = (flow.tcp.as_mut(), pkt.tcp.as_ref()) {
+            events = conn.observe(
+                side,
+                &TcpFrame {
+                    number: frame.number,
+                    ts_ns: frame.ts_ns,
+                    tcp: t,
+                    ip_len: ip.len,
+                    has_seglen: ip.transport_len() >= t.header_len,
+                },
+            );
+        }
+        Some(FlowRef {
+            index,
+            side,
+            events,
+        })
     }
 }

@@ -1,8 +1,8 @@
 //! offload-doctor: reads a packet capture and tells whether NIC and kernel offloads (GRO, LRO,
 //! TSO, GSO) and tunnels (VXLAN, Geneve) are hurting the traffic.
 //!
-//! Data flows one way: [`capture`] → [`decode`] → [`flow`] → [`analysis`] → [`report`]; only
-//! [`app`] knows them all.
+//! Data flows one way: [`capture`] → [`decode`] → [`flow`] (with the [`tcp`] engine) →
+//! [`analysis`] → [`report`]; only [`app`] knows them all.
 
 pub mod analysis;
 pub mod app;
@@ -11,3 +11,4 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod report;
+pub mod tcp;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::capture::{CaptureMeta, Frame};
 use crate::decode::Packet;
-use crate::flow::{FlowRef, FlowTable};
+use crate::flow::{FlowConfig, FlowRef, FlowTable};
 
 /// At most this many evidence frame numbers are kept per finding; `details` carries totals.
 pub const MAX_EVIDENCE: usize = 20;
@@ -72,9 +72,22 @@ pub trait Detector {
     fn finish(&mut self, summary: &Summary<'_>) -> Vec<Finding>;
 }
 
-/// Settings shared by detectors.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {}
+/// Settings of one analysis run: the flow table's and the detectors'.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub flows: FlowConfig,
+    /// `retransmissions` warns above this share of a direction's data segments (0.01 = 1%).
+    pub retransmission_threshold: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            flows: FlowConfig::default(),
+            retransmission_threshold: 0.01,
+        }
+    }
+}
 
 /// The list of detectors, in report order.
 pub fn registry(_settings: &Settings) -> Vec<Box<dyn Detector>> {

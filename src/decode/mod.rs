@@ -135,6 +135,8 @@ pub struct IpFacts {
     pub flow_label: u32,
     /// IPv4 options or IPv6 extension headers present (Linux GRO never merges those).
     pub has_options: bool,
+    /// Bytes from the start of this IP header to the end of the frame on the wire.
+    pub on_wire: u32,
 }
 
 impl IpFacts {
@@ -146,6 +148,13 @@ impl IpFacts {
     /// Bytes after the IP header(s).
     pub fn payload_len(&self) -> u32 {
         self.len.saturating_sub(self.header_len)
+    }
+
+    /// Bytes the transport layer gets, as Wireshark dissects them: the IP length, but never more
+    /// than the frame carried on the wire (a length field that overshoots the frame is an error,
+    /// not data).
+    pub fn transport_len(&self) -> u32 {
+        self.len.min(self.on_wire).saturating_sub(self.header_len)
     }
 }
 
@@ -386,7 +395,7 @@ impl Ctx {
                     flags,
                     window: t.window_size(),
                     header_len,
-                    payload_len: ip.payload_len().saturating_sub(header_len),
+                    payload_len: ip.transport_len().saturating_sub(header_len),
                     checksum: t.checksum(),
                     options,
                     // `TcpSlice::options` borrows the slice struct; the header slice lives as long as the frame.
@@ -398,7 +407,7 @@ impl Ctx {
                 let udp = UdpFacts {
                     src_port: u.source_port(),
                     dst_port: u.destination_port(),
-                    payload_len: ip.payload_len().saturating_sub(8),
+                    payload_len: ip.transport_len().saturating_sub(8),
                     checksum_zero: u.checksum() == 0,
                 };
                 pkt.kind = Kind::Udp;
@@ -546,6 +555,7 @@ impl Ctx {
             tos: (h.dcp().value() << 2) | h.ecn().value(),
             flow_label: 0,
             has_options: header_len > 20,
+            on_wire: self.wire_len_from(h.slice()),
         }
     }
 
@@ -580,6 +590,7 @@ impl Ctx {
             tos: h.traffic_class(),
             flow_label: h.flow_label().value(),
             has_options: !ext_bytes.is_empty(),
+            on_wire: self.wire_len_from(h.slice()),
         }
     }
 }
@@ -603,7 +614,7 @@ fn tcp_fixed_header<'a>(b: &'a [u8], ip: &IpFacts) -> Option<TcpFacts<'a>> {
         flags: h[13],
         window: be16(14),
         header_len: data_offset,
-        payload_len: ip.payload_len().saturating_sub(data_offset),
+        payload_len: ip.transport_len().saturating_sub(data_offset),
         checksum: be16(16),
         options: TcpOptions {
             malformed: true,

@@ -1,0 +1,393 @@
+//! Per-direction TCP measurements: event counts, bytes, RTT, bytes in flight, zero-window time
+//! and capture gaps. Everything is updated in place per frame; the only allocations are bounded
+//! per-flow buffers that grow to their cap and stay there.
+
+use std::collections::VecDeque;
+
+use super::events::Events;
+use super::seq::SeqNum;
+use super::stats::{Samples, Series};
+
+/// Counts of Wireshark's flags, per frame, for frames sent in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Frames matching `tcp.analysis.retransmission` (includes fast and spurious).
+    pub retransmissions: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub out_of_order: u64,
+    /// "Previous segment not captured".
+    pub lost_segments: u64,
+    /// "ACKed unseen segment" (an ACK sent in this direction).
+    pub acked_unseen: u64,
+    pub dup_acks: u64,
+    pub zero_windows: u64,
+    pub zero_window_probes: u64,
+    pub window_full: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
+}
+
+impl Counts {
+    fn add(&mut self, ev: Events) {
+        let bump = |flag: Events, n: &mut u64| {
+            if ev.any(flag) {
+                *n += 1;
+            }
+        };
+        bump(Events::ANY_RETRANSMISSION, &mut self.retransmissions);
+        bump(Events::FAST_RETRANSMISSION, &mut self.fast_retransmissions);
+        bump(
+            Events::SPURIOUS_RETRANSMISSION,
+            &mut self.spurious_retransmissions,
+        );
+        bump(Events::OUT_OF_ORDER, &mut self.out_of_order);
+        bump(Events::LOST_SEGMENT, &mut self.lost_segments);
+        bump(Events::ACK_LOST_SEGMENT, &mut self.acked_unseen);
+        bump(Events::DUP_ACK, &mut self.dup_acks);
+        bump(Events::ZERO_WINDOW, &mut self.zero_windows);
+        bump(Events::ZERO_WINDOW_PROBE, &mut self.zero_window_probes);
+        bump(Events::WINDOW_FULL, &mut self.window_full);
+        bump(Events::WINDOW_UPDATE, &mut self.window_updates);
+        bump(Events::KEEP_ALIVE, &mut self.keep_alives);
+    }
+}
+
+/// Segments remembered for RTT sampling (RFC 6298 §3 / Karn's rule) per direction; older ones
+/// are forgotten when more are outstanding (no sample for them).
+const MAX_OUTSTANDING: usize = 1024;
+/// TSval values remembered for RFC 7323 timestamp RTT samples per direction.
+const MAX_TSVALS: usize = 256;
+/// Sequence holes ("previous segment not captured") tracked per direction.
+const MAX_HOLES: usize = 16;
+
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    start: SeqNum,
+    end: SeqNum,
+    ts: i64,
+    /// Retransmitted (Karn: its ACK is ambiguous) or already sampled.
+    no_sample: bool,
+}
+
+/// Where an RTT sample came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RttSource {
+    /// Data segment to the ACK that covers it, skipping retransmitted data (Karn's rule).
+    SeqAck,
+    /// TSval to the first TSecr echoing it (RFC 7323).
+    Timestamps,
+}
+
+/// Measurements for the segments one side sends (and the ACKs the other side returns for them).
+#[derive(Debug, Clone, Default)]
+pub struct DirMetrics {
+    pub counts: Counts,
+    /// Segments with payload.
+    pub data_segments: u64,
+    /// All payload bytes sent (throughput).
+    pub data_bytes: u64,
+    /// Payload bytes that advanced the highest sequence number (goodput).
+    pub new_bytes: u64,
+    /// Payload bytes in frames flagged as retransmissions.
+    pub retransmitted_bytes: u64,
+    pub first_data_ns: Option<i64>,
+    pub last_data_ns: Option<i64>,
+    /// Highest sequence number sent (end of the highest segment).
+    highest: Option<SeqNum>,
+    /// Highest cumulative ACK the other side sent for this direction.
+    acked: Option<SeqNum>,
+    /// SACK blocks of the latest ACK for this direction.
+    sack: [(SeqNum, SeqNum); 4],
+    sack_count: usize,
+
+    pub rtt_seq: Samples,
+    pub rtt_ts: Samples,
+    outstanding: VecDeque<Outstanding>,
+    tsvals: VecDeque<(u32, i64)>,
+
+    pub inflight_peak: u32,
+    inflight_sum: u128,
+    inflight_samples: u64,
+
+    /// Zero window advertised by this side: open since (time, frame), total time, periods.
+    zero_since: Option<(i64, u64)>,
+    pub zero_window_ns: i64,
+    pub zero_window_periods: u64,
+    pub zero_window_first_frame: Option<u64>,
+
+    holes: [(SeqNum, SeqNum); MAX_HOLES],
+    hole_count: usize,
+    /// Bytes the receiver acknowledged that the capture never saw, and how often.
+    pub capture_gap_bytes: u64,
+    pub capture_gap_events: u64,
+
+    pub series: Option<Series>,
+}
+
+/// What one frame sent by this side brings.
+pub struct Sent {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub seq: SeqNum,
+    pub len: u32,
+    pub syn_fin: bool,
+    pub rst: bool,
+    pub window_zero: bool,
+    pub tsval: Option<u32>,
+    pub events: Events,
+    pub series_start: i64,
+    pub interval_ns: i64,
+}
+
+impl DirMetrics {
+    /// Accounts a frame sent by this side.
+    pub fn sent(&mut self, s: &Sent) {
+        let ev = s.events;
+        self.counts.add(ev);
+        let end = s.seq.add(s.len);
+
+        // Zero window advertised by this side (RST carries no window worth reading).
+        if !s.rst {
+            match (s.window_zero, self.zero_since) {
+                (true, None) => {
+                    self.zero_since = Some((s.ts_ns, s.frame));
+                    self.zero_window_periods += 1;
+                    self.zero_window_first_frame.get_or_insert(s.frame);
+                }
+                (false, Some((t0, _))) => {
+                    self.zero_window_ns += s.ts_ns.saturating_sub(t0).max(0);
+                    self.zero_since = None;
+                }
+                _ => {}
+            }
+        }
+
+        if let Some(v) = s.tsval {
+            if self.tsvals.back().is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0) {
+                if self.tsvals.len() == MAX_TSVALS {
+                    self.tsvals.pop_front();
+                }
+                self.tsvals.push_back((v, s.ts_ns));
+            }
+        }
+
+        if s.len == 0 && !s.syn_fin {
+            return;
+        }
+        let mut new = 0u32;
+        if s.len > 0 {
+            self.data_segments += 1;
+            self.data_bytes += s.len as u64;
+            self.first_data_ns.get_or_insert(s.ts_ns);
+            self.last_data_ns = Some(s.ts_ns);
+            if ev.any(Events::ANY_RETRANSMISSION) {
+                self.retransmitted_bytes += s.len as u64;
+            }
+            let highest = *self.highest.get_or_insert(s.seq);
+            if ev.any(Events::LOST_SEGMENT) {
+                if let Some(gap) = s.seq.bytes_after(highest).filter(|&g| g > 0) {
+                    self.open_hole(highest, highest.add(gap));
+                }
+            }
+            self.fill_holes(s.seq, end);
+            new = end.bytes_after(highest).unwrap_or(0).min(s.len);
+            self.new_bytes += new as u64;
+            if let Some(series) = self.series.as_mut() {
+                series.add(s.ts_ns, s.len as u64, new as u64);
+            } else {
+                let mut series = Series::new(s.series_start, s.interval_ns);
+                series.add(s.ts_ns, s.len as u64, new as u64);
+                self.series = Some(series);
+            }
+        }
+        let seg_end = if s.syn_fin { end.add(1) } else { end };
+        self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
+
+        // Karn's rule: a retransmitted range never gives a sample.
+        if ev.any(Events::ANY_RETRANSMISSION | Events::OUT_OF_ORDER) || new < s.len {
+            for o in self.outstanding.iter_mut().rev() {
+                if o.end <= s.seq {
+                    break;
+                }
+                if o.start < seg_end {
+                    o.no_sample = true;
+                }
+            }
+        } else {
+            if self.outstanding.len() == MAX_OUTSTANDING {
+                self.outstanding.pop_front();
+            }
+            self.outstanding.push_back(Outstanding {
+                start: s.seq,
+                end: seg_end,
+                ts: s.ts_ns,
+                no_sample: false,
+            });
+        }
+
+        // Bytes in flight after this segment: highest sent minus cumulative ACK minus SACKed.
+        if s.len > 0 {
+            if let (Some(h), Some(a)) = (self.highest, self.acked) {
+                let mut inflight = h.bytes_after(a).unwrap_or(0);
+                for &(l, r) in &self.sack[..self.sack_count] {
+                    let l = l.max(a);
+                    let r = if r > h { h } else { r };
+                    inflight = inflight.saturating_sub(r.bytes_after(l).unwrap_or(0));
+                }
+                self.inflight_peak = self.inflight_peak.max(inflight);
+                self.inflight_sum += inflight as u128;
+                self.inflight_samples += 1;
+            }
+        }
+    }
+
+    /// Accounts an acknowledgment for this side's data, sent by the other side.
+    pub fn acked(&mut self, ts_ns: i64, ack: SeqNum, tsecr: Option<u32>, sack: &[(u32, u32)]) {
+        let advanced = self.acked.is_none_or(|a| ack > a);
+        if advanced {
+            self.acked = Some(ack);
+        }
+        self.sack_count = 0;
+        for &(l, r) in sack.iter().take(4) {
+            self.sack[self.sack_count] = (SeqNum(l), SeqNum(r));
+            self.sack_count += 1;
+        }
+
+        if advanced {
+            // Seq/ACK sample: the newest segment fully covered, else the one the ACK lands in.
+            let mut covered: Option<Outstanding> = None;
+            while let Some(o) = self.outstanding.front().copied() {
+                if o.end <= ack {
+                    covered = Some(o);
+                    self.outstanding.pop_front();
+                } else {
+                    break;
+                }
+            }
+            if let Some(o) = covered.filter(|o| !o.no_sample) {
+                self.rtt_seq.push(ts_ns.saturating_sub(o.ts).max(0) as u64);
+            } else if let Some(o) = self.outstanding.front_mut() {
+                // A partial ACK of a large (TSO/GSO) segment: one sample, from its first ACK.
+                if o.start < ack && !o.no_sample && covered.is_none() {
+                    self.rtt_seq.push(ts_ns.saturating_sub(o.ts).max(0) as u64);
+                    o.no_sample = true;
+                }
+            }
+            // Holes below the ACK were received but never captured.
+            self.ack_holes(ack);
+            // An ACK beyond everything seen: the capture missed the tail.
+            if let Some(h) = self.highest {
+                if let Some(gap) = ack.bytes_after(h).filter(|&g| g > 0 && g < 1 << 30) {
+                    self.capture_gap_bytes += gap as u64;
+                    self.capture_gap_events += 1;
+                    self.new_bytes += gap as u64;
+                    self.highest = Some(ack);
+                }
+            }
+        }
+
+        if let Some(e) = tsecr {
+            // The first echo of a TSval we saw sent: one sample; older TSvals are done with.
+            let i = self
+                .tsvals
+                .partition_point(|&(v, _)| (v.wrapping_sub(e) as i32) < 0);
+            if let Some(&(v, t)) = self.tsvals.get(i) {
+                if v == e {
+                    self.rtt_ts.push(ts_ns.saturating_sub(t).max(0) as u64);
+                    self.tsvals.drain(..=i);
+                }
+            }
+        }
+    }
+
+    fn open_hole(&mut self, start: SeqNum, end: SeqNum) {
+        if self.hole_count == MAX_HOLES {
+            // Forget the oldest; its bytes are not counted either way.
+            self.holes.copy_within(1.., 0);
+            self.hole_count -= 1;
+        }
+        self.holes[self.hole_count] = (start, end);
+        self.hole_count += 1;
+    }
+
+    /// A segment covering part of a hole: that part was resent, so it is not a capture gap.
+    fn fill_holes(&mut self, start: SeqNum, end: SeqNum) {
+        let mut i = 0;
+        while i < self.hole_count {
+            let (hs, he) = self.holes[i];
+            if end <= hs || start >= he {
+                i += 1;
+                continue;
+            }
+            if start <= hs && end >= he {
+                self.remove_hole(i);
+                continue;
+            }
+            if start <= hs {
+                self.holes[i].0 = end;
+            } else if end >= he {
+                self.holes[i].1 = start;
+            } else {
+                // The middle of a hole: keep its left part, and the right part if there is room.
+                self.holes[i].1 = start;
+                if self.hole_count < MAX_HOLES {
+                    self.holes[self.hole_count] = (end, he);
+                    self.hole_count += 1;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    fn ack_holes(&mut self, ack: SeqNum) {
+        let mut i = 0;
+        while i < self.hole_count {
+            let (hs, he) = self.holes[i];
+            if ack <= hs {
+                i += 1;
+                continue;
+            }
+            let top = if ack < he { ack } else { he };
+            self.capture_gap_bytes += top.bytes_after(hs).unwrap_or(0) as u64;
+            self.capture_gap_events += 1;
+            if ack < he {
+                self.holes[i].0 = ack;
+                i += 1;
+            } else {
+                self.remove_hole(i);
+            }
+        }
+    }
+
+    fn remove_hole(&mut self, i: usize) {
+        self.holes.copy_within(i + 1..self.hole_count, i);
+        self.hole_count -= 1;
+    }
+
+    /// Time this side advertised a zero window, counting a period still open at `end_ns`.
+    pub fn zero_window_time(&self, end_ns: i64) -> i64 {
+        let open = self
+            .zero_since
+            .map_or(0, |(t0, _)| end_ns.saturating_sub(t0).max(0));
+        self.zero_window_ns + open
+    }
+
+    /// Whether a zero window is still advertised at the end of the capture.
+    pub fn zero_window_open(&self) -> bool {
+        self.zero_since.is_some()
+    }
+
+    pub fn inflight_mean(&self) -> Option<f64> {
+        (self.inflight_samples > 0).then(|| self.inflight_sum as f64 / self.inflight_samples as f64)
+    }
+
+    /// The RTT samples to report: timestamps when the connection had them, else seq/ACK.
+    pub fn rtt(&self) -> (&Samples, RttSource) {
+        if self.rtt_ts.count() > 0 {
+            (&self.rtt_ts, RttSource::Timestamps)
+        } else {
+            (&self.rtt_seq, RttSource::SeqAck)
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The TCP engine: per-connection state and measurements, updated once per frame in the single
+//! streaming pass.
+//!
+//! [`wireshark`] reproduces Wireshark's `tcp.analysis.*` flags frame by frame; [`metrics`]
+//! measures what those flags do not (bytes, RTT, bytes in flight, zero-window time, capture gaps,
+//! throughput series); [`trace`] keeps the per-segment data behind time-sequence graphs. All
+//! sequence arithmetic goes through [`seq::SeqNum`].
+
+pub mod events;
+pub mod metrics;
+pub mod seq;
+pub mod stats;
+pub mod trace;
+pub mod wireshark;
+
+use crate::decode::{tcp_flags, TcpFacts};
+use events::Events;
+use metrics::{DirMetrics, Sent};
+use seq::{SeqNum, Unwrapper};
+use trace::{AckPoint, SackPoint, SegPoint, Trace};
+use wireshark::{Segment, WinScale, WsConn};
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpConfig {
+    /// Bin width of the goodput/throughput series.
+    pub interval_ns: i64,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            interval_ns: 100_000_000,
+        }
+    }
+}
+
+/// What the handshake told about one side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SideOptions {
+    /// Initial sequence number, when this side's SYN was captured.
+    pub isn: Option<u32>,
+    pub mss: Option<u16>,
+    pub sack_permitted: bool,
+    /// This side sent the timestamps option.
+    pub timestamps: bool,
+    /// Largest payload seen from this side.
+    pub max_payload: u32,
+}
+
+/// One TCP connection (both directions).
+#[derive(Debug, Clone)]
+pub struct TcpConn {
+    pub ws: WsConn,
+    /// Indexed by sender side, like `Flow::dirs`.
+    pub dirs: [DirMetrics; 2],
+    pub options: [SideOptions; 2],
+    pub traces: [Trace; 2],
+    unwrap: [Option<Unwrapper>; 2],
+    /// Start of the series: the connection's first frame.
+    start_ns: i64,
+    config: TcpConfig,
+}
+
+/// One frame as the engine needs it.
+pub struct TcpFrame<'a> {
+    pub number: u64,
+    pub ts_ns: i64,
+    pub tcp: &'a TcpFacts<'a>,
+    pub ip_len: u32,
+    /// False when the IP payload is shorter than the TCP header (Wireshark's "short segment"):
+    /// no segment length, no analysis.
+    pub has_seglen: bool,
+}
+
+impl TcpConn {
+    pub fn new(start_ns: i64, full_trace: bool, config: TcpConfig) -> Self {
+        TcpConn {
+            ws: WsConn::default(),
+            dirs: Default::default(),
+            options: Default::default(),
+            traces: [Trace::new(full_trace), Trace::new(full_trace)],
+            unwrap: [None, None],
+            start_ns,
+            config,
+        }
+    }
+
+    /// Relative, unwrapped position of `s` in `side`'s sequence space.
+    fn place(&mut self, side: usize, s: SeqNum) -> i64 {
+        let base = self.ws.dirs[side].base_seq().unwrap_or(s);
+        self.unwrap[side]
+            .get_or_insert_with(|| Unwrapper::starting_at(base))
+            .place(s)
+    }
+
+    /// Analyses one frame sent by `side`; returns its Wireshark flags.
+    pub fn observe(&mut self, side: usize, f: &TcpFrame<'_>) -> Events {
+        let t = f.tcp;
+        let o = &t.options;
+        if t.flags & tcp_flags::SYN != 0 {
+            let so = &mut self.options[side];
+            so.isn = Some(t.seq);
+            so.mss = o.mss.or(so.mss);
+            so.sack_permitted |= o.sack_permitted;
+        }
+        if o.timestamp.is_some() {
+            self.options[side].timestamps = true;
+        }
+        if !f.has_seglen {
+            return Events::default();
+        }
+        let seg = Segment {
+            ts_ns: f.ts_ns,
+            seq: SeqNum(t.seq),
+            ack: SeqNum(t.ack),
+            len: t.payload_len,
+            flags: t.flags,
+            window: t.window,
+            wscale: o.window_scale,
+        };
+        let ev = self.ws.observe(side, &seg);
+        let so = &mut self.options[side];
+        so.max_payload = so.max_payload.max(t.payload_len);
+
+        let syn_fin = t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0;
+        self.dirs[side].sent(&Sent {
+            frame: f.number,
+            ts_ns: f.ts_ns,
+            seq: seg.seq,
+            len: seg.len,
+            syn_fin,
+            rst: t.flags & tcp_flags::RST != 0,
+            window_zero: t.window == 0 && t.flags & tcp_flags::SYN == 0,
+            tsval: o.timestamp.map(|(v, _)| v),
+            events: ev,
+            series_start: self.start_ns,
+            interval_ns: self.config.interval_ns,
+        });
+        let other = 1 - side;
+        let sack = &o.sack[..(o.sack_count as usize).min(4)];
+        if t.flags & tcp_flags::ACK != 0 {
+            self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
+        }
+
+        // The trace: this side's segment, and this frame's ACK of the other side's data.
+        if seg.len > 0 || syn_fin || !ev.is_empty() {
+            let start = self.place(side, seg.seq);
+            let end = start + seg.len as i64 + i64::from(syn_fin);
+            self.traces[side].segment(SegPoint {
+                frame: f.number,
+                t_ns: f.ts_ns,
+                start,
+                end,
+                tcp_flags: t.flags,
+                events: ev,
+                ip_len: f.ip_len,
+            });
+        }
+        if t.flags & tcp_flags::ACK != 0 {
+            let ack = self.place(other, seg.ack);
+            let window = (t.window as i64) << self.ws.dirs[side].shift();
+            self.traces[other].ack(AckPoint {
+                frame: f.number,
+                t_ns: f.ts_ns,
+                ack,
+                window_edge: ack + window,
+                events: ev,
+            });
+            if self.traces[other].is_full() {
+                for &(l, r) in sack {
+                    let (left, right) = (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
+                    self.traces[other].sack(SackPoint {
+                        t_ns: f.ts_ns,
+                        left,
+                        right,
+                    });
+                }
+            }
+        }
+        ev
+    }
+
+    /// Window scaling as negotiated: `Some(shift)` per side when both SYNs carried the option,
+    /// `Some(0)` when the handshake was seen without it, `None` when not captured.
+    pub fn window_scale(&self, side: usize) -> Option<u8> {
+        match self.ws.dirs[side].win_scale {
+            WinScale::Unknown => None,
+            WinScale::NotUsed => Some(0),
+            WinScale::Shift(s) => Some(s),
+        }
+    }
+
+    pub fn config(&self) -> TcpConfig {
+        self.config
+    }
+}

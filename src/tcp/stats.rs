@@ -1,0 +1,181 @@
+//! Bounded statistics helpers for the TCP engine: a decimating sample set (RTT quantiles) and a
+//! coarsening time series (goodput and throughput per interval).
+
+/// Samples kept for quantiles. Beyond this the set keeps every other sample and then accepts
+/// every 2nd, 4th, … new one, so memory stays bounded and the sample stays spread over the whole
+/// connection (min and max are tracked exactly).
+const MAX_SAMPLES: usize = 4096;
+
+/// A set of duration samples in nanoseconds.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    kept: Vec<u64>,
+    stride: u64,
+    seen: u64,
+    min: u64,
+    max: u64,
+}
+
+/// Summary of a sample set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantiles {
+    pub count: u64,
+    pub min_ns: u64,
+    pub median_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Samples {
+    pub fn push(&mut self, v: u64) {
+        if self.seen == 0 {
+            self.min = v;
+            self.max = v;
+            self.stride = 1;
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        if self.seen.is_multiple_of(self.stride) {
+            if self.kept.len() == MAX_SAMPLES {
+                let mut i = 0;
+                self.kept.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.stride *= 2;
+            }
+            if self.seen.is_multiple_of(self.stride) {
+                self.kept.push(v);
+            }
+        }
+        self.seen += 1;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.seen
+    }
+
+    /// Min, median, 99th percentile (nearest rank) and max; `None` without samples.
+    pub fn quantiles(&self) -> Option<Quantiles> {
+        if self.seen == 0 {
+            return None;
+        }
+        let mut v = self.kept.clone();
+        v.sort_unstable();
+        let rank = |q: f64| -> u64 {
+            let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+            v.get(i).copied().unwrap_or(0)
+        };
+        Some(Quantiles {
+            count: self.seen,
+            min_ns: self.min,
+            median_ns: rank(0.5),
+            p99_ns: rank(0.99),
+            max_ns: self.max,
+        })
+    }
+}
+
+/// Bins kept per series; past this, adjacent bins are merged and the interval doubles.
+pub const MAX_BINS: usize = 8192;
+
+/// Bytes per time interval from a start time, with a bounded number of bins.
+#[derive(Debug, Clone)]
+pub struct Series {
+    start_ns: i64,
+    interval_ns: i64,
+    /// (all payload bytes, new payload bytes) per bin.
+    bins: Vec<(u64, u64)>,
+}
+
+impl Series {
+    pub fn new(start_ns: i64, interval_ns: i64) -> Self {
+        Series {
+            start_ns,
+            interval_ns: interval_ns.max(1),
+            bins: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, ts_ns: i64, bytes: u64, new_bytes: u64) {
+        // Frames before the start (out-of-order pcapng) count in the first bin.
+        let mut i = (ts_ns.saturating_sub(self.start_ns).max(0) / self.interval_ns) as usize;
+        while i >= MAX_BINS {
+            self.coarsen();
+            i = (ts_ns.saturating_sub(self.start_ns).max(0) / self.interval_ns) as usize;
+        }
+        if self.bins.len() <= i {
+            self.bins.resize(i + 1, (0, 0));
+        }
+        if let Some(b) = self.bins.get_mut(i) {
+            b.0 += bytes;
+            b.1 += new_bytes;
+        }
+    }
+
+    fn coarsen(&mut self) {
+        let merged: Vec<(u64, u64)> = self
+            .bins
+            .chunks(2)
+            .map(|c| c.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)))
+            .collect();
+        self.bins = merged;
+        self.interval_ns = self.interval_ns.saturating_mul(2);
+    }
+
+    pub fn interval_ns(&self) -> i64 {
+        self.interval_ns
+    }
+    pub fn start_ns(&self) -> i64 {
+        self.start_ns
+    }
+    pub fn bins(&self) -> &[(u64, u64)] {
+        &self.bins
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_of_a_small_set_are_exact() {
+        let mut s = Samples::default();
+        for v in [5, 1, 4, 2, 3] {
+            s.push(v);
+        }
+        let q = s.quantiles().expect("samples");
+        assert_eq!((q.count, q.min_ns, q.median_ns, q.p99_ns, q.max_ns), (5, 1, 3, 5, 5));
+        assert!(Samples::default().quantiles().is_none());
+    }
+
+    #[test]
+    fn samples_stay_bounded_and_spread() {
+        let mut s = Samples::default();
+        for v in 0..100_000u64 {
+            s.push(v);
+        }
+        assert!(s.kept.len() <= MAX_SAMPLES);
+        let q = s.quantiles().expect("samples");
+        assert_eq!((q.min_ns, q.max_ns, q.count), (0, 99_999, 100_000));
+        // Spread over the whole range: the median of the kept set is near the true median.
+        assert!((q.median_ns as i64 - 50_000).abs() < 1_000, "{}", q.median_ns);
+    }
+
+    #[test]
+    fn series_bins_and_coarsens() {
+        let mut s = Series::new(1_000, 100);
+        s.add(1_000, 10, 10);
+        s.add(1_099, 5, 0);
+        s.add(1_250, 7, 7);
+        assert_eq!(s.bins(), &[(15, 10), (0, 0), (7, 7)]);
+        s.add(1_000 + 100 * MAX_BINS as i64, 1, 1);
+        assert_eq!(s.interval_ns(), 200);
+        assert!(s.bins().len() <= MAX_BINS);
+        assert_eq!(s.bins()[0], (15, 10));
+        assert_eq!(s.bins()[1], (7, 7));
+        let total: u64 = s.bins().iter().map(|b| b.0).sum();
+        assert_eq!(total, 23);
+    }
+}

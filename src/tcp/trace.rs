@@ -1,0 +1,172 @@
+//! Per-segment trace of one direction, the data behind tcptrace-style time-sequence graphs.
+//!
+//! Sequence numbers are relative to the direction's base and unwrapped onto 64 bits, so a graph
+//! of a flow that crosses 2^32 keeps climbing. A flow keeps its full trace only when asked for
+//! (a plot of that flow); every other flow keeps a bounded summary, so memory depends on the
+//! number of flows, not packets.
+
+use super::events::Events;
+
+/// One data segment (or SYN/FIN) as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegPoint {
+    pub frame: u64,
+    pub t_ns: i64,
+    /// Relative, unwrapped start and end sequence numbers.
+    pub start: i64,
+    pub end: i64,
+    pub tcp_flags: u8,
+    pub events: Events,
+    /// Innermost IP packet length, to show segments per frame (coalescing).
+    pub ip_len: u32,
+}
+
+/// One acknowledgment (of this direction's data, sent by the other side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckPoint {
+    pub frame: u64,
+    pub t_ns: i64,
+    /// Relative, unwrapped acknowledgment number.
+    pub ack: i64,
+    /// Right edge of the advertised receive window (ack + scaled window).
+    pub window_edge: i64,
+    pub events: Events,
+}
+
+/// One SACK block reported by the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SackPoint {
+    pub t_ns: i64,
+    pub left: i64,
+    pub right: i64,
+}
+
+/// Points kept per list for flows without a full trace.
+pub const SUMMARY_POINTS: usize = 64;
+
+/// The trace of one direction.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    full: bool,
+    pub segments: Vec<SegPoint>,
+    pub acks: Vec<AckPoint>,
+    pub sacks: Vec<SackPoint>,
+    /// Summary mode: keep every `stride`-th point (doubling whenever the list fills up), but
+    /// always keep segments that carry an analysis flag until the list is full.
+    seg_stride: u64,
+    seg_seen: u64,
+    ack_stride: u64,
+    ack_seen: u64,
+}
+
+/// Appends under the summary rule: every `stride`-th point, halving the list when it is full.
+/// Points for which `marked` holds are always taken and survive halving while unmarked points
+/// remain to drop.
+fn thin<T>(v: &mut Vec<T>, stride: &mut u64, seen: &mut u64, p: T, marked: impl Fn(&T) -> bool) {
+    if *stride == 0 {
+        *stride = 1;
+    }
+    let keep = marked(&p);
+    if keep || seen.is_multiple_of(*stride) {
+        if v.len() >= SUMMARY_POINTS {
+            let mut i = 0;
+            v.retain(|x| {
+                i += 1;
+                i % 2 == 1 || marked(x)
+            });
+            if v.len() >= SUMMARY_POINTS {
+                let mut i = 0;
+                v.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+            }
+            *stride *= 2;
+        }
+        if keep || seen.is_multiple_of(*stride) {
+            v.push(p);
+        }
+    }
+    *seen += 1;
+}
+
+impl Trace {
+    pub fn new(full: bool) -> Self {
+        Trace {
+            full,
+            ..Default::default()
+        }
+    }
+
+    /// Whether this is the full trace (every segment) or a summary.
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    pub fn segment(&mut self, p: SegPoint) {
+        if self.full {
+            self.segments.push(p);
+        } else {
+            thin(
+                &mut self.segments,
+                &mut self.seg_stride,
+                &mut self.seg_seen,
+                p,
+                |p: &SegPoint| !p.events.is_empty(),
+            );
+        }
+    }
+
+    pub fn ack(&mut self, p: AckPoint) {
+        if self.full {
+            self.acks.push(p);
+        } else {
+            thin(&mut self.acks, &mut self.ack_stride, &mut self.ack_seen, p, |_| false);
+        }
+    }
+
+    pub fn sack(&mut self, p: SackPoint) {
+        // SACK blocks only matter on a graph; summaries skip them.
+        if self.full {
+            self.sacks.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(i: i64, events: Events) -> SegPoint {
+        SegPoint {
+            frame: i as u64 + 1,
+            t_ns: i,
+            start: i * 100,
+            end: i * 100 + 100,
+            tcp_flags: 0,
+            events,
+            ip_len: 140,
+        }
+    }
+
+    #[test]
+    fn summary_is_bounded_and_full_keeps_everything() {
+        let mut s = Trace::new(false);
+        let mut f = Trace::new(true);
+        for i in 0..10_000 {
+            let ev = if i == 7_777 {
+                Events::RETRANSMISSION
+            } else {
+                Events::default()
+            };
+            s.segment(seg(i, ev));
+            f.segment(seg(i, ev));
+        }
+        assert!(s.segments.len() <= SUMMARY_POINTS);
+        assert_eq!(f.segments.len(), 10_000);
+        assert!(s.segments.iter().any(|p| p.events == Events::RETRANSMISSION));
+        // Spread over the whole flow, in order.
+        assert!(s.segments.windows(2).all(|w| w[0].t_ns < w[1].t_ns));
+        assert!(s.segments.last().is_some_and(|p| p.t_ns > 9_000));
+    }
+}
