@@ -41,7 +41,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let mut cfg = DecodeConfig::default();
     cfg.vxlan_ports.extend(&args.vxlan_ports);
     cfg.geneve_ports.extend(&args.geneve_ports);
-    let analysis = run_analysis(&input, &cfg, &Settings::default())?;
+    let mut settings = Settings::default();
+    settings.flows.tcp.interval_ns = args.interval;
+    settings.retransmission_threshold = args.retransmission_threshold / 100.0;
+    let analysis = run_analysis(&input, &cfg, &settings)?;
 
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -62,4 +62,69 @@ pub struct AnalyzeArgs {
     /// Extra UDP port carrying Geneve (repeatable); 6081 (IANA) is always decoded.
     #[arg(long = "geneve-port", value_name = "PORT")]
     pub geneve_ports: Vec<u16>,
+
+    /// Bin width of the goodput/throughput series in the JSON report, e.g. `100ms`, `1s`,
+    /// `250us`.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration_ns)]
+    pub interval: i64,
+
+    /// Share of a direction's data segments, in percent, above which `retransmissions` is a
+    /// warning rather than info.
+    #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_percent)]
+    pub retransmission_threshold: f64,
+}
+
+/// Parses `100ms`, `1s`, `1.5s`, `250us`, `500ns` into nanoseconds (at least 1 µs, at most an
+/// hour).
+pub fn parse_duration_ns(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit: write e.g. 100ms, 1s, 250us"))?;
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return Err(format!("unknown unit `{unit}`: use ns, us, ms or s")),
+    };
+    let ns = v * scale;
+    if !(1e3..=3.6e12).contains(&ns) {
+        return Err("the interval must be between 1us and 1 hour".into());
+    }
+    Ok(ns as i64)
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("a percentage is between 0 and 100".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ns("100ms"), Ok(100_000_000));
+        assert_eq!(parse_duration_ns("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration_ns("250us"), Ok(250_000));
+        assert!(parse_duration_ns("100").is_err());
+        assert!(parse_duration_ns("5 parsecs").is_err());
+        assert!(parse_duration_ns("0ms").is_err());
+        assert!(parse_duration_ns("2h").is_err());
+        assert_eq!(parse_percent("0.5%"), Ok(0.5));
+        assert!(parse_percent("150").is_err());
+    }
 }

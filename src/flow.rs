@@ -174,6 +174,31 @@ impl Flow {
     pub fn last_ts_ns(&self) -> i64 {
         self.dirs[0].last_ts_ns.max(self.dirs[1].last_ts_ns)
     }
+    /// Display filter that shows this flow in Wireshark.
+    pub fn wireshark_filter(&self) -> String {
+        let (c, s) = (self.client(), self.server());
+        let proto = self.key.protocol.as_str();
+        let ip = |a: IpAddr| if a.is_ipv4() { "ip" } else { "ipv6" };
+        format!(
+            "{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
+            ip(c.addr),
+            c.addr,
+            ip(s.addr),
+            s.addr,
+            c.port,
+            s.port
+        )
+    }
+
+    /// `client` or `server`, for the side at index `side` of `key.ends`.
+    pub fn role(&self, side: usize) -> &'static str {
+        if side == self.client {
+            "client"
+        } else {
+            "server"
+        }
+    }
+
     /// Outer (VTEP) addresses on the client's and the server's side, for tunnelled flows.
     pub fn outer_client_server(&self) -> Option<(IpAddr, IpAddr)> {
         let t = self.key.tunnel?;

@@ -12,3 +12,4 @@ pub mod decode;
 pub mod flow;
 pub mod report;
 pub mod tcp;
+pub mod units;

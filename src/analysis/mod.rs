@@ -5,16 +5,23 @@
 //! end, the capture summary and the flow table ([`Detector::finish`]). Findings cite 1-based frame
 //! numbers, the same numbers Wireshark shows.
 
+mod capture_gaps;
 mod fragmentation;
+mod keep_alive;
+mod out_of_order;
+mod retransmissions;
 mod snaplen;
 mod truncation;
+mod zero_window;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::capture::{CaptureMeta, Frame};
 use crate::decode::Packet;
-use crate::flow::{FlowConfig, FlowRef, FlowTable};
+use crate::flow::{Flow, FlowConfig, FlowRef, FlowTable};
+use crate::tcp::events::Events;
+use crate::tcp::TcpConn;
 
 /// At most this many evidence frame numbers are kept per finding; `details` carries totals.
 pub const MAX_EVIDENCE: usize = 20;
@@ -90,12 +97,51 @@ impl Default for Settings {
 }
 
 /// The list of detectors, in report order.
-pub fn registry(_settings: &Settings) -> Vec<Box<dyn Detector>> {
+pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(truncation::Truncation),
         Box::new(snaplen::Snaplen::default()),
         Box::new(fragmentation::Fragmentation::default()),
+        Box::new(capture_gaps::CaptureGaps::default()),
+        Box::new(retransmissions::Retransmissions::new(
+            settings.retransmission_threshold,
+        )),
+        Box::new(zero_window::ZeroWindow::default()),
+        Box::new(keep_alive::KeepAlive::default()),
+        Box::new(out_of_order::OutOfOrder::default()),
     ]
+}
+
+/// Evidence frames per flow (by flow index), for detectors that report flow by flow. Grows with
+/// flows that have evidence, not with packets.
+#[derive(Debug, Default)]
+pub struct PerFlow {
+    map: rustc_hash::FxHashMap<usize, Evidence>,
+}
+
+impl PerFlow {
+    /// Records `frame` for the flow of `flow` when its events include any of `flags`.
+    pub fn record(&mut self, frame: u64, flow: Option<FlowRef>, flags: Events) {
+        if let Some(f) = flow.filter(|f| f.events.any(flags)) {
+            self.map.entry(f.index).or_default().push(frame);
+        }
+    }
+
+    /// Evidence frames of a flow (empty when none).
+    pub fn frames(&self, index: usize) -> Vec<u64> {
+        self.map.get(&index).map(Evidence::frames).unwrap_or_default()
+    }
+}
+
+/// The TCP flows of the table with their analysis state.
+pub fn tcp_flows<'a>(
+    flows: &'a FlowTable,
+) -> impl Iterator<Item = (usize, &'a Flow, &'a TcpConn)> + 'a {
+    flows
+        .flows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| f.tcp.as_deref().map(|c| (i, f, c)))
 }
 
 /// A bounded list of evidence frame numbers plus the total seen.

@@ -13,6 +13,8 @@ use crate::analysis::Finding;
 use crate::capture::{CaptureMeta, InterfaceStats};
 use crate::decode::link;
 use crate::flow::{DirStats, Flow};
+use crate::tcp::metrics::{DirMetrics, RttSource};
+use crate::tcp::TcpConn;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -188,6 +190,180 @@ pub struct DirReport {
     pub last_frame: Option<u64>,
     pub first_timestamp_ns: Option<i64>,
     pub last_timestamp_ns: Option<i64>,
+    /// TCP analysis of what this side sent (TCP flows only).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpDirReport>,
+}
+
+/// RTT summary, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct RttReport {
+    /// `timestamps` (TSval → TSecr, RFC 7323) or `seq-ack` (segment → covering ACK, Karn's rule).
+    pub source: &'static str,
+    pub samples: u64,
+    pub min_ms: f64,
+    pub median_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InflightReport {
+    pub peak_bytes: u32,
+    pub mean_bytes: f64,
+}
+
+/// Goodput and throughput per interval, in bits per second, from the flow's first frame.
+#[derive(Debug, Serialize)]
+pub struct SeriesReport {
+    pub interval_ms: f64,
+    pub throughput_bps: Vec<u64>,
+    pub goodput_bps: Vec<u64>,
+}
+
+/// Per-direction TCP analysis. The counters count frames the way tshark counts its
+/// `tcp.analysis.*` flags.
+#[derive(Debug, Serialize)]
+pub struct TcpDirReport {
+    pub retransmissions: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub out_of_order: u64,
+    pub lost_segments: u64,
+    pub acked_unseen: u64,
+    pub dup_acks: u64,
+    pub zero_windows: u64,
+    pub zero_window_probes: u64,
+    pub window_full: u64,
+    pub window_updates: u64,
+    pub keep_alives: u64,
+    pub data_segments: u64,
+    pub data_bytes: u64,
+    pub new_bytes: u64,
+    pub retransmitted_bytes: u64,
+    /// Segments that used sequence space (payload, SYN or FIN).
+    pub seq_segments: u64,
+    /// `retransmissions` / `seq_segments`.
+    pub retransmission_rate: f64,
+    pub capture_gap_bytes: u64,
+    pub capture_gap_events: u64,
+    pub zero_window_time_s: f64,
+    pub zero_window_at_end: bool,
+    pub isn: Option<u32>,
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    pub max_segment_bytes: u32,
+    pub rtt: Option<RttReport>,
+    pub bytes_in_flight: Option<InflightReport>,
+    pub goodput_bps: Option<f64>,
+    pub throughput_bps: Option<f64>,
+    pub series: Option<SeriesReport>,
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+impl TcpDirReport {
+    fn new(conn: &TcpConn, side: usize, end_ns: i64) -> Self {
+        let m: &DirMetrics = &conn.dirs[side];
+        let c = m.counts;
+        let o = conn.options[side];
+        let (samples, source) = m.rtt();
+        let transfer = match (m.first_data_ns, m.last_data_ns) {
+            (Some(a), Some(b)) if b > a => Some(seconds(b - a)),
+            _ => None,
+        };
+        TcpDirReport {
+            retransmissions: c.retransmissions,
+            fast_retransmissions: c.fast_retransmissions,
+            spurious_retransmissions: c.spurious_retransmissions,
+            out_of_order: c.out_of_order,
+            lost_segments: c.lost_segments,
+            acked_unseen: c.acked_unseen,
+            dup_acks: c.dup_acks,
+            zero_windows: c.zero_windows,
+            zero_window_probes: c.zero_window_probes,
+            window_full: c.window_full,
+            window_updates: c.window_updates,
+            keep_alives: c.keep_alives,
+            data_segments: m.data_segments,
+            data_bytes: m.data_bytes,
+            new_bytes: m.new_bytes,
+            retransmitted_bytes: m.retransmitted_bytes,
+            seq_segments: m.seq_segments,
+            retransmission_rate: m.retransmission_rate(),
+            capture_gap_bytes: m.capture_gap_bytes,
+            capture_gap_events: m.capture_gap_events,
+            zero_window_time_s: seconds(m.zero_window_time(end_ns)),
+            zero_window_at_end: m.zero_window_open(),
+            isn: o.isn,
+            mss: o.mss,
+            window_scale: conn.window_scale(side),
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps,
+            max_segment_bytes: o.max_payload,
+            rtt: samples.quantiles().map(|q| RttReport {
+                source: match source {
+                    RttSource::Timestamps => "timestamps",
+                    RttSource::SeqAck => "seq-ack",
+                },
+                samples: q.count,
+                min_ms: ms(q.min_ns),
+                median_ms: ms(q.median_ns),
+                p99_ms: ms(q.p99_ns),
+                max_ms: ms(q.max_ns),
+            }),
+            bytes_in_flight: m.inflight_mean().map(|mean| InflightReport {
+                peak_bytes: m.inflight_peak,
+                mean_bytes: mean,
+            }),
+            goodput_bps: transfer.map(|t| m.new_bytes as f64 * 8.0 / t),
+            throughput_bps: transfer.map(|t| m.data_bytes as f64 * 8.0 / t),
+            series: m.series.as_ref().map(|s| {
+                let per_s = 8e9 / s.interval_ns() as f64;
+                SeriesReport {
+                    interval_ms: s.interval_ns() as f64 / 1e6,
+                    throughput_bps: s.bins().iter().map(|b| (b.0 as f64 * per_s) as u64).collect(),
+                    goodput_bps: s.bins().iter().map(|b| (b.1 as f64 * per_s) as u64).collect(),
+                }
+            }),
+        }
+    }
+}
+
+/// Connection-level TCP facts.
+#[derive(Debug, Serialize)]
+pub struct TcpFlowReport {
+    /// Which handshake segments were captured: `syn`, `syn-ack`, both, or neither.
+    pub syn_seen: bool,
+    pub syn_ack_seen: bool,
+    /// Window scaling was negotiated in a captured handshake (false: windows are reported
+    /// unscaled, see `window_scale`).
+    pub window_scaling_known: bool,
+    /// SYN to the first ACK without SYN: Wireshark's iRTT (`tcp.analysis.initial_rtt`).
+    pub initial_rtt_ms: Option<f64>,
+}
+
+impl TcpFlowReport {
+    fn new(f: &Flow, conn: &TcpConn) -> Self {
+        TcpFlowReport {
+            syn_seen: conn.options[f.client].isn.is_some(),
+            syn_ack_seen: conn.options[1 - f.client].isn.is_some(),
+            window_scaling_known: conn.window_scale(0).is_some() && conn.window_scale(1).is_some(),
+            initial_rtt_ms: conn.ws.initial_rtt_ns.map(|n| n as f64 / 1e6),
+        }
+    }
+}
+
+impl DirReport {
+    fn new(d: &DirStats, tcp: Option<(&TcpConn, usize, i64)>) -> Self {
+        let mut r = DirReport::from(d);
+        r.tcp = tcp.map(|(c, side, end)| TcpDirReport::new(c, side, end));
+        r
+    }
 }
 
 impl From<&DirStats> for DirReport {
@@ -203,6 +379,7 @@ impl From<&DirStats> for DirReport {
             last_frame: some.then_some(d.last_frame),
             first_timestamp_ns: some.then_some(d.first_ts_ns),
             last_timestamp_ns: some.then_some(d.last_ts_ns),
+            tcp: None,
         }
     }
 }
@@ -223,6 +400,9 @@ pub struct FlowReport {
     pub duration_s: f64,
     pub c2s: DirReport,
     pub s2c: DirReport,
+    /// Connection-level TCP facts (TCP flows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpFlowReport>,
     /// Display filter that shows this flow in Wireshark.
     pub wireshark_filter: String,
 }
@@ -231,16 +411,8 @@ impl From<&Flow> for FlowReport {
     fn from(f: &Flow) -> Self {
         let (c, s) = (f.client(), f.server());
         let proto = f.key.protocol.as_str();
-        let ip = |a: std::net::IpAddr| if a.is_ipv4() { "ip" } else { "ipv6" };
-        let wireshark_filter = format!(
-            "{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
-            ip(c.addr),
-            c.addr,
-            ip(s.addr),
-            s.addr,
-            c.port,
-            s.port
-        );
+        let end = f.last_ts_ns();
+        let wireshark_filter = f.wireshark_filter();
         FlowReport {
             id: f.id,
             protocol: proto,
@@ -270,8 +442,9 @@ impl From<&Flow> for FlowReport {
             first_timestamp_ns: f.first_ts_ns(),
             last_timestamp_ns: f.last_ts_ns(),
             duration_s: seconds(f.last_ts_ns().saturating_sub(f.first_ts_ns())),
-            c2s: f.c2s().into(),
-            s2c: f.s2c().into(),
+            c2s: DirReport::new(f.c2s(), f.tcp.as_deref().map(|c| (c, f.client, end))),
+            s2c: DirReport::new(f.s2c(), f.tcp.as_deref().map(|c| (c, 1 - f.client, end))),
+            tcp: f.tcp.as_deref().map(|c| TcpFlowReport::new(f, c)),
             wireshark_filter,
         }
     }

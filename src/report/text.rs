@@ -11,38 +11,7 @@ const STYLE: TableStyle = TableStyle::new()
     .bottom_border(LineStyle::none().fill('─').junction('─'));
 
 use super::{FlowReport, Report};
-
-/// Formats `n` with thousands separators.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Bytes with a binary-free SI unit (B, kB, MB, GB), as network people read them.
-pub fn bytes(n: u64) -> String {
-    let f = n as f64;
-    match n {
-        0..=9_999 => format!("{n} B"),
-        10_000..=999_999 => format!("{:.1} kB", f / 1e3),
-        1_000_000..=999_999_999 => format!("{:.1} MB", f / 1e6),
-        _ => format!("{:.2} GB", f / 1e9),
-    }
-}
-
-fn duration(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.1} ms", s * 1e3)
-    } else {
-        format!("{s:.3} s")
-    }
-}
+use crate::units::{bytes, duration, rate, thousands};
 
 /// Options for the text rendering.
 pub struct TextOptions {
@@ -198,6 +167,9 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
         "c→s data",
         "s→c data",
         "max frame",
+        "retx",
+        "rtt p50",
+        "goodput",
         "duration",
     ]);
     for f in flows {
@@ -206,6 +178,20 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
             .as_ref()
             .map(|t| format!("{} {}", t.kind, t.vni))
             .unwrap_or_else(|| "-".into());
+        // TCP columns speak for the direction that carried more data (the bulk direction).
+        let (retx, rtt, goodput) = match (&f.c2s.tcp, &f.s2c.tcp) {
+            (Some(c), Some(s)) => {
+                let bulk = if s.data_bytes > c.data_bytes { s } else { c };
+                (
+                    thousands(c.retransmissions + s.retransmissions),
+                    bulk.rtt
+                        .as_ref()
+                        .map_or("-".into(), |r| duration(r.median_ms / 1e3)),
+                    bulk.goodput_bps.map_or("-".into(), rate),
+                )
+            }
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
         t.add_row(vec![
             f.id.to_string(),
             f.protocol.to_string(),
@@ -217,28 +203,16 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
             bytes(f.c2s.payload_bytes),
             bytes(f.s2c.payload_bytes),
             thousands(f.c2s.max_frame_len.max(f.s2c.max_frame_len) as u64),
+            retx,
+            rtt,
+            goodput,
             duration(f.duration_s),
         ]);
     }
-    for i in [0, 5, 6, 7, 8, 9, 10] {
+    for i in [0, 5, 6, 7, 8, 9, 10, 11, 12, 13] {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }
     }
     t.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn number_formats() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(bytes(9999), "9999 B");
-        assert_eq!(bytes(2_555_366), "2.6 MB");
-    }
 }

@@ -85,6 +85,8 @@ pub struct DirMetrics {
     pub counts: Counts,
     /// Segments with payload.
     pub data_segments: u64,
+    /// Segments that use sequence space (payload, SYN or FIN): what can be retransmitted.
+    pub seq_segments: u64,
     /// All payload bytes sent (throughput).
     pub data_bytes: u64,
     /// Payload bytes that advanced the highest sequence number (goodput).
@@ -175,6 +177,7 @@ impl DirMetrics {
         if s.len == 0 && !s.syn_fin {
             return;
         }
+        self.seq_segments += 1;
         let mut new = 0u32;
         if s.len > 0 {
             self.data_segments += 1;
@@ -380,6 +383,15 @@ impl DirMetrics {
 
     pub fn inflight_mean(&self) -> Option<f64> {
         (self.inflight_samples > 0).then(|| self.inflight_sum as f64 / self.inflight_samples as f64)
+    }
+
+    /// Retransmitted frames per segment that used sequence space.
+    pub fn retransmission_rate(&self) -> f64 {
+        if self.seq_segments == 0 {
+            0.0
+        } else {
+            self.counts.retransmissions as f64 / self.seq_segments as f64
+        }
     }
 
     /// The RTT samples to report: timestamps when the connection had them, else seq/ACK.
