@@ -11,8 +11,8 @@ use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::{FlowRef, FlowTable};
-use crate::tcp::events::Events;
 use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals};
+use crate::tcp::events::Events;
 
 /// An input problem that still produced a report: printed, then exit 2.
 #[derive(Debug, thiserror::Error)]

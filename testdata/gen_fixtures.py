@@ -485,6 +485,278 @@ def broken_fixtures():
         "exit_code": 2, "stderr_contains": "not a pcap or pcapng capture"})
 
 
+
+# ---------------------------------------------------------------- TCP analysis fixtures
+
+
+WS7_SACK = bytes.fromhex("020405b4" "01030307" "0402" "0101")  # MSS 1460, NOP, WS 7, SACK-perm, NOPs
+
+
+def sack_opt(blocks):
+    b = b"".join(struct.pack("!II", l, r) for l, r in blocks)
+    return b"\x01\x01" + struct.pack("!BB", 5, 2 + len(b)) + b
+
+
+class Conv:
+    """A scripted TCP conversation between a client and a server. Sequence numbers are relative
+    (0 = the SYN) and made absolute with each side's ISN; the script says what is on the wire."""
+
+    def __init__(self, cisn=1000, sisn=5000, c=("10.20.0.1", 40000), s=("10.20.0.2", 80), t0=T0):
+        self.isn = {"c": cisn, "s": sisn}
+        self.ep = {"c": c, "s": s}
+        self.t = float(t0)
+        self.frames = []
+
+    def at(self, dt):
+        self.t += dt
+        return self
+
+    def send(self, side, seq, ack, flags, length=0, win=512, options=b"", ip_len_extra=0):
+        other = "s" if side == "c" else "c"
+        (a, ap), (b, bp) = self.ep[side], self.ep[other]
+        aseq = (self.isn[side] + seq) % 2**32
+        aack = (self.isn[other] + ack) % 2**32 if flags & ACK else 0
+        seg = tcp(ap, bp, aseq, aack, flags, b"d" * length, win=win, options=options)
+        self.frames.append((self.t, eth(ipv4(a, b, 6, seg))))
+        return len(self.frames)
+
+    def handshake(self, rtt=0.010, options=WS7_SACK, win=65535):
+        self.send("c", 0, 0, SYN, win=win, options=options)
+        self.at(rtt / 2)
+        self.send("s", 0, 1, SYN | ACK, win=win, options=options)
+        self.at(rtt / 2)
+        self.send("c", 1, 1, ACK)
+
+    def bulk(self, start, count, seg=1448, gap=0.0001, ack_every=2, ack_delay=0.005, skip=(),
+             win=512):
+        """Server sends `count` segments from relative `start`; the client ACKs every
+        `ack_every` segments `ack_delay` later. Segments in `skip` are not on the wire."""
+        pending = []
+        for i in range(count):
+            if i not in skip:
+                self.send("s", start + i * seg, 1, ACK | PSH, seg)
+            if (i + 1) % ack_every == 0:
+                pending.append(start + (i + 1) * seg)
+            self.at(gap)
+        self.at(ack_delay)
+        for a in pending:
+            self.send("c", 1, a, ACK, win=win)
+            self.at(gap)
+        return start + count * seg
+
+    def close(self, send_end, recv_end=1):
+        self.send("s", send_end, recv_end, FIN | ACK)
+        self.at(0.001)
+        self.send("c", recv_end, send_end + 1, FIN | ACK)
+        self.at(0.001)
+        self.send("s", send_end + 1, recv_end + 1, ACK)
+
+    def pcap(self):
+        recs = []
+        for t, data in self.frames:
+            recs.append((data, None, t))
+        return pcap_timed(recs)
+
+
+def pcap_timed(records):
+    """Classic pcap with explicit per-record times: records of (data, wire_len or None, t)."""
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    for data, wire, t in records:
+        sec = int(t)
+        usec = int(round((t - sec) * 1e6))
+        out += struct.pack("<IIII", sec, usec, len(data), wire or len(data)) + data
+    return out
+
+
+def tcp_expect(flow, findings=(), frames=None, severity=None, **extra):
+    e = {"flows": [flow], "flows_count": 1, "findings": sorted(findings)}
+    if frames:
+        e["finding_frames"] = frames
+    if severity:
+        e["finding_severity"] = severity
+    e.update(extra)
+    return e
+
+
+def tcp_analysis_fixtures():
+    # A clean bulk transfer: every detector must stay silent.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 20)
+    c.close(end)
+    fixture("tcp_clean_transfer.pcap", c.pcap(), tcp_expect({
+        "tcp": {"syn_seen": True, "syn_ack_seen": True, "window_scaling_known": True},
+        "s2c": {"data_segments": 20, "data_bytes": 20 * 1448, "new_bytes": 20 * 1448,
+                "retransmissions": 0, "lost_segments": 0, "dup_acks": 0, "out_of_order": 0,
+                "zero_windows": 0, "keep_alives": 0, "window_scale": 7, "mss": 1460,
+                "sack_permitted": True, "capture_gap_bytes": 0, "max_segment_bytes": 1448},
+        "c2s": {"data_segments": 0, "window_scale": 7},
+    }))
+
+    # The server's sequence numbers cross 2^32 in the middle of the transfer.
+    c = Conv(sisn=2**32 - 10001)
+    c.handshake()
+    end = c.bulk(1, 20)
+    c.close(end)
+    fixture("tcp_seq_wrap.pcap", c.pcap(), tcp_expect({
+        "s2c": {"isn": 2**32 - 10001, "data_segments": 20, "new_bytes": 20 * 1448,
+                "retransmissions": 0, "lost_segments": 0, "out_of_order": 0,
+                "capture_gap_bytes": 0, "acked_unseen": 0},
+    }))
+
+    # Captured mid-connection: no handshake, so window scaling is unknown.
+    c = Conv()
+    c.send("c", 1, 100001, ACK, win=512)
+    c.at(0.001)
+    c.bulk(100001, 10)
+    fixture("tcp_no_handshake.pcap", c.pcap(), tcp_expect({
+        "tcp": {"syn_seen": False, "syn_ack_seen": False, "window_scaling_known": False,
+                "initial_rtt_ms": None},
+        "s2c": {"data_segments": 10, "new_bytes": 10 * 1448, "retransmissions": 0,
+                "lost_segments": 0, "window_scale": None, "isn": None},
+    }))
+
+    # Sender-side capture: segment 5 is lost after the capture point; the receiver SACKs the rest
+    # with three duplicate ACKs and the sender fast-retransmits.
+    c = Conv()
+    c.handshake()
+    seg = 1448
+    for i in range(10):
+        c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+        c.at(0.0001)
+    c.at(0.005)
+    c.send("c", 1, 1 + 5 * seg, ACK, win=512)
+    for k in range(3):
+        c.at(0.0001)
+        c.send("c", 1, 1 + 5 * seg, ACK, win=512,
+               options=sack_opt([(5000 + 1 + 6 * seg, 5000 + 1 + (7 + 2 * k) * seg)]))
+    c.at(0.0005)
+    retx = c.send("s", 1 + 5 * seg, 1, ACK | PSH, seg)
+    c.at(0.005)
+    c.send("c", 1, 1 + 10 * seg, ACK, win=512)
+    c.close(1 + 10 * seg)
+    fixture("tcp_sack_fast_retransmission.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 1, "fast_retransmissions": 1, "retransmitted_bytes": seg,
+                "new_bytes": 10 * seg, "data_segments": 11},
+        "c2s": {"dup_acks": 3},
+    }, findings=["retransmissions"], frames={"retransmissions": [retx]},
+        severity={"retransmissions": "warning"}))
+
+    # The same kind of single retransmission, in a long transfer: below the 1% threshold.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 200)
+    c.at(0.3)
+    retx = c.send("s", end - 1448, 1, ACK | PSH, 1448)
+    c.close(end)
+    fixture("tcp_retransmission_below_threshold.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 1, "fast_retransmissions": 0, "spurious_retransmissions": 1},
+    }, findings=["retransmissions"], frames={"retransmissions": [retx]},
+        severity={"retransmissions": "info"}))
+
+    # Receiver-side capture with GRO: super-segments of 10 MSS (14,480 bytes) are normal here.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 8, seg=14480, ack_every=1)
+    c.close(end)
+    fixture("tcp_super_segments.pcap", c.pcap(), tcp_expect({
+        "s2c": {"data_segments": 8, "max_segment_bytes": 14480, "mss": 1460, "new_bytes": 8 * 14480,
+                "retransmissions": 0, "lost_segments": 0, "max_ip_len": 14520},
+    }))
+
+    # The receiver stops reading: zero window for 0.5 s, two zero-window probes, then an update.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 4, ack_every=4)
+    c.at(0.001)
+    zw = [c.send("c", 1, end, ACK, win=0)]
+    c.at(0.2)
+    c.send("s", end, 1, ACK, 1)
+    c.at(0.001)
+    zw.append(c.send("c", 1, end, ACK, win=0))
+    c.at(0.299)
+    c.send("c", 1, end, ACK, win=512)
+    c.at(0.001)
+    end = c.bulk(end, 4, ack_every=4)
+    c.close(end)
+    fixture("tcp_zero_window.pcap", c.pcap(), tcp_expect({
+        "c2s": {"zero_windows": 2, "zero_window_time_s": 0.5, "zero_window_at_end": False},
+        "s2c": {"zero_window_probes": 1},
+    }, findings=["zero-window"], frames={"zero-window": zw}))
+
+    # Close case: the window shrinks to one segment but never to zero.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 6, ack_every=2, win=12)
+    c.close(end)
+    fixture("tcp_small_window.pcap", c.pcap(), tcp_expect({
+        "c2s": {"zero_windows": 0, "zero_window_time_s": 0.0},
+    }))
+
+    # An idle connection kept alive: 0- and 1-byte probes one below the next sequence number.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 2)
+    ka = []
+    for n in range(3):
+        c.at(10.0)
+        ka.append(c.send("c", 0, end, ACK, n % 2))
+        c.at(0.005)
+        c.send("s", end, 1, ACK, win=512)
+    fixture("tcp_keepalive.pcap", c.pcap(), tcp_expect({
+        "c2s": {"keep_alives": 3},
+    }, findings=["keep-alive"], frames={"keep-alive": ka}))
+
+    # Two segments swapped on the path (0.1 ms apart, well under the 10 ms handshake RTT).
+    c = Conv()
+    c.handshake()
+    seg = 1448
+    order = [0, 1, 3, 2, 4, 5]
+    ooo = None
+    for i in order:
+        n = c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+        if i == 2:
+            ooo = n
+        c.at(0.0001)
+    c.at(0.005)
+    c.send("c", 1, 1 + 6 * seg, ACK, win=512)
+    c.close(1 + 6 * seg)
+    fixture("tcp_out_of_order.pcap", c.pcap(), tcp_expect({
+        "s2c": {"out_of_order": 1, "retransmissions": 0, "lost_segments": 1},
+    }, findings=["out-of-order"], frames={"out-of-order": [ooo]}))
+
+    # Receiver-side capture that missed segment 3: the receiver ACKs past it (it did arrive).
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 8, skip=(3,), ack_every=8)
+    c.close(end)
+    fixture("tcp_capture_gap.pcap", c.pcap(), tcp_expect({
+        "s2c": {"lost_segments": 1, "capture_gap_bytes": 1448, "capture_gap_events": 1,
+                "retransmissions": 0, "new_bytes": 8 * 1448},
+    }, findings=["capture-gaps"], frames={"capture-gaps": [7, 11]}))
+
+    # Close case: segment 3 lost on the network before the capture point, then resent: a real
+    # loss (retransmission), not a capture gap.
+    c = Conv()
+    c.handshake()
+    seg = 1448
+    for i in range(8):
+        if i != 3:
+            c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+        c.at(0.0001)
+    c.at(0.005)
+    c.send("c", 1, 1 + 3 * seg, ACK, win=512)
+    c.at(0.2)
+    retx = c.send("s", 1 + 3 * seg, 1, ACK | PSH, seg)
+    c.at(0.005)
+    c.send("c", 1, 1 + 8 * seg, ACK, win=512)
+    c.close(1 + 8 * seg)
+    fixture("tcp_loss_before_capture.pcap", c.pcap(), tcp_expect({
+        "s2c": {"lost_segments": 1, "capture_gap_bytes": 0, "retransmissions": 1,
+                "new_bytes": 8 * seg},
+    }, findings=["retransmissions"], frames={"retransmissions": [retx]}))
+
+
 def main():
     tcp_eth_pcap_variants()
     link_type_fixtures()
@@ -493,6 +765,7 @@ def main():
     length_fixtures()
     pcapng_fixtures()
     broken_fixtures()
+    tcp_analysis_fixtures()
     check = "--check" in sys.argv
     bad = []
     if not check:

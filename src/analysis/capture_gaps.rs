@@ -64,8 +64,14 @@ impl Detector for CaptureGaps {
                 details: details([
                     ("gap_bytes", json!(gap)),
                     ("gap_events", json!(events)),
-                    ("client_gap_bytes", json!(conn.dirs[f.client].capture_gap_bytes)),
-                    ("server_gap_bytes", json!(conn.dirs[1 - f.client].capture_gap_bytes)),
+                    (
+                        "client_gap_bytes",
+                        json!(conn.dirs[f.client].capture_gap_bytes),
+                    ),
+                    (
+                        "server_gap_bytes",
+                        json!(conn.dirs[1 - f.client].capture_gap_bytes),
+                    ),
                     ("interface_drops", json!(dropped)),
                 ]),
             });

@@ -25,7 +25,10 @@ impl Detector for KeepAlive {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, f, conn) in tcp_flows(s.flows) {
-            let n = [conn.dirs[0].counts.keep_alives, conn.dirs[1].counts.keep_alives];
+            let n = [
+                conn.dirs[0].counts.keep_alives,
+                conn.dirs[1].counts.keep_alives,
+            ];
             if n[0] + n[1] == 0 {
                 continue;
             }

@@ -129,7 +129,10 @@ impl PerFlow {
 
     /// Evidence frames of a flow (empty when none).
     pub fn frames(&self, index: usize) -> Vec<u64> {
-        self.map.get(&index).map(Evidence::frames).unwrap_or_default()
+        self.map
+            .get(&index)
+            .map(Evidence::frames)
+            .unwrap_or_default()
     }
 }
 

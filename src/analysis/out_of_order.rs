@@ -20,13 +20,17 @@ pub struct OutOfOrder {
 
 impl Detector for OutOfOrder {
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence.record(frame.number, flow, Events::OUT_OF_ORDER);
+        self.evidence
+            .record(frame.number, flow, Events::OUT_OF_ORDER);
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, f, conn) in tcp_flows(s.flows) {
-            let n = [conn.dirs[0].counts.out_of_order, conn.dirs[1].counts.out_of_order];
+            let n = [
+                conn.dirs[0].counts.out_of_order,
+                conn.dirs[1].counts.out_of_order,
+            ];
             if n[0] + n[1] == 0 {
                 continue;
             }

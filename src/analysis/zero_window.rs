@@ -21,7 +21,8 @@ pub struct ZeroWindow {
 
 impl Detector for ZeroWindow {
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence.record(frame.number, flow, Events::ZERO_WINDOW);
+        self.evidence
+            .record(frame.number, flow, Events::ZERO_WINDOW);
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
@@ -67,7 +68,10 @@ impl Detector for ZeroWindow {
                         ("periods", json!(m.zero_window_periods)),
                         ("zero_window_time_s", json!(time)),
                         ("still_zero_at_end", json!(open)),
-                        ("zero_window_probes", json!(conn.dirs[1 - side].counts.zero_window_probes)),
+                        (
+                            "zero_window_probes",
+                            json!(conn.dirs[1 - side].counts.zero_window_probes),
+                        ),
                     ]),
                 });
             }

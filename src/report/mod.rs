@@ -326,8 +326,16 @@ impl TcpDirReport {
                 let per_s = 8e9 / s.interval_ns() as f64;
                 SeriesReport {
                     interval_ms: s.interval_ns() as f64 / 1e6,
-                    throughput_bps: s.bins().iter().map(|b| (b.0 as f64 * per_s) as u64).collect(),
-                    goodput_bps: s.bins().iter().map(|b| (b.1 as f64 * per_s) as u64).collect(),
+                    throughput_bps: s
+                        .bins()
+                        .iter()
+                        .map(|b| (b.0 as f64 * per_s) as u64)
+                        .collect(),
+                    goodput_bps: s
+                        .bins()
+                        .iter()
+                        .map(|b| (b.1 as f64 * per_s) as u64)
+                        .collect(),
                 }
             }),
         }

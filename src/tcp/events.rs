@@ -33,7 +33,10 @@ impl Events {
     /// Every flag with its Wireshark display-filter field.
     pub const FIELDS: [(Events, &'static str); 15] = [
         (Self::ANY_RETRANSMISSION, "tcp.analysis.retransmission"),
-        (Self::FAST_RETRANSMISSION, "tcp.analysis.fast_retransmission"),
+        (
+            Self::FAST_RETRANSMISSION,
+            "tcp.analysis.fast_retransmission",
+        ),
         (
             Self::SPURIOUS_RETRANSMISSION,
             "tcp.analysis.spurious_retransmission",

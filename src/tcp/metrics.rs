@@ -147,7 +147,7 @@ impl DirMetrics {
     pub fn sent(&mut self, s: &Sent) {
         let ev = s.events;
         self.counts.add(ev);
-        let end = s.seq.add(s.len);
+        let end = s.seq.plus(s.len);
 
         // Zero window advertised by this side (RST carries no window worth reading).
         if !s.rst {
@@ -166,7 +166,11 @@ impl DirMetrics {
         }
 
         if let Some(v) = s.tsval {
-            if self.tsvals.back().is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0) {
+            if self
+                .tsvals
+                .back()
+                .is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0)
+            {
                 if self.tsvals.len() == MAX_TSVALS {
                     self.tsvals.pop_front();
                 }
@@ -190,11 +194,12 @@ impl DirMetrics {
             let highest = *self.highest.get_or_insert(s.seq);
             if ev.any(Events::LOST_SEGMENT) {
                 if let Some(gap) = s.seq.bytes_after(highest).filter(|&g| g > 0) {
-                    self.open_hole(highest, highest.add(gap));
+                    self.open_hole(highest, highest.plus(gap));
                 }
             }
-            self.fill_holes(s.seq, end);
-            new = end.bytes_after(highest).unwrap_or(0).min(s.len);
+            // New: what lies beyond the highest byte sent, plus what fills a hole left earlier.
+            let filled = self.fill_holes(s.seq, end);
+            new = (end.bytes_after(highest).unwrap_or(0).min(s.len) + filled).min(s.len);
             self.new_bytes += new as u64;
             if let Some(series) = self.series.as_mut() {
                 series.add(s.ts_ns, s.len as u64, new as u64);
@@ -204,7 +209,7 @@ impl DirMetrics {
                 self.series = Some(series);
             }
         }
-        let seg_end = if s.syn_fin { end.add(1) } else { end };
+        let seg_end = if s.syn_fin { end.plus(1) } else { end };
         self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
 
         // Karn's rule: a retransmitted range never gives a sample.
@@ -315,7 +320,9 @@ impl DirMetrics {
     }
 
     /// A segment covering part of a hole: that part was resent, so it is not a capture gap.
-    fn fill_holes(&mut self, start: SeqNum, end: SeqNum) {
+    /// Returns the bytes of holes it filled.
+    fn fill_holes(&mut self, start: SeqNum, end: SeqNum) -> u32 {
+        let mut filled = 0;
         let mut i = 0;
         while i < self.hole_count {
             let (hs, he) = self.holes[i];
@@ -323,6 +330,8 @@ impl DirMetrics {
                 i += 1;
                 continue;
             }
+            let (l, r) = (start.max(hs), if end < he { end } else { he });
+            filled += r.bytes_after(l).unwrap_or(0);
             if start <= hs && end >= he {
                 self.remove_hole(i);
                 continue;
@@ -341,6 +350,7 @@ impl DirMetrics {
             }
             i += 1;
         }
+        filled
     }
 
     fn ack_holes(&mut self, ack: SeqNum) {
@@ -352,7 +362,10 @@ impl DirMetrics {
                 continue;
             }
             let top = if ack < he { ack } else { he };
-            self.capture_gap_bytes += top.bytes_after(hs).unwrap_or(0) as u64;
+            let gap = top.bytes_after(hs).unwrap_or(0) as u64;
+            // Delivered (the receiver says so) though never seen: goodput all the same.
+            self.capture_gap_bytes += gap;
+            self.new_bytes += gap;
             self.capture_gap_events += 1;
             if ack < he {
                 self.holes[i].0 = ack;

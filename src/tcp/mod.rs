@@ -169,7 +169,8 @@ impl TcpConn {
             });
             if self.traces[other].is_full() {
                 for &(l, r) in sack {
-                    let (left, right) = (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
+                    let (left, right) =
+                        (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
                     self.traces[other].sack(SackPoint {
                         t_ns: f.ts_ns,
                         left,

@@ -13,13 +13,13 @@ pub struct SeqNum(pub u32);
 impl SeqNum {
     /// The number `n` bytes later (wrapping).
     #[inline]
-    pub fn add(self, n: u32) -> SeqNum {
+    pub fn plus(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_add(n))
     }
 
     /// The number `n` bytes earlier (wrapping).
     #[inline]
-    pub fn sub(self, n: u32) -> SeqNum {
+    pub fn minus(self, n: u32) -> SeqNum {
         SeqNum(self.0.wrapping_sub(n))
     }
 
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn comparisons_cross_the_wrap() {
         let before = SeqNum(0xffff_fff0);
-        let after = before.add(0x20);
+        let after = before.plus(0x20);
         assert_eq!(after, SeqNum(0x10));
         assert!(before < after);
         assert!(after > before);
@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(after.bytes_after(before), Some(0x20));
         assert_eq!(before.bytes_after(after), None);
         assert_eq!(before.max(after), after);
-        assert_eq!(after.sub(0x20), before);
+        assert_eq!(after.minus(0x20), before);
         assert_eq!(after.relative_to(before), 0x20);
     }
 
@@ -138,7 +138,7 @@ mod tests {
         let mut s = SeqNum(0x0000_8000);
         let mut expect = 0x1_8000_i64;
         for _ in 0..8 {
-            s = s.add(0x7000_0000);
+            s = s.plus(0x7000_0000);
             expect += 0x7000_0000;
             assert_eq!(u.place(s), expect);
         }

@@ -146,7 +146,10 @@ mod tests {
             s.push(v);
         }
         let q = s.quantiles().expect("samples");
-        assert_eq!((q.count, q.min_ns, q.median_ns, q.p99_ns, q.max_ns), (5, 1, 3, 5, 5));
+        assert_eq!(
+            (q.count, q.min_ns, q.median_ns, q.p99_ns, q.max_ns),
+            (5, 1, 3, 5, 5)
+        );
         assert!(Samples::default().quantiles().is_none());
     }
 
@@ -160,7 +163,11 @@ mod tests {
         let q = s.quantiles().expect("samples");
         assert_eq!((q.min_ns, q.max_ns, q.count), (0, 99_999, 100_000));
         // Spread over the whole range: the median of the kept set is near the true median.
-        assert!((q.median_ns as i64 - 50_000).abs() < 1_000, "{}", q.median_ns);
+        assert!(
+            (q.median_ns as i64 - 50_000).abs() < 1_000,
+            "{}",
+            q.median_ns
+        );
     }
 
     #[test]

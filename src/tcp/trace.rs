@@ -121,7 +121,13 @@ impl Trace {
         if self.full {
             self.acks.push(p);
         } else {
-            thin(&mut self.acks, &mut self.ack_stride, &mut self.ack_seen, p, |_| false);
+            thin(
+                &mut self.acks,
+                &mut self.ack_stride,
+                &mut self.ack_seen,
+                p,
+                |_| false,
+            );
         }
     }
 
@@ -164,7 +170,10 @@ mod tests {
         }
         assert!(s.segments.len() <= SUMMARY_POINTS);
         assert_eq!(f.segments.len(), 10_000);
-        assert!(s.segments.iter().any(|p| p.events == Events::RETRANSMISSION));
+        assert!(s
+            .segments
+            .iter()
+            .any(|p| p.events == Events::RETRANSMISSION));
         // Spread over the whole flow, in order.
         assert!(s.segments.windows(2).all(|w| w[0].t_ns < w[1].t_ns));
         assert!(s.segments.last().is_some_and(|p| p.t_ns > 9_000));

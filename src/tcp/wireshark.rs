@@ -155,10 +155,10 @@ impl WsConn {
         }
 
         if fwd.base_seq.is_none() {
-            fwd.base_seq = Some(if flags & SYN != 0 { seq } else { seq.sub(1) });
+            fwd.base_seq = Some(if flags & SYN != 0 { seq } else { seq.minus(1) });
         }
         if rev.base_seq.is_none() && flags & ACK != 0 {
-            rev.base_seq = Some(ack.sub(1));
+            rev.base_seq = Some(ack.minus(1));
         }
 
         'fwd: {
@@ -176,7 +176,7 @@ impl WsConn {
                 ev.insert(Events::LOST_SEGMENT);
             }
             // KEEP ALIVE: 0 or 1 byte one before the next expected sequence.
-            if seglen <= 1 && seq == fwd.nextseq.sub(1) && flags & (SYN | FIN | RST) == 0 {
+            if seglen <= 1 && seq == fwd.nextseq.minus(1) && flags & (SYN | FIN | RST) == 0 {
                 ev.insert(Events::KEEP_ALIVE);
             }
             let pure = seglen == 0
@@ -189,8 +189,10 @@ impl WsConn {
             }
             // WINDOW FULL: data up to the right edge of the receiver's window.
             if seglen > 0 && rev.win_scale != WinScale::Unknown && flags & (SYN | FIN | RST) == 0 {
-                let edge = rev.lastack.add(rev.window.wrapping_shl(rev.shift() as u32));
-                if seq.add(seglen) == edge {
+                let edge = rev
+                    .lastack
+                    .plus(rev.window.wrapping_shl(rev.shift() as u32));
+                if seq.plus(seglen) == edge {
                     ev.insert(Events::WINDOW_FULL);
                 }
             }
@@ -251,11 +253,11 @@ impl WsConn {
             }
             let mut not_advanced = !fwd.nextseq.is_zero() && seq < fwd.nextseq;
             // More than one byte right after a (possible) zero-window probe adds new data.
-            if seglen > 1 && fwd.nextseq.sub(1) == seq {
+            if seglen > 1 && fwd.nextseq.minus(1) == seq {
                 not_advanced = false;
             }
             // Spurious: everything in it was already acknowledged.
-            if seglen > 0 && !rev.lastack.is_zero() && seq.add(seglen) <= rev.lastack {
+            if seglen > 0 && !rev.lastack.is_zero() && seq.plus(seglen) <= rev.lastack {
                 ev.insert(Events::SPURIOUS_RETRANSMISSION);
                 break 'retx;
             }
@@ -277,7 +279,7 @@ impl WsConn {
             let syn_fin = u32::from(flags & (SYN | FIN) != 0);
             if not_advanced
                 && since(s.ts_ns, fwd.nextseq_time) < threshold
-                && fwd.nextseq != seq.add(seglen).add(syn_fin)
+                && fwd.nextseq != seq.plus(seglen).plus(syn_fin)
             {
                 ev.insert(Events::OUT_OF_ORDER);
                 break 'retx;
@@ -288,9 +290,9 @@ impl WsConn {
         }
 
         // finished_checking_retransmission_type: advance the state.
-        let mut nextseq = seq.add(seglen);
+        let mut nextseq = seq.plus(seglen);
         if flags & (SYN | FIN) != 0 {
-            nextseq = nextseq.add(1);
+            nextseq = nextseq.plus(1);
         }
         let probe = ev.any(Events::ZERO_WINDOW_PROBE);
         if (nextseq > fwd.nextseq || fwd.nextseq.is_zero()) && !probe {

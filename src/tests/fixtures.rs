@@ -117,6 +117,20 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     if want != got {
         errors.push(format!("findings {got:?}, expected exactly {want:?}"));
     }
+    if let Some(sev) = exp["finding_severity"].as_object() {
+        for (id, want) in sev {
+            let got: Vec<&Value> = json["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["id"] == id.as_str())
+                .map(|f| &f["severity"])
+                .collect();
+            if got.is_empty() || got.iter().any(|g| *g != want) {
+                errors.push(format!("finding {id}: severities {got:?}, expected {want}"));
+            }
+        }
+    }
     if let Some(ff) = exp["finding_frames"].as_object() {
         for (id, frames) in ff {
             let f = json["findings"]
