@@ -42,7 +42,9 @@ if [ "${2:-}" = "--tshark" ] && command -v tshark > /dev/null; then
     "tshark -q -z conv,tcp" "$ts" "$(echo "$frames/$ts" | bc -l)" "$(echo "$ts/$od" | bc -l)"
 fi
 
-# Heap allocations must not grow with the number of packets (same traffic, 10x the frames).
+# Heap allocations must not grow with the number of packets (same traffic, 10x the frames): they
+# grow with flows, and per flow only while its bounded buffers (RTT samples, series bins, trace
+# summary) double on the way to their caps, a few times per flow in all.
 if command -v valgrind > /dev/null; then
   for n in 10000 100000; do
     small=${TMPDIR:-/tmp}/offload-doctor-bench-$n.pcap
