@@ -636,8 +636,11 @@ def tcp_analysis_fixtures():
     c.send("c", 1, 1 + 10 * seg, ACK, win=512)
     c.close(1 + 10 * seg)
     fixture("tcp_sack_fast_retransmission.pcap", c.pcap(), tcp_expect({
+        # Ten segments in flight at the peak; at the resend, 5 are unacknowledged but the SACK
+        # blocks cover 4 of them.
         "s2c": {"retransmissions": 1, "fast_retransmissions": 1, "retransmitted_bytes": seg,
-                "new_bytes": 10 * seg, "data_segments": 11},
+                "new_bytes": 10 * seg, "data_segments": 11,
+                "bytes_in_flight": {"peak_bytes": 10 * seg}},
         "c2s": {"dup_acks": 3},
     }, findings=["retransmissions"], frames={"retransmissions": [retx]},
         severity={"retransmissions": "warning"}))
@@ -660,8 +663,12 @@ def tcp_analysis_fixtures():
     end = c.bulk(1, 8, seg=14480, ack_every=1)
     c.close(end)
     fixture("tcp_super_segments.pcap", c.pcap(), tcp_expect({
+        # RTT: SYN/ACK 5 ms, each super-segment acked 5.8 ms after it left, the FIN 1 ms; all
+        # eight are in flight before the first ACK.
         "s2c": {"data_segments": 8, "max_segment_bytes": 14480, "mss": 1460, "new_bytes": 8 * 14480,
-                "retransmissions": 0, "lost_segments": 0, "max_ip_len": 14520},
+                "retransmissions": 0, "lost_segments": 0, "max_ip_len": 14520,
+                "rtt": {"source": "seq-ack", "samples": 10, "min_ms": 1.0, "max_ms": 5.8},
+                "bytes_in_flight": {"peak_bytes": 8 * 14480}},
     }))
 
     # The receiver stops reading: zero window for 0.5 s, two zero-window probes, then an update.

@@ -416,3 +416,102 @@ impl DirMetrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(seq: u32, len: u32, ts: i64, events: Events) -> Sent {
+        Sent {
+            frame: 1,
+            ts_ns: ts,
+            seq: SeqNum(seq),
+            len,
+            syn_fin: false,
+            rst: false,
+            window_zero: false,
+            tsval: None,
+            events,
+            series_start: 0,
+            interval_ns: 100_000_000,
+        }
+    }
+
+    #[test]
+    fn karn_no_sample_for_retransmitted_data() {
+        let mut m = DirMetrics::default();
+        m.acked(0, SeqNum(1000), None, &[]);
+        m.sent(&sent(1000, 100, 1_000, Events::default()));
+        m.sent(&sent(1000, 100, 5_000, Events::RETRANSMISSION));
+        m.acked(9_000, SeqNum(1100), None, &[]);
+        assert_eq!(m.rtt_seq.count(), 0, "the ACK is ambiguous");
+        m.sent(&sent(1100, 100, 10_000, Events::default()));
+        m.acked(13_000, SeqNum(1200), None, &[]);
+        let q = m.rtt_seq.quantiles().expect("one sample");
+        assert_eq!((q.count, q.min_ns), (1, 3_000));
+        assert_eq!(m.retransmitted_bytes, 100);
+        assert_eq!(m.new_bytes, 200);
+    }
+
+    #[test]
+    fn partial_ack_of_a_super_segment_gives_one_sample() {
+        let mut m = DirMetrics::default();
+        m.acked(0, SeqNum(0), None, &[]);
+        m.sent(&sent(0, 64_000, 1_000, Events::default()));
+        m.acked(51_000, SeqNum(2_896), None, &[]);
+        m.acked(52_000, SeqNum(5_792), None, &[]);
+        m.acked(60_000, SeqNum(64_000), None, &[]);
+        let q = m.rtt_seq.quantiles().expect("a sample");
+        assert_eq!((q.count, q.max_ns), (1, 50_000));
+    }
+
+    #[test]
+    fn timestamps_sample_once_per_tsval() {
+        let mut m = DirMetrics::default();
+        let mut s = sent(0, 100, 1_000, Events::default());
+        s.tsval = Some(7);
+        m.sent(&s);
+        let mut s = sent(100, 100, 2_000, Events::default());
+        s.tsval = Some(8);
+        m.sent(&s);
+        m.acked(11_000, SeqNum(200), Some(7), &[]);
+        m.acked(12_000, SeqNum(200), Some(7), &[]);
+        m.acked(22_000, SeqNum(200), Some(8), &[]);
+        let q = m.rtt_ts.quantiles().expect("samples");
+        assert_eq!((q.count, q.min_ns, q.max_ns), (2, 10_000, 20_000));
+        assert_eq!(m.rtt().1, RttSource::Timestamps);
+    }
+
+    #[test]
+    fn in_flight_subtracts_sacked_bytes() {
+        let mut m = DirMetrics::default();
+        m.acked(0, SeqNum(0), None, &[]);
+        for i in 0..10 {
+            m.sent(&sent(i * 1000, 1000, i as i64, Events::default()));
+        }
+        assert_eq!(m.inflight_peak, 10_000);
+        // The receiver has 0..3000 and 4000..9000: 1000 missing, 1000 not yet arrived.
+        m.acked(100, SeqNum(3000), None, &[(4000, 9000)]);
+        m.sent(&sent(10_000, 1000, 200, Events::default()));
+        // highest 11,000 - ack 3,000 - SACKed 5,000
+        assert_eq!(m.inflight_peak, 10_000);
+        let last_inflight = 11_000 - 3_000 - 5_000;
+        assert_eq!(
+            m.inflight_sum,
+            (1..=10u128).map(|i| i * 1000).sum::<u128>() + last_inflight
+        );
+    }
+
+    #[test]
+    fn a_hole_acknowledged_unseen_is_a_capture_gap_and_a_filled_one_is_not() {
+        let mut m = DirMetrics::default();
+        m.sent(&sent(0, 1000, 0, Events::default()));
+        m.sent(&sent(2000, 1000, 1, Events::LOST_SEGMENT));
+        m.sent(&sent(4000, 1000, 2, Events::LOST_SEGMENT));
+        // 3000..4000 is resent: network loss, not a gap.
+        m.sent(&sent(3000, 1000, 3, Events::RETRANSMISSION));
+        m.acked(10, SeqNum(5000), None, &[]);
+        assert_eq!((m.capture_gap_bytes, m.capture_gap_events), (1000, 1));
+        assert_eq!(m.new_bytes, 5000);
+    }
+}
