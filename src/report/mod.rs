@@ -13,7 +13,7 @@ use crate::analysis::Finding;
 use crate::capture::{CaptureMeta, InterfaceStats};
 use crate::decode::link;
 use crate::flow::{DirStats, Flow};
-use crate::tcp::metrics::{DirMetrics, RttSource};
+use crate::tcp::metrics::{Counts, DirMetrics, RttSource};
 use crate::tcp::TcpConn;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -225,18 +225,8 @@ pub struct SeriesReport {
 /// `tcp.analysis.*` flags.
 #[derive(Debug, Serialize)]
 pub struct TcpDirReport {
-    pub retransmissions: u64,
-    pub fast_retransmissions: u64,
-    pub spurious_retransmissions: u64,
-    pub out_of_order: u64,
-    pub lost_segments: u64,
-    pub acked_unseen: u64,
-    pub dup_acks: u64,
-    pub zero_windows: u64,
-    pub zero_window_probes: u64,
-    pub window_full: u64,
-    pub window_updates: u64,
-    pub keep_alives: u64,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub data_segments: u64,
     pub data_bytes: u64,
     pub new_bytes: u64,
@@ -269,7 +259,6 @@ fn ms(ns: u64) -> f64 {
 impl TcpDirReport {
     fn new(conn: &TcpConn, side: usize, end_ns: i64) -> Self {
         let m: &DirMetrics = &conn.dirs[side];
-        let c = m.counts;
         let o = conn.options[side];
         let (samples, source) = m.rtt();
         let transfer = match (m.first_data_ns, m.last_data_ns) {
@@ -277,18 +266,7 @@ impl TcpDirReport {
             _ => None,
         };
         TcpDirReport {
-            retransmissions: c.retransmissions,
-            fast_retransmissions: c.fast_retransmissions,
-            spurious_retransmissions: c.spurious_retransmissions,
-            out_of_order: c.out_of_order,
-            lost_segments: c.lost_segments,
-            acked_unseen: c.acked_unseen,
-            dup_acks: c.dup_acks,
-            zero_windows: c.zero_windows,
-            zero_window_probes: c.zero_window_probes,
-            window_full: c.window_full,
-            window_updates: c.window_updates,
-            keep_alives: c.keep_alives,
+            counts: m.counts,
             data_segments: m.data_segments,
             data_bytes: m.data_bytes,
             new_bytes: m.new_bytes,

@@ -183,7 +183,7 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
             (Some(c), Some(s)) => {
                 let bulk = if s.data_bytes > c.data_bytes { s } else { c };
                 (
-                    thousands(c.retransmissions + s.retransmissions),
+                    thousands(c.counts.retransmissions + s.counts.retransmissions),
                     bulk.rtt
                         .as_ref()
                         .map_or("-".into(), |r| duration(r.median_ms / 1e3)),

@@ -8,8 +8,9 @@ use super::events::Events;
 use super::seq::SeqNum;
 use super::stats::{Samples, Series};
 
-/// Counts of Wireshark's flags, per frame, for frames sent in one direction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of Wireshark's flags, per frame, for frames sent in one direction. Serialised as they
+/// are into the report's `c2s`/`s2c` objects (docs/json-format.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Frames matching `tcp.analysis.retransmission` (includes fast and spurious).
     pub retransmissions: u64,
@@ -116,7 +117,6 @@ pub struct DirMetrics {
     zero_since: Option<(i64, u64)>,
     pub zero_window_ns: i64,
     pub zero_window_periods: u64,
-    pub zero_window_first_frame: Option<u64>,
 
     holes: [(SeqNum, SeqNum); MAX_HOLES],
     hole_count: usize,
@@ -155,7 +155,6 @@ impl DirMetrics {
                 (true, None) => {
                     self.zero_since = Some((s.ts_ns, s.frame));
                     self.zero_window_periods += 1;
-                    self.zero_window_first_frame.get_or_insert(s.frame);
                 }
                 (false, Some((t0, _))) => {
                     self.zero_window_ns += s.ts_ns.saturating_sub(t0).max(0);

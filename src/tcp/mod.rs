@@ -191,8 +191,4 @@ impl TcpConn {
             WinScale::Shift(s) => Some(s),
         }
     }
-
-    pub fn config(&self) -> TcpConfig {
-        self.config
-    }
 }

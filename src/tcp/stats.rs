@@ -127,9 +127,6 @@ impl Series {
     pub fn interval_ns(&self) -> i64 {
         self.interval_ns
     }
-    pub fn start_ns(&self) -> i64 {
-        self.start_ns
-    }
     pub fn bins(&self) -> &[(u64, u64)] {
         &self.bins
     }

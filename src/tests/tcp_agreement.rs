@@ -18,23 +18,15 @@ use offload_doctor::decode::DecodeConfig;
 use offload_doctor::tcp::events::Events;
 use serde_json::Value;
 
-/// tshark field (after `tcp.analysis.`) → our flag.
-const FLAGS: &[(&str, Events)] = &[
-    ("retransmission", Events::ANY_RETRANSMISSION),
-    ("fast_retransmission", Events::FAST_RETRANSMISSION),
-    ("spurious_retransmission", Events::SPURIOUS_RETRANSMISSION),
-    ("out_of_order", Events::OUT_OF_ORDER),
-    ("lost_segment", Events::LOST_SEGMENT),
-    ("ack_lost_segment", Events::ACK_LOST_SEGMENT),
-    ("duplicate_ack", Events::DUP_ACK),
-    ("zero_window", Events::ZERO_WINDOW),
-    ("zero_window_probe", Events::ZERO_WINDOW_PROBE),
-    ("zero_window_probe_ack", Events::ZERO_WINDOW_PROBE_ACK),
-    ("window_full", Events::WINDOW_FULL),
-    ("window_update", Events::WINDOW_UPDATE),
-    ("keep_alive", Events::KEEP_ALIVE),
-    ("keep_alive_ack", Events::KEEP_ALIVE_ACK),
-];
+/// The flags the oracle lists (every `tcp.analysis.*` flag but `reused_ports`), by tshark field
+/// name after `tcp.analysis.`.
+fn flags() -> Vec<(&'static str, Events)> {
+    Events::FIELDS
+        .iter()
+        .filter_map(|&(e, field)| Some((field.strip_prefix("tcp.analysis.")?, e)))
+        .filter(|(name, _)| *name != "reused_ports")
+        .collect()
+}
 
 /// Where we differ: (file, tshark field, frame, we flag it?, why). Each is in
 /// docs/tcp-analysis.md ("Where we differ from tshark").
@@ -101,7 +93,7 @@ fn path_of(key: &str) -> Option<PathBuf> {
 /// Frames tshark flags, per field, for one oracle entry, after the documented differences.
 fn expected(key: &str, entry: &Value) -> BTreeMap<&'static str, BTreeSet<u64>> {
     let mut m = BTreeMap::new();
-    for &(field, _) in FLAGS {
+    for (field, _) in flags() {
         let mut set: BTreeSet<u64> = entry[field]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_u64).collect())
@@ -123,6 +115,14 @@ fn expected(key: &str, entry: &Value) -> BTreeMap<&'static str, BTreeSet<u64>> {
 fn flags_match_tshark_frame_by_frame() {
     let oracle = oracle();
     let files = oracle["files"].as_object().expect("files");
+    // The oracle covers exactly the flags we compare.
+    let fields: BTreeSet<&str> = oracle["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(fields, flags().iter().map(|f| f.0).collect());
     let mut failures = Vec::new();
     let mut compared = 0;
     for (key, entry) in files {
@@ -136,8 +136,8 @@ fn flags_match_tshark_frame_by_frame() {
         )
         .unwrap_or_default();
         for (field, want) in expected(key, entry) {
-            let flag = FLAGS
-                .iter()
+            let flag = flags()
+                .into_iter()
                 .find(|f| f.0 == field)
                 .map(|f| f.1)
                 .unwrap_or_default();
