@@ -145,11 +145,6 @@ impl IpFacts {
         self.mf || self.frag_offset != 0
     }
 
-    /// Bytes after the IP header(s).
-    pub fn payload_len(&self) -> u32 {
-        self.len.saturating_sub(self.header_len)
-    }
-
     /// Bytes the transport layer gets, as Wireshark dissects them: the IP length, but never more
     /// than the frame carried on the wire (a length field that overshoots the frame is an error,
     /// not data).

@@ -113,8 +113,8 @@ pub struct DirMetrics {
     inflight_sum: u128,
     inflight_samples: u64,
 
-    /// Zero window advertised by this side: open since (time, frame), total time, periods.
-    zero_since: Option<(i64, u64)>,
+    /// Zero window advertised by this side: open since, total time, periods.
+    zero_since: Option<i64>,
     pub zero_window_ns: i64,
     pub zero_window_periods: u64,
 
@@ -129,7 +129,6 @@ pub struct DirMetrics {
 
 /// What one frame sent by this side brings.
 pub struct Sent {
-    pub frame: u64,
     pub ts_ns: i64,
     pub seq: SeqNum,
     pub len: u32,
@@ -153,10 +152,10 @@ impl DirMetrics {
         if !s.rst {
             match (s.window_zero, self.zero_since) {
                 (true, None) => {
-                    self.zero_since = Some((s.ts_ns, s.frame));
+                    self.zero_since = Some(s.ts_ns);
                     self.zero_window_periods += 1;
                 }
-                (false, Some((t0, _))) => {
+                (false, Some(t0)) => {
                     self.zero_window_ns += s.ts_ns.saturating_sub(t0).max(0);
                     self.zero_since = None;
                 }
@@ -200,13 +199,9 @@ impl DirMetrics {
             let filled = self.fill_holes(s.seq, end);
             new = (end.bytes_after(highest).unwrap_or(0).min(s.len) + filled).min(s.len);
             self.new_bytes += new as u64;
-            if let Some(series) = self.series.as_mut() {
-                series.add(s.ts_ns, s.len as u64, new as u64);
-            } else {
-                let mut series = Series::new(s.series_start, s.interval_ns);
-                series.add(s.ts_ns, s.len as u64, new as u64);
-                self.series = Some(series);
-            }
+            self.series
+                .get_or_insert_with(|| Series::new(s.series_start, s.interval_ns))
+                .add(s.ts_ns, s.len as u64, new as u64);
         }
         let seg_end = if s.syn_fin { end.plus(1) } else { end };
         self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
@@ -384,7 +379,7 @@ impl DirMetrics {
     pub fn zero_window_time(&self, end_ns: i64) -> i64 {
         let open = self
             .zero_since
-            .map_or(0, |(t0, _)| end_ns.saturating_sub(t0).max(0));
+            .map_or(0, |t0| end_ns.saturating_sub(t0).max(0));
         self.zero_window_ns + open
     }
 
@@ -422,7 +417,6 @@ mod tests {
 
     fn sent(seq: u32, len: u32, ts: i64, events: Events) -> Sent {
         Sent {
-            frame: 1,
             ts_ns: ts,
             seq: SeqNum(seq),
             len,

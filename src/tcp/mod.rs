@@ -125,7 +125,6 @@ impl TcpConn {
 
         let syn_fin = t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0;
         self.dirs[side].sent(&Sent {
-            frame: f.number,
             ts_ns: f.ts_ns,
             seq: seg.seq,
             len: seg.len,

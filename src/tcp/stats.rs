@@ -1,5 +1,65 @@
-//! Bounded statistics helpers for the TCP engine: a decimating sample set (RTT quantiles) and a
-//! coarsening time series (goodput and throughput per interval).
+//! Bounded statistics helpers for the TCP engine: a decimating list (RTT samples, trace
+//! summaries), a sample set with quantiles, and a coarsening time series (goodput and throughput
+//! per interval).
+
+/// A list that keeps at most `cap` items spread over everything pushed: when full it drops every
+/// other item and from then on takes only every 2nd, 4th, … new one. Items for which `marked`
+/// holds are always taken and survive the halving while unmarked items remain to drop.
+#[derive(Debug, Clone)]
+pub struct Decimated<T> {
+    kept: Vec<T>,
+    cap: usize,
+    stride: u64,
+    seen: u64,
+}
+
+impl<T> Decimated<T> {
+    /// A list bounded to `cap` items (`usize::MAX`: keep everything).
+    pub fn new(cap: usize) -> Self {
+        Decimated {
+            kept: Vec::new(),
+            cap,
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    pub fn push(&mut self, item: T, marked: impl Fn(&T) -> bool) {
+        let keep = marked(&item);
+        if keep || self.seen.is_multiple_of(self.stride) {
+            if self.kept.len() >= self.cap {
+                drop_every_other(&mut self.kept, &marked);
+                if self.kept.len() >= self.cap {
+                    drop_every_other(&mut self.kept, |_| false);
+                }
+                self.stride *= 2;
+            }
+            if keep || self.seen.is_multiple_of(self.stride) {
+                self.kept.push(item);
+            }
+        }
+        self.seen += 1;
+    }
+
+    /// The items kept, in push order.
+    pub fn items(&self) -> &[T] {
+        &self.kept
+    }
+
+    /// Items pushed so far (kept or not).
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+/// Drops the 2nd, 4th, … item, except those `keep` protects.
+fn drop_every_other<T>(v: &mut Vec<T>, keep: impl Fn(&T) -> bool) {
+    let mut i = 0;
+    v.retain(|x| {
+        i += 1;
+        i % 2 == 1 || keep(x)
+    });
+}
 
 /// Samples kept for quantiles. Beyond this the set keeps every other sample and then accepts
 /// every 2nd, 4th, … new one, so memory stays bounded and the sample stays spread over the whole
@@ -7,13 +67,21 @@
 const MAX_SAMPLES: usize = 4096;
 
 /// A set of duration samples in nanoseconds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Samples {
-    kept: Vec<u64>,
-    stride: u64,
-    seen: u64,
+    kept: Decimated<u64>,
     min: u64,
     max: u64,
+}
+
+impl Default for Samples {
+    fn default() -> Self {
+        Samples {
+            kept: Decimated::new(MAX_SAMPLES),
+            min: 0,
+            max: 0,
+        }
+    }
 }
 
 /// Summary of a sample set.
@@ -28,47 +96,32 @@ pub struct Quantiles {
 
 impl Samples {
     pub fn push(&mut self, v: u64) {
-        if self.seen == 0 {
-            self.min = v;
-            self.max = v;
-            self.stride = 1;
+        if self.kept.seen() == 0 {
+            (self.min, self.max) = (v, v);
         } else {
             self.min = self.min.min(v);
             self.max = self.max.max(v);
         }
-        if self.seen.is_multiple_of(self.stride) {
-            if self.kept.len() == MAX_SAMPLES {
-                let mut i = 0;
-                self.kept.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-                self.stride *= 2;
-            }
-            if self.seen.is_multiple_of(self.stride) {
-                self.kept.push(v);
-            }
-        }
-        self.seen += 1;
+        self.kept.push(v, |_| false);
     }
 
     pub fn count(&self) -> u64 {
-        self.seen
+        self.kept.seen()
     }
 
     /// Min, median, 99th percentile (nearest rank) and max; `None` without samples.
     pub fn quantiles(&self) -> Option<Quantiles> {
-        if self.seen == 0 {
+        if self.count() == 0 {
             return None;
         }
-        let mut v = self.kept.clone();
+        let mut v = self.kept.items().to_vec();
         v.sort_unstable();
         let rank = |q: f64| -> u64 {
             let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
             v.get(i).copied().unwrap_or(0)
         };
         Some(Quantiles {
-            count: self.seen,
+            count: self.count(),
             min_ns: self.min,
             median_ns: rank(0.5),
             p99_ns: rank(0.99),
@@ -156,7 +209,7 @@ mod tests {
         for v in 0..100_000u64 {
             s.push(v);
         }
-        assert!(s.kept.len() <= MAX_SAMPLES);
+        assert!(s.kept.items().len() <= MAX_SAMPLES);
         let q = s.quantiles().expect("samples");
         assert_eq!((q.min_ns, q.max_ns, q.count), (0, 99_999, 100_000));
         // Spread over the whole range: the median of the kept set is near the true median.

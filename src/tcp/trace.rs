@@ -6,6 +6,7 @@
 //! number of flows, not packets.
 
 use super::events::Events;
+use super::stats::Decimated;
 
 /// One data segment (or SYN/FIN) as sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,58 +45,37 @@ pub struct SackPoint {
 /// Points kept per list for flows without a full trace.
 pub const SUMMARY_POINTS: usize = 64;
 
-/// The trace of one direction.
-#[derive(Debug, Clone, Default)]
+/// The trace of one direction. A summary keeps points spread over the whole flow, and always
+/// the segments that carry an analysis flag while there is room.
+#[derive(Debug, Clone)]
 pub struct Trace {
     full: bool,
-    pub segments: Vec<SegPoint>,
-    pub acks: Vec<AckPoint>,
-    pub sacks: Vec<SackPoint>,
-    /// Summary mode: keep every `stride`-th point (doubling whenever the list fills up), but
-    /// always keep segments that carry an analysis flag until the list is full.
-    seg_stride: u64,
-    seg_seen: u64,
-    ack_stride: u64,
-    ack_seen: u64,
-}
-
-/// Appends under the summary rule: every `stride`-th point, halving the list when it is full.
-/// Points for which `marked` holds are always taken and survive halving while unmarked points
-/// remain to drop.
-fn thin<T>(v: &mut Vec<T>, stride: &mut u64, seen: &mut u64, p: T, marked: impl Fn(&T) -> bool) {
-    if *stride == 0 {
-        *stride = 1;
-    }
-    let keep = marked(&p);
-    if keep || seen.is_multiple_of(*stride) {
-        if v.len() >= SUMMARY_POINTS {
-            let mut i = 0;
-            v.retain(|x| {
-                i += 1;
-                i % 2 == 1 || marked(x)
-            });
-            if v.len() >= SUMMARY_POINTS {
-                let mut i = 0;
-                v.retain(|_| {
-                    i += 1;
-                    i % 2 == 1
-                });
-            }
-            *stride *= 2;
-        }
-        if keep || seen.is_multiple_of(*stride) {
-            v.push(p);
-        }
-    }
-    *seen += 1;
+    segments: Decimated<SegPoint>,
+    acks: Decimated<AckPoint>,
+    sacks: Vec<SackPoint>,
 }
 
 impl Trace {
     pub fn new(full: bool) -> Self {
+        let cap = if full { usize::MAX } else { SUMMARY_POINTS };
         Trace {
             full,
-            ..Default::default()
+            segments: Decimated::new(cap),
+            acks: Decimated::new(cap),
+            sacks: Vec::new(),
         }
+    }
+
+    pub fn segments(&self) -> &[SegPoint] {
+        self.segments.items()
+    }
+
+    pub fn acks(&self) -> &[AckPoint] {
+        self.acks.items()
+    }
+
+    pub fn sacks(&self) -> &[SackPoint] {
+        &self.sacks
     }
 
     /// Whether this is the full trace (every segment) or a summary.
@@ -104,31 +84,11 @@ impl Trace {
     }
 
     pub fn segment(&mut self, p: SegPoint) {
-        if self.full {
-            self.segments.push(p);
-        } else {
-            thin(
-                &mut self.segments,
-                &mut self.seg_stride,
-                &mut self.seg_seen,
-                p,
-                |p: &SegPoint| !p.events.is_empty(),
-            );
-        }
+        self.segments.push(p, |p| !p.events.is_empty());
     }
 
     pub fn ack(&mut self, p: AckPoint) {
-        if self.full {
-            self.acks.push(p);
-        } else {
-            thin(
-                &mut self.acks,
-                &mut self.ack_stride,
-                &mut self.ack_seen,
-                p,
-                |_| false,
-            );
-        }
+        self.acks.push(p, |_| false);
     }
 
     pub fn sack(&mut self, p: SackPoint) {
@@ -168,14 +128,14 @@ mod tests {
             s.segment(seg(i, ev));
             f.segment(seg(i, ev));
         }
-        assert!(s.segments.len() <= SUMMARY_POINTS);
-        assert_eq!(f.segments.len(), 10_000);
+        assert!(s.segments().len() <= SUMMARY_POINTS);
+        assert_eq!(f.segments().len(), 10_000);
         assert!(s
-            .segments
+            .segments()
             .iter()
             .any(|p| p.events == Events::RETRANSMISSION));
         // Spread over the whole flow, in order.
-        assert!(s.segments.windows(2).all(|w| w[0].t_ns < w[1].t_ns));
-        assert!(s.segments.last().is_some_and(|p| p.t_ns > 9_000));
+        assert!(s.segments().windows(2).all(|w| w[0].t_ns < w[1].t_ns));
+        assert!(s.segments().last().is_some_and(|p| p.t_ns > 9_000));
     }
 }

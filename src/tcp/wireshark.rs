@@ -31,18 +31,18 @@ pub enum WinScale {
 pub struct WsDir {
     base_seq: Option<SeqNum>,
     /// Last raw window field sent in this direction (starts at `u32::MAX`, as there).
-    pub window: u32,
+    window: u32,
     pub win_scale: WinScale,
     /// Until this side sends its first non-SYN ACK, its window is taken unscaled (Wireshark
     /// issue 14690).
     is_first_ack: bool,
     /// Highest next sequence number sent (0 = none yet).
-    pub nextseq: SeqNum,
+    nextseq: SeqNum,
     nextseq_time: i64,
     /// Highest sequence number sent without a hole before it (0 = none yet).
     maxseqtobeacked: SeqNum,
     /// Last acknowledgment number sent (0 = none yet).
-    pub lastack: SeqNum,
+    lastack: SeqNum,
     lastack_time: i64,
     /// Duplicate ACKs in a row. Unsigned as in packet-tcp.c, where "ACKed unseen segment" stores
     /// -1 in it: that reads as a huge count, so the next retransmission of the ACKed sequence
