@@ -11,7 +11,8 @@ use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
 use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::{FlowRef, FlowTable};
-use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals};
+use crate::gro::GroConfig;
+use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
 
 /// An input problem that still produced a report: printed, then exit 2.
@@ -44,6 +45,11 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let mut settings = Settings::default();
     settings.flows.tcp.interval_ns = args.interval;
     settings.retransmission_threshold = args.retransmission_threshold / 100.0;
+    settings.inflight_budget = args.inflight_budget;
+    settings.flows.gro = GroConfig {
+        kernel: args.kernel,
+        mtu: args.mtu,
+    };
     let analysis = run_analysis(&input, &cfg, &settings)?;
 
     let stdout = io::stdout();
@@ -178,7 +184,12 @@ fn analyze_stream(
         schema_version: report::SCHEMA_VERSION,
         tool: Default::default(),
         capture: CaptureReport::new(name, meta, &totals),
-        flows: flows.flows.iter().map(FlowReport::from).collect(),
+        flows: flows
+            .flows
+            .iter()
+            .map(|f| FlowReport::new(f, settings.flows.gro.kernel))
+            .collect(),
+        verdict: Verdict::new(&findings),
         findings,
     };
     Ok(Analysis { report, damaged })

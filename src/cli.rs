@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::gro::Kernel;
+
 /// Tells whether NIC and kernel offloads (GRO, LRO, TSO, GSO) and tunnels (VXLAN, Geneve) are
 /// hurting the traffic in a packet capture, with evidence.
 #[derive(Debug, Parser)]
@@ -72,6 +74,41 @@ pub struct AnalyzeArgs {
     /// warning rather than info.
     #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_percent)]
     pub retransmission_threshold: f64,
+
+    /// MTU of the link the capture was taken on, in bytes. Frames larger than the path MTU are
+    /// coalesced (GRO/LRO) or not yet segmented (TSO/GSO). Default: per TCP flow from the
+    /// receiver's MSS in the handshake, else 1500; tunnelled flows lose the encapsulation.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(576..=65535))]
+    pub mtu: Option<u32>,
+
+    /// Linux kernel whose GRO rules the merge model applies: a version (`5.15`, `6.1`) or
+    /// `latest`. The IP ID rule changed in 4.7 and 6.18 (docs/detectors.md).
+    #[arg(long, value_name = "VERSION", default_value = "latest", value_parser = Kernel::parse)]
+    pub kernel: Kernel,
+
+    /// `high-inflight` warns when the connections' bytes in flight at one moment exceed this
+    /// (the buffer memory a proxy relaying them would need), e.g. `16M`, `512K`.
+    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
+    pub inflight_budget: u64,
+}
+
+/// Parses `65536`, `64K`, `16M`, `1G` (binary multiples; `KiB`/`MiB`/`GiB` and `B` accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: write e.g. 65536, 512K or 16M"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        u => return Err(format!("unknown unit `{u}`: use K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// Parses `100ms`, `1s`, `1.5s`, `250us`, `500ns` into nanoseconds (at least 1 µs, at most an
@@ -125,6 +162,12 @@ mod tests {
         assert!(parse_duration_ns("0ms").is_err());
         assert!(parse_duration_ns("2h").is_err());
         assert_eq!(parse_percent("0.5%"), Ok(0.5));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5T").is_err());
+        assert!(parse_size("99999999999G").is_err());
         assert!(parse_percent("150").is_err());
     }
 }

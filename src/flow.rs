@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Kind, Packet, TunnelKind};
+use crate::gro::{DataFrame, GroConfig, GroFlow};
 use crate::tcp::events::Events;
 use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
 
@@ -89,10 +90,19 @@ pub struct DirStats {
     pub last_frame: u64,
     pub first_ts_ns: i64,
     pub last_ts_ns: i64,
+    /// Frames a Linux cooked capture marked as sent by the capturing host (packet type 4,
+    /// `PACKET_OUTGOING`) or addressed to it (0, `PACKET_HOST`).
+    pub sll_outgoing: u64,
+    pub sll_incoming: u64,
 }
 
 impl DirStats {
-    fn add(&mut self, frame: &Frame<'_>, ip_len: u32, payload: u32) {
+    fn add(&mut self, frame: &Frame<'_>, ip_len: u32, payload: u32, sll_pkttype: Option<u16>) {
+        match sll_pkttype {
+            Some(4) => self.sll_outgoing += 1,
+            Some(0) => self.sll_incoming += 1,
+            _ => {}
+        }
         if self.frames == 0 {
             self.first_frame = frame.number;
             self.first_ts_ns = frame.ts_ns;
@@ -131,6 +141,21 @@ pub struct Flow {
     rst: bool,
     /// TCP analysis state and measurements (TCP flows only).
     pub tcp: Option<Box<TcpConn>>,
+    /// Coalescing facts and the GRO merge model (TCP flows that carried data).
+    pub gro: Option<Box<GroFlow>>,
+}
+
+/// A local host answers within microseconds, the remote one after a round trip: the faster
+/// handshake answer must be at least this many times faster to name the capture point.
+pub const LOCAL_ANSWER_RATIO: i64 = 10;
+
+/// The host a TCP flow was captured on, and the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapturePoint {
+    /// Side (index into `key.ends`) of the local host.
+    pub side: usize,
+    /// `sll-packet-type`, `tso-length-zero` or `handshake-timing`.
+    pub how: &'static str,
 }
 
 impl Flow {
@@ -190,6 +215,51 @@ impl Flow {
         )
     }
 
+    /// Which end of the flow the capture was taken on, when the capture tells: a Linux cooked
+    /// capture's packet types, IPv4 total length 0 on super-segments (only a sender's tap sees
+    /// TSO packets before the NIC fills the length in), or the handshake's timing (the local
+    /// host answers [`LOCAL_ANSWER_RATIO`] times faster than the remote one).
+    pub fn capture_point(&self) -> Option<CapturePoint> {
+        let d = &self.dirs;
+        for s in 0..2 {
+            if d[s].sll_outgoing > 0 && d[1 - s].sll_outgoing == 0 {
+                return Some(CapturePoint {
+                    side: s,
+                    how: "sll-packet-type",
+                });
+            }
+            if d[s].sll_incoming > 0 && d[1 - s].sll_incoming == 0 {
+                return Some(CapturePoint {
+                    side: 1 - s,
+                    how: "sll-packet-type",
+                });
+            }
+        }
+        if let Some(g) = &self.gro {
+            if let Some(s) = (0..2).find(|&s| g.dirs[s].oversized_len_zero > 0) {
+                return Some(CapturePoint {
+                    side: s,
+                    how: "tso-length-zero",
+                });
+            }
+        }
+        let h = &self.tcp.as_ref()?.handshake;
+        let (syn_side, syn) = h.syn?;
+        let (syn_ack, ack) = (h.syn_ack_ns?, h.ack_ns?);
+        let (answer, reply) = (syn_ack - syn, ack - syn_ack);
+        let side = if answer >= 0 && reply > 0 && answer * LOCAL_ANSWER_RATIO <= reply {
+            1 - syn_side
+        } else if reply >= 0 && answer > 0 && reply * LOCAL_ANSWER_RATIO <= answer {
+            syn_side
+        } else {
+            return None;
+        };
+        Some(CapturePoint {
+            side,
+            how: "handshake-timing",
+        })
+    }
+
     /// `client` or `server`, for the side at index `side` of `key.ends`.
     pub fn role(&self, side: usize) -> &'static str {
         if side == self.client {
@@ -235,6 +305,8 @@ pub struct FlowRef {
     pub side: usize,
     /// Wireshark's TCP analysis flags for this frame (empty for UDP).
     pub events: Events,
+    /// Bytes in flight in both directions of the connection after this frame (0 for UDP).
+    pub inflight: u64,
 }
 
 /// Which flows keep a full per-segment trace (for plots); the others keep a bounded summary.
@@ -252,6 +324,7 @@ pub enum FullTrace {
 pub struct FlowConfig {
     pub tcp: TcpConfig,
     pub full_trace: FullTrace,
+    pub gro: GroConfig,
 }
 
 #[derive(Debug, Default)]
@@ -363,6 +436,7 @@ impl FlowTable {
                     fin: [false; 2],
                     rst: false,
                     tcp,
+                    gro: None,
                 });
                 self.index.insert(key, i);
                 if let Some(loose) = key.without_vni() {
@@ -394,8 +468,9 @@ impl FlowTable {
         if flags & tcp_flags::RST != 0 {
             flow.rst = true;
         }
-        flow.dirs[side].add(frame, ip.len, payload);
+        flow.dirs[side].add(frame, ip.len, payload, pkt.sll_pkttype);
         let mut events = Events::default();
+        let mut inflight = 0;
         if let (Some(conn), Some(t)) = (flow.tcp.as_mut(), pkt.tcp.as_ref()) {
             events = conn.observe(
                 side,
@@ -407,11 +482,26 @@ impl FlowTable {
                     has_seglen: ip.transport_len() >= t.header_len,
                 },
             );
+            if t.payload_len > 0 {
+                flow.gro.get_or_insert_with(Default::default).dirs[side].observe(
+                    &DataFrame {
+                        number: frame.number,
+                        ts_ns: frame.ts_ns,
+                        pkt,
+                        ip,
+                        tcp: t,
+                        peer_mss: conn.options[1 - side].mss,
+                    },
+                    &self.config.gro,
+                );
+            }
+            inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
         }
         Some(FlowRef {
             index,
             side,
             events,
+            inflight,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! offload-doctor: reads a packet capture and tells whether NIC and kernel offloads (GRO, LRO,
 //! TSO, GSO) and tunnels (VXLAN, Geneve) are hurting the traffic.
 //!
-//! Data flows one way: [`capture`] → [`decode`] → [`flow`] (with the [`tcp`] engine) →
+//! Data flows one way: [`capture`] → [`decode`] → [`flow`] (with the [`tcp`] engine and the
+//! [`gro`] model) →
 //! [`analysis`] → [`report`]; only [`app`] knows them all.
 
 pub mod analysis;
@@ -9,7 +10,9 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod evidence;
 pub mod flow;
+pub mod gro;
 pub mod report;
 pub mod tcp;
 pub mod units;

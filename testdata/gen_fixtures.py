@@ -379,8 +379,14 @@ def length_fixtures():
     tso = eth(ipv4("10.5.0.2", "10.5.0.1", 6, seg, total_len=0))
     fixture("tso_total_len_zero.pcap", pcap([(tso, None)]), {
         "capture": {"frames": 1, "decoded": {"tcp": 1}},
-        "flows": [{"protocol": "tcp", "c2s": {"payload_bytes": 20000, "max_ip_len": 20040}}],
-        "findings": []})
+        "flows": [{"protocol": "tcp", "c2s": {"payload_bytes": 20000, "max_ip_len": 20040,
+                                              "offload": {"oversized_frames": 1, "mtu": 1500,
+                                                          "max_segments_per_frame": 14}},
+                   "tcp": {"capture_point": "client",
+                           "capture_point_evidence": "tso-length-zero"}}],
+        # Only a sender's tap sees IPv4 total length 0: TSO, before the NIC filled it in.
+        "findings": ["oversized-frames"], "finding_frames": {"oversized-frames": [1]},
+        "finding_details": {"oversized-frames": {"offload": "send"}}})
 
 
 def pcapng_fixtures():
@@ -501,30 +507,43 @@ class Conv:
     """A scripted TCP conversation between a client and a server. Sequence numbers are relative
     (0 = the SYN) and made absolute with each side's ISN; the script says what is on the wire."""
 
-    def __init__(self, cisn=1000, sisn=5000, c=("10.20.0.1", 40000), s=("10.20.0.2", 80), t0=T0):
+    def __init__(self, cisn=1000, sisn=5000, c=("10.20.0.1", 40000), s=("10.20.0.2", 80), t0=T0,
+                 wrap=None):
         self.isn = {"c": cisn, "s": sisn}
         self.ep = {"c": c, "s": s}
         self.t = float(t0)
         self.frames = []
+        # Each side's IPv4 ID counter: +1 per packet, as Linux does for a connected socket.
+        self.ids = {"c": 0x1000, "s": 0x2000}
+        # wrap(side, ip_packet, frame_index) -> frame bytes (tunnels); default: Ethernet.
+        self.wrap = wrap or (lambda side, p, n: eth(p))
 
     def at(self, dt):
         self.t += dt
         return self
 
-    def send(self, side, seq, ack, flags, length=0, win=512, options=b"", ip_len_extra=0):
+    def send(self, side, seq, ack, flags, length=0, win=512, options=b"", ident=None, df=True,
+             total_len=None):
         other = "s" if side == "c" else "c"
         (a, ap), (b, bp) = self.ep[side], self.ep[other]
         aseq = (self.isn[side] + seq) % 2**32
         aack = (self.isn[other] + ack) % 2**32 if flags & ACK else 0
         seg = tcp(ap, bp, aseq, aack, flags, b"d" * length, win=win, options=options)
-        self.frames.append((self.t, eth(ipv4(a, b, 6, seg))))
+        if ident is None:
+            ident = self.ids[side]
+            self.ids[side] = (ident + 1) % 65536
+        ip = ipv4(a, b, 6, seg, ident=ident, df=df, total_len=total_len)
+        self.frames.append((self.t, self.wrap(side, ip, len(self.frames))))
         return len(self.frames)
 
-    def handshake(self, rtt=0.010, options=WS7_SACK, win=65535):
+    def handshake(self, rtt=0.010, options=WS7_SACK, win=65535, local=None):
+        """`local`: the side the capture is taken on ("c" or "s"), which answers in 20 µs; by
+        default the capture sits halfway (on the wire)."""
+        first, second = {None: (rtt / 2, rtt / 2), "c": (rtt, 20e-6), "s": (20e-6, rtt)}[local]
         self.send("c", 0, 0, SYN, win=win, options=options)
-        self.at(rtt / 2)
+        self.at(first)
         self.send("s", 0, 1, SYN | ACK, win=win, options=options)
-        self.at(rtt / 2)
+        self.at(second)
         self.send("c", 1, 1, ACK)
 
     def bulk(self, start, count, seg=1448, gap=0.0001, ack_every=2, ack_delay=0.005, skip=(),
@@ -534,7 +553,8 @@ class Conv:
         pending = []
         for i in range(count):
             if i not in skip:
-                self.send("s", start + i * seg, 1, ACK | PSH, seg)
+                # PSH marks the end of the write, as Linux sets it.
+                self.send("s", start + i * seg, 1, ACK | (PSH if i == count - 1 else 0), seg)
             if (i + 1) % ack_every == 0:
                 pending.append(start + (i + 1) * seg)
             self.at(gap)
@@ -568,12 +588,14 @@ def pcap_timed(records):
     return out
 
 
-def tcp_expect(flow, findings=(), frames=None, severity=None, **extra):
+def tcp_expect(flow, findings=(), frames=None, severity=None, details=None, **extra):
     e = {"flows": [flow], "flows_count": 1, "findings": sorted(findings)}
     if frames:
         e["finding_frames"] = frames
     if severity:
         e["finding_severity"] = severity
+    if details:
+        e["finding_details"] = details
     e.update(extra)
     return e
 
@@ -622,7 +644,7 @@ def tcp_analysis_fixtures():
     c.handshake()
     seg = 1448
     for i in range(10):
-        c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+        c.send("s", 1 + i * seg, 1, ACK, seg)
         c.at(0.0001)
     c.at(0.005)
     c.send("c", 1, 1 + 5 * seg, ACK, win=512)
@@ -668,8 +690,13 @@ def tcp_analysis_fixtures():
         "s2c": {"data_segments": 8, "max_segment_bytes": 14480, "mss": 1460, "new_bytes": 8 * 14480,
                 "retransmissions": 0, "lost_segments": 0, "max_ip_len": 14520,
                 "rtt": {"source": "seq-ack", "samples": 10, "min_ms": 1.0, "max_ms": 5.8},
-                "bytes_in_flight": {"peak_bytes": 8 * 14480}},
-    }))
+                "bytes_in_flight": {"peak_bytes": 8 * 14480},
+                "offload": {"oversized_frames": 8, "max_segments_per_frame": 10,
+                            "segments_per_frame": 10.0}},
+        # The handshake is symmetric here (a capture halfway): GRO or TSO cannot be told apart.
+    }, findings=["oversized-frames"], frames={"oversized-frames": list(range(4, 12))},
+        details={"oversized-frames": {"offload": "unknown", "mtu": 1500, "mtu_source": "mss",
+                                      "segments_histogram": {"9-16": 8}}}))
 
     # The receiver stops reading: zero window for 0.5 s, two zero-window probes, then an update.
     c = Conv()
@@ -721,7 +748,7 @@ def tcp_analysis_fixtures():
     order = [0, 1, 3, 2, 4, 5]
     ooo = None
     for i in order:
-        n = c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+        n = c.send("s", 1 + i * seg, 1, ACK, seg)
         if i == 2:
             ooo = n
         c.at(0.0001)
@@ -749,7 +776,7 @@ def tcp_analysis_fixtures():
     seg = 1448
     for i in range(8):
         if i != 3:
-            c.send("s", 1 + i * seg, 1, ACK | PSH, seg)
+            c.send("s", 1 + i * seg, 1, ACK, seg)
         c.at(0.0001)
     c.at(0.005)
     c.send("c", 1, 1 + 3 * seg, ACK, win=512)
@@ -764,6 +791,459 @@ def tcp_analysis_fixtures():
     }, findings=["retransmissions"], frames={"retransmissions": [retx]}))
 
 
+# ---------------------------------------------------------------- offload fixtures (issue 4)
+
+
+def merge_convs(*convs):
+    """One capture of several conversations, in time order."""
+    frames = sorted((f for c in convs for f in c.frames), key=lambda f: f[0])
+    return pcap_timed([(data, None, t) for t, data in frames])
+
+
+def vxlan_wrap(outer_ids, df=False, sport=None, vni=5001):
+    """Wraps a Conv's packets in VXLAN (port 4789): client side VTEP 172.16.0.1, server side
+    172.16.0.2. Outer IDs come from `outer_ids` (an iterator per side), the outer UDP source port
+    from `sport(side, n)` (default: one per direction, as a flow hash gives)."""
+    ids = {"c": outer_ids("c"), "s": outer_ids("s")}
+
+    def wrap(side, ip, n):
+        a, b = ("172.16.0.1", "172.16.0.2") if side == "c" else ("172.16.0.2", "172.16.0.1")
+        sp = sport(side, n) if sport else (51000 if side == "c" else 52000)
+        outer = udp(sp, 4789, vxlan(vni, eth(ip)), 0)
+        return eth(ipv4(a, b, 17, outer, ident=next(ids[side]), df=df))
+    return wrap
+
+
+def id_sequence(start, steps):
+    """IDs from `start`, advancing by `steps` in turn."""
+    def gen(_side):
+        i, k = start, 0
+        while True:
+            yield i % 65536
+            i += steps[k % len(steps)]
+            k += 1
+    return gen
+
+
+# Inside a VXLAN overlay on a 1500-byte underlay the inner MTU is 1450: MSS 1410.
+VX_OPTS = bytes.fromhex("02040582" "01030307" "0402" "0101")
+
+
+def receiver_bulk(c, count, seg=1448, gap=12e-6, start=1):
+    """The server sends `count` back-to-back segments; a receiver-side capture sees each pair
+    ACKed 20 µs after it arrives (the local host answers at once)."""
+    for i in range(count):
+        c.send("s", start + i * seg, 1, ACK | (PSH if i == count - 1 else 0), seg)
+        if i % 2 == 1:
+            c.at(20e-6)
+            c.send("c", 1, start + (i + 1) * seg, ACK, win=512)
+        c.at(gap)
+    return start + count * seg
+
+
+def offload_fixtures():
+    # Receive side, GRO working: the client (the capture host) gets super-segments of 10 MSS and
+    # ACKs each within 20 µs; the handshake shows the client answers at once.
+    c = Conv()
+    c.handshake(local="c")
+    seg = 14480
+    for i in range(8):
+        c.send("s", 1 + i * seg, 1, ACK, seg)
+        c.at(20e-6)
+        c.send("c", 1, 1 + (i + 1) * seg, ACK, win=512)
+        c.at(120e-6)
+    c.close(1 + 8 * seg)
+    fixture("offload_gro_receive.pcap", c.pcap(), tcp_expect({
+        "tcp": {"capture_point": "client", "capture_point_evidence": "handshake-timing"},
+        "s2c": {"offload": {"oversized_frames": 8, "max_segments_per_frame": 10, "data_frames": 8,
+                            "wire_segments": 80, "mtu": 1500, "mtu_source": "mss"}},
+        # The close case for no-coalescing: a receiver whose coalescing works.
+    }, findings=["oversized-frames"], frames={"oversized-frames": [4, 6, 8, 10, 12, 14, 16, 18]},
+        severity={"oversized-frames": "info"},
+        details={"oversized-frames": {"offload": "receive", "oversized_frames": 8, "share": 1.0,
+                                      "segments_histogram": {"9-16": 8}}}))
+
+    # Send side: the server's own capture sees its TSO super-segments (the server answers the SYN
+    # in 20 µs; the client's ACK comes a round trip later).
+    c = Conv()
+    c.handshake(local="s")
+    seg = 4 * 1448
+    for i in range(6):
+        c.send("s", 1 + i * seg, 1, ACK, seg)
+        c.at(10e-6)
+    c.at(0.010)
+    c.send("c", 1, 1 + 6 * seg, ACK, win=512)
+    c.close(1 + 6 * seg)
+    fixture("offload_tso_send.pcap", c.pcap(), tcp_expect({
+        "tcp": {"capture_point": "server", "capture_point_evidence": "handshake-timing"},
+        "s2c": {"offload": {"oversized_frames": 6, "max_segments_per_frame": 4}},
+    }, findings=["oversized-frames"], frames={"oversized-frames": [4, 5, 6, 7, 8, 9]},
+        details={"oversized-frames": {"offload": "send", "segments_histogram": {"4": 6}}}))
+
+    # Close case: 9000-byte jumbo frames on a 9000-byte MTU (MSS 8960 both ways) are not oversized.
+    c = Conv()
+    jumbo = bytes.fromhex("02042300" "01030307" "0402" "0101")  # MSS 8960, WS 7, SACK-perm
+    c.handshake(options=jumbo)
+    end = c.bulk(1, 10, seg=8960)
+    c.close(end)
+    fixture("offload_jumbo_mtu.pcap", c.pcap(), tcp_expect({
+        "s2c": {"max_ip_len": 9000, "offload": {"oversized_frames": 0, "mtu": 9000,
+                                                "segments_per_frame": 1.0}},
+    }))
+
+    # GRO off on the receiver: 64 back-to-back full-size segments with headers GRO would merge,
+    # and not one frame above the MTU.
+    c = Conv()
+    c.handshake(local="c")
+    end = receiver_bulk(c, 64)
+    c.close(end)
+    data = [i + 1 for i, (_, f) in enumerate(c.frames) if len(f) > 1000]
+    fixture("offload_no_coalescing.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"oversized_frames": 0, "segments_per_frame": 1.0,
+                            "gro": {"judged_pairs": 63, "mergeable_pairs": 63, "merge_rate": 1.0,
+                                    "blockers": {}}}},
+    }, findings=["no-coalescing"], frames={"no-coalescing": data[1:21]},
+        severity={"no-coalescing": "warning"},
+        details={"no-coalescing": {"blocker": None, "back_to_back_full_size": 63,
+                                   "receiver": "10.20.0.1:40000"}}))
+
+    # The VXLAN story: the new device sends outer headers with DF=0 and IDs 101, 105, 107, …; the
+    # capture is on the receiving host (its VTEP), which ACKs at once. GRO refuses every pair.
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
+             wrap=vxlan_wrap(id_sequence(101, [4, 2, 3, 5, 2])))
+    c.handshake(local="c", options=VX_OPTS)
+    end = receiver_bulk(c, 40, seg=1398)
+    c.close(end)
+    data = [i + 1 for i, (_, f) in enumerate(c.frames) if len(f) > 1000]
+    fixture("vxlan_outer_ip_id_df0.pcap", c.pcap(), tcp_expect({
+        "tunnel": {"kind": "vxlan", "vni": 5001},
+        "s2c": {"offload": {"oversized_frames": 0, "mtu": 1450, "mtu_source": "mss",
+                            "gro": {"judged_pairs": 39, "mergeable_pairs": 0,
+                                    "blockers": {"outer-ip-id": 39}}}},
+    }, findings=["gro-blocked-ip-id", "no-coalescing"],
+        frames={"gro-blocked-ip-id": data[:12]},
+        severity={"gro-blocked-ip-id": "warning", "no-coalescing": "warning"},
+        details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
+                                       "pairs": 39, "failing_pairs": 39, "share": 1.0,
+                                       "blocked_by_kernel": {"4.6": False, "4.7": True,
+                                                             "6.10": True, "6.18": True}},
+                 "no-coalescing": {"blocker": "outer-ip-id"}}))
+
+    # Close case: the same overlay with DF=0 and outer IDs that increase by one, captured on the
+    # wire (no receiver to blame): GRO would merge every pair.
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
+             wrap=vxlan_wrap(id_sequence(101, [1])))
+    c.handshake(options=VX_OPTS)
+    end = c.bulk(1, 40, seg=1398, gap=12e-6)
+    c.close(end)
+    fixture("vxlan_outer_ip_id_incrementing.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 39, "mergeable_pairs": 39}}},
+    }))
+
+    # Two inner flows share one VTEP whose outer ID counter increments by one per packet: each
+    # flow's outer IDs jump by two. GRO still flushes; the finding says why.
+    counter = iter(range(500, 70000))
+    shared = vxlan_wrap(lambda side: counter)
+    a = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443), wrap=shared)
+    b = Conv(c=("10.1.0.3", 33001), s=("10.1.0.4", 443), wrap=shared, t0=T0 + 6e-6)
+    for conv in (a, b):
+        conv.handshake(options=VX_OPTS)
+    for i in range(20):
+        for conv in (a, b):
+            conv.send("s", 1 + i * 1398, 1, ACK, 1398)
+        for conv in (a, b):
+            conv.at(12e-6)
+    # Interleave by building both in one timeline: frames are merged by time.
+    fixture("vxlan_outer_ip_id_shared_counter.pcap", merge_convs(a, b), {
+        "flows_count": 2,
+        "findings": ["gro-blocked-ip-id"],
+        "finding_details": {"gro-blocked-ip-id": {"layer": "outer", "pattern": "shared-counter",
+                                                  "df": False}}})
+
+    # Fixed IP ID 0 with DF=1 (as some stacks send): fine for Linux 4.7+, refused before 4.7.
+    for name, args, sev in [("tcp_fixed_ip_id_df1.pcap", [], "info"),
+                            ("tcp_fixed_ip_id_df1_kernel_4_4.pcap", ["--kernel", "4.4"], "warning")]:
+        c = Conv()
+        c.handshake()
+        for i in range(20):
+            c.send("s", 1 + i * 1448, 1, ACK, 1448, ident=0)
+            c.at(12e-6)
+        c.at(0.005)
+        c.send("c", 1, 1 + 20 * 1448, ACK)
+        c.close(1 + 20 * 1448)
+        e = tcp_expect({}, findings=["gro-blocked-ip-id"], severity={"gro-blocked-ip-id": sev},
+                       details={"gro-blocked-ip-id": {
+                           "layer": "inner", "df": True, "pattern": "fixed", "pairs": 19,
+                           "blocked_by_kernel": {"4.6": True, "4.7": False, "6.10": False,
+                                                 "6.18": False}}})
+        if args:
+            e["args"] = args
+        fixture(name, c.pcap(), e)
+
+    # gro-blocked-headers: an encapsulating device that picks a new outer UDP source port for
+    # every packet (instead of hashing the inner flow), captured on the wire.
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
+             wrap=vxlan_wrap(id_sequence(1, [1]), df=True, sport=lambda side, n: 49152 + n))
+    c.handshake(options=VX_OPTS)
+    end = c.bulk(1, 30, seg=1398, gap=12e-6)
+    c.close(end)
+    data = [i + 1 for i, (_, f) in enumerate(c.frames) if len(f) > 1000]
+    fixture("vxlan_outer_port_per_packet.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 29, "mergeable_pairs": 0,
+                                    "blockers": {"outer-udp-ports": 29}}}},
+    }, findings=["gro-blocked-headers"], frames={"gro-blocked-headers": data[1:21]},
+        severity={"gro-blocked-headers": "warning"},
+        details={"gro-blocked-headers": {"top_blocker": "outer-udp-ports", "merge_rate": 0.0}}))
+
+    # A sender whose TCP timestamp ticks on every segment: the option bytes never match.
+    def ts_opt(v):
+        return b"\x01\x01\x08\x0a" + struct.pack("!II", v, 777)
+    for name, per_tick, findings in [("tcp_timestamp_every_segment.pcap", 1, ["gro-blocked-headers"]),
+                                     ("tcp_timestamp_per_ms.pcap", 20, [])]:
+        c = Conv()
+        c.handshake()
+        for i in range(40):
+            # 50 µs apart; the close case ticks once per millisecond (every 20 segments).
+            c.send("s", 1 + i * 1436, 1, ACK, 1436, options=ts_opt(1000 + i // per_tick))
+            c.at(50e-6)
+        c.at(0.005)
+        c.send("c", 1, 1 + 40 * 1436, ACK, options=ts_opt(5000))
+        c.close(1 + 40 * 1436)
+        merged = 39 if per_tick == 1 else 37
+        fixture(name, c.pcap(), tcp_expect({
+            "s2c": {"offload": {"gro": {"judged_pairs": 39, "mergeable_pairs": 39 - (39 if per_tick == 1 else 1)}}},
+        }, findings=findings,
+            details={"gro-blocked-headers": {"top_blocker": "tcp-options"}} if findings else None))
+
+    # A lost TSO burst: the sender's capture (server answers the SYN at once) shows 24 segments;
+    # the receiver ACKs 4 and nothing more arrives there; after the RTO the sender resends the 20
+    # segments back to back.
+    c = Conv()
+    c.handshake(local="s")
+    seg = 1448
+    for i in range(24):
+        c.send("s", 1 + i * seg, 1, ACK, seg)
+        c.at(10e-6)
+    c.at(0.010)
+    c.send("c", 1, 1 + 4 * seg, ACK, win=512)
+    c.at(0.2)
+    first = None
+    for i in range(4, 24):
+        n = c.send("s", 1 + i * seg, 1, ACK, seg)
+        first = first or n
+        c.at(10e-6)
+    c.at(0.010)
+    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+    c.close(1 + 24 * seg)
+    fixture("tcp_tso_burst_retransmission.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 20, "retransmitted_bytes": 20 * seg},
+    }, findings=["burst-retransmission", "retransmissions"],
+        frames={"burst-retransmission": [first]},
+        severity={"burst-retransmission": "warning"},
+        details={"burst-retransmission": {"bursts": 1, "longest_segments": 20,
+                                          "bytes_resent_in_bursts": 20 * seg,
+                                          "segment_size": 1460}}))
+
+    # Close case: RTO recovery in slow start resends 1, 2 and 4 segments, a round trip apart.
+    c = Conv()
+    c.handshake(local="s")
+    for i in range(8):
+        c.send("s", 1 + i * seg, 1, ACK, seg)
+        c.at(10e-6)
+    c.at(0.2)
+    nxt = 0
+    for k in (1, 2, 4):
+        for _ in range(k):
+            c.send("s", 1 + nxt * seg, 1, ACK, seg)
+            nxt += 1
+            c.at(10e-6)
+        c.at(0.010)
+        c.send("c", 1, 1 + nxt * seg, ACK, win=512)
+    c.send("s", 1 + nxt * seg, 1, ACK, seg)
+    c.at(0.010)
+    c.send("c", 1, 1 + 8 * seg, ACK, win=512)
+    c.close(1 + 8 * seg)
+    fixture("tcp_rto_slow_start.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 8},
+    }, findings=["retransmissions"]))
+
+    quic_fixtures()
+    fairness_fixtures()
+
+
+QUIC_DCID = bytes.fromhex("a1b2c3d4e5f60718")
+
+
+def quic_initial(dcid=QUIC_DCID, size=1200):
+    """A QUIC v1 Initial long header (RFC 9000 §17.2.2), padded to `size` bytes."""
+    p = bytes([0xC3]) + struct.pack("!I", 1) + bytes([len(dcid)]) + dcid + b"\x00" + b"\x00"
+    return p + b"\x44\xd0" + b"\x00" * (size - len(p) - 2)
+
+
+def quic_short(n, size=1200, dcid=QUIC_DCID):
+    """A QUIC short-header packet (RFC 9000 §17.3.1) of `size` bytes."""
+    p = bytes([0x41]) + dcid + struct.pack("!H", n & 0xFFFF)
+    return p + bytes([(n * 7 + i) & 0xFF for i in range(size - len(p))])
+
+
+class Udp:
+    """A scripted UDP conversation (client, server)."""
+
+    def __init__(self, c=("10.30.0.1", 51000), s=("10.30.0.2", 443), t0=T0):
+        self.ep = {"c": c, "s": s}
+        self.t = float(t0)
+        self.frames = []
+        self.ids = {"c": 0x3000, "s": 0x4000}
+
+    def at(self, dt):
+        self.t += dt
+        return self
+
+    def send(self, side, payload):
+        other = "s" if side == "c" else "c"
+        (a, ap), (b, bp) = self.ep[side], self.ep[other]
+        ident = self.ids[side]
+        self.ids[side] = (ident + 1) % 65536
+        self.frames.append((self.t, eth(ipv4(a, b, 17, udp(ap, bp, payload), ident=ident))))
+        return len(self.frames)
+
+    def pcap(self):
+        return pcap_timed([(d, None, t) for t, d in self.frames])
+
+
+def quic_fixtures():
+    # UDP GSO on the server, captured there: after the handshake, each sendmsg carries 10 QUIC
+    # packets of 1200 bytes in one 12,000-byte datagram.
+    def exchange(gso):
+        u = Udp()
+        u.send("c", quic_initial())
+        u.at(0.010)
+        u.send("s", quic_initial(size=1200))
+        u.at(0.010)
+        supers = []
+        n = 0
+        for burst in range(6):
+            if gso:
+                supers.append(u.send("s", b"".join(quic_short(n + k) for k in range(10))))
+                u.at(0.001)
+            else:
+                for k in range(10):
+                    u.send("s", quic_short(n + k))
+                    u.at(100e-6)
+            n += 10
+            u.at(0.002)
+            u.send("c", quic_short(1000 + burst, size=60))
+            u.at(0.001)
+        return u, supers
+    u, supers = exchange(True)
+    fixture("quic_udp_gso_sender.pcap", u.pcap(), {
+        "flows_count": 1,
+        "flows": [{"protocol": "udp", "s2c": {"frames": 7, "max_ip_len": 20 + 8 + 12000}}],
+        "findings": ["udp-gso-superframes"],
+        "finding_frames": {"udp-gso-superframes": supers},
+        "finding_severity": {"udp-gso-superframes": "info"},
+        "finding_details": {"udp-gso-superframes": {
+            "superframes": 6, "datagrams": 7, "gso_size": 1200,
+            "gso_size_source": "quic-packet-boundaries", "max_segments": 10, "quic": True,
+            "quic_version": 1, "max_datagram_bytes": 12000}}})
+    # Close case: the same traffic as the receiver sees it, 1200-byte datagrams at MTU size.
+    u, _ = exchange(False)
+    fixture("quic_mtu_sized.pcap", u.pcap(), {
+        "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 61}}],
+        "findings": []})
+
+    # The ping-pong of the UDP GSO story: a QUIC conversation with packets ~2 ms apart goes
+    # silent for 2 s and then 4 s while the endpoints wait for lost datagrams.
+    u = Udp()
+    after = []
+    for phase, silence in enumerate((2.0, 4.0, None)):
+        for k in range(15):
+            u.send("c" if k % 2 else "s", quic_short(phase * 100 + k, size=200))
+            u.at(0.002)
+        if silence:
+            u.at(silence)
+            after.append(len(u.frames) + 1)
+    fixture("quic_stall.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["udp-stall"],
+        "finding_frames": {"udp-stall": after},
+        "finding_severity": {"udp-stall": "warning"},
+        "finding_details": {"udp-stall": {"stalls": 2, "packets": 45}}})
+
+    # Close case: a heartbeat every second is the conversation's usual rhythm, not a stall.
+    u = Udp(s=("10.30.0.2", 3478))
+    for k in range(30):
+        u.send("c" if k % 2 else "s", b"beat" * 10)
+        u.at(1.0)
+    fixture("udp_heartbeat.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+
+def fairness_fixtures():
+    server = ("10.40.0.2", 8080)
+    seg = 1448
+
+    def busy(port, count, t0, spread):
+        c = Conv(c=("10.40.0.1", port), s=server, t0=t0)
+        c.handshake()
+        for i in range(count):
+            c.send("s", 1 + i * seg, 1, ACK, seg)
+            c.at(spread / count)
+            c.send("c", 1, 1 + (i + 1) * seg, ACK, win=512)
+        return c
+
+    # The io_uring story: three connections to the server run for 3 s; the fourth sends a request
+    # and then only zero-window and keep-alive exchanges, as the server stopped reading it.
+    convs = [busy(41000 + k, 16, T0 + k * 0.001, 3.0) for k in range(3)]
+    d = Conv(c=("10.40.0.1", 41003), s=server, t0=T0 + 0.004)
+    d.handshake()
+    d.send("c", 1, 1, ACK | PSH, 300)
+    d.at(0.001)
+    evidence = [d.send("s", 1, 301, ACK, win=0)]
+    for k in range(5):
+        d.at(0.5)
+        evidence.append(d.send("c", 300, 1, ACK))
+        d.at(0.001)
+        evidence.append(d.send("s", 1, 301, ACK, win=0))
+    # Frame numbers once merged with the other three conversations.
+    frames = sorted([(t, ci, i) for ci, c in enumerate(convs + [d]) for i, (t, _) in enumerate(c.frames)])
+    number = {(ci, i): n + 1 for n, (_, ci, i) in enumerate(frames)}
+    evidence = [number[(3, e - 1)] for e in evidence]
+    fixture("tcp_starved_connection.pcap", merge_convs(*convs, d), {
+        "flows_count": 4,
+        "findings": ["keep-alive", "starved-flow", "zero-window"],
+        "finding_frames": {"starved-flow": evidence},
+        "finding_severity": {"starved-flow": "warning"},
+        "finding_details": {"starved-flow": {"bytes": 300, "zero_windows": 6, "keep_alives": 5,
+                                             "fair_share": 0.25}}})
+
+    # Close case: four connections with unequal but real shares (16, 12, 8 and 4 segments).
+    convs = [busy(42000 + k, n, T0 + k * 0.001, 3.0) for k, n in enumerate((16, 12, 8, 4))]
+    fixture("tcp_uneven_shares.pcap", merge_convs(*convs), {"flows_count": 4, "findings": []})
+
+    # Three connections, each with 30 segments (43,440 bytes) unacknowledged at the same moment:
+    # 130,320 bytes in flight; over a 64 KiB budget, within a 256 KiB one.
+    def inflight(port, t0):
+        c = Conv(c=("10.50.0.1", port), s=("10.50.0.2", 443), t0=t0)
+        c.handshake()
+        for i in range(30):
+            c.send("s", 1 + i * seg, 1, ACK, seg)
+            c.at(30e-6)
+        c.at(0.010)
+        c.send("c", 1, 1 + 30 * seg, ACK, win=512)
+        c.close(1 + 30 * seg)
+        return c
+    convs = [inflight(43000 + k, T0 + k * 10e-6) for k in range(3)]
+    data = merge_convs(*convs)
+    # The peak: the last of the 90 data segments (3 handshakes of 3 frames come first).
+    fixture("tcp_concurrent_inflight.pcap", data, {
+        "args": ["--inflight-budget", "64K"], "flows_count": 3,
+        "findings": ["high-inflight"], "finding_frames": {"high-inflight": [99]},
+        "finding_details": {"high-inflight": {"peak_concurrent_bytes": 3 * 30 * seg,
+                                              "connections_in_flight": 3,
+                                              "budget_bytes": 65536}}})
+    fixture("tcp_concurrent_inflight_within_budget.pcap", data, {
+        "args": ["--inflight-budget", "256K"], "flows_count": 3, "findings": []})
+
+
 def main():
     tcp_eth_pcap_variants()
     link_type_fixtures()
@@ -773,6 +1253,7 @@ def main():
     pcapng_fixtures()
     broken_fixtures()
     tcp_analysis_fixtures()
+    offload_fixtures()
     check = "--check" in sys.argv
     bad = []
     if not check:

@@ -5,13 +5,22 @@
 //! end, the capture summary and the flow table ([`Detector::finish`]). Findings cite 1-based frame
 //! numbers, the same numbers Wireshark shows.
 
+mod burst_retransmission;
 mod capture_gaps;
 mod fragmentation;
+mod gro_blocked_headers;
+mod gro_blocked_ip_id;
+mod high_inflight;
 mod keep_alive;
+mod no_coalescing;
 mod out_of_order;
+mod oversized_frames;
 mod retransmissions;
 mod snaplen;
+mod starved_flow;
 mod truncation;
+mod udp_gso_superframes;
+mod udp_stall;
 mod zero_window;
 
 use serde::Serialize;
@@ -20,11 +29,11 @@ use serde_json::{Map, Value};
 use crate::capture::{CaptureMeta, Frame};
 use crate::decode::Packet;
 use crate::flow::{Flow, FlowConfig, FlowRef, FlowTable};
+use crate::gro::GroDir;
 use crate::tcp::events::Events;
 use crate::tcp::TcpConn;
 
-/// At most this many evidence frame numbers are kept per finding; `details` carries totals.
-pub const MAX_EVIDENCE: usize = 20;
+pub use crate::evidence::{Evidence, MAX_EVIDENCE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +94,8 @@ pub struct Settings {
     pub flows: FlowConfig,
     /// `retransmissions` warns above this share of a direction's data segments (0.01 = 1%).
     pub retransmission_threshold: f64,
+    /// `high-inflight` warns when connections have more than this many bytes in flight at once.
+    pub inflight_budget: u64,
 }
 
 impl Default for Settings {
@@ -92,13 +103,27 @@ impl Default for Settings {
         Settings {
             flows: FlowConfig::default(),
             retransmission_threshold: 0.01,
+            inflight_budget: high_inflight::DEFAULT_BUDGET,
         }
     }
 }
 
-/// The list of detectors, in report order.
+/// The list of detectors, most important first: findings of equal severity are reported (and
+/// the verdict is chosen) in this order.
 pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
+    let kernel = settings.flows.gro.kernel;
     vec![
+        Box::new(gro_blocked_ip_id::GroBlockedIpId::new(kernel)),
+        Box::new(no_coalescing::NoCoalescing),
+        Box::new(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
+        Box::new(burst_retransmission::BurstRetransmission::default()),
+        Box::new(starved_flow::StarvedFlow::default()),
+        Box::new(udp_stall::UdpStall::default()),
+        Box::new(udp_gso_superframes::UdpGsoSuperframes::new(
+            settings.flows.gro.mtu,
+        )),
+        Box::new(high_inflight::HighInflight::new(settings.inflight_budget)),
+        Box::new(oversized_frames::OversizedFrames),
         Box::new(truncation::Truncation),
         Box::new(snaplen::Snaplen::default()),
         Box::new(fragmentation::Fragmentation::default()),
@@ -136,6 +161,33 @@ impl PerFlow {
     }
 }
 
+/// Every direction of a TCP flow that sent data, with its coalescing facts and GRO model.
+pub fn gro_dirs<'a>(
+    flows: &'a FlowTable,
+) -> impl Iterator<Item = (usize, &'a Flow, usize, &'a GroDir)> + 'a {
+    flows.flows.iter().enumerate().flat_map(|(i, f)| {
+        f.gro
+            .as_deref()
+            .into_iter()
+            .flat_map(move |g| (0..2).map(move |side| (i, f, side, &g.dirs[side])))
+            .filter(|(_, _, _, d)| d.data_frames > 0)
+    })
+}
+
+/// "the server (10.0.0.2:80)": who sent `side`'s packets, for messages.
+pub fn sender(f: &Flow, side: usize) -> String {
+    format!("the {} ({})", f.role(side), f.key.ends[side])
+}
+
+/// `a / b`, or 0 when `b` is 0.
+pub fn share(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 /// The TCP flows of the table with their analysis state.
 pub fn tcp_flows<'a>(
     flows: &'a FlowTable,
@@ -147,43 +199,24 @@ pub fn tcp_flows<'a>(
         .filter_map(|(i, f)| f.tcp.as_deref().map(|c| (i, f, c)))
 }
 
-/// A bounded list of evidence frame numbers plus the total seen.
-#[derive(Debug, Clone, Default)]
-pub struct Evidence {
-    frames: [u64; MAX_EVIDENCE],
-    kept: usize,
-    pub total: u64,
-}
-
-impl Evidence {
-    pub fn push(&mut self, frame: u64) {
-        if self.kept < MAX_EVIDENCE {
-            self.frames[self.kept] = frame;
-            self.kept += 1;
-        }
-        self.total += 1;
-    }
-    pub fn frames(&self) -> Vec<u64> {
-        self.frames[..self.kept].to_vec()
-    }
-}
-
 /// Builds a `details` map from pairs.
 pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// Runs every detector's `finish` and orders the findings: most severe first, then by id and flow.
+/// Runs every detector's `finish` and orders the findings: most severe first, then in registry
+/// order (most important detector first), then by flow.
 pub fn finish_all(detectors: &mut [Box<dyn Detector>], summary: &Summary<'_>) -> Vec<Finding> {
-    let mut all: Vec<Finding> = detectors
+    let mut all: Vec<(usize, Finding)> = detectors
         .iter_mut()
-        .flat_map(|d| d.finish(summary))
+        .enumerate()
+        .flat_map(|(i, d)| d.finish(summary).into_iter().map(move |f| (i, f)))
         .collect();
-    all.sort_by(|a, b| {
+    all.sort_by(|(ia, a), (ib, b)| {
         b.severity
             .cmp(&a.severity)
-            .then(a.id.cmp(b.id))
+            .then(ia.cmp(ib))
             .then(a.flow.cmp(&b.flow))
     });
-    all
+    all.into_iter().map(|(_, f)| f).collect()
 }

@@ -204,6 +204,8 @@ pub struct UdpFacts {
     /// Payload length from the IP length fields.
     pub payload_len: u32,
     pub checksum_zero: bool,
+    /// Byte offset of the payload in the frame's captured data (it may be cut by the snaplen).
+    pub payload_offset: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -404,6 +406,7 @@ impl Ctx {
                     dst_port: u.destination_port(),
                     payload_len: ip.transport_len().saturating_sub(8),
                     checksum_zero: u.checksum() == 0,
+                    payload_offset: self.offset_of(u.payload()),
                 };
                 pkt.kind = Kind::Udp;
                 pkt.udp = Some(udp);

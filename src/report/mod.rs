@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::analysis::Finding;
+use crate::analysis::{Finding, Severity};
 use crate::capture::{CaptureMeta, InterfaceStats};
 use crate::decode::link;
 use crate::flow::{DirStats, Flow};
+use crate::gro::{GroDir, Kernel};
 use crate::tcp::metrics::{Counts, DirMetrics, RttSource};
 use crate::tcp::TcpConn;
 
@@ -24,7 +25,56 @@ pub struct Report {
     pub tool: Tool,
     pub capture: CaptureReport,
     pub flows: Vec<FlowReport>,
+    /// Most severe first; among equals, the most important detector first.
     pub findings: Vec<Finding>,
+    pub verdict: Verdict,
+}
+
+/// The conclusion in plain words: the most important finding and what to try next.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    /// `ok` (no finding), or the highest severity found: `info`, `warning`, `error`.
+    pub status: &'static str,
+    pub summary: String,
+    pub next_step: Option<String>,
+    /// Index into `findings` of the finding the summary is about.
+    pub finding: Option<usize>,
+    /// Findings per severity.
+    pub counts: BTreeMap<&'static str, usize>,
+}
+
+impl Verdict {
+    /// From findings already in report order (most important first).
+    pub fn new(findings: &[Finding]) -> Self {
+        let mut counts = BTreeMap::new();
+        for f in findings {
+            *counts.entry(f.severity.as_str()).or_default() += 1;
+        }
+        match findings.first() {
+            None => Verdict {
+                status: "ok",
+                summary: "No problem found: no offload, tunnel or TCP issue in this capture."
+                    .into(),
+                next_step: None,
+                finding: None,
+                counts,
+            },
+            Some(f) if f.severity == Severity::Info => Verdict {
+                status: "info",
+                summary: format!("No problem found. Of note: {}", f.message),
+                next_step: Some(f.hint.clone()),
+                finding: Some(0),
+                counts,
+            },
+            Some(f) => Verdict {
+                status: f.severity.as_str(),
+                summary: f.message.clone(),
+                next_step: Some(f.hint.clone()),
+                finding: Some(0),
+                counts,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -193,6 +243,68 @@ pub struct DirReport {
     /// TCP analysis of what this side sent (TCP flows only).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpDirReport>,
+    /// Coalescing facts and the GRO merge model (TCP directions that sent data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload: Option<OffloadDirReport>,
+}
+
+/// What the GRO model found for one direction.
+#[derive(Debug, Serialize)]
+pub struct GroReport {
+    /// The kernel generation whose rules were applied (`--kernel`).
+    pub kernel: &'static str,
+    /// Consecutive data segment pairs; those judged (both at most MTU-sized, at most 250 µs
+    /// apart); those the rules would merge.
+    pub pairs: u64,
+    pub judged_pairs: u64,
+    pub mergeable_pairs: u64,
+    /// `mergeable_pairs / judged_pairs`.
+    pub merge_rate: Option<f64>,
+    /// How often each rule failed among the judged pairs (a pair may fail several).
+    pub blockers: BTreeMap<&'static str, u64>,
+}
+
+/// Coalescing facts of one direction.
+#[derive(Debug, Serialize)]
+pub struct OffloadDirReport {
+    /// Path MTU used, and where it came from (`option`, `mss`, `default`).
+    pub mtu: u32,
+    pub mtu_source: &'static str,
+    pub data_frames: u64,
+    /// Wire segments the data frames stand for (a frame of N MSS counts N).
+    pub wire_segments: u64,
+    /// `wire_segments / data_frames`: 1.0 when nothing was coalesced.
+    pub segments_per_frame: Option<f64>,
+    pub max_segments_per_frame: u32,
+    /// Data frames whose IP packet is larger than `mtu`.
+    pub oversized_frames: u64,
+    pub gro: GroReport,
+}
+
+impl OffloadDirReport {
+    pub fn new(g: &GroDir, kernel: Kernel) -> Self {
+        OffloadDirReport {
+            mtu: g.mtu,
+            mtu_source: g.mtu_source.name(),
+            data_frames: g.data_frames,
+            wire_segments: g.wire_segments,
+            segments_per_frame: g.segments_per_frame(),
+            max_segments_per_frame: g.max_segments,
+            oversized_frames: g.oversized.total,
+            gro: GroReport {
+                kernel: kernel.name(),
+                pairs: g.pairs,
+                judged_pairs: g.judged_pairs,
+                mergeable_pairs: g.mergeable_pairs,
+                merge_rate: g.merge_rate(),
+                blockers: g
+                    .top_blockers()
+                    .into_iter()
+                    .map(|(b, n)| (b.name(), n))
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// RTT summary, in milliseconds.
@@ -331,6 +443,10 @@ pub struct TcpFlowReport {
     pub window_scaling_known: bool,
     /// SYN to the first ACK without SYN: Wireshark's iRTT (`tcp.analysis.initial_rtt`).
     pub initial_rtt_ms: Option<f64>,
+    /// The end the capture was taken on (`client`, `server`), when the capture tells.
+    pub capture_point: Option<&'static str>,
+    /// How: `sll-packet-type`, `tso-length-zero` or `handshake-timing`.
+    pub capture_point_evidence: Option<&'static str>,
 }
 
 impl TcpFlowReport {
@@ -340,14 +456,25 @@ impl TcpFlowReport {
             syn_ack_seen: conn.options[1 - f.client].isn.is_some(),
             window_scaling_known: conn.window_scale(0).is_some() && conn.window_scale(1).is_some(),
             initial_rtt_ms: conn.ws.initial_rtt_ns.map(|n| n as f64 / 1e6),
+            capture_point: f.capture_point().map(|c| f.role(c.side)),
+            capture_point_evidence: f.capture_point().map(|c| c.how),
         }
     }
 }
 
 impl DirReport {
-    fn new(d: &DirStats, tcp: Option<(&TcpConn, usize, i64)>) -> Self {
-        let mut r = DirReport::from(d);
-        r.tcp = tcp.map(|(c, side, end)| TcpDirReport::new(c, side, end));
+    fn new(f: &Flow, side: usize, kernel: Kernel) -> Self {
+        let mut r = DirReport::from(&f.dirs[side]);
+        r.tcp = f
+            .tcp
+            .as_deref()
+            .map(|c| TcpDirReport::new(c, side, f.last_ts_ns()));
+        r.offload = f
+            .gro
+            .as_deref()
+            .map(|g| &g.dirs[side])
+            .filter(|g| g.data_frames > 0)
+            .map(|g| OffloadDirReport::new(g, kernel));
         r
     }
 }
@@ -366,6 +493,7 @@ impl From<&DirStats> for DirReport {
             first_timestamp_ns: some.then_some(d.first_ts_ns),
             last_timestamp_ns: some.then_some(d.last_ts_ns),
             tcp: None,
+            offload: None,
         }
     }
 }
@@ -393,11 +521,11 @@ pub struct FlowReport {
     pub wireshark_filter: String,
 }
 
-impl From<&Flow> for FlowReport {
-    fn from(f: &Flow) -> Self {
+impl FlowReport {
+    /// The report of one flow; `kernel` names the GRO rules the model applied.
+    pub fn new(f: &Flow, kernel: Kernel) -> Self {
         let (c, s) = (f.client(), f.server());
         let proto = f.key.protocol.as_str();
-        let end = f.last_ts_ns();
         let wireshark_filter = f.wireshark_filter();
         FlowReport {
             id: f.id,
@@ -428,8 +556,8 @@ impl From<&Flow> for FlowReport {
             first_timestamp_ns: f.first_ts_ns(),
             last_timestamp_ns: f.last_ts_ns(),
             duration_s: seconds(f.last_ts_ns().saturating_sub(f.first_ts_ns())),
-            c2s: DirReport::new(f.c2s(), f.tcp.as_deref().map(|c| (c, f.client, end))),
-            s2c: DirReport::new(f.s2c(), f.tcp.as_deref().map(|c| (c, 1 - f.client, end))),
+            c2s: DirReport::new(f, f.client, kernel),
+            s2c: DirReport::new(f, 1 - f.client, kernel),
             tcp: f.tcp.as_deref().map(|c| TcpFlowReport::new(f, c)),
             wireshark_filter,
         }

@@ -11,6 +11,7 @@ const STYLE: TableStyle = TableStyle::new()
     .bottom_border(LineStyle::none().fill('─').junction('─'));
 
 use super::{FlowReport, Report};
+use crate::analysis::Severity;
 use crate::units::{bytes, duration, rate, thousands};
 
 /// Options for the text rendering.
@@ -121,7 +122,20 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
     if r.findings.is_empty() {
         let _ = writeln!(out, "  none");
     }
+    // Info findings repeat per flow (oversized-frames on every coalesced flow): the first few of
+    // each id are shown, the rest summarised.
+    let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut hidden: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for f in &r.findings {
+        let n = shown.entry(f.id).or_default();
+        *n += 1;
+        if f.severity == Severity::Info && *n > MAX_INFO_PER_ID {
+            hidden
+                .entry(f.id)
+                .or_default()
+                .push(f.flow.map_or("-".into(), |id| id.to_string()));
+            continue;
+        }
         let scope = f.flow.map(|id| format!(" [flow {id}]")).unwrap_or_default();
         let _ = writeln!(
             out,
@@ -139,7 +153,58 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
             let _ = writeln!(out, "           wireshark: {w}");
         }
     }
+    for (id, flows) in hidden {
+        let _ = writeln!(
+            out,
+            "  info     {id}: {} more, on flows {} (all in --format json)",
+            flows.len(),
+            flows.join(", ")
+        );
+    }
+    verdict(&mut out, r);
     out
+}
+
+/// Info findings of one id shown in full before the rest are summarised.
+const MAX_INFO_PER_ID: usize = 3;
+
+/// The closing block: the most important finding in plain words, what to try, what else.
+fn verdict(out: &mut String, r: &Report) {
+    let v = &r.verdict;
+    let _ = writeln!(out, "\nVerdict");
+    let label = match v.status {
+        "error" | "warning" => "Problem",
+        _ => "OK",
+    };
+    let _ = writeln!(out, "  {label:<8} {}", v.summary);
+    if let Some(n) = &v.next_step {
+        let _ = writeln!(out, "  {:<8} {n}", "Try");
+    }
+    // The other problems, one entry per finding id, in report order.
+    let mut rest: Vec<(&str, Vec<String>)> = Vec::new();
+    for f in r
+        .findings
+        .iter()
+        .skip(1)
+        .filter(|f| f.severity > Severity::Info)
+    {
+        let flow = f.flow.map_or_else(String::new, |id| id.to_string());
+        match rest.iter_mut().find(|(id, _)| *id == f.id) {
+            Some((_, flows)) => flows.push(flow),
+            None => rest.push((f.id, vec![flow])),
+        }
+    }
+    let rest: Vec<String> = rest
+        .into_iter()
+        .map(|(id, flows)| match flows.as_slice() {
+            [one] if one.is_empty() => id.to_string(),
+            [one] => format!("{id} (flow {one})"),
+            many => format!("{id} ({} flows)", many.len()),
+        })
+        .collect();
+    if !rest.is_empty() {
+        let _ = writeln!(out, "  {:<8} {}", "Also", rest.join(", "));
+    }
 }
 
 fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {

@@ -110,6 +110,8 @@ pub struct DirMetrics {
     tsvals: VecDeque<(u32, i64)>,
 
     pub inflight_peak: u32,
+    /// Bytes in flight after the latest segment or ACK of this direction.
+    pub inflight_now: u32,
     inflight_sum: u128,
     inflight_samples: u64,
 
@@ -126,6 +128,9 @@ pub struct DirMetrics {
 
     pub series: Option<Series>,
 }
+
+/// The largest window TCP can advertise: 65535 << 14 (RFC 7323 §2.3), rounded to 2^30.
+pub const MAX_WINDOW: u32 = 1 << 30;
 
 /// What one frame sent by this side brings.
 pub struct Sent {
@@ -230,18 +235,28 @@ impl DirMetrics {
 
         // Bytes in flight after this segment: highest sent minus cumulative ACK minus SACKed.
         if s.len > 0 {
-            if let (Some(h), Some(a)) = (self.highest, self.acked) {
-                let mut inflight = h.bytes_after(a).unwrap_or(0);
-                for &(l, r) in &self.sack[..self.sack_count] {
-                    let l = l.max(a);
-                    let r = if r > h { h } else { r };
-                    inflight = inflight.saturating_sub(r.bytes_after(l).unwrap_or(0));
-                }
+            if let Some(inflight) = self.outstanding_bytes() {
+                self.inflight_now = inflight;
                 self.inflight_peak = self.inflight_peak.max(inflight);
                 self.inflight_sum += inflight as u128;
                 self.inflight_samples += 1;
             }
         }
+    }
+
+    /// Highest sequence sent minus the cumulative ACK minus SACKed bytes (RFC 6675's "pipe"
+    /// without loss marking), once both are known.
+    fn outstanding_bytes(&self) -> Option<u32> {
+        let (h, a) = (self.highest?, self.acked?);
+        let mut inflight = h.bytes_after(a).unwrap_or(0);
+        for &(l, r) in &self.sack[..self.sack_count] {
+            let l = l.max(a);
+            let r = if r > h { h } else { r };
+            inflight = inflight.saturating_sub(r.bytes_after(l).unwrap_or(0));
+        }
+        // More than the largest window TCP can advertise (2^30, RFC 7323 §2.3) is a sequence jump
+        // (a damaged or reused connection), not data in flight.
+        (inflight <= MAX_WINDOW).then_some(inflight)
     }
 
     /// Accounts an acknowledgment for this side's data, sent by the other side.
@@ -300,6 +315,9 @@ impl DirMetrics {
                     self.tsvals.drain(..=i);
                 }
             }
+        }
+        if let Some(inflight) = self.outstanding_bytes() {
+            self.inflight_now = inflight;
         }
     }
 

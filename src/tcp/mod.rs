@@ -48,10 +48,39 @@ pub struct SideOptions {
     pub max_payload: u32,
 }
 
+/// When the three handshake packets passed the capture point: which side answers quickly is the
+/// local one (see `Flow::capture_point`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handshake {
+    /// The first SYN and the side that sent it.
+    pub syn: Option<(usize, i64)>,
+    /// The first SYN/ACK answering it.
+    pub syn_ack_ns: Option<i64>,
+    /// The first ACK from the SYN's side after the SYN/ACK.
+    pub ack_ns: Option<i64>,
+}
+
+impl Handshake {
+    fn observe(&mut self, side: usize, flags: u8, ts_ns: i64) {
+        use tcp_flags::{ACK, SYN};
+        match (self.syn, flags & (SYN | ACK)) {
+            (None, SYN) => self.syn = Some((side, ts_ns)),
+            (Some((s, _)), f) if f == SYN | ACK && s != side && self.syn_ack_ns.is_none() => {
+                self.syn_ack_ns = Some(ts_ns)
+            }
+            (Some((s, _)), ACK) if s == side && self.syn_ack_ns.is_some() => {
+                self.ack_ns.get_or_insert(ts_ns);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// One TCP connection (both directions).
 #[derive(Debug, Clone)]
 pub struct TcpConn {
     pub ws: WsConn,
+    pub handshake: Handshake,
     /// Indexed by sender side, like `Flow::dirs`.
     pub dirs: [DirMetrics; 2],
     pub options: [SideOptions; 2],
@@ -77,6 +106,7 @@ impl TcpConn {
     pub fn new(start_ns: i64, full_trace: bool, config: TcpConfig) -> Self {
         TcpConn {
             ws: WsConn::default(),
+            handshake: Handshake::default(),
             dirs: Default::default(),
             options: Default::default(),
             traces: [Trace::new(full_trace), Trace::new(full_trace)],
@@ -98,6 +128,7 @@ impl TcpConn {
     pub fn observe(&mut self, side: usize, f: &TcpFrame<'_>) -> Events {
         let t = f.tcp;
         let o = &t.options;
+        self.handshake.observe(side, t.flags, f.ts_ns);
         if t.flags & tcp_flags::SYN != 0 {
             let so = &mut self.options[side];
             so.isn = Some(t.seq);

@@ -131,6 +131,17 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
             }
         }
     }
+    if let Some(fd) = exp["finding_details"].as_object() {
+        for (id, want) in fd {
+            let f = json["findings"]
+                .as_array()
+                .and_then(|a| a.iter().find(|f| f["id"] == id.as_str()));
+            match f {
+                Some(f) => subset(want, &f["details"], &format!("{id}.details"), &mut errors),
+                None => errors.push(format!("{id} missing")),
+            }
+        }
+    }
     if let Some(ff) = exp["finding_frames"].as_object() {
         for (id, frames) in ff {
             let f = json["findings"]

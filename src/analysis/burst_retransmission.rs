@@ -1,0 +1,192 @@
+//! `burst-retransmission`: retransmissions that come in runs of many consecutive segments, sent
+//! back to back: the signature of a whole TSO/GSO burst resent after one of its wire segments was
+//! lost (the TSO story: turning TSO off cut retransmissions and latency).
+//!
+//! A run is a sequence of retransmitted data frames of one direction, each starting where the
+//! previous ended and sent within [`BURST_GAP_NS`] of it, with no new data between. Its length is
+//! counted in wire segments (a retransmitted super-frame counts its MSS multiples).
+
+use rustc_hash::FxHashMap;
+use serde_json::json;
+
+use super::{details, sender, share, tcp_flows, Detector, Finding, Severity, Summary};
+use crate::capture::Frame;
+use crate::decode::{tcp_flags, Packet};
+use crate::flow::FlowRef;
+use crate::tcp::events::Events;
+use crate::tcp::seq::SeqNum;
+
+/// A run this long, in wire segments, is a burst. Linux TSO bursts carry up to 44 segments of 1448
+/// bytes (64 KB, `gso_max_size`), and TSO autosizing sends about 1 ms worth; single losses and
+/// RTO slow-start rounds (1, 2, 4 segments) stay below.
+pub const MIN_BURST_SEGMENTS: u64 = 8;
+/// Resent segments further apart than this are not one burst: a 64 KB TSO burst leaves a 1 Gbit/s
+/// NIC in 0.5 ms.
+pub const BURST_GAP_NS: i64 = 1_000_000;
+/// Runs listed in `details`.
+const MAX_LISTED: usize = 20;
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first_frame: u64,
+    frames: u64,
+    bytes: u64,
+    next: SeqNum,
+    last_ns: i64,
+}
+
+#[derive(Debug, Default)]
+struct Dir {
+    /// MSS announced by this side's SYN (its peer's segment size).
+    mss: Option<u16>,
+    /// Largest payload of a frame no larger than 1500 bytes of IP: a wire segment.
+    max_wire_payload: u32,
+    open: Option<Run>,
+    /// Closed runs as (first frame, frames, bytes), for the segment count at the end.
+    runs: Vec<(u64, u64, u64)>,
+    dropped_runs: u64,
+}
+
+#[derive(Default)]
+pub struct BurstRetransmission {
+    dirs: FxHashMap<(usize, usize), Dir>,
+}
+
+/// Bounded: per direction at most this many closed runs of 2+ frames or 2+ segments are kept.
+const MAX_RUNS: usize = 4096;
+
+impl Dir {
+    fn close(&mut self) {
+        if let Some(r) = self.open.take() {
+            if r.frames > 1 || r.bytes > u64::from(self.max_wire_payload) {
+                if self.runs.len() < MAX_RUNS {
+                    self.runs.push((r.first_frame, r.frames, r.bytes));
+                } else {
+                    self.dropped_runs += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Detector for BurstRetransmission {
+    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
+        let (Some(t), Some(fr), Some(ip)) = (&pkt.tcp, flow, &pkt.ip) else {
+            return;
+        };
+        let syn = t.flags & tcp_flags::SYN != 0;
+        if t.payload_len == 0 && !syn {
+            return;
+        }
+        let d = self.dirs.entry((fr.index, fr.side)).or_default();
+        if syn {
+            d.mss = t.options.mss.or(d.mss);
+        }
+        if t.payload_len == 0 {
+            return;
+        }
+        if ip.len <= 1500 {
+            d.max_wire_payload = d.max_wire_payload.max(t.payload_len);
+        }
+        if !fr.events.any(Events::ANY_RETRANSMISSION) {
+            d.close();
+            return;
+        }
+        let seq = SeqNum(t.seq);
+        let len = u64::from(t.payload_len);
+        match &mut d.open {
+            Some(r) if r.next == seq && frame.ts_ns.saturating_sub(r.last_ns) <= BURST_GAP_NS => {
+                r.frames += 1;
+                r.bytes += len;
+                r.next = seq.plus(t.payload_len);
+                r.last_ns = frame.ts_ns;
+            }
+            _ => {
+                d.close();
+                d.open = Some(Run {
+                    first_frame: frame.number,
+                    frames: 1,
+                    bytes: len,
+                    next: seq.plus(t.payload_len),
+                    last_ns: frame.ts_ns,
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        for d in self.dirs.values_mut() {
+            d.close();
+        }
+        let mut out = Vec::new();
+        for (i, f, conn) in tcp_flows(s.flows) {
+            for side in 0..2 {
+                let Some(d) = self.dirs.get(&(i, side)) else {
+                    continue;
+                };
+                let peer_mss = self.dirs.get(&(i, 1 - side)).and_then(|p| p.mss);
+                let seg = peer_mss
+                    .map(u64::from)
+                    .or((d.max_wire_payload > 0).then_some(u64::from(d.max_wire_payload)))
+                    .unwrap_or(1460);
+                let bursts: Vec<(u64, u64, u64)> = d
+                    .runs
+                    .iter()
+                    .map(|&(frame, _, bytes)| (frame, bytes.div_ceil(seg), bytes))
+                    .filter(|&(_, segs, _)| segs >= MIN_BURST_SEGMENTS)
+                    .collect();
+                if bursts.is_empty() {
+                    continue;
+                }
+                let m = &conn.dirs[side];
+                let resent: u64 = bursts.iter().map(|b| b.2).sum();
+                let longest = bursts.iter().map(|b| b.1).max().unwrap_or(0);
+                out.push(Finding {
+                    id: "burst-retransmission",
+                    severity: Severity::Warning,
+                    flow: Some(f.id),
+                    frames: bursts.iter().take(MAX_LISTED).map(|b| b.0).collect(),
+                    message: format!(
+                        "{} resent {} burst{} of consecutive segments back to back (the longest \
+                         {} segments), {} in all: {:.0}% of its retransmitted bytes.",
+                        sender(f, side),
+                        bursts.len(),
+                        if bursts.len() == 1 { "" } else { "s" },
+                        longest,
+                        crate::units::bytes(resent),
+                        100.0 * share(resent, m.retransmitted_bytes.max(resent)),
+                    ),
+                    hint: "Whole TSO/GSO bursts are being resent: one lost wire segment costs the \
+                           burst. Look for tail drops on a shallow-buffered hop (switch, policer); \
+                           pace the sender (`tc qdisc replace dev IFACE root fq`), cap burst size \
+                           (`ip link set dev IFACE gso_max_size 16384`), make sure SACK is on \
+                           (net.ipv4.tcp_sack=1), and compare with `ethtool -K IFACE tso off gso \
+                           off`."
+                        .into(),
+                    wireshark_filter: Some(format!(
+                        "{} && tcp.analysis.retransmission",
+                        f.wireshark_filter()
+                    )),
+                    details: details([
+                        ("side", json!(f.role(side))),
+                        ("sender", json!(f.key.ends[side].to_string())),
+                        ("bursts", json!(bursts.len())),
+                        ("longest_segments", json!(longest)),
+                        ("segment_size", json!(seg)),
+                        ("bytes_resent_in_bursts", json!(resent)),
+                        ("retransmitted_bytes", json!(m.retransmitted_bytes)),
+                        (
+                            "runs",
+                            json!(bursts
+                                .iter()
+                                .take(MAX_LISTED)
+                                .map(|b| json!({"first_frame": b.0, "segments": b.1, "bytes": b.2}))
+                                .collect::<Vec<_>>()),
+                        ),
+                    ]),
+                });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,87 @@
+//! `gro-blocked-headers`: something other than the IP ID keeps Linux GRO from merging most
+//! back-to-back segment pairs of a direction: a TTL, TOS or DF that changes, tunnel outer ports
+//! that change per packet, TCP options or windows that differ, PSH on every segment, …
+//!
+//! The pairs and the rules that failed come from the GRO model ([`crate::gro`]); the IP ID rule
+//! has its own detector (`gro-blocked-ip-id`), and blockers that are the traffic's shape (ACKs and
+//! windows moving with two-way data, loss, growing segments) are left out: they are not a device
+//! to fix.
+
+use serde_json::json;
+
+use super::{details, gro_dirs, sender, share, Detector, Finding, Severity, Summary};
+use crate::gro::Kernel;
+
+/// Fewer judged pairs than this say nothing.
+pub const MIN_PAIRS: u64 = 8;
+/// The leading non-ID rule must block at least this share of the judged pairs ("most pairs").
+pub const MIN_SHARE: f64 = 0.5;
+
+pub struct GroBlockedHeaders {
+    kernel: Kernel,
+}
+
+impl GroBlockedHeaders {
+    pub fn new(kernel: Kernel) -> Self {
+        GroBlockedHeaders { kernel }
+    }
+}
+
+impl Detector for GroBlockedHeaders {
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (_, f, side, g) in gro_dirs(s.flows) {
+            if g.judged_pairs < MIN_PAIRS {
+                continue;
+            }
+            let blockers = g.top_blockers();
+            let Some(&(top, n)) = blockers
+                .iter()
+                .find(|(b, _)| !b.is_ip_id() && !b.is_traffic_shape())
+            else {
+                continue;
+            };
+            let top_share = share(n, g.judged_pairs);
+            if top_share < MIN_SHARE {
+                continue;
+            }
+            let rate = g.merge_rate().unwrap_or(0.0);
+            out.push(Finding {
+                id: "gro-blocked-headers",
+                severity: Severity::Warning,
+                flow: Some(f.id),
+                frames: g.header_blocked.frames(),
+                message: format!(
+                    "Linux GRO ({}) would merge only {:.0}% of the {} back-to-back segment \
+                     pairs from {}: `{}` blocks {:.0}% of them.",
+                    self.kernel.range(),
+                    100.0 * rate,
+                    g.judged_pairs,
+                    sender(f, side),
+                    top.name(),
+                    100.0 * top_share,
+                ),
+                hint: top.hint().into(),
+                wireshark_filter: Some(format!("{} && tcp.len > 0", f.wireshark_filter())),
+                details: details([
+                    ("side", json!(f.role(side))),
+                    ("sender", json!(f.key.ends[side].to_string())),
+                    ("kernel", json!(self.kernel.name())),
+                    ("judged_pairs", json!(g.judged_pairs)),
+                    ("mergeable_pairs", json!(g.mergeable_pairs)),
+                    ("merge_rate", json!(rate)),
+                    ("top_blocker", json!(top.name())),
+                    ("top_blocker_share", json!(top_share)),
+                    (
+                        "blockers",
+                        json!(blockers
+                            .iter()
+                            .map(|(b, n)| (b.name(), *n))
+                            .collect::<std::collections::BTreeMap<_, _>>()),
+                    ),
+                ]),
+            });
+        }
+        out
+    }
+}

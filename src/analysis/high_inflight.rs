@@ -1,0 +1,123 @@
+//! `high-inflight`: bytes in flight per TCP connection and summed over the connections open at the
+//! same time. A proxy or terminator relaying those connections holds about that much in buffers
+//! (the QUIC memory story: many long-lived connections with large buffers exhausted memory).
+//!
+//! The engine keeps each direction's bytes in flight (highest sequence sent minus cumulative ACK
+//! minus SACKed bytes) after every frame; this detector keeps the running sum over connections
+//! and its peak.
+
+use rustc_hash::FxHashMap;
+use serde_json::json;
+
+use super::{details, tcp_flows, Detector, Finding, Severity, Summary};
+use crate::capture::Frame;
+use crate::decode::Packet;
+use crate::flow::FlowRef;
+use crate::units::bytes;
+
+/// Default budget: 16 MiB, four times Linux's default `tcp_wmem` maximum (4 MiB).
+pub const DEFAULT_BUDGET: u64 = 16 << 20;
+/// Connections listed in `details`.
+const MAX_LISTED: usize = 10;
+
+#[derive(Default)]
+pub struct HighInflight {
+    budget: u64,
+    /// In flight per connection (flow index) after its latest frame.
+    now: FxHashMap<usize, u64>,
+    sum: u64,
+    open: u64,
+    peak: u64,
+    peak_frame: u64,
+    peak_ts_ns: i64,
+    peak_open: u64,
+}
+
+impl HighInflight {
+    pub fn new(budget: u64) -> Self {
+        HighInflight {
+            budget,
+            ..Default::default()
+        }
+    }
+}
+
+impl Detector for HighInflight {
+    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
+        let (Some(_), Some(fr)) = (&pkt.tcp, flow) else {
+            return;
+        };
+        let old = self.now.entry(fr.index).or_default();
+        if *old == fr.inflight {
+            return;
+        }
+        self.sum = self.sum - *old + fr.inflight;
+        match (*old, fr.inflight) {
+            (0, _) => self.open += 1,
+            (_, 0) => self.open -= 1,
+            _ => {}
+        }
+        *old = fr.inflight;
+        if self.sum > self.peak {
+            self.peak = self.sum;
+            self.peak_frame = frame.number;
+            self.peak_ts_ns = frame.ts_ns;
+            self.peak_open = self.open;
+        }
+    }
+
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        if self.peak <= self.budget {
+            return Vec::new();
+        }
+        let mut per_conn: Vec<(u32, u64)> = tcp_flows(s.flows)
+            .map(|(_, f, c)| {
+                let peak = c.dirs.iter().map(|d| u64::from(d.inflight_peak)).max();
+                (f.id, peak.unwrap_or(0))
+            })
+            .filter(|&(_, p)| p > 0)
+            .collect();
+        per_conn.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let largest = per_conn.first().copied().unwrap_or((0, 0));
+        let start = s.flows.flows.first().map_or(0, |f| f.first_ts_ns());
+        vec![Finding {
+            id: "high-inflight",
+            severity: Severity::Warning,
+            flow: None,
+            frames: vec![self.peak_frame],
+            message: format!(
+                "At frame {}, {} connection{} had {} in flight at once, more than the {} budget \
+                 (the most any single connection had: {} on flow {}); a proxy relaying them needs \
+                 about that much buffer memory.",
+                self.peak_frame,
+                self.peak_open,
+                if self.peak_open == 1 { "" } else { "s" },
+                bytes(self.peak),
+                bytes(self.budget),
+                bytes(largest.1),
+                largest.0,
+            ),
+            hint: "In-flight bytes are bounded by min(congestion window, receive window): cap \
+                   per-connection buffers where memory is tight (net.ipv4.tcp_wmem / tcp_rmem \
+                   maxima, SO_SNDBUF, tcp_notsent_lowat) or limit concurrent connections; raise \
+                   --inflight-budget if this much is expected."
+                .into(),
+            wireshark_filter: Some(format!("frame.number == {}", self.peak_frame)),
+            details: details([
+                ("peak_concurrent_bytes", json!(self.peak)),
+                ("at_frame", json!(self.peak_frame)),
+                ("at_time_s", json!((self.peak_ts_ns - start) as f64 / 1e9)),
+                ("connections_in_flight", json!(self.peak_open)),
+                ("budget_bytes", json!(self.budget)),
+                (
+                    "largest",
+                    json!(per_conn
+                        .iter()
+                        .take(MAX_LISTED)
+                        .map(|&(id, b)| json!({"flow": id, "peak_bytes": b}))
+                        .collect::<Vec<_>>()),
+                ),
+            ]),
+        }]
+    }
+}

@@ -1,0 +1,246 @@
+//! `udp-gso-superframes`: UDP datagrams larger than the MTU, unfragmented: UDP GSO
+//! (`UDP_SEGMENT`) on the sender, seen by a capture on the sender before the kernel or NIC cut them
+//! into `gso_size` datagrams. Infers the segment size and recognises QUIC (RFC 8999 invariants,
+//! RFC 9000 §17), where a new QUIC packet starts every `gso_size` bytes.
+//!
+//! The UDP GSO story: quic-go on an old kernel lost more than 90% of such datagrams.
+
+use rustc_hash::FxHashMap;
+use serde_json::json;
+
+use super::{details, sender, share, Detector, Evidence, Finding, Severity, Summary};
+use crate::capture::Frame;
+use crate::decode::Packet;
+use crate::flow::FlowRef;
+use crate::gro::DEFAULT_MTU;
+
+/// Bytes of the QUIC short-header destination connection ID compared to find packet starts inside
+/// a super-datagram (quic-go and most stacks use at least 4; RFC 9000 §5.1 allows 0-20).
+const DCID_PREFIX: usize = 4;
+/// The smallest `gso_size` looked for: a QUIC packet is at least 21 bytes (RFC 9000 §10.3 needs
+/// 21 for a stateless reset), real senders use the path MTU's payload.
+const MIN_GSO: usize = 64;
+
+#[derive(Debug, Default)]
+struct Dir {
+    datagrams: u64,
+    supers: Evidence,
+    max_super: u32,
+    /// Largest datagram payload at or below the MTU.
+    max_single: u32,
+    /// `gso_size` read from QUIC packet boundaries, and how often it was found.
+    gso_from_quic: Option<u32>,
+    /// Datagrams whose first byte is a QUIC long header with a known version, and that version.
+    quic_long: u64,
+    quic_version: Option<u32>,
+}
+
+pub struct UdpGsoSuperframes {
+    mtu: Option<u32>,
+    dirs: FxHashMap<(usize, usize), Dir>,
+}
+
+impl UdpGsoSuperframes {
+    pub fn new(mtu: Option<u32>) -> Self {
+        UdpGsoSuperframes {
+            mtu,
+            dirs: FxHashMap::default(),
+        }
+    }
+}
+
+/// A QUIC long header (RFC 8999 §5.1): form bit set, a version we know, connection ID lengths of
+/// at most 20 within the datagram. Returns the version.
+pub fn quic_long_header(p: &[u8]) -> Option<u32> {
+    let b0 = *p.first()?;
+    if b0 & 0x80 == 0 {
+        return None;
+    }
+    let version = u32::from_be_bytes(p.get(1..5)?.try_into().ok()?);
+    // 1: QUIC v1 (RFC 9000); 0x6b3343cf: v2 (RFC 9369); 0: version negotiation; 0xff0000xx:
+    // IETF drafts.
+    let known = matches!(version, 0 | 1 | 0x6b33_43cf) || version >> 8 == 0x00ff_0000;
+    let dcid = usize::from(*p.get(5)?);
+    let scid = usize::from(*p.get(6 + dcid)?);
+    (known && dcid <= 20 && scid <= 20 && p.len() > 7 + dcid + scid).then_some(version)
+}
+
+/// The offset of the second QUIC short-header packet in a GSO super-datagram: the first `k` where
+/// the fixed bit is set and the DCID prefix repeats.
+pub fn quic_gso_size(p: &[u8]) -> Option<u32> {
+    let first = p.first()?;
+    if first & 0xC0 != 0x40 {
+        return None;
+    }
+    let dcid = p.get(1..1 + DCID_PREFIX)?;
+    (MIN_GSO..p.len().saturating_sub(DCID_PREFIX))
+        .find(|&k| p[k] & 0xC0 == 0x40 && p.get(k + 1..k + 1 + DCID_PREFIX) == Some(dcid))
+        .map(|k| k as u32)
+}
+
+impl Detector for UdpGsoSuperframes {
+    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
+        let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, flow) else {
+            return;
+        };
+        if pkt.tcp.is_some() {
+            return;
+        }
+        let overhead = pkt
+            .tunnel
+            .map_or(0, |t| t.outer_ip.len.saturating_sub(ip.len));
+        let mtu = self.mtu.unwrap_or(DEFAULT_MTU).saturating_sub(overhead);
+        let payload = frame
+            .data
+            .get(u.payload_offset as usize..)
+            .unwrap_or_default();
+        let d = self.dirs.entry((fr.index, fr.side)).or_default();
+        d.datagrams += 1;
+        if let Some(v) = quic_long_header(payload) {
+            d.quic_long += 1;
+            d.quic_version.get_or_insert(v);
+        }
+        if ip.len > mtu && !ip.is_fragment() {
+            d.supers.push(frame.number);
+            d.max_super = d.max_super.max(u.payload_len);
+            // The first few are enough; a non-QUIC flow would otherwise be scanned in full.
+            if d.gso_from_quic.is_none() && d.supers.total <= 16 {
+                d.gso_from_quic = quic_gso_size(payload);
+            }
+        } else {
+            d.max_single = d.max_single.max(u.payload_len);
+        }
+    }
+
+    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        let mut keys: Vec<_> = self
+            .dirs
+            .iter()
+            .filter(|(_, d)| d.supers.total > 0)
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        let mut out = Vec::new();
+        for (i, side) in keys {
+            let (Some(d), Some(f)) = (self.dirs.get(&(i, side)), s.flows.flows.get(i)) else {
+                continue;
+            };
+            let other = self.dirs.get(&(i, 1 - side));
+            let version = d.quic_version.or(other.and_then(|o| o.quic_version));
+            let quic = version.is_some() || d.gso_from_quic.is_some();
+            let (gso, gso_source) = match (d.gso_from_quic, d.max_single) {
+                (Some(g), _) => (Some(g), "quic-packet-boundaries"),
+                (None, m) if m > 0 => (Some(m), "largest-single-datagram"),
+                _ => (None, "unknown"),
+            };
+            let segments = gso.map(|g| d.max_super.div_ceil(g.max(1)));
+            let n = d.supers.total;
+            let mtu = self.mtu.unwrap_or(DEFAULT_MTU);
+            let quic_name = match version {
+                Some(1) => "QUIC v1".to_string(),
+                Some(0x6b33_43cf) => "QUIC v2".to_string(),
+                Some(v) if v != 0 => format!("QUIC version {v:#x}"),
+                _ if quic => "QUIC".to_string(),
+                _ => String::new(),
+            };
+            let shape = match (gso, segments) {
+                (Some(g), Some(k)) => format!(", up to {k} segments of {g} bytes"),
+                _ => String::new(),
+            };
+            out.push(Finding {
+                id: "udp-gso-superframes",
+                severity: Severity::Info,
+                flow: Some(f.id),
+                frames: d.supers.frames(),
+                message: format!(
+                    "{n} of {} UDP datagrams from {} ({:.0}%) are larger than the {mtu}-byte MTU \
+                     (up to {} bytes of payload){shape}: UDP GSO on the sender, captured before \
+                     segmentation{}.",
+                    d.datagrams,
+                    sender(f, side),
+                    100.0 * share(n, d.datagrams),
+                    d.max_super,
+                    if quic_name.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the traffic is {quic_name}")
+                    },
+                ),
+                hint: "Expected on a sender using UDP GSO (UDP_SEGMENT). If the receiver sees \
+                       heavy loss or stalls of seconds, GSO may be mishandled by an old kernel or \
+                       driver: compare with GSO off (quic-go: QUIC_GO_DISABLE_GSO=true; NIC: \
+                       `ethtool -K IFACE tx-udp-segmentation off`) and prefer kernel 5.x or newer \
+                       (quic-go disables GSO below 5)."
+                    .into(),
+                wireshark_filter: Some(format!(
+                    "{} && udp.length > {}",
+                    f.wireshark_filter(),
+                    mtu.saturating_sub(20)
+                )),
+                details: details([
+                    ("side", json!(f.role(side))),
+                    ("sender", json!(f.key.ends[side].to_string())),
+                    ("superframes", json!(n)),
+                    ("datagrams", json!(d.datagrams)),
+                    ("share", json!(share(n, d.datagrams))),
+                    ("mtu", json!(mtu)),
+                    ("max_datagram_bytes", json!(d.max_super)),
+                    ("gso_size", json!(gso)),
+                    ("gso_size_source", json!(gso_source)),
+                    ("max_segments", json!(segments)),
+                    ("quic", json!(quic)),
+                    ("quic_version", json!(version)),
+                ]),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_headers() {
+        // Initial, v1, DCID length 8, SCID length 0, then token length and more.
+        let mut p = vec![
+            0xC3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0x20,
+        ];
+        assert_eq!(quic_long_header(&p), Some(1));
+        p[1..5].copy_from_slice(&0x6b33_43cfu32.to_be_bytes());
+        assert_eq!(quic_long_header(&p), Some(0x6b33_43cf));
+        p[1..5].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        assert_eq!(quic_long_header(&p), None, "unknown version");
+        p[1..5].copy_from_slice(&1u32.to_be_bytes());
+        p[5] = 21;
+        assert_eq!(quic_long_header(&p), None, "DCID longer than 20");
+        assert_eq!(quic_long_header(&[0x40, 1, 2]), None, "short header");
+        for cut in 0..8 {
+            assert_eq!(
+                quic_long_header(&[0xC3, 0, 0, 0, 1, 8, 1][..cut.min(7)]),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn gso_size_from_short_headers() {
+        let mut p = Vec::new();
+        for _ in 0..3 {
+            let mut pkt = vec![0x41, 0xAA, 0xBB, 0xCC, 0xDD];
+            pkt.resize(1200, 0x17);
+            p.extend(pkt);
+        }
+        p.truncate(3000);
+        assert_eq!(quic_gso_size(&p), Some(1200));
+        assert_eq!(
+            quic_gso_size(&p[..1203]),
+            None,
+            "cut before the second DCID"
+        );
+        p[0] = 0x80;
+        assert_eq!(quic_gso_size(&p), None, "not a short header");
+        assert_eq!(quic_gso_size(&[]), None);
+    }
+}
