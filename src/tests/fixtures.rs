@@ -255,3 +255,40 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(r.stderr.contains("does-not-exist.pcap"), "{}", r.stderr);
     assert_eq!(r.stderr.trim_end().lines().count(), 1);
 }
+
+/// Every finding id that a fixture expects is documented in docs/detectors.md (its own section)
+/// and in docs/json-format.md (its `details` row), and every documented id has a fixture where it
+/// fires: a new detector needs both.
+#[test]
+fn docs_cover_every_finding_id_and_fixtures_cover_every_documented_one() {
+    let detectors = fs::read_to_string(root().join("docs/detectors.md")).expect("detectors.md");
+    let json_doc = fs::read_to_string(root().join("docs/json-format.md")).expect("json-format.md");
+    let documented: BTreeSet<String> = detectors
+        .lines()
+        .filter_map(|l| l.strip_prefix("## `"))
+        .filter_map(|l| l.strip_suffix('`'))
+        .map(String::from)
+        .collect();
+    let fired: BTreeSet<String> = fixtures()
+        .iter()
+        .flat_map(|(_, e)| {
+            e["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        documented, fired,
+        "ids with a docs/detectors.md section vs ids some fixture expects"
+    );
+    for id in &fired {
+        assert!(
+            json_doc.contains(&format!("| `{id}` |")),
+            "{id} has no details row in docs/json-format.md"
+        );
+    }
+    assert_eq!(documented.len(), 17);
+}
