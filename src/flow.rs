@@ -14,7 +14,7 @@ use crate::capture::Frame;
 use crate::decode::{tcp_flags, Kind, Packet, TunnelKind};
 use crate::gro::{DataFrame, GroConfig, GroFlow};
 use crate::tcp::events::Events;
-use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
+use crate::tcp::{Handshake, TcpConfig, TcpConn, TcpFrame};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
@@ -149,12 +149,15 @@ pub struct Flow {
 /// handshake answer must be at least this many times faster to name the capture point.
 pub const LOCAL_ANSWER_RATIO: i64 = 10;
 
+/// RTT samples each direction needs before data/ACK timing may name the capture point.
+pub const MIN_TIMING_SAMPLES: u64 = 3;
+
 /// The host a TCP flow was captured on, and the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapturePoint {
     /// Side (index into `key.ends`) of the local host.
     pub side: usize,
-    /// `sll-packet-type`, `tso-length-zero` or `handshake-timing`.
+    /// `sll-packet-type`, `tso-length-zero`, `handshake-timing` or `data-ack-timing`.
     pub how: &'static str,
 }
 
@@ -217,8 +220,9 @@ impl Flow {
 
     /// Which end of the flow the capture was taken on, when the capture tells: a Linux cooked
     /// capture's packet types, IPv4 total length 0 on super-segments (only a sender's tap sees
-    /// TSO packets before the NIC fills the length in), or the handshake's timing (the local
-    /// host answers [`LOCAL_ANSWER_RATIO`] times faster than the remote one).
+    /// TSO packets before the NIC fills the length in), the handshake's timing (the local host
+    /// answers [`LOCAL_ANSWER_RATIO`] times faster than the remote one), or, with data in both
+    /// directions, how fast each side's data is acknowledged.
     pub fn capture_point(&self) -> Option<CapturePoint> {
         let d = &self.dirs;
         for s in 0..2 {
@@ -243,21 +247,51 @@ impl Flow {
                 });
             }
         }
-        let h = &self.tcp.as_ref()?.handshake;
-        let (syn_side, syn) = h.syn?;
-        let (syn_ack, ack) = (h.syn_ack_ns?, h.ack_ns?);
-        let (answer, reply) = (syn_ack - syn, ack - syn_ack);
-        let side = if answer >= 0 && reply > 0 && answer * LOCAL_ANSWER_RATIO <= reply {
-            1 - syn_side
-        } else if reply >= 0 && answer > 0 && reply * LOCAL_ANSWER_RATIO <= answer {
-            syn_side
+        let conn = self.tcp.as_deref()?;
+        if let Some(side) = Self::handshake_local(&conn.handshake) {
+            return Some(CapturePoint {
+                side,
+                how: "handshake-timing",
+            });
+        }
+        // Data both ways: the local host ACKs the remote one's data within microseconds, its own
+        // data is ACKed a round trip later (RTT as measured at the capture point).
+        let median = |side: usize| {
+            conn.dirs[side]
+                .rtt()
+                .0
+                .quantiles()
+                .filter(|q| q.count >= MIN_TIMING_SAMPLES)
+                .map(|q| q.median_ns)
+        };
+        let (a, b) = (median(0)?, median(1)?);
+        let fast = |x: u64, y: u64| y > 0 && x.saturating_mul(LOCAL_ANSWER_RATIO as u64) <= y;
+        // Side 0's data ACKed fast: side 1 (its receiver) is local.
+        let side = if fast(a, b) {
+            1
+        } else if fast(b, a) {
+            0
         } else {
             return None;
         };
         Some(CapturePoint {
             side,
-            how: "handshake-timing",
+            how: "data-ack-timing",
         })
+    }
+
+    /// The side that answered its part of the handshake [`LOCAL_ANSWER_RATIO`] times faster.
+    fn handshake_local(h: &Handshake) -> Option<usize> {
+        let (syn_side, syn) = h.syn?;
+        let (syn_ack, ack) = (h.syn_ack_ns?, h.ack_ns?);
+        let (answer, reply) = (syn_ack - syn, ack - syn_ack);
+        if answer >= 0 && reply > 0 && answer * LOCAL_ANSWER_RATIO <= reply {
+            Some(1 - syn_side)
+        } else if reply >= 0 && answer > 0 && reply * LOCAL_ANSWER_RATIO <= answer {
+            Some(syn_side)
+        } else {
+            None
+        }
     }
 
     /// `client` or `server`, for the side at index `side` of `key.ends`.

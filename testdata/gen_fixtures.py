@@ -863,6 +863,23 @@ def offload_fixtures():
         details={"oversized-frames": {"offload": "receive", "oversized_frames": 8, "share": 1.0,
                                       "segments_histogram": {"9-16": 8}}}))
 
+    # The same receiver, captured mid-connection (no handshake), with data both ways: the client
+    # ACKs the server's data in 20 µs, its own requests are ACKed a 10 ms round trip later.
+    c = Conv()
+    seg = 14480
+    for i in range(4):
+        c.send("c", 1 + i * 100, 1 + i * seg, ACK | PSH, 100)
+        c.at(0.010)
+        c.send("s", 1 + i * seg, 1 + (i + 1) * 100, ACK, seg)
+        c.at(20e-6)
+        c.send("c", 1 + (i + 1) * 100, 1 + (i + 1) * seg, ACK, win=512)
+        c.at(0.001)
+    fixture("offload_gro_receive_midstream.pcap", c.pcap(), tcp_expect({
+        "tcp": {"syn_seen": False, "capture_point": "client",
+                "capture_point_evidence": "data-ack-timing"},
+    }, findings=["oversized-frames"], frames={"oversized-frames": [2, 5, 8, 11]},
+        details={"oversized-frames": {"offload": "receive", "mtu_source": "default"}}))
+
     # Send side: the server's own capture sees its TSO super-segments (the server answers the SYN
     # in 20 µs; the client's ACK comes a round trip later).
     c = Conv()

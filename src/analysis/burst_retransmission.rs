@@ -6,7 +6,6 @@
 //! previous ended and sent within [`BURST_GAP_NS`] of it, with no new data between. Its length is
 //! counted in wire segments (a retransmitted super-frame counts its MSS multiples).
 
-use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::{details, sender, share, tcp_flows, Detector, Finding, Severity, Summary};
@@ -49,7 +48,8 @@ struct Dir {
 
 #[derive(Default)]
 pub struct BurstRetransmission {
-    dirs: FxHashMap<(usize, usize), Dir>,
+    /// Per flow index, per side.
+    dirs: Vec<[Dir; 2]>,
 }
 
 /// Bounded: per direction at most this many closed runs of 2+ frames or 2+ segments are kept.
@@ -78,7 +78,10 @@ impl Detector for BurstRetransmission {
         if t.payload_len == 0 && !syn {
             return;
         }
-        let d = self.dirs.entry((fr.index, fr.side)).or_default();
+        if self.dirs.len() <= fr.index {
+            self.dirs.resize_with(fr.index + 1, Default::default);
+        }
+        let d = &mut self.dirs[fr.index][fr.side];
         if syn {
             d.mss = t.options.mss.or(d.mss);
         }
@@ -115,16 +118,16 @@ impl Detector for BurstRetransmission {
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        for d in self.dirs.values_mut() {
+        for d in self.dirs.iter_mut().flatten() {
             d.close();
         }
         let mut out = Vec::new();
         for (i, f, conn) in tcp_flows(s.flows) {
             for side in 0..2 {
-                let Some(d) = self.dirs.get(&(i, side)) else {
+                let Some(pair) = self.dirs.get(i) else {
                     continue;
                 };
-                let peer_mss = self.dirs.get(&(i, 1 - side)).and_then(|p| p.mss);
+                let (d, peer_mss) = (&pair[side], pair[1 - side].mss);
                 let seg = peer_mss
                     .map(u64::from)
                     .or((d.max_wire_payload > 0).then_some(u64::from(d.max_wire_payload)))

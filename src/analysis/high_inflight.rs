@@ -6,7 +6,6 @@
 //! minus SACKed bytes) after every frame; this detector keeps the running sum over connections
 //! and its peak.
 
-use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::{details, tcp_flows, Detector, Finding, Severity, Summary};
@@ -23,8 +22,8 @@ const MAX_LISTED: usize = 10;
 #[derive(Default)]
 pub struct HighInflight {
     budget: u64,
-    /// In flight per connection (flow index) after its latest frame.
-    now: FxHashMap<usize, u64>,
+    /// In flight per connection, indexed by flow index, after its latest frame.
+    now: Vec<u64>,
     sum: u64,
     open: u64,
     peak: u64,
@@ -47,7 +46,13 @@ impl Detector for HighInflight {
         let (Some(_), Some(fr)) = (&pkt.tcp, flow) else {
             return;
         };
-        let old = self.now.entry(fr.index).or_default();
+        if self.now.len() <= fr.index {
+            if fr.inflight == 0 {
+                return;
+            }
+            self.now.resize(fr.index + 1, 0);
+        }
+        let old = &mut self.now[fr.index];
         if *old == fr.inflight {
             return;
         }

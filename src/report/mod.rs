@@ -445,19 +445,20 @@ pub struct TcpFlowReport {
     pub initial_rtt_ms: Option<f64>,
     /// The end the capture was taken on (`client`, `server`), when the capture tells.
     pub capture_point: Option<&'static str>,
-    /// How: `sll-packet-type`, `tso-length-zero` or `handshake-timing`.
+    /// How: `sll-packet-type`, `tso-length-zero`, `handshake-timing` or `data-ack-timing`.
     pub capture_point_evidence: Option<&'static str>,
 }
 
 impl TcpFlowReport {
     fn new(f: &Flow, conn: &TcpConn) -> Self {
+        let point = f.capture_point();
         TcpFlowReport {
             syn_seen: conn.options[f.client].isn.is_some(),
             syn_ack_seen: conn.options[1 - f.client].isn.is_some(),
             window_scaling_known: conn.window_scale(0).is_some() && conn.window_scale(1).is_some(),
             initial_rtt_ms: conn.ws.initial_rtt_ns.map(|n| n as f64 / 1e6),
-            capture_point: f.capture_point().map(|c| f.role(c.side)),
-            capture_point_evidence: f.capture_point().map(|c| c.how),
+            capture_point: point.map(|c| f.role(c.side)),
+            capture_point_evidence: point.map(|c| c.how),
         }
     }
 }

@@ -116,6 +116,41 @@ fn vxlan_on_8472_is_decoded_where_tshark_needs_decode_as() {
     assert_eq!(json["capture"]["decoded"]["non-ip"], 2);
 }
 
+/// The MANIFEST says where each offload capture was taken; `oversized-frames` must tell the same
+/// (receive = GRO/LRO before the tap, send = TSO/GSO before the NIC), and a capture of plain
+/// wire-size traffic must have none.
+#[test]
+fn oversized_frames_name_the_offload_the_manifest_describes() {
+    let Some(dir) = shared() else { return };
+    let cases = [
+        ("suricata-verify__decode-sll2-02_gro.pcap", "receive", 45), // SLL2 + receive GRO
+        ("ndpi__ipp_tso_window_full.pcap", "send", 2),               // sender-side TSO
+        ("tcpdump__ipv4_tcp_http_xml_tso.pcap", "send", 2),          // IPv4 length 0
+        ("tcpdump__bigtcp-ipv4-vxlan-ipv4.pcap", "send", 58),        // BIG TCP over VXLAN
+        ("tcpdump__gso-ipv4-vxlan-ipv4.pcap", "unknown", 5),         // one GSO packet alone
+    ];
+    for (name, offload, max_segments) in cases {
+        let (_, json) = analyze_json(&dir.join(name), &[]);
+        let json = json.expect("report");
+        let f = json["findings"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["id"] == "oversized-frames"))
+            .unwrap_or_else(|| panic!("{name}: no oversized-frames"));
+        assert_eq!(f["details"]["offload"], offload, "{name}");
+        assert_eq!(
+            f["details"]["max_segments_per_frame"], max_segments,
+            "{name}"
+        );
+    }
+    let (_, json) = analyze_json(&dir.join("tcpdump__vxlan_port_8472.pcap"), &[]);
+    let json = json.expect("report");
+    assert!(json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .all(|f| f["id"] != "oversized-frames"));
+}
+
 #[test]
 fn geneve_with_a_vni_per_direction_is_one_flow() {
     let Some(dir) = shared() else { return };
