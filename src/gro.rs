@@ -514,11 +514,9 @@ pub struct GroDir {
     /// Oversized frames a Linux cooked capture marked as sent by (4) or addressed to (0) the host.
     pub oversized_outgoing: u64,
     pub oversized_incoming: u64,
-    /// Full-size (the direction's largest payload so far) data frames, and how many of them came
-    /// right after another data frame (within [`BACK_TO_BACK_NS`]).
-    pub full_size_frames: u64,
-    /// The first of those frames.
-    pub full_size_evidence: Evidence,
+    /// Full-size (the direction's largest payload so far) data frames that came right after
+    /// another data frame (within [`BACK_TO_BACK_NS`]): count and first frames.
+    pub full_size: Evidence,
 
     /// Consecutive data segment pairs, those judged (both full-size wire segments, back to back),
     /// those that would merge, and how often each rule failed among the judged ones.
@@ -644,8 +642,7 @@ impl GroDir {
             self.pairs += 1;
             let back_to_back = f.ts_ns.saturating_sub(prev.ts_ns) <= BACK_TO_BACK_NS;
             if full && back_to_back {
-                self.full_size_frames += 1;
-                self.full_size_evidence.push(f.number);
+                self.full_size.push(f.number);
             }
             // GRO matters for bulk data: judge pairs of full-size wire segments. Short or
             // growing segments are the application's write pattern, not a header defect.

@@ -8,7 +8,10 @@
 
 use serde_json::json;
 
-use super::{details, sender, share, tcp_flows, Detector, Finding, Severity, Summary};
+use super::{
+    details, flow_filter, sender, share, side_details, tcp_flows, Detector, Finding, Severity,
+    Summary,
+};
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Packet};
 use crate::flow::FlowRef;
@@ -166,18 +169,14 @@ impl Detector for BurstRetransmission {
                            (net.ipv4.tcp_sack=1), and compare with `ethtool -K IFACE tso off gso \
                            off`."
                         .into(),
-                    wireshark_filter: Some(format!(
-                        "{} && tcp.analysis.retransmission",
-                        f.wireshark_filter()
-                    )),
-                    details: details([
-                        ("side", json!(f.role(side))),
-                        ("sender", json!(f.key.ends[side].to_string())),
+                    wireshark_filter: flow_filter(f, "tcp.analysis.retransmission"),
+                    details: details(side_details(f, side).into_iter().chain([
                         ("bursts", json!(bursts.len())),
                         ("longest_segments", json!(longest)),
                         ("segment_size", json!(seg)),
                         ("bytes_resent_in_bursts", json!(resent)),
                         ("retransmitted_bytes", json!(m.retransmitted_bytes)),
+                        ("runs_not_kept", json!(d.dropped_runs)),
                         (
                             "runs",
                             json!(bursts
@@ -186,7 +185,7 @@ impl Detector for BurstRetransmission {
                                 .map(|b| json!({"first_frame": b.0, "segments": b.1, "bytes": b.2}))
                                 .collect::<Vec<_>>()),
                         ),
-                    ]),
+                    ])),
                 });
             }
         }

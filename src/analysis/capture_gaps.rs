@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -57,10 +57,10 @@ impl Detector for CaptureGaps {
                        buffer (tcpdump -B 65536), a smaller snaplen (-s 128), on the host rather \
                        than a SPAN port, or filter to fewer flows."
                     .into(),
-                wireshark_filter: Some(format!(
-                    "{} && (tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)",
-                    f.wireshark_filter()
-                )),
+                wireshark_filter: flow_filter(
+                    f,
+                    "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)",
+                ),
                 details: details([
                     ("gap_bytes", json!(gap)),
                     ("gap_events", json!(events)),

@@ -9,7 +9,10 @@
 
 use serde_json::json;
 
-use super::{details, gro_dirs, sender, share, Detector, Finding, Severity, Summary};
+use super::{
+    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Severity,
+    Summary,
+};
 use crate::gro::Kernel;
 
 /// Fewer judged pairs than this say nothing.
@@ -62,10 +65,8 @@ impl Detector for GroBlockedHeaders {
                     100.0 * top_share,
                 ),
                 hint: top.hint().into(),
-                wireshark_filter: Some(format!("{} && tcp.len > 0", f.wireshark_filter())),
-                details: details([
-                    ("side", json!(f.role(side))),
-                    ("sender", json!(f.key.ends[side].to_string())),
+                wireshark_filter: flow_filter(f, "tcp.len > 0"),
+                details: details(side_details(f, side).into_iter().chain([
                     ("kernel", json!(self.kernel.name())),
                     ("judged_pairs", json!(g.judged_pairs)),
                     ("mergeable_pairs", json!(g.mergeable_pairs)),
@@ -79,7 +80,7 @@ impl Detector for GroBlockedHeaders {
                             .map(|(b, n)| (b.name(), *n))
                             .collect::<std::collections::BTreeMap<_, _>>()),
                     ),
-                ]),
+                ])),
             });
         }
         out

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
-use super::{details, gro_dirs, sender, share, Detector, Finding, Severity, Summary};
+use super::{details, gro_dirs, sender, share, side_details, Detector, Finding, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::{IpLayer, Packet};
 use crate::flow::{Flow, FlowRef};
@@ -216,9 +216,7 @@ impl GroBlockedIpId {
                 f.wireshark_filter(),
                 u8::from(df)
             )),
-            details: details([
-                ("side", json!(f.role(side))),
-                ("sender", json!(f.key.ends[side].to_string())),
+            details: details(side_details(f, side).into_iter().chain([
                 ("layer", json!(layer.name())),
                 ("df", json!(df)),
                 ("pattern", json!(pattern_name)),
@@ -236,7 +234,7 @@ impl GroBlockedIpId {
                         .collect::<Vec<_>>()),
                 ),
                 ("host_increment_share", json!(host_inc)),
-            ]),
+            ])),
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -48,10 +48,7 @@ impl Detector for KeepAlive {
                 hint: "Normal on an idle connection. If this connection should be moving data, \
                        it is stalled: check for a zero window from the receiver."
                     .into(),
-                wireshark_filter: Some(format!(
-                    "{} && tcp.analysis.keep_alive",
-                    f.wireshark_filter()
-                )),
+                wireshark_filter: flow_filter(f, "tcp.analysis.keep_alive"),
                 details: details([
                     ("keep_alives", json!(n[0] + n[1])),
                     ("from_client", json!(n[f.client])),

@@ -200,8 +200,21 @@ pub fn tcp_flows<'a>(
 }
 
 /// Builds a `details` map from pairs.
-pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+pub fn details<'a>(pairs: impl IntoIterator<Item = (&'a str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The `side` and `sender` entries of a per-direction finding's details.
+pub fn side_details(f: &Flow, side: usize) -> [(&'static str, Value); 2] {
+    [
+        ("side", Value::from(f.role(side))),
+        ("sender", Value::from(f.key.ends[side].to_string())),
+    ]
+}
+
+/// A display filter for a flow's evidence: the flow's filter `&&` `evidence`.
+pub fn flow_filter(f: &Flow, evidence: &str) -> Option<String> {
+    Some(format!("{} && {evidence}", f.wireshark_filter()))
 }
 
 /// Runs every detector's `finish` and orders the findings: most severe first, then in registry

@@ -7,7 +7,10 @@
 
 use serde_json::json;
 
-use super::{details, gro_dirs, sender, share, Detector, Finding, Severity, Summary};
+use super::{
+    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Severity,
+    Summary,
+};
 
 /// A bulk flow: at least this many full-size segments arrived right after another segment.
 pub const MIN_BACK_TO_BACK: u64 = 32;
@@ -28,8 +31,8 @@ impl Detector for NoCoalescing {
             let receiver = 1 - side;
             if point.side != receiver
                 || g.oversized.total > 0
-                || g.full_size_frames < MIN_BACK_TO_BACK
-                || share(g.full_size_frames, g.data_frames) < MIN_BULK_SHARE
+                || g.full_size.total < MIN_BACK_TO_BACK
+                || share(g.full_size.total, g.data_frames) < MIN_BULK_SHARE
             {
                 continue;
             }
@@ -85,29 +88,27 @@ impl Detector for NoCoalescing {
                 id: "no-coalescing",
                 severity: Severity::Warning,
                 flow: Some(f.id),
-                frames: g.full_size_evidence.frames(),
+                frames: g.full_size.frames(),
                 message: format!(
                     "The capture was taken on the receiver ({}), which got {} back-to-back \
                      full-size segments from {} and not one frame above the {}-byte MTU: {why}.",
                     f.key.ends[receiver],
-                    g.full_size_frames,
+                    g.full_size.total,
                     sender(f, side),
                     g.mtu,
                 ),
                 hint,
-                wireshark_filter: Some(format!("{} && tcp.len > 0", f.wireshark_filter())),
-                details: details([
-                    ("side", json!(f.role(side))),
-                    ("sender", json!(f.key.ends[side].to_string())),
+                wireshark_filter: flow_filter(f, "tcp.len > 0"),
+                details: details(side_details(f, side).into_iter().chain([
                     ("receiver", json!(f.key.ends[receiver].to_string())),
                     ("capture_point_evidence", json!(point.how)),
                     ("data_frames", json!(g.data_frames)),
-                    ("back_to_back_full_size", json!(g.full_size_frames)),
+                    ("back_to_back_full_size", json!(g.full_size.total)),
                     ("mtu", json!(g.mtu)),
                     ("merge_rate", json!(g.merge_rate())),
                     ("blocker", json!(blocker.map(|(b, _)| b.name()))),
                     ("receiver_coalesced_flows", json!(coalesced_elsewhere)),
-                ]),
+                ])),
             });
         }
         out

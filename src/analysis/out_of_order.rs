@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -52,10 +52,7 @@ impl Detector for OutOfOrder {
                        with spurious retransmissions, raise net.ipv4.tcp_reordering or fix the \
                        hashing."
                     .into(),
-                wireshark_filter: Some(format!(
-                    "{} && tcp.analysis.out_of_order",
-                    f.wireshark_filter()
-                )),
+                wireshark_filter: flow_filter(f, "tcp.analysis.out_of_order"),
                 details: details([
                     ("out_of_order", json!(n[0] + n[1])),
                     ("from_client", json!(n[f.client])),

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{details, gro_dirs, sender, share, Detector, Finding, Severity, Summary};
+use super::{details, gro_dirs, sender, share, side_details, Detector, Finding, Severity, Summary};
 use crate::gro::SEGMENT_BUCKETS;
 
 pub struct OversizedFrames;
@@ -94,9 +94,7 @@ impl Detector for OversizedFrames {
                     "{} && tcp.len > 0 && {size}",
                     f.wireshark_filter()
                 )),
-                details: details([
-                    ("side", json!(f.role(side))),
-                    ("sender", json!(f.key.ends[side].to_string())),
+                details: details(side_details(f, side).into_iter().chain([
                     ("offload", json!(offload)),
                     ("capture_point", json!(point.map(|p| f.role(p.side)))),
                     ("capture_point_evidence", json!(point.map(|p| p.how))),
@@ -109,7 +107,7 @@ impl Detector for OversizedFrames {
                     ("segments_per_frame", json!(g.segments_per_frame())),
                     ("segments_histogram", Value::Object(histogram)),
                     ("ipv4_length_zero", json!(g.oversized_len_zero)),
-                ]),
+                ])),
             });
         }
         out

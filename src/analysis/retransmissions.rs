@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -74,10 +74,7 @@ impl Detector for Retransmissions {
                        lost); runs of many consecutive retransmitted segments suggest a lost \
                        TSO/GSO burst: test with `ethtool -K <dev> tso off gso off`."
                     .into(),
-                wireshark_filter: Some(format!(
-                    "{} && tcp.analysis.retransmission",
-                    f.wireshark_filter()
-                )),
+                wireshark_filter: flow_filter(f, "tcp.analysis.retransmission"),
                 details: details([
                     ("side", json!(f.role(side))),
                     ("retransmissions", json!(c.retransmissions)),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::{Endpoint, FlowRef, TunnelKey};
@@ -161,10 +161,10 @@ impl StarvedFlow {
                        reader that stopped (zero windows: the receiver stopped reading). Trace how \
                        the application services this connection."
                     .into(),
-                wireshark_filter: Some(format!(
-                    "{} && (tcp.analysis.zero_window || tcp.analysis.keep_alive)",
-                    f.wireshark_filter()
-                )),
+                wireshark_filter: flow_filter(
+                    f,
+                    "(tcp.analysis.zero_window || tcp.analysis.keep_alive)",
+                ),
                 details: details([
                     ("server", json!(server.to_string())),
                     ("bytes", json!(m.bytes)),

@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
-use super::{details, sender, share, Detector, Evidence, Finding, Severity, Summary};
+use super::{details, sender, share, side_details, Detector, Evidence, Finding, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -30,8 +30,7 @@ struct Dir {
     max_single: u32,
     /// `gso_size` read from QUIC packet boundaries, and how often it was found.
     gso_from_quic: Option<u32>,
-    /// Datagrams whose first byte is a QUIC long header with a known version, and that version.
-    quic_long: u64,
+    /// The version of the first QUIC long header seen.
     quic_version: Option<u32>,
 }
 
@@ -96,9 +95,8 @@ impl Detector for UdpGsoSuperframes {
             .unwrap_or_default();
         let d = self.dirs.entry((fr.index, fr.side)).or_default();
         d.datagrams += 1;
-        if let Some(v) = quic_long_header(payload) {
-            d.quic_long += 1;
-            d.quic_version.get_or_insert(v);
+        if d.quic_version.is_none() {
+            d.quic_version = quic_long_header(payload);
         }
         if ip.len > mtu && !ip.is_fragment() {
             d.supers.push(frame.number);
@@ -177,9 +175,7 @@ impl Detector for UdpGsoSuperframes {
                     f.wireshark_filter(),
                     mtu.saturating_sub(20)
                 )),
-                details: details([
-                    ("side", json!(f.role(side))),
-                    ("sender", json!(f.key.ends[side].to_string())),
+                details: details(side_details(f, side).into_iter().chain([
                     ("superframes", json!(n)),
                     ("datagrams", json!(d.datagrams)),
                     ("share", json!(share(n, d.datagrams))),
@@ -190,7 +186,7 @@ impl Detector for UdpGsoSuperframes {
                     ("max_segments", json!(segments)),
                     ("quic", json!(quic)),
                     ("quic_version", json!(version)),
-                ]),
+                ])),
             });
         }
         out

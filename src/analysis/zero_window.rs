@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
@@ -57,10 +57,7 @@ impl Detector for ZeroWindow {
                            its receive buffer is too small (net.ipv4.tcp_rmem, SO_RCVBUF). Look \
                            at the receiver, not the network."
                         .into(),
-                    wireshark_filter: Some(format!(
-                        "{} && tcp.analysis.zero_window",
-                        f.wireshark_filter()
-                    )),
+                    wireshark_filter: flow_filter(f, "tcp.analysis.zero_window"),
                     details: details([
                         ("side", json!(f.role(side))),
                         ("advertised_by", json!(f.key.ends[side].to_string())),
