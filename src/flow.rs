@@ -284,10 +284,12 @@ impl Flow {
     fn handshake_local(h: &Handshake) -> Option<usize> {
         let (syn_side, syn) = h.syn?;
         let (syn_ack, ack) = (h.syn_ack_ns?, h.ack_ns?);
-        let (answer, reply) = (syn_ack - syn, ack - syn_ack);
-        if answer >= 0 && reply > 0 && answer * LOCAL_ANSWER_RATIO <= reply {
+        // Timestamps are input: saturate rather than overflow on absurd ones.
+        let (answer, reply) = (syn_ack.saturating_sub(syn), ack.saturating_sub(syn_ack));
+        let fast = |x: i64, y: i64| x >= 0 && y > 0 && x.saturating_mul(LOCAL_ANSWER_RATIO) <= y;
+        if fast(answer, reply) {
             Some(1 - syn_side)
-        } else if reply >= 0 && answer > 0 && reply * LOCAL_ANSWER_RATIO <= answer {
+        } else if fast(reply, answer) {
             Some(syn_side)
         } else {
             None
@@ -537,5 +539,42 @@ impl FlowTable {
             events,
             inflight,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hs(syn: i64, syn_ack: i64, ack: i64) -> Handshake {
+        Handshake {
+            syn: Some((0, syn)),
+            syn_ack_ns: Some(syn_ack),
+            ack_ns: Some(ack),
+        }
+    }
+
+    #[test]
+    fn the_side_that_answers_fast_is_local() {
+        // Server capture: SYN/ACK 20 µs after the SYN, the ACK a 10 ms round trip later.
+        assert_eq!(Flow::handshake_local(&hs(0, 20_000, 10_020_000)), Some(1));
+        // Client capture: the other way round.
+        assert_eq!(
+            Flow::handshake_local(&hs(0, 10_000_000, 10_020_000)),
+            Some(0)
+        );
+        // Halfway on the wire: no side is 10 times faster.
+        assert_eq!(Flow::handshake_local(&hs(0, 5_000_000, 10_000_000)), None);
+    }
+
+    #[test]
+    fn absurd_timestamps_do_not_overflow() {
+        for (a, b, c) in [
+            (i64::MIN, i64::MAX, 0),
+            (i64::MAX, i64::MIN, i64::MAX),
+            (0, i64::MAX, i64::MIN),
+        ] {
+            let _ = Flow::handshake_local(&hs(a, b, c));
+        }
     }
 }

@@ -111,7 +111,10 @@ impl Detector for HighInflight {
             details: details([
                 ("peak_concurrent_bytes", json!(self.peak)),
                 ("at_frame", json!(self.peak_frame)),
-                ("at_time_s", json!((self.peak_ts_ns - start) as f64 / 1e9)),
+                (
+                    "at_time_s",
+                    json!(self.peak_ts_ns.saturating_sub(start) as f64 / 1e9),
+                ),
                 ("connections_in_flight", json!(self.peak_open)),
                 ("budget_bytes", json!(self.budget)),
                 (

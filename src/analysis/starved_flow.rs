@@ -108,12 +108,12 @@ impl StarvedFlow {
         }
         let start = group.iter().map(|m| m.start).min().unwrap_or(0);
         let end = group.iter().map(|m| m.end).max().unwrap_or(0);
-        let span = (end - start).max(1) as f64;
+        let span = end.saturating_sub(start).max(1) as f64;
         let fair = total as f64 / n as f64;
         let shares: Vec<f64> = group.iter().map(|m| m.bytes as f64).collect();
         let jain = jain_index(&shares);
         for m in group {
-            let lifetime = (m.end - m.start) as f64 / span;
+            let lifetime = m.end.saturating_sub(m.start) as f64 / span;
             if (m.bytes as f64) >= STARVED_FRACTION * fair || lifetime < MIN_LIFETIME_SHARE {
                 continue;
             }

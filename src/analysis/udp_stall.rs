@@ -107,7 +107,7 @@ impl Detector for UdpStall {
                 continue;
             }
             let longest = stalls.iter().map(|x| x.2).max().unwrap_or(0);
-            let total: i64 = stalls.iter().map(|x| x.2).sum();
+            let total = stalls.iter().fold(0i64, |t, x| t.saturating_add(x.2));
             let secs = |ns: i64| ns as f64 / 1e9;
             out.push(Finding {
                 id: "udp-stall",
