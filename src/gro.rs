@@ -150,97 +150,59 @@ impl Default for GroConfig {
     }
 }
 
-/// Why GRO would not merge a pair: one rule each, in kernel order (IP, tunnel, TCP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Blocker {
-    OuterIpOptions,
-    OuterFragment,
-    OuterTtl,
-    OuterTos,
-    OuterDf,
-    OuterFlowLabel,
-    OuterIpId,
-    OuterUdpPorts,
-    OuterUdpChecksum,
-    Vni,
-    TunnelFlags,
-    IpOptions,
-    Fragment,
-    Ttl,
-    Tos,
-    Df,
-    FlowLabel,
-    IpId,
-    TcpFlags,
-    Ack,
-    Window,
-    TcpOptions,
-    TrainEnded,
-    NotContiguous,
-    LargerSegment,
+/// Declares [`Blocker`] once: each variant with its stable report name, in kernel order.
+macro_rules! blockers {
+    ($($variant:ident => $name:literal,)+) => {
+        /// Why GRO would not merge a pair: one rule each, in kernel order (IP, tunnel, TCP).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Blocker {
+            $($variant,)+
+        }
+
+        impl Blocker {
+            /// Every blocker, in declaration order (`ALL[b as usize] == b`).
+            pub const ALL: &'static [Blocker] = &[$(Blocker::$variant,)+];
+            pub const COUNT: usize = Blocker::ALL.len();
+
+            /// Stable kebab-case name (report keys, docs/detectors.md).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Blocker::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+blockers! {
+    OuterIpOptions => "outer-ip-options",
+    OuterFragment => "outer-fragment",
+    OuterTtl => "outer-ttl",
+    OuterTos => "outer-tos",
+    OuterDf => "outer-df",
+    OuterFlowLabel => "outer-flow-label",
+    OuterIpId => "outer-ip-id",
+    OuterUdpPorts => "outer-udp-ports",
+    OuterUdpChecksum => "outer-udp-checksum",
+    Vni => "vni",
+    TunnelFlags => "tunnel-flags",
+    IpOptions => "ip-options",
+    Fragment => "fragment",
+    Ttl => "ttl",
+    Tos => "tos",
+    Df => "df",
+    FlowLabel => "flow-label",
+    IpId => "ip-id",
+    TcpFlags => "tcp-flags",
+    Ack => "ack",
+    Window => "window",
+    TcpOptions => "tcp-options",
+    TrainEnded => "train-ended",
+    NotContiguous => "not-contiguous",
+    LargerSegment => "larger-segment",
 }
 
 impl Blocker {
-    pub const COUNT: usize = 25;
-    pub const ALL: [Blocker; Blocker::COUNT] = [
-        Blocker::OuterIpOptions,
-        Blocker::OuterFragment,
-        Blocker::OuterTtl,
-        Blocker::OuterTos,
-        Blocker::OuterDf,
-        Blocker::OuterFlowLabel,
-        Blocker::OuterIpId,
-        Blocker::OuterUdpPorts,
-        Blocker::OuterUdpChecksum,
-        Blocker::Vni,
-        Blocker::TunnelFlags,
-        Blocker::IpOptions,
-        Blocker::Fragment,
-        Blocker::Ttl,
-        Blocker::Tos,
-        Blocker::Df,
-        Blocker::FlowLabel,
-        Blocker::IpId,
-        Blocker::TcpFlags,
-        Blocker::Ack,
-        Blocker::Window,
-        Blocker::TcpOptions,
-        Blocker::TrainEnded,
-        Blocker::NotContiguous,
-        Blocker::LargerSegment,
-    ];
-
-    /// Stable kebab-case name (report keys, docs/detectors.md).
-    pub fn name(self) -> &'static str {
-        match self {
-            Blocker::OuterIpOptions => "outer-ip-options",
-            Blocker::OuterFragment => "outer-fragment",
-            Blocker::OuterTtl => "outer-ttl",
-            Blocker::OuterTos => "outer-tos",
-            Blocker::OuterDf => "outer-df",
-            Blocker::OuterFlowLabel => "outer-flow-label",
-            Blocker::OuterIpId => "outer-ip-id",
-            Blocker::OuterUdpPorts => "outer-udp-ports",
-            Blocker::OuterUdpChecksum => "outer-udp-checksum",
-            Blocker::Vni => "vni",
-            Blocker::TunnelFlags => "tunnel-flags",
-            Blocker::IpOptions => "ip-options",
-            Blocker::Fragment => "fragment",
-            Blocker::Ttl => "ttl",
-            Blocker::Tos => "tos",
-            Blocker::Df => "df",
-            Blocker::FlowLabel => "flow-label",
-            Blocker::IpId => "ip-id",
-            Blocker::TcpFlags => "tcp-flags",
-            Blocker::Ack => "ack",
-            Blocker::Window => "window",
-            Blocker::TcpOptions => "tcp-options",
-            Blocker::TrainEnded => "train-ended",
-            Blocker::NotContiguous => "not-contiguous",
-            Blocker::LargerSegment => "larger-segment",
-        }
-    }
-
     /// The IP ID rule (either layer), which `gro-blocked-ip-id` reports.
     pub fn is_ip_id(self) -> bool {
         matches!(self, Blocker::IpId | Blocker::OuterIpId)
@@ -328,7 +290,22 @@ pub enum IdStep {
 }
 
 impl IdStep {
+    pub const ALL: [IdStep; 4] = [
+        IdStep::Fixed,
+        IdStep::Increment,
+        IdStep::SmallJump,
+        IdStep::Other,
+    ];
     pub const NAMES: [&'static str; 4] = ["fixed", "increment", "small-jump", "other"];
+
+    /// A step of this class, for judging it by [`Kernel::id_ok`] (jumps are neither 0 nor 1).
+    pub fn delta(self) -> u16 {
+        match self {
+            IdStep::Fixed => 0,
+            IdStep::Increment => 1,
+            IdStep::SmallJump | IdStep::Other => 2,
+        }
+    }
 
     pub fn of(delta: u16) -> IdStep {
         match delta {
@@ -367,13 +344,8 @@ impl IdFacts {
     pub fn failing(&self, kernel: Kernel, layer: IdLayer) -> u64 {
         let mut n = 0;
         for (df, row) in self.steps.iter().enumerate() {
-            for (step, &count) in row.iter().enumerate() {
-                let delta = match step {
-                    0 => 0,
-                    1 => 1,
-                    _ => 2,
-                };
-                if !kernel.id_ok(layer, df == 1, delta) {
+            for (step, &count) in IdStep::ALL.iter().zip(row) {
+                if !kernel.id_ok(layer, df == 1, step.delta()) {
                     n += count;
                 }
             }
@@ -397,12 +369,7 @@ impl IdFacts {
             }
         }
         let best = (0..4).max_by_key(|&i| (totals[i], 3 - i)).unwrap_or(0);
-        [
-            IdStep::Fixed,
-            IdStep::Increment,
-            IdStep::SmallJump,
-            IdStep::Other,
-        ][best]
+        IdStep::ALL[best]
     }
 
     pub fn samples(&self) -> &[(u64, u16, bool)] {
@@ -536,7 +503,7 @@ pub struct GroDir {
 }
 
 impl GroDir {
-    /// Judged pairs that `kernel`... would merge: `mergeable_pairs` for the configured kernel.
+    /// Share of the judged pairs that the configured kernel's rules would merge.
     pub fn merge_rate(&self) -> Option<f64> {
         (self.judged_pairs > 0).then(|| self.mergeable_pairs as f64 / self.judged_pairs as f64)
     }

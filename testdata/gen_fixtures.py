@@ -503,24 +503,44 @@ def sack_opt(blocks):
     return b"\x01\x01" + struct.pack("!BB", 5, 2 + len(b)) + b
 
 
-class Conv:
+class Script:
+    """A scripted capture: a clock and the frames sent so far, as (time, bytes)."""
+
+    def __init__(self, t0):
+        self.t = float(t0)
+        self.frames = []
+
+    def at(self, dt):
+        self.t += dt
+        return self
+
+    def pcap(self):
+        return pcap_timed([(data, None, t) for t, data in self.frames])
+
+
+class Conv(Script):
     """A scripted TCP conversation between a client and a server. Sequence numbers are relative
     (0 = the SYN) and made absolute with each side's ISN; the script says what is on the wire."""
 
     def __init__(self, cisn=1000, sisn=5000, c=("10.20.0.1", 40000), s=("10.20.0.2", 80), t0=T0,
                  wrap=None):
+        super().__init__(t0)
         self.isn = {"c": cisn, "s": sisn}
         self.ep = {"c": c, "s": s}
-        self.t = float(t0)
-        self.frames = []
         # Each side's IPv4 ID counter: +1 per packet, as Linux does for a connected socket.
         self.ids = {"c": 0x1000, "s": 0x2000}
         # wrap(side, ip_packet, frame_index) -> frame bytes (tunnels); default: Ethernet.
         self.wrap = wrap or (lambda side, p, n: eth(p))
 
-    def at(self, dt):
-        self.t += dt
-        return self
+    def segments(self, first, last, seg=1448, gap=0.0001, skip=(), **kw):
+        """The server sends segments `first`..`last - 1` (relative sequence 1 + i * seg), `gap`
+        apart, leaving out those in `skip`; returns their frame numbers."""
+        frames = []
+        for i in range(first, last):
+            if i not in skip:
+                frames.append(self.send("s", 1 + i * seg, 1, ACK, seg, **kw))
+            self.at(gap)
+        return frames
 
     def send(self, side, seq, ack, flags, length=0, win=512, options=b"", ident=None, df=True,
              total_len=None):
@@ -571,11 +591,6 @@ class Conv:
         self.at(0.001)
         self.send("s", send_end + 1, recv_end + 1, ACK)
 
-    def pcap(self):
-        recs = []
-        for t, data in self.frames:
-            recs.append((data, None, t))
-        return pcap_timed(recs)
 
 
 def pcap_timed(records):
@@ -643,9 +658,7 @@ def tcp_analysis_fixtures():
     c = Conv()
     c.handshake()
     seg = 1448
-    for i in range(10):
-        c.send("s", 1 + i * seg, 1, ACK, seg)
-        c.at(0.0001)
+    c.segments(0, 10)
     c.at(0.005)
     c.send("c", 1, 1 + 5 * seg, ACK, win=512)
     for k in range(3):
@@ -774,10 +787,7 @@ def tcp_analysis_fixtures():
     c = Conv()
     c.handshake()
     seg = 1448
-    for i in range(8):
-        if i != 3:
-            c.send("s", 1 + i * seg, 1, ACK, seg)
-        c.at(0.0001)
+    c.segments(0, 8, skip=(3,))
     c.at(0.005)
     c.send("c", 1, 1 + 3 * seg, ACK, win=512)
     c.at(0.2)
@@ -885,9 +895,7 @@ def offload_fixtures():
     c = Conv()
     c.handshake(local="s")
     seg = 4 * 1448
-    for i in range(6):
-        c.send("s", 1 + i * seg, 1, ACK, seg)
-        c.at(10e-6)
+    c.segments(0, 6, seg=seg, gap=10e-6)
     c.at(0.010)
     c.send("c", 1, 1 + 6 * seg, ACK, win=512)
     c.close(1 + 6 * seg)
@@ -982,9 +990,7 @@ def offload_fixtures():
                             ("tcp_fixed_ip_id_df1_kernel_4_4.pcap", ["--kernel", "4.4"], "warning")]:
         c = Conv()
         c.handshake()
-        for i in range(20):
-            c.send("s", 1 + i * 1448, 1, ACK, 1448, ident=0)
-            c.at(12e-6)
+        c.segments(0, 20, gap=12e-6, ident=0)
         c.at(0.005)
         c.send("c", 1, 1 + 20 * 1448, ACK)
         c.close(1 + 20 * 1448)
@@ -1038,17 +1044,11 @@ def offload_fixtures():
     c = Conv()
     c.handshake(local="s")
     seg = 1448
-    for i in range(24):
-        c.send("s", 1 + i * seg, 1, ACK, seg)
-        c.at(10e-6)
+    c.segments(0, 24, gap=10e-6)
     c.at(0.010)
     c.send("c", 1, 1 + 4 * seg, ACK, win=512)
     c.at(0.2)
-    first = None
-    for i in range(4, 24):
-        n = c.send("s", 1 + i * seg, 1, ACK, seg)
-        first = first or n
-        c.at(10e-6)
+    first = c.segments(4, 24, gap=10e-6)[0]
     c.at(0.010)
     c.send("c", 1, 1 + 24 * seg, ACK, win=512)
     c.close(1 + 24 * seg)
@@ -1064,9 +1064,7 @@ def offload_fixtures():
     # Close case: RTO recovery in slow start resends 1, 2 and 4 segments, a round trip apart.
     c = Conv()
     c.handshake(local="s")
-    for i in range(8):
-        c.send("s", 1 + i * seg, 1, ACK, seg)
-        c.at(10e-6)
+    c.segments(0, 8, gap=10e-6)
     c.at(0.2)
     nxt = 0
     for k in (1, 2, 4):
@@ -1103,18 +1101,13 @@ def quic_short(n, size=1200, dcid=QUIC_DCID):
     return p + bytes([(n * 7 + i) & 0xFF for i in range(size - len(p))])
 
 
-class Udp:
+class Udp(Script):
     """A scripted UDP conversation (client, server)."""
 
     def __init__(self, c=("10.30.0.1", 51000), s=("10.30.0.2", 443), t0=T0):
+        super().__init__(t0)
         self.ep = {"c": c, "s": s}
-        self.t = float(t0)
-        self.frames = []
         self.ids = {"c": 0x3000, "s": 0x4000}
-
-    def at(self, dt):
-        self.t += dt
-        return self
 
     def send(self, side, payload):
         other = "s" if side == "c" else "c"
@@ -1123,9 +1116,6 @@ class Udp:
         self.ids[side] = (ident + 1) % 65536
         self.frames.append((self.t, eth(ipv4(a, b, 17, udp(ap, bp, payload), ident=ident))))
         return len(self.frames)
-
-    def pcap(self):
-        return pcap_timed([(d, None, t) for t, d in self.frames])
 
 
 def quic_fixtures():

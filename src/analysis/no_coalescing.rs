@@ -5,6 +5,9 @@
 //! `__netif_receive_skb_core`), so on a receiver with working coalescing a bulk flow shows frames
 //! of several MSS. The GRO model says whether the headers would have allowed it.
 
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::{
@@ -23,6 +26,15 @@ pub struct NoCoalescing;
 
 impl Detector for NoCoalescing {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        // Directions with coalesced frames, per receiving address: counted once.
+        let mut coalesced_by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
+        for (_, f, side, g) in gro_dirs(s.flows) {
+            if g.oversized.total > 0 {
+                *coalesced_by_receiver
+                    .entry(f.key.ends[1 - side].addr)
+                    .or_default() += 1;
+            }
+        }
         let mut out = Vec::new();
         for (_, f, side, g) in gro_dirs(s.flows) {
             let Some(point) = f.capture_point() else {
@@ -42,14 +54,15 @@ impl Detector for NoCoalescing {
                 .next()
                 .filter(|&(_, n)| share(n, g.judged_pairs) >= BLOCKER_SHARE);
             // Other flows to the same receiver with coalesced frames: GRO is on for this host.
-            let receiver_addr = f.key.ends[receiver].addr;
-            let coalesced_elsewhere = gro_dirs(s.flows)
-                .filter(|(_, o, os, og)| {
-                    o.id != f.id
-                        && o.key.ends[1 - os].addr == receiver_addr
-                        && og.oversized.total > 0
-                })
-                .count();
+            // This direction has none; the reverse one counts only when both ends share an
+            // address (loopback), and it is not another flow.
+            let addr = f.key.ends[receiver].addr;
+            let own = f.key.ends[side].addr == addr
+                && f.gro
+                    .as_ref()
+                    .is_some_and(|o| o.dirs[receiver].oversized.total > 0);
+            let coalesced_elsewhere =
+                coalesced_by_receiver.get(&addr).copied().unwrap_or(0) - usize::from(own);
             let (why, hint) = match blocker {
                 Some((b, n)) => (
                     format!(

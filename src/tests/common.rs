@@ -45,6 +45,13 @@ pub fn analyze_json(path: &Path, extra: &[String]) -> (Run, Option<Value>) {
 
 /// Checks that every field of `expected` is in `actual` with the same value. Arrays must have the
 /// same length and match element by element; floats match to 1e-9.
+/// The first finding with `id` in a report.
+pub fn finding<'a>(report: &'a Value, id: &str) -> Option<&'a Value> {
+    report["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["id"] == id))
+}
+
 pub fn subset(expected: &Value, actual: &Value, path: &str, errors: &mut Vec<String>) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::{analyze_json, root, run, subset};
+use common::{analyze_json, finding, root, run, subset};
 use serde_json::Value;
 
 fn fixtures() -> Vec<(String, Value)> {
@@ -133,9 +133,7 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     }
     if let Some(fd) = exp["finding_details"].as_object() {
         for (id, want) in fd {
-            let f = json["findings"]
-                .as_array()
-                .and_then(|a| a.iter().find(|f| f["id"] == id.as_str()));
+            let f = finding(&json, id.as_str());
             match f {
                 Some(f) => subset(want, &f["details"], &format!("{id}.details"), &mut errors),
                 None => errors.push(format!("{id} missing")),
@@ -144,9 +142,7 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     }
     if let Some(ff) = exp["finding_frames"].as_object() {
         for (id, frames) in ff {
-            let f = json["findings"]
-                .as_array()
-                .and_then(|a| a.iter().find(|f| f["id"] == id.as_str()));
+            let f = finding(&json, id.as_str());
             match f {
                 Some(f) if &f["frames"] == frames => {}
                 Some(f) => errors.push(format!("{id} frames {} expected {frames}", f["frames"])),

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::analyze_json;
+use common::{analyze_json, finding};
 use serde_json::Value;
 
 fn shared() -> Option<PathBuf> {
@@ -132,9 +132,7 @@ fn oversized_frames_name_the_offload_the_manifest_describes() {
     for (name, offload, max_segments) in cases {
         let (_, json) = analyze_json(&dir.join(name), &[]);
         let json = json.expect("report");
-        let f = json["findings"]
-            .as_array()
-            .and_then(|a| a.iter().find(|f| f["id"] == "oversized-frames"))
+        let f = finding(&json, "oversized-frames")
             .unwrap_or_else(|| panic!("{name}: no oversized-frames"));
         assert_eq!(f["details"]["offload"], offload, "{name}");
         assert_eq!(
@@ -179,10 +177,7 @@ fn snaplen_cut_frames_agree_with_tshark() {
         &[],
     );
     let json = json.expect("report");
-    let f = json["findings"]
-        .as_array()
-        .and_then(|a| a.iter().find(|f| f["id"] == "capture-snaplen"))
-        .expect("capture-snaplen finding");
+    let f = finding(&json, "capture-snaplen").expect("capture-snaplen finding");
     assert_eq!(f["details"]["frames_cut"], 39);
 }
 
