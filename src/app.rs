@@ -2,16 +2,18 @@
 //! them all.
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
 use crate::analysis::{self, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
-use crate::cli::{AnalyzeArgs, Cli, Command, OutputFormat};
+use crate::cli::{AnalyzeArgs, CaptureArgs, Cli, Command, ImageFormat, OutputFormat, PlotArgs};
 use crate::decode::{self, DecodeConfig, Kind};
-use crate::flow::{FlowRef, FlowTable};
+use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::GroConfig;
+use crate::plot::{self, Format, PlotKind};
 use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
 
@@ -27,6 +29,7 @@ pub struct DamagedInput {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Plot(args) => plot(&args),
     }
 }
 
@@ -35,21 +38,32 @@ pub struct Analysis {
     pub report: Report,
     /// Set when the capture was damaged mid-file (as opposed to cut short): exit code 2.
     pub damaged: Option<DamagedInput>,
+    /// The flows, with full traces for those the settings asked for (graphs).
+    pub flows: FlowTable,
 }
 
-fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
+/// Decoding and flow settings from the shared capture options.
+fn capture_settings(args: &CaptureArgs) -> (Input, DecodeConfig, Settings) {
     let input = Input::from_arg(&args.capture);
     let mut cfg = DecodeConfig::default();
     cfg.vxlan_ports.extend(&args.vxlan_ports);
     cfg.geneve_ports.extend(&args.geneve_ports);
     let mut settings = Settings::default();
     settings.flows.tcp.interval_ns = args.interval;
-    settings.retransmission_threshold = args.retransmission_threshold / 100.0;
-    settings.inflight_budget = args.inflight_budget;
     settings.flows.gro = GroConfig {
         kernel: args.kernel,
         mtu: args.mtu,
     };
+    (input, cfg, settings)
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
+    let (input, cfg, mut settings) = capture_settings(&args.input);
+    settings.retransmission_threshold = args.retransmission_threshold / 100.0;
+    settings.inflight_budget = args.inflight_budget;
+    if args.plots.is_some() && matches!(input, Input::Stdin) {
+        anyhow::bail!("--plots needs a capture file: the graphs take a second pass over it");
+    }
     let analysis = run_analysis(&input, &cfg, &settings)?;
 
     let stdout = io::stdout();
@@ -71,11 +85,154 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    if let Some(dir) = &args.plots {
+        let ids = busiest_tcp_flows(&analysis.flows, PLOT_TOP);
+        let graphs = Graphs {
+            out: dir,
+            kinds: &PlotKind::ALL,
+            format: Format::Png,
+            size: plot::DEFAULT_SIZE,
+        };
+        // The report above already told of any damage.
+        let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+        eprintln!(
+            "offload-doctor: wrote {} graphs into {}",
+            written.len(),
+            dir.display()
+        );
+    }
     if let Some(d) = analysis.damaged {
         eprintln!("offload-doctor: {d}");
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Flows `analyze --plots` draws.
+const PLOT_TOP: usize = 3;
+
+/// What to draw and where.
+struct Graphs<'a> {
+    out: &'a Path,
+    kinds: &'a [PlotKind],
+    format: Format,
+    size: (u32, u32),
+}
+
+fn plot(args: &PlotArgs) -> Result<ExitCode> {
+    let (input, cfg, settings) = capture_settings(&args.input);
+    let ids = if args.flows.is_empty() {
+        if matches!(input, Input::Stdin) {
+            anyhow::bail!(
+                "plotting the busiest flows of standard input needs two passes: give a capture \
+                 file, or pick flows with --flow ID"
+            );
+        }
+        let first = run_analysis(&input, &cfg, &settings)?;
+        busiest_tcp_flows(&first.flows, args.top as usize)
+    } else {
+        args.flows.clone()
+    };
+    let kinds = if args.kinds.is_empty() {
+        PlotKind::ALL.to_vec()
+    } else {
+        args.kinds.clone()
+    };
+    let graphs = Graphs {
+        out: &args.out,
+        kinds: &kinds,
+        format: match args.format {
+            ImageFormat::Png => Format::Png,
+            ImageFormat::Svg => Format::Svg,
+        },
+        size: args.size,
+    };
+    let (written, damaged) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for p in &written {
+        writeln!(out, "{}", p.display())?;
+    }
+    out.flush()?;
+    if written.is_empty() {
+        eprintln!("offload-doctor: no graphs: the flows chosen carried no TCP data");
+    }
+    if let Some(d) = damaged {
+        eprintln!("offload-doctor: {d}");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ids of the `n` TCP flows with the most bytes that carried data.
+pub fn busiest_tcp_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
+    let mut tcp: Vec<&Flow> = flows
+        .flows
+        .iter()
+        .filter(|f| {
+            f.tcp
+                .as_ref()
+                .is_some_and(|c| c.dirs.iter().any(|d| d.data_segments > 0))
+        })
+        .collect();
+    tcp.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
+    tcp.into_iter().take(n).map(|f| f.id).collect()
+}
+
+/// The pass that keeps the full traces of flows `ids`, then their graphs, written into `g.out`.
+fn draw(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    ids: &[u32],
+    g: &Graphs<'_>,
+) -> Result<(Vec<PathBuf>, Option<DamagedInput>)> {
+    let (charts, damaged) = plot_charts(input, cfg, settings, ids, g.kinds, g.size)?;
+    std::fs::create_dir_all(g.out).with_context(|| format!("creating {}", g.out.display()))?;
+    let stem = match input {
+        Input::Path(p) => plot::capture_stem(p),
+        Input::Stdin => "stdin".into(),
+    };
+    Ok((
+        plot::write_all(&charts, g.out, &stem, g.format, g.size)?,
+        damaged,
+    ))
+}
+
+/// The data of the graphs of `kinds` for flows `ids`, for a picture of `size`: one pass that
+/// keeps those flows' full traces. An unknown or non-TCP flow id is an error; a capture damaged
+/// mid-file still gives the graphs of what was read, and the damage.
+pub fn plot_charts(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    ids: &[u32],
+    kinds: &[PlotKind],
+    size: (u32, u32),
+) -> Result<(Vec<plot::Chart>, Option<DamagedInput>)> {
+    let mut settings = settings.clone();
+    settings.flows.full_trace = FullTrace::Flows(ids.to_vec());
+    let a = run_analysis(input, cfg, &settings)?;
+    let mut chosen = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let f = a.flows.flows.iter().find(|f| f.id == id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: there is no flow {id} (the capture has {} flows; `analyze` lists them)",
+                input.display_name(),
+                a.flows.flows.len()
+            )
+        })?;
+        if f.tcp.is_none() {
+            anyhow::bail!(
+                "{}: flow {id} is not TCP; graphs are drawn for TCP flows",
+                input.display_name()
+            );
+        }
+        chosen.push(f);
+    }
+    let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
+    let charts = plot::charts(&chosen, kinds, &plot::canvas(t0, size));
+    Ok((charts, a.damaged))
 }
 
 fn terminal_width() -> Option<u16> {
@@ -192,5 +349,9 @@ fn analyze_stream(
         verdict: Verdict::new(&findings),
         findings,
     };
-    Ok(Analysis { report, damaged })
+    Ok(Analysis {
+        report,
+        damaged,
+        flows,
+    })
 }

@@ -11,9 +11,10 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use crate::capture::Frame;
-use crate::decode::{tcp_flags, Kind, Packet, TunnelKind};
+use crate::decode::{tcp_flags, IpLayer, Kind, Packet, TunnelKind};
 use crate::gro::{DataFrame, GroConfig, GroFlow};
 use crate::tcp::events::Events;
+use crate::tcp::trace::IdMark;
 use crate::tcp::{Handshake, TcpConfig, TcpConn, TcpFrame};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -516,6 +517,14 @@ impl FlowTable {
                     tcp: t,
                     ip_len: ip.len,
                     has_seglen: ip.transport_len() >= t.header_len,
+                    ip_id: pkt
+                        .ip_headers()
+                        .find(|(_, h)| h.version == 4)
+                        .map(|(layer, h)| IdMark {
+                            id: h.id as u16,
+                            df: h.df,
+                            outer: layer == IpLayer::Outer,
+                        }),
                 },
             );
             if t.payload_len > 0 {

@@ -468,6 +468,9 @@ pub struct GroDir {
     /// The path MTU used for this direction (the latest frame's).
     pub mtu: u32,
     pub mtu_source: MtuSource,
+    /// Payload bytes of one full-size wire segment (the MTU minus the latest frame's headers):
+    /// the unit of "segments per frame".
+    pub seg_size: u32,
     /// Data frames (payload > 0) and the wire segments they stand for.
     pub data_frames: u64,
     pub wire_segments: u64,
@@ -548,6 +551,7 @@ impl GroDir {
         self.mtu = mtu;
         self.mtu_source = source;
         let seg_size = mtu.saturating_sub(ip.header_len + t.header_len).max(1);
+        self.seg_size = seg_size;
         let segments = t.payload_len.div_ceil(seg_size).max(1);
         // Larger than the MTU *and* carrying more than one segment's payload: a frame that is
         // only over by its headers (long options, a wrong MTU guess) was not coalesced.

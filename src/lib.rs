@@ -13,6 +13,7 @@ pub mod decode;
 pub mod evidence;
 pub mod flow;
 pub mod gro;
+pub mod plot;
 pub mod report;
 pub mod tcp;
 pub mod units;

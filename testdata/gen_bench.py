@@ -2,7 +2,10 @@
 """Writes a large synthetic capture for benchmarks: N frames of 64 interleaved bulk TCP flows
 (1448-byte segments, an ACK every second segment), a third of them inside VXLAN.
 
-    python3 testdata/gen_bench.py OUT.pcap [FRAMES]   (default 1,000,000 frames)
+    python3 testdata/gen_bench.py OUT.pcap [FRAMES] [FLOWS]   (default 1,000,000 frames, 64 flows)
+
+With FLOWS=1 (the plot benchmark: one flow with a million segments) every 100,000th frame is a
+retransmission of a segment sent 20 segments earlier, so thinning can be checked to keep them.
 """
 
 import struct
@@ -14,7 +17,7 @@ from gen_fixtures import ACK, PSH, eth, ipv4, tcp, udp, vxlan  # noqa: E402
 
 def main():
     out, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    flows = 64
+    flows = int(sys.argv[3]) if len(sys.argv) > 3 else 64
     seg = 1448
     # Per flow: a data template and an ACK template; sequence numbers are patched in place.
     tmpl = []
@@ -40,6 +43,9 @@ def main():
             if (i // flows) % 3 == 2:  # every third round is an ACK
                 frame = f[2]
                 struct.pack_into("!I", frame, f[3], f[4])
+            elif flows == 1 and i % 100_000 == 99_999:
+                frame = f[0]
+                struct.pack_into("!I", frame, f[1], (f[4] - 20 * seg) & 0xFFFFFFFF)
             else:
                 frame = f[0]
                 struct.pack_into("!I", frame, f[1], f[4])

@@ -34,6 +34,7 @@ use crate::tcp::events::Events;
 use crate::tcp::TcpConn;
 
 pub use crate::evidence::{Evidence, MAX_EVIDENCE};
+pub use starved_flow::jain_index;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -132,6 +132,15 @@ pub struct DirMetrics {
 /// The largest window TCP can advertise: 65535 << 14 (RFC 7323 §2.3), rounded to 2^30.
 pub const MAX_WINDOW: u32 = 1 << 30;
 
+/// The RTT samples one ACK gave, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RttTaken {
+    /// From the sequence number the ACK covers (Karn's rule applied).
+    pub seq: Option<u64>,
+    /// From the TSecr echoing a TSval seen sent (RFC 7323 §4).
+    pub ts: Option<u64>,
+}
+
 /// What one frame sent by this side brings.
 pub struct Sent {
     pub ts_ns: i64,
@@ -259,8 +268,16 @@ impl DirMetrics {
         (inflight <= MAX_WINDOW).then_some(inflight)
     }
 
-    /// Accounts an acknowledgment for this side's data, sent by the other side.
-    pub fn acked(&mut self, ts_ns: i64, ack: SeqNum, tsecr: Option<u32>, sack: &[(u32, u32)]) {
+    /// Accounts an acknowledgment for this side's data, sent by the other side; returns the RTT
+    /// samples it gave (for the RTT graph).
+    pub fn acked(
+        &mut self,
+        ts_ns: i64,
+        ack: SeqNum,
+        tsecr: Option<u32>,
+        sack: &[(u32, u32)],
+    ) -> RttTaken {
+        let mut taken = RttTaken::default();
         let advanced = self.acked.is_none_or(|a| ack > a);
         if advanced {
             self.acked = Some(ack);
@@ -283,13 +300,16 @@ impl DirMetrics {
                 }
             }
             if let Some(o) = covered.filter(|o| !o.no_sample) {
-                self.rtt_seq.push(ts_ns.saturating_sub(o.ts).max(0) as u64);
+                taken.seq = Some(ts_ns.saturating_sub(o.ts).max(0) as u64);
             } else if let Some(o) = self.outstanding.front_mut() {
                 // A partial ACK of a large (TSO/GSO) segment: one sample, from its first ACK.
                 if o.start < ack && !o.no_sample && covered.is_none() {
-                    self.rtt_seq.push(ts_ns.saturating_sub(o.ts).max(0) as u64);
+                    taken.seq = Some(ts_ns.saturating_sub(o.ts).max(0) as u64);
                     o.no_sample = true;
                 }
+            }
+            if let Some(v) = taken.seq {
+                self.rtt_seq.push(v);
             }
             // Holes below the ACK were received but never captured.
             self.ack_holes(ack);
@@ -311,7 +331,9 @@ impl DirMetrics {
                 .partition_point(|&(v, _)| (v.wrapping_sub(e) as i32) < 0);
             if let Some(&(v, t)) = self.tsvals.get(i) {
                 if v == e {
-                    self.rtt_ts.push(ts_ns.saturating_sub(t).max(0) as u64);
+                    let rtt = ts_ns.saturating_sub(t).max(0) as u64;
+                    self.rtt_ts.push(rtt);
+                    taken.ts = Some(rtt);
                     self.tsvals.drain(..=i);
                 }
             }
@@ -319,6 +341,7 @@ impl DirMetrics {
         if let Some(inflight) = self.outstanding_bytes() {
             self.inflight_now = inflight;
         }
+        taken
     }
 
     fn open_hole(&mut self, start: SeqNum, end: SeqNum) {

@@ -17,7 +17,7 @@ use crate::decode::{tcp_flags, TcpFacts};
 use events::Events;
 use metrics::{DirMetrics, Sent};
 use seq::{SeqNum, Unwrapper};
-use trace::{AckPoint, SackPoint, SegPoint, Trace};
+use trace::{AckPoint, IdMark, RttPoint, SackPoint, SegPoint, Trace};
 use wireshark::{Segment, WinScale, WsConn};
 
 /// Engine settings.
@@ -100,6 +100,8 @@ pub struct TcpFrame<'a> {
     /// False when the IP payload is shorter than the TCP header (Wireshark's "short segment"):
     /// no segment length, no analysis.
     pub has_seglen: bool,
+    /// The IPv4 ID GRO checks first (outer in a tunnel), for the IP ID graph.
+    pub ip_id: Option<IdMark>,
 }
 
 impl TcpConn {
@@ -170,7 +172,20 @@ impl TcpConn {
         let other = 1 - side;
         let sack = &o.sack[..(o.sack_count as usize).min(4)];
         if t.flags & tcp_flags::ACK != 0 {
-            self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
+            let rtt = self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
+            for (sample, timestamps) in [(rtt.seq, false), (rtt.ts, true)] {
+                if let Some(rtt_ns) = sample {
+                    self.traces[other].rtt(RttPoint {
+                        frame: f.number,
+                        t_ns: f.ts_ns,
+                        rtt_ns,
+                        timestamps,
+                    });
+                }
+            }
+        }
+        for d in [side, other] {
+            self.traces[d].inflight_at(f.ts_ns, self.dirs[d].inflight_now);
         }
 
         // The trace: this side's segment, and this frame's ACK of the other side's data.
@@ -185,6 +200,7 @@ impl TcpConn {
                 tcp_flags: t.flags,
                 events: ev,
                 ip_len: f.ip_len,
+                ip_id: f.ip_id,
             });
         }
         if t.flags & tcp_flags::ACK != 0 {
@@ -210,6 +226,11 @@ impl TcpConn {
             }
         }
         ev
+    }
+
+    /// Start of the goodput/throughput series: the connection's first frame.
+    pub fn series_start_ns(&self) -> i64 {
+        self.start_ns
     }
 
     /// Window scaling as negotiated: `Some(shift)` per side when both SYNs carried the option,

@@ -20,6 +20,35 @@ pub struct SegPoint {
     pub events: Events,
     /// Innermost IP packet length, to show segments per frame (coalescing).
     pub ip_len: u32,
+    /// The IPv4 ID that Linux GRO checks first: the outer header's in a tunnel, else the only one.
+    pub ip_id: Option<IdMark>,
+}
+
+/// An IPv4 identification field and its DF bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMark {
+    pub id: u16,
+    pub df: bool,
+    /// From the outer (tunnel) header.
+    pub outer: bool,
+}
+
+/// One RTT sample, taken when the other side's ACK arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttPoint {
+    /// Frame of the ACK.
+    pub frame: u64,
+    pub t_ns: i64,
+    pub rtt_ns: u64,
+    /// From TCP timestamps rather than sequence numbers.
+    pub timestamps: bool,
+}
+
+/// Bytes in flight of this direction after a frame of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InflightPoint {
+    pub t_ns: i64,
+    pub bytes: u32,
 }
 
 /// One acknowledgment (of this direction's data, sent by the other side).
@@ -53,6 +82,8 @@ pub struct Trace {
     segments: Decimated<SegPoint>,
     acks: Decimated<AckPoint>,
     sacks: Vec<SackPoint>,
+    rtts: Vec<RttPoint>,
+    inflight: Vec<InflightPoint>,
 }
 
 impl Trace {
@@ -63,6 +94,8 @@ impl Trace {
             segments: Decimated::new(cap),
             acks: Decimated::new(cap),
             sacks: Vec::new(),
+            rtts: Vec::new(),
+            inflight: Vec::new(),
         }
     }
 
@@ -76,6 +109,14 @@ impl Trace {
 
     pub fn sacks(&self) -> &[SackPoint] {
         &self.sacks
+    }
+
+    pub fn rtts(&self) -> &[RttPoint] {
+        &self.rtts
+    }
+
+    pub fn inflight(&self) -> &[InflightPoint] {
+        &self.inflight
     }
 
     /// Whether this is the full trace (every segment) or a summary.
@@ -97,6 +138,19 @@ impl Trace {
             self.sacks.push(p);
         }
     }
+
+    pub fn rtt(&mut self, p: RttPoint) {
+        if self.full {
+            self.rtts.push(p);
+        }
+    }
+
+    /// Records the bytes in flight when they changed (full traces only).
+    pub fn inflight_at(&mut self, t_ns: i64, bytes: u32) {
+        if self.full && self.inflight.last().is_none_or(|l| l.bytes != bytes) {
+            self.inflight.push(InflightPoint { t_ns, bytes });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +166,7 @@ mod tests {
             tcp_flags: 0,
             events,
             ip_len: 140,
+            ip_id: None,
         }
     }
 

@@ -1,0 +1,93 @@
+//! Plots: time-sequence, throughput, RTT, in-flight, segment-size and IP ID graphs of TCP flows,
+//! written as PNG or SVG with no system fonts or libraries. `build` turns a flow into the data of
+//! each graph (`chart`), thinned to the pixel grid (`thin`); `render` only draws it.
+
+pub mod build;
+pub mod chart;
+pub mod render;
+pub mod thin;
+
+use std::path::{Path, PathBuf};
+
+use crate::flow::Flow;
+pub use build::Canvas;
+pub use chart::{Chart, PlotKind};
+pub use render::{Format, RenderError};
+
+/// Default picture size: 16:9, readable on a laptop and in a README.
+pub const DEFAULT_SIZE: (u32, u32) = (1600, 900);
+
+/// The graphs of `kinds` for `flows` (in that order), then the comparison of the flows.
+pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for f in flows {
+        for &k in kinds.iter().filter(|&&k| k != PlotKind::Flows) {
+            out.extend(build::flow_charts(k, f, cv));
+        }
+    }
+    if kinds.contains(&PlotKind::Flows) {
+        out.extend(build::flows_chart(flows, cv));
+    }
+    out
+}
+
+/// The pixel grid a picture of `size` plots on (a little larger than the plotting area, so
+/// thinning never shows).
+pub fn canvas(t0_ns: i64, size: (u32, u32)) -> Canvas {
+    Canvas {
+        t0_ns,
+        cols: size.0.max(1) as usize,
+        rows: size.1.max(1) as usize,
+    }
+}
+
+/// The file name stem of a capture: `trace` for `dir/trace.pcapng.gz`.
+pub fn capture_stem(path: &Path) -> String {
+    let mut name = path
+        .file_name()
+        .map_or_else(|| "capture".into(), |n| n.to_string_lossy().into_owned());
+    for ext in [".gz", ".pcapng", ".pcap", ".cap", ".ntar"] {
+        if let Some(s) = name.strip_suffix(ext) {
+            name = s.to_string();
+        }
+    }
+    // Keep file names portable: only letters, digits, `-`, `_` and `.`.
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes each chart into `dir` as `<stem>-flow<ID>[-<dir>]-<kind>.<ext>`; returns the paths.
+pub fn write_all(
+    charts: &[Chart],
+    dir: &Path,
+    stem: &str,
+    format: Format,
+    size: (u32, u32),
+) -> Result<Vec<PathBuf>, RenderError> {
+    charts
+        .iter()
+        .map(|c| {
+            let path = dir.join(format!("{}.{}", c.file_stem(stem), format.extension()));
+            render::write(c, &path, format, size).map(|()| path)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_stems_are_portable() {
+        assert_eq!(capture_stem(Path::new("a/b/trace.pcapng.gz")), "trace");
+        assert_eq!(capture_stem(Path::new("x.pcap")), "x");
+        assert_eq!(capture_stem(Path::new("my trace:1.cap")), "my_trace_1");
+    }
+}

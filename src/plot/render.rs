@@ -1,0 +1,302 @@
+//! Drawing a `Chart` with plotters into a PNG or SVG file: the embedded font, axes with readable
+//! units, the legend, and a write to a temporary file renamed into place, so no half-written
+//! graph is ever left behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use super::chart::{Axis, Chart, Point, Rgb, Style, Unit};
+
+/// DejaVu Sans (Bitstream Vera license, `fonts/LICENSE-DejaVu`), embedded so that drawing text
+/// needs no fontconfig and no installed fonts (see the notes on plotters' `ttf` feature).
+static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: drawing failed: {what}")]
+    Draw { path: PathBuf, what: String },
+    #[error("the embedded font could not be loaded")]
+    Font,
+}
+
+/// Image file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        }
+    }
+}
+
+fn font() -> Result<(), RenderError> {
+    static LOADED: OnceLock<bool> = OnceLock::new();
+    let ok = *LOADED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(RenderError::Font)
+    }
+}
+
+/// Draws `chart` into `path` (`size` = width, height in pixels).
+pub fn write(
+    chart: &Chart,
+    path: &Path,
+    format: Format,
+    size: (u32, u32),
+) -> Result<(), RenderError> {
+    font()?;
+    let tmp = temp_path(path, format);
+    let result = write_to(chart, &tmp, format, size).and_then(|()| {
+        fs::rename(&tmp, path).map_err(|source| RenderError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    });
+    if result.is_err() {
+        // Best effort: the temporary file may not exist.
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `.NAME.PID.tmp.EXT` beside the target: same file system (an atomic rename), hidden, and with
+/// the extension plotters' PNG encoder chooses the format by.
+fn temp_path(path: &Path, format: Format) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "graph".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(
+        ".{name}.{}.tmp.{}",
+        std::process::id(),
+        format.extension()
+    ))
+}
+
+fn write_to(
+    chart: &Chart,
+    tmp: &Path,
+    format: Format,
+    size: (u32, u32),
+) -> Result<(), RenderError> {
+    let draw_err = |what: String| RenderError::Draw {
+        path: tmp.to_path_buf(),
+        what,
+    };
+    match format {
+        Format::Png => {
+            let root = BitMapBackend::new(tmp, size).into_drawing_area();
+            draw(&root, chart).map_err(draw_err)?;
+            root.present().map_err(|e| draw_err(e.to_string()))
+        }
+        Format::Svg => {
+            let mut svg = String::new();
+            {
+                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+                draw(&root, chart).map_err(draw_err)?;
+                root.present().map_err(|e| draw_err(e.to_string()))?;
+            }
+            fs::write(tmp, svg).map_err(|source| RenderError::Write {
+                path: tmp.to_path_buf(),
+                source,
+            })
+        }
+    }
+}
+
+fn color(c: Rgb) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// Tick labels with as many decimals as the axis span needs.
+fn tick(v: f64, axis: &Axis) -> String {
+    let (div, _) = axis.unit.scale(axis.max);
+    let span = (axis.max - axis.min).abs() / div;
+    let decimals = if matches!(axis.unit, Unit::Frame | Unit::Id) || span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else if span > 0.0 {
+        (2.0 - span.log10().floor()).clamp(2.0, 6.0) as usize
+    } else {
+        0
+    };
+    format!("{:.*}", decimals, v / div)
+}
+
+fn desc(axis: &Axis) -> String {
+    match axis.unit.scale(axis.max) {
+        (_, "") => axis.label.clone(),
+        (_, unit) => format!("{} ({unit})", axis.label),
+    }
+}
+
+type DrawResult = Result<(), String>;
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let (w, h) = root.dim_in_pixel();
+    // Type sizes follow the picture so a 4K graph and a thumbnail both read well.
+    let base = (f64::from(w.min(h * 16 / 9)) / 80.0).clamp(9.0, 28.0);
+    let (head, body) = root.split_vertically((base * 3.6) as u32);
+    head.draw_text(
+        &chart.title,
+        &(FAMILY, base * 1.35).into_font().color(&BLACK),
+        ((base * 0.8) as i32, (base * 0.5) as i32),
+    )
+    .map_err(e)?;
+    head.draw_text(
+        &chart.caption,
+        &(FAMILY, base * 0.95)
+            .into_font()
+            .color(&RGBColor(80, 80, 80)),
+        ((base * 0.8) as i32, (base * 2.2) as i32),
+    )
+    .map_err(e)?;
+
+    let (x, y) = (&chart.x, &chart.y);
+    let y2 = chart.y2.clone().unwrap_or_else(|| y.clone());
+    let label_font = (FAMILY, base);
+    let mut ctx = ChartBuilder::on(&body)
+        .margin((base * 0.8) as u32)
+        .x_label_area_size((base * 3.2) as u32)
+        .y_label_area_size((base * 5.5) as u32)
+        .right_y_label_area_size(if chart.y2.is_some() {
+            (base * 4.5) as u32
+        } else {
+            0
+        })
+        .build_cartesian_2d(x.min..x.max, y.min..y.max)
+        .map_err(e)?
+        .set_secondary_coord(x.min..x.max, y2.min..y2.max);
+    ctx.configure_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .x_desc(desc(x))
+        .y_desc(desc(y))
+        .label_style(label_font)
+        .axis_desc_style(label_font)
+        .x_label_formatter(&|v| tick(*v, x))
+        .y_label_formatter(&|v| tick(*v, y))
+        .draw()
+        .map_err(e)?;
+    if chart.y2.is_some() {
+        ctx.configure_secondary_axes()
+            .y_desc(desc(&y2))
+            .label_style(label_font)
+            .axis_desc_style(label_font)
+            .y_label_formatter(&|v| tick(*v, &y2))
+            .draw()
+            .map_err(e)?;
+    }
+
+    let mut named: Vec<&str> = Vec::new();
+    for s in &chart.series {
+        let c = color(s.color);
+        let stroke = c.stroke_width(1);
+        let r = (base / 4.0).max(2.0) as i32;
+        let pts = &s.points;
+        // Each style has its own element type: plotters' `DynElement` needs a `'static` backend,
+        // which a PNG backend borrowing its path is not.
+        macro_rules! series {
+            ($iter:expr) => {
+                if s.secondary {
+                    ctx.draw_secondary_series($iter)
+                } else {
+                    ctx.draw_series($iter)
+                }
+                .map_err(e)?
+            };
+        }
+        let anno = match s.style {
+            Style::Step | Style::Line => {
+                let mut path: Vec<(f64, f64)> = Vec::with_capacity(pts.len() * 2);
+                for (i, p) in pts.iter().enumerate() {
+                    if let (Style::Step, Some(prev)) =
+                        (s.style, i.checked_sub(1).and_then(|j| pts.get(j)))
+                    {
+                        path.push((p.x, prev.y));
+                    }
+                    path.push((p.x, p.y));
+                }
+                series!(std::iter::once(PathElement::new(path, c.stroke_width(2))))
+            }
+            Style::Bar => {
+                // End ticks (tcptrace's arrow heads) only while bars are far enough apart to see.
+                if pts.len() < 400 {
+                    series!(pts
+                        .iter()
+                        .flat_map(|p| [(p.x, p.y), (p.x, p.top)])
+                        .map(|at| {
+                            EmptyElement::at(at) + PathElement::new(vec![(-r, 0), (r, 0)], stroke)
+                        }));
+                }
+                series!(pts
+                    .iter()
+                    .map(|p: &Point| PathElement::new(vec![(p.x, p.y), (p.x, p.top)], stroke)))
+            }
+            Style::Dot => {
+                series!(pts
+                    .iter()
+                    .map(|p| Circle::new((p.x, p.y), (r - 1).max(2), c.filled())))
+            }
+            Style::Diamond => series!(pts.iter().map(|p| {
+                EmptyElement::at((p.x, p.y))
+                    + Polygon::new(vec![(0, -r), (r, 0), (0, r), (-r, 0)], c.filled())
+            })),
+            Style::Label(letter) => {
+                let font = (FAMILY, base * 0.9).into_font().color(&c);
+                let text = letter.to_string();
+                series!(pts.iter().map(|p| {
+                    EmptyElement::at((p.x, p.y))
+                        + Text::new(text.clone(), (r, -(base as i32)), font.clone())
+                }))
+            }
+        };
+        if !named.contains(&s.name.as_str()) {
+            named.push(&s.name);
+            let style = s.style;
+            let font = (FAMILY, base * 0.9).into_font().color(&c);
+            anno.label(s.name.clone())
+                .legend(move |(lx, ly)| match style {
+                    Style::Dot | Style::Diamond => {
+                        Circle::new((lx + 8, ly), 4, c.filled()).into_dyn()
+                    }
+                    Style::Label(letter) => {
+                        Text::new(letter.to_string(), (lx + 3, ly - 7), font.clone()).into_dyn()
+                    }
+                    Style::Step | Style::Line | Style::Bar => {
+                        PathElement::new(vec![(lx, ly), (lx + 16, ly)], c.stroke_width(2))
+                            .into_dyn()
+                    }
+                });
+        }
+    }
+    ctx.configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(190, 190, 190))
+        .label_font((FAMILY, base * 0.9))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
