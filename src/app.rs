@@ -231,7 +231,8 @@ pub fn plot_charts(
         chosen.push(f);
     }
     let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
-    let charts = plot::charts(&chosen, kinds, &plot::canvas(t0, size));
+    let cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
+    let charts = plot::charts(&chosen, kinds, &cv);
     Ok((charts, a.damaged))
 }
 

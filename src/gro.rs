@@ -322,7 +322,7 @@ impl IdStep {
 pub struct IdFacts {
     /// Judged pairs by DF (0: DF clear, 1: DF set) and [`IdStep`].
     pub steps: [[u64; 4]; 2],
-    /// The first IDs seen: (frame, id, df).
+    /// The first IDs of judged frames: (frame, id, df).
     pub samples: [(u64, u16, bool); ID_SAMPLES],
     pub sample_count: usize,
 }
@@ -414,6 +414,7 @@ impl MtuSource {
 /// The header facts of the previous data segment that a merge decision compares with.
 #[derive(Debug, Clone, Copy)]
 struct Head {
+    frame: u64,
     ts_ns: i64,
     payload: u32,
     seq_end: SeqNum,
@@ -579,6 +580,7 @@ impl GroDir {
         let options_len = t.option_bytes.len().min(40);
         options[..options_len].copy_from_slice(&t.option_bytes[..options_len]);
         let head = Head {
+            frame: f.number,
             ts_ns: f.ts_ns,
             payload: t.payload_len,
             seq_end: SeqNum(t.seq).plus(t.payload_len),
@@ -601,13 +603,12 @@ impl GroDir {
             }),
             oversized,
         };
-        for (layer, h) in [(0, head.outer.map(|o| o.0)), (1, Some(head.inner))] {
-            if let Some(h) = h.filter(|h| h.v4) {
-                self.ids[layer].sample(f.number, h.id, h.df);
-            }
+        // Full size is the largest *wire* segment: frames GRO already merged (a capture that
+        // spans the moment coalescing stopped) must not raise the bar for the frames after them.
+        let full = !oversized && t.payload_len >= self.max_payload;
+        if !oversized {
+            self.max_payload = self.max_payload.max(t.payload_len);
         }
-        let full = t.payload_len >= self.max_payload;
-        self.max_payload = self.max_payload.max(t.payload_len);
 
         if let Some(prev) = self.prev {
             self.pairs += 1;
@@ -631,6 +632,21 @@ impl GroDir {
 
     /// Applies the merge rules to one judged pair.
     fn judge(&mut self, p: &Head, c: &Head, t: &TcpFacts<'_>, frame: u64, kernel: Kernel) {
+        // The IDs a finding quotes come from judged frames only: in a capture that spans the
+        // moment coalescing stopped, the merged frames before it say nothing about the IDs after.
+        for (layer, head) in [(0, c.outer.map(|o| o.0)), (1, Some(c.inner))] {
+            let prev = if layer == 0 {
+                p.outer.map(|o| o.0)
+            } else {
+                Some(p.inner)
+            };
+            if let (Some(h), Some(ph)) = (head.filter(|h| h.v4), prev) {
+                if self.ids[layer].sample_count == 0 {
+                    self.ids[layer].sample(p.frame, ph.id, ph.df);
+                }
+                self.ids[layer].sample(frame, h.id, h.df);
+            }
+        }
         let mut blocked = [false; Blocker::COUNT];
         let mut block = |b: Blocker| blocked[b as usize] = true;
 

@@ -1251,6 +1251,54 @@ def fairness_fixtures():
         "args": ["--inflight-budget", "256K"], "flows_count": 3, "findings": []})
 
 
+def demo_fixtures():
+    # The README's picture: the VXLAN story in one capture, taken on the receiving VTEP. The old
+    # device sends outer IPv4 with DF=1 and incrementing IDs, and GRO merges 8 segments a frame;
+    # mid-transfer the new device sends DF=0 and IDs 101, 105, 107, …, and every frame is one
+    # segment (about 220 Mbit/s before, 140 after, as in the story).
+    state = {"new": False}
+    old_ids, new_ids = id_sequence(3000, [1])("s"), id_sequence(101, [4, 2, 3, 5, 2])("s")
+    client_ids = id_sequence(500, [1])("c")
+
+    def wrap(side, ip, n):
+        a, b = ("172.16.0.1", "172.16.0.2") if side == "c" else ("172.16.0.2", "172.16.0.1")
+        if side == "c":
+            ident, df = next(client_ids), True
+        elif state["new"]:
+            ident, df = next(new_ids), False
+        else:
+            ident, df = next(old_ids), True
+        outer = udp(51000 if side == "c" else 52000, 4789, vxlan(5001, eth(ip)), 0)
+        return eth(ipv4(a, b, 17, outer, ident=ident, df=df))
+
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443), wrap=wrap)
+    c.handshake(local="c", options=VX_OPTS)
+    seg, pos = 1398, 1
+    for _ in range(40):
+        c.send("s", pos, 1, ACK, seg * 8)
+        pos += seg * 8
+        c.at(20e-6)
+        c.send("c", 1, pos, ACK, win=512)
+        c.at(386e-6)
+    state["new"] = True
+    end = receiver_bulk(c, 320, seg=seg, gap=70e-6, start=pos)
+    c.close(end)
+    # Also the regression fixture for a capture spanning the change: the merged frames before it
+    # must not hide the ID defect after it (they once raised the full-size bar above 1 MSS).
+    data = [i + 1 for i, (_, f) in enumerate(c.frames) if len(f) > 1000]
+    fixture("demo_vxlan_gro_regression.pcap", c.pcap(), tcp_expect({
+        "tunnel": {"kind": "vxlan", "vni": 5001},
+        "s2c": {"offload": {"oversized_frames": 40, "max_segments_per_frame": 8, "mtu": 1450,
+                            "gro": {"judged_pairs": 319, "mergeable_pairs": 0,
+                                    "blockers": {"outer-ip-id": 319}}}},
+    }, findings=["gro-blocked-ip-id", "oversized-frames"],
+        frames={"gro-blocked-ip-id": data[40:52], "oversized-frames": data[:20]},
+        severity={"gro-blocked-ip-id": "warning", "oversized-frames": "info"},
+        details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
+                                       "failing_pairs": 319},
+                 "oversized-frames": {"offload": "receive", "oversized_frames": 40}}))
+
+
 def main():
     tcp_eth_pcap_variants()
     link_type_fixtures()
@@ -1261,6 +1309,7 @@ def main():
     broken_fixtures()
     tcp_analysis_fixtures()
     offload_fixtures()
+    demo_fixtures()
     check = "--check" in sys.argv
     bad = []
     if not check:

@@ -18,6 +18,8 @@ use super::thin::{self, Grid};
 #[derive(Debug, Clone, Copy)]
 pub struct Canvas {
     pub t0_ns: i64,
+    /// The analysis interval (`--interval`): the bin width of rate graphs when it suits the span.
+    pub interval_ns: i64,
     pub cols: usize,
     pub rows: usize,
 }
@@ -341,43 +343,123 @@ fn time_sequence(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     Some(c)
 }
 
+/// Most bins a rate graph computes (before thinning): bounds memory for any timestamps.
+const MAX_RATE_BINS: i64 = 100_000;
+/// Fewest bins a rate graph should show: below this the configured interval gives way to one of
+/// a hundredth of the span, so a 50 ms transfer is not a single 100 ms bar.
+const MIN_RATE_BINS: i64 = 20;
+
+/// The bin width for a span of `span_ns`: the configured interval when it gives a readable
+/// number of bins, else a 1-2-5 step near a hundredth of the span.
+fn rate_interval(configured_ns: i64, span_ns: i64) -> i64 {
+    let span = span_ns.max(1);
+    let bins = span / configured_ns.max(1);
+    if (MIN_RATE_BINS..=MAX_RATE_BINS).contains(&bins) {
+        return configured_ns.max(1);
+    }
+    let want = (span / 100).max(1_000);
+    let mut nice = 1_000i64;
+    'outer: while nice < i64::MAX / 10 {
+        for m in [1, 2, 5] {
+            if nice.saturating_mul(m) >= want {
+                nice = nice.saturating_mul(m);
+                break 'outer;
+            }
+        }
+        nice = nice.saturating_mul(10);
+    }
+    nice.max(span / MAX_RATE_BINS + 1)
+}
+
+/// A direction's payload per bin from its full trace: (all bytes, new bytes), where new bytes lie
+/// beyond the highest sequence number sent before (goodput), from `start_ns` in `step_ns` bins.
+fn rate_bins(d: &Dir<'_>, start_ns: i64, step_ns: i64) -> Vec<(u64, u64)> {
+    let mut bins: Vec<(u64, u64)> = Vec::new();
+    let mut highest = i64::MIN;
+    for (s, len) in d.payloads() {
+        let i = (s.t_ns.saturating_sub(start_ns).max(0) / step_ns.max(1)) as usize;
+        let new = (s.end - s.start.max(highest)).clamp(0, len);
+        highest = highest.max(s.end);
+        if i >= MAX_RATE_BINS as usize {
+            continue;
+        }
+        if bins.len() <= i {
+            bins.resize(i + 1, (0, 0));
+        }
+        if let Some(b) = bins.get_mut(i) {
+            b.0 += len as u64;
+            b.1 += new as u64;
+        }
+    }
+    bins
+}
+
+/// First and last data segment times of a direction.
+fn data_span(d: &Dir<'_>) -> Option<(i64, i64)> {
+    let mut it = d.payloads().map(|(s, _)| s.t_ns);
+    let first = it.next()?;
+    Some(it.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+}
+
+/// A rate step line: bin i holds from start + i·step to its end.
+fn rate_line(bins: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64, x0: f64, step: f64) -> Vec<Point> {
+    let rate = |b: u64| b as f64 * 8.0 / step;
+    let mut v: Vec<Point> = bins
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Point::at(x0 + i as f64 * step, rate(pick(b))))
+        .collect();
+    if let Some(l) = v.last().copied() {
+        v.push(Point::at(l.x + step, l.y));
+    }
+    v
+}
+
 fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
+    let dirs: Vec<Dir<'_>> = [f.client, 1 - f.client]
+        .into_iter()
+        .map(|side| Dir {
+            f,
+            conn,
+            side,
+            trace: &conn.traces[side],
+        })
+        .collect();
+    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
+    let start = spans.iter().map(|s| s.0).min()?;
+    let end = spans.iter().map(|s| s.1).max()?;
+    let step_ns = rate_interval(cv.interval_ns, end.saturating_sub(start));
+    let step = step_ns as f64 / 1e9;
     let mut series = Vec::new();
     let mut averages = Vec::new();
-    let mut xs = Vec::new();
-    for (side, colors) in [(f.client, [0, 5]), (1 - f.client, [1, 4])] {
-        let m = &conn.dirs[side];
-        let Some(s) = m.series.as_ref().filter(|_| m.data_bytes > 0) else {
+    for (d, colors) in dirs.iter().zip([[0, 5], [1, 4]]) {
+        let Some((first, last)) = data_span(d) else {
             continue;
         };
-        let dir = direction(f, side);
-        let step = s.interval_ns() as f64 / 1e9;
-        let start = cv.secs(conn.series_start_ns());
-        let rate = |b: u64| b as f64 * 8.0 / step;
-        let line = |pick: fn(&(u64, u64)) -> u64| -> Vec<Point> {
-            let mut v: Vec<Point> = s
-                .bins()
-                .iter()
-                .enumerate()
-                .map(|(i, b)| Point::at(start + i as f64 * step, rate(pick(b))))
-                .collect();
-            // The last bin holds its value to its end.
-            if let Some(l) = v.last().copied() {
-                v.push(Point::at(l.x + step, l.y));
-            }
-            v
-        };
-        let (tput, good) = (line(|b| b.0), line(|b| b.1));
-        xs.extend(tput.iter().map(|p| p.x));
-        let (first, last) = (m.first_data_ns.unwrap_or(0), m.last_data_ns.unwrap_or(0));
+        let dir = d.name();
+        let bins = rate_bins(d, start, step_ns);
+        let x0 = cv.secs(start);
+        let (good, all) = (
+            rate_line(&bins, |b| b.1, x0, step),
+            rate_line(&bins, |b| b.0, x0, step),
+        );
+        let (new_bytes, all_bytes) = bins.iter().fold((0, 0), |(n, a), b| (n + b.1, a + b.0));
+        // Averages over the data period, at least one bin long.
         let secs = (last.saturating_sub(first) as f64 / 1e9).max(step);
         let avg = |bytes: u64| bytes as f64 * 8.0 / secs;
-        let (x0, x1) = (cv.secs(first), cv.secs(last).max(cv.secs(first) + step));
+        let (x1, x2) = (cv.secs(first), cv.secs(first) + secs);
         let [c_good, c_all] = colors.map(|i| palette::FLOWS[i]);
         averages.push(format!(
             "{dir} average goodput {}, throughput {}",
-            units::rate(avg(m.new_bytes)),
-            units::rate(avg(m.data_bytes))
+            units::rate(avg(new_bytes)),
+            units::rate(avg(all_bytes))
+        ));
+        // Throughput first, so that goodput, drawn over it, shows where they differ.
+        series.push(Series::new(
+            &format!("{dir} throughput"),
+            Style::Step,
+            c_all,
+            all,
         ));
         series.push(Series::new(
             &format!("{dir} goodput"),
@@ -385,28 +467,19 @@ fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
             c_good,
             good,
         ));
-        series.push(Series::new(
-            &format!("{dir} throughput"),
-            Style::Step,
-            c_all,
-            tput,
-        ));
         for (what, bytes, color) in [
-            ("goodput", m.new_bytes, c_good),
-            ("throughput", m.data_bytes, c_all),
+            ("goodput", new_bytes, c_good),
+            ("throughput", all_bytes, c_all),
         ] {
             series.push(Series::new(
                 &format!("{dir} average {what}"),
                 Style::Line,
                 color,
-                vec![Point::at(x0, avg(bytes)), Point::at(x1, avg(bytes))],
+                vec![Point::at(x1, avg(bytes)), Point::at(x2, avg(bytes))],
             ));
         }
     }
-    if series.is_empty() {
-        return None;
-    }
-    let x = x_axis(xs.into_iter());
+    let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
     let y = Axis::fitting(
         "rate",
         Unit::BitsPerSecond,
@@ -416,11 +489,6 @@ fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
     for s in &mut series {
         s.points = thin::m4(&s.points, &grid);
     }
-    let interval = conn
-        .dirs
-        .iter()
-        .find_map(|m| m.series.as_ref())
-        .map_or(0.0, |s| s.interval_ns() as f64 / 1e9);
     Some(Chart {
         kind: PlotKind::Throughput,
         flow: Some(f.id),
@@ -434,7 +502,7 @@ fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
         ),
         caption: format!(
             "per {} interval; goodput counts new bytes only; {}",
-            units::duration(interval),
+            units::duration(step),
             averages.join("; ")
         ),
         x,
@@ -641,9 +709,15 @@ fn ip_id(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     }
     // The step from the previous data frame's ID, on the right axis: +1 (or 0) is what GRO
     // merges, anything else is visible as a dot off that line.
+    // Steps beyond STEP_VIEW are drawn on its edge: the axis stays readable at the scale where
+    // +1, 0 and small jumps differ, and a wrap or a random ID still shows as an outlier.
+    const STEP_VIEW: (f64, f64) = (-8.0, 16.0);
     let steps: Vec<Point> = ids
         .windows(2)
-        .map(|w| Point::at(w[1].0 as f64, f64::from(w[1].1.wrapping_sub(w[0].1) as i16)))
+        .map(|w| {
+            let step = f64::from(w[1].1.wrapping_sub(w[0].1) as i16);
+            Point::at(w[1].0 as f64, step.clamp(STEP_VIEW.0, STEP_VIEW.1))
+        })
         .collect();
     let (s_lo, s_hi) = steps
         .iter()
@@ -670,8 +744,8 @@ fn ip_id(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     let plus_one = steps.iter().filter(|p| p.y == 1.0).count();
     let layer = if outer { "Outer IPv4 ID" } else { "IPv4 ID" };
     let caption = format!(
-        "{} data frames, {} with DF=0, {} of {} steps +1; Linux GRO merges only IDs that stay \
-         fixed or increase by one (with DF=0 in every kernel; docs/detectors.md)",
+        "{} data frames, {} with DF=0, {} of {} steps +1 (steps beyond −8…+16 on the edge); \
+         Linux GRO merges only IDs that stay fixed or increase by one",
         units::thousands(ids.len() as u64),
         units::thousands(df0 as u64),
         units::thousands(plus_one as u64),
@@ -686,43 +760,46 @@ fn ip_id(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
 /// The goodput of each flow's main data direction on one graph, with Jain's fairness index of
 /// their average goodputs.
 pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
+    // Each flow's direction that carried the most new data.
+    let dirs: Vec<Dir<'_>> = flows
+        .iter()
+        .filter_map(|f| {
+            let conn = f.tcp.as_deref()?;
+            let side = if conn.dirs[0].new_bytes >= conn.dirs[1].new_bytes {
+                0
+            } else {
+                1
+            };
+            Some(Dir {
+                f,
+                conn,
+                side,
+                trace: &conn.traces[side],
+            })
+        })
+        .filter(|d| data_span(d).is_some())
+        .collect();
+    if dirs.len() < 2 {
+        return None;
+    }
+    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
+    let start = spans.iter().map(|s| s.0).min()?;
+    let end = spans.iter().map(|s| s.1).max()?;
+    let step_ns = rate_interval(cv.interval_ns, end.saturating_sub(start));
+    let step = step_ns as f64 / 1e9;
     let mut series = Vec::new();
     let mut averages = Vec::new();
-    for (i, f) in flows.iter().enumerate() {
-        let Some(conn) = f.tcp.as_deref() else {
-            continue;
-        };
-        let side = if conn.dirs[0].new_bytes >= conn.dirs[1].new_bytes {
-            0
-        } else {
-            1
-        };
-        let m = &conn.dirs[side];
-        let Some(s) = m.series.as_ref().filter(|_| m.new_bytes > 0) else {
-            continue;
-        };
-        let step = s.interval_ns() as f64 / 1e9;
-        let start = cv.secs(conn.series_start_ns());
-        let mut pts: Vec<Point> = s
-            .bins()
-            .iter()
-            .enumerate()
-            .map(|(k, b)| Point::at(start + k as f64 * step, b.1 as f64 * 8.0 / step))
-            .collect();
-        if let Some(l) = pts.last().copied() {
-            pts.push(Point::at(l.x + step, l.y));
-        }
-        let secs = (m.last_data_ns.unwrap_or(0) - m.first_data_ns.unwrap_or(0)) as f64 / 1e9;
-        averages.push(m.new_bytes as f64 * 8.0 / secs.max(step));
+    for (i, (d, (first, last))) in dirs.iter().zip(&spans).enumerate() {
+        let bins = rate_bins(d, start, step_ns);
+        let new_bytes: u64 = bins.iter().map(|b| b.1).sum();
+        let secs = (last.saturating_sub(*first) as f64 / 1e9).max(step);
+        averages.push(new_bytes as f64 * 8.0 / secs);
         series.push(Series::new(
-            &format!("flow {} {}", f.id, direction(f, side)),
+            &format!("flow {} {}", d.f.id, d.name()),
             Style::Step,
             palette::FLOWS[i % palette::FLOWS.len()],
-            pts,
+            rate_line(&bins, |b| b.1, cv.secs(start), step),
         ));
-    }
-    if series.len() < 2 {
-        return None;
     }
     let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
     let y = Axis::fitting(
@@ -740,8 +817,9 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
         direction: None,
         title: format!("Goodput of {} flows", series.len()),
         caption: format!(
-            "Jain's fairness index of their average goodputs {:.2} (1 = equal shares, 1/n = one \
-             flow takes all)",
+            "per {} interval; Jain's fairness index of their average goodputs {:.2} (1 = equal \
+             shares, 1/n = one flow takes all)",
+            units::duration(step),
             jain_index(&averages)
         ),
         x,
@@ -749,4 +827,24 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
         y2: None,
         series,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_bins_follow_the_interval_unless_it_hides_the_flow() {
+        // 10 s at 100 ms: 100 bins, as configured.
+        assert_eq!(rate_interval(100_000_000, 10_000_000_000), 100_000_000);
+        // A 50 ms transfer: a hundredth of the span, on a 1-2-5 step.
+        assert_eq!(rate_interval(100_000_000, 50_000_000), 500_000);
+        assert_eq!(rate_interval(100_000_000, 30_000_000), 500_000);
+        assert_eq!(rate_interval(100_000_000, 150_000_000), 2_000_000);
+        // Hostile spans stay within the bin budget.
+        for span in [0, 1, i64::MAX / 2, i64::MAX] {
+            let step = rate_interval(1_000, span);
+            assert!(step >= 1 && span / step <= MAX_RATE_BINS, "{span} {step}");
+        }
+    }
 }

@@ -33,9 +33,10 @@ pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
 
 /// The pixel grid a picture of `size` plots on (a little larger than the plotting area, so
 /// thinning never shows).
-pub fn canvas(t0_ns: i64, size: (u32, u32)) -> Canvas {
+pub fn canvas(t0_ns: i64, interval_ns: i64, size: (u32, u32)) -> Canvas {
     Canvas {
         t0_ns,
+        interval_ns,
         cols: size.0.max(1) as usize,
         rows: size.1.max(1) as usize,
     }

@@ -108,18 +108,57 @@ fn write_to(
             root.present().map_err(|e| draw_err(e.to_string()))
         }
         Format::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                draw(&root, chart).map_err(draw_err)?;
-                root.present().map_err(|e| draw_err(e.to_string()))?;
-            }
+            let svg = svg(chart, size).map_err(draw_err)?;
             fs::write(tmp, svg).map_err(|source| RenderError::Write {
                 path: tmp.to_path_buf(),
                 source,
             })
         }
     }
+}
+
+/// Draws `chart` as an SVG document.
+pub fn svg(chart: &Chart, size: (u32, u32)) -> Result<String, String> {
+    font().map_err(|e| e.to_string())?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// The corner of the plotting area with the fewest points, for the legend.
+fn quiet_corner(chart: &Chart) -> SeriesLabelPosition {
+    use SeriesLabelPosition::{LowerLeft, LowerRight, UpperLeft, UpperRight};
+    let corners = [
+        (UpperLeft, 0, 1),
+        (UpperRight, 1, 1),
+        (LowerRight, 1, 0),
+        (LowerLeft, 0, 0),
+    ];
+    let mut counts = [0usize; 4];
+    for s in &chart.series {
+        let y = if s.secondary {
+            chart.y2.as_ref().unwrap_or(&chart.y)
+        } else {
+            &chart.y
+        };
+        for p in &s.points {
+            let fx = (p.x - chart.x.min) / (chart.x.max - chart.x.min);
+            let fy = (p.top - y.min) / (y.max - y.min);
+            for (n, &(_, cx, cy)) in counts.iter_mut().zip(&corners) {
+                // The legend's box takes roughly a third of the width and height.
+                let near = |f: f64, c: i32| if c == 0 { f < 0.35 } else { f > 0.65 };
+                if near(fx, cx) && near(fy, cy) {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (counts[i], i)).unwrap_or(0);
+    corners[best].0.clone()
 }
 
 fn color(c: Rgb) -> RGBColor {
@@ -292,7 +331,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
         }
     }
     ctx.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(quiet_corner(chart))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(190, 190, 190))
         .label_font((FAMILY, base * 0.9))

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use offload_doctor::analysis::Settings;
 use offload_doctor::app::analyze_bytes;
 use offload_doctor::decode::DecodeConfig;
+use offload_doctor::flow::FullTrace;
+use offload_doctor::plot::{self, render, PlotKind};
 use proptest::prelude::*;
 
 fn fixture_bytes() -> Vec<(String, Vec<u8>)> {
@@ -111,6 +113,33 @@ proptest! {
             bytes.truncate(keep.max(bytes.len() / 2));
         }
         analyse(bytes);
+    }
+
+    /// The graphs of every TCP flow of a mutated capture: hostile sequence numbers, timestamps
+    /// and IDs become coordinates, and must be drawn without a panic.
+    #[test]
+    fn graphs_of_mutated_fixtures_never_panic(
+        which in 0usize..1000,
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+    ) {
+        let all = fixture_bytes();
+        let (_, mut bytes) = all[which % all.len()].clone();
+        for (i, v) in flips {
+            if !bytes.is_empty() {
+                let at = i.index(bytes.len());
+                bytes[at] = v;
+            }
+        }
+        let mut settings = Settings::default();
+        settings.flows.full_trace = FullTrace::All;
+        if let Ok(a) = analyze_bytes(bytes, &DecodeConfig::default(), &settings) {
+            let flows: Vec<_> = a.flows.flows.iter().filter(|f| f.tcp.is_some()).collect();
+            let size = (400, 300);
+            let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
+            for c in plot::charts(&flows, &PlotKind::ALL, &plot::canvas(t0, 100_000_000, size)) {
+                prop_assert!(render::svg(&c, size).is_ok(), "{}", c.title);
+            }
+        }
     }
 
     #[test]
