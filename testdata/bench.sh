@@ -54,3 +54,24 @@ if command -v valgrind > /dev/null; then
     printf '%-28s %8s frames  %s heap allocations\n' "allocations" "$n" "$allocs"
   done
 fi
+
+# Graphs of one large flow: one plain TCP flow of a million data segments (1.5 million frames, with
+# a retransmission every 100,000 frames). tcptrace -S (its time-sequence graphs as xplot files) is
+# the closest baseline: it writes the plot files but draws nothing.
+plot_cap=${TMPDIR:-/tmp}/offload-doctor-bench-plot-1500000.pcap
+[ -f "$plot_cap" ] || python3 testdata/gen_bench.py "$plot_cap" 1500000 1
+cat "$plot_cap" > /dev/null
+out=$(mktemp -d)
+pa=$(best "$bin" analyze --format json "$plot_cap")
+pp=$(best "$bin" plot --flow 1 --out "$out" "$plot_cap")
+ps=$(best "$bin" plot --flow 1 --kind time-sequence --format svg --out "$out" "$plot_cap")
+printf '%-40s %8.3f s\n' "analyze (the pass alone)" "$pa"
+printf '%-40s %8.3f s  (%s)\n' "plot --flow 1 (6 PNG graphs)" "$pp" "$(du -ch "$out"/*.png | tail -1 | cut -f1)"
+printf '%-40s %8.3f s  (%s)\n' "plot --flow 1 time-sequence SVG" "$ps" "$(du -h "$out"/*.svg | cut -f1)"
+if command -v tcptrace > /dev/null; then
+  abs=$(realpath "$plot_cap")
+  pt=$(cd "$out" && best tcptrace -n -S "$abs")
+  printf '%-40s %8.3f s  (xplot files, not pictures; 6 PNG graphs take %.2fx its time)\n' \
+    "tcptrace -n -S" "$pt" "$(echo "$pp/$pt" | bc -l)"
+fi
+rm -rf "$out"

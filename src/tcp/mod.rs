@@ -228,11 +228,6 @@ impl TcpConn {
         ev
     }
 
-    /// Start of the goodput/throughput series: the connection's first frame.
-    pub fn series_start_ns(&self) -> i64 {
-        self.start_ns
-    }
-
     /// Window scaling as negotiated: `Some(shift)` per side when both SYNs carried the option,
     /// `Some(0)` when the handshake was seen without it, `None` when not captured.
     pub fn window_scale(&self, side: usize) -> Option<u8> {
