@@ -401,6 +401,33 @@ fn data_span(d: &Dir<'_>) -> Option<(i64, i64)> {
     Some(it.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
 }
 
+/// The bins shared by the rate graphs of `dirs`: from their first data segment, at
+/// [`rate_interval`] over their span; `None` without data.
+fn rate_grid(dirs: &[Dir<'_>], cv: &Canvas) -> Option<(i64, i64)> {
+    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
+    let start = spans.iter().map(|s| s.0).min()?;
+    let end = spans.iter().map(|s| s.1).max()?;
+    Some((
+        start,
+        rate_interval(cv.interval_ns, end.saturating_sub(start)),
+    ))
+}
+
+/// Fits the axes of a rate graph to its series, then thins the lines to the pixel grid.
+fn fit_rates(label: &str, series: &mut [Series], cv: &Canvas) -> (Axis, Axis) {
+    let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
+    let y = Axis::fitting(
+        label,
+        Unit::BitsPerSecond,
+        series.iter().flat_map(|s| s.points.iter().map(|p| &p.y)),
+    );
+    let grid = cv.grid(&x, &y);
+    for s in series.iter_mut() {
+        s.points = thin::m4(&s.points, &grid);
+    }
+    (x, y)
+}
+
 /// A rate step line: bin i holds from start + i·step to its end.
 fn rate_line(bins: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64, x0: f64, step: f64) -> Vec<Point> {
     let rate = |b: u64| b as f64 * 8.0 / step;
@@ -425,10 +452,7 @@ fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
             trace: &conn.traces[side],
         })
         .collect();
-    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
-    let start = spans.iter().map(|s| s.0).min()?;
-    let end = spans.iter().map(|s| s.1).max()?;
-    let step_ns = rate_interval(cv.interval_ns, end.saturating_sub(start));
+    let (start, step_ns) = rate_grid(&dirs, cv)?;
     let step = step_ns as f64 / 1e9;
     let mut series = Vec::new();
     let mut averages = Vec::new();
@@ -479,16 +503,7 @@ fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
             ));
         }
     }
-    let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
-    let y = Axis::fitting(
-        "rate",
-        Unit::BitsPerSecond,
-        series.iter().flat_map(|s| s.points.iter().map(|p| &p.y)),
-    );
-    let grid = cv.grid(&x, &y);
-    for s in &mut series {
-        s.points = thin::m4(&s.points, &grid);
-    }
+    let (x, y) = fit_rates("rate", &mut series, cv);
     Some(Chart {
         kind: PlotKind::Throughput,
         flow: Some(f.id),
@@ -782,17 +797,17 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
     if dirs.len() < 2 {
         return None;
     }
-    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
-    let start = spans.iter().map(|s| s.0).min()?;
-    let end = spans.iter().map(|s| s.1).max()?;
-    let step_ns = rate_interval(cv.interval_ns, end.saturating_sub(start));
+    let (start, step_ns) = rate_grid(&dirs, cv)?;
     let step = step_ns as f64 / 1e9;
     let mut series = Vec::new();
     let mut averages = Vec::new();
-    for (i, (d, (first, last))) in dirs.iter().zip(&spans).enumerate() {
+    for (i, d) in dirs.iter().enumerate() {
+        let Some((first, last)) = data_span(d) else {
+            continue;
+        };
         let bins = rate_bins(d, start, step_ns);
         let new_bytes: u64 = bins.iter().map(|b| b.1).sum();
-        let secs = (last.saturating_sub(*first) as f64 / 1e9).max(step);
+        let secs = (last.saturating_sub(first) as f64 / 1e9).max(step);
         averages.push(new_bytes as f64 * 8.0 / secs);
         series.push(Series::new(
             &format!("flow {} {}", d.f.id, d.name()),
@@ -801,16 +816,7 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
             rate_line(&bins, |b| b.1, cv.secs(start), step),
         ));
     }
-    let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
-    let y = Axis::fitting(
-        "goodput",
-        Unit::BitsPerSecond,
-        series.iter().flat_map(|s| s.points.iter().map(|p| &p.y)),
-    );
-    let grid = cv.grid(&x, &y);
-    for s in &mut series {
-        s.points = thin::m4(&s.points, &grid);
-    }
+    let (x, y) = fit_rates("goodput", &mut series, cv);
     Some(Chart {
         kind: PlotKind::Flows,
         flow: None,
