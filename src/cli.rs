@@ -39,8 +39,8 @@ pub enum Command {
     /// bytes in flight, segment size and IP ID.
     #[command(
         after_help = "Files are named CAPTURE-flowID-DIR-KIND.png (DIR is c2s or s2c, the \
-        direction that sent the data), CAPTURE-flowID-throughput.png and CAPTURE-flows.png; each \
-        path is printed as it is written. Flow ids are the ones `analyze` prints. Large flows are \
+        direction that sent the data), CAPTURE-flowID-throughput.png and CAPTURE-flows.png; the paths written are \
+        printed, one per line. Flow ids are the ones `analyze` prints. Large flows are \
         thinned to the pixel grid: every pixel that would show a segment, a retransmission or a \
         mark still shows one.\n\n\
         Examples:\n  \
