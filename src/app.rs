@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::analysis::{self, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
-use crate::cli::{AnalyzeArgs, CaptureArgs, Cli, Command, ImageFormat, OutputFormat, PlotArgs};
+use crate::cli::{AnalyzeArgs, CaptureArgs, Cli, Command, OutputFormat, PlotArgs};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::GroConfig;
@@ -141,10 +141,7 @@ fn plot(args: &PlotArgs) -> Result<ExitCode> {
     let graphs = Graphs {
         out: &args.out,
         kinds: &kinds,
-        format: match args.format {
-            ImageFormat::Png => Format::Png,
-            ImageFormat::Svg => Format::Svg,
-        },
+        format: args.format,
         size: args.size,
     };
     let (written, damaged) = draw(&input, &cfg, &settings, &ids, &graphs)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::gro::Kernel;
-use crate::plot::PlotKind;
+use crate::plot::{Format, PlotKind};
 
 /// Tells whether NIC and kernel offloads (GRO, LRO, TSO, GSO) and tunnels (VXLAN, Geneve) are
 /// hurting the traffic in a packet capture, with evidence.
@@ -122,14 +122,6 @@ pub struct AnalyzeArgs {
     pub plots: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ImageFormat {
-    /// Portable Network Graphics (raster).
-    Png,
-    /// Scalable Vector Graphics (points are thinned to the pixel grid first).
-    Svg,
-}
-
 #[derive(Debug, clap::Args)]
 pub struct PlotArgs {
     #[command(flatten)]
@@ -156,8 +148,8 @@ pub struct PlotArgs {
     pub kinds: Vec<PlotKind>,
 
     /// Image format.
-    #[arg(long, value_enum, default_value_t = ImageFormat::Png)]
-    pub format: ImageFormat,
+    #[arg(long, value_enum, default_value_t = Format::Png)]
+    pub format: Format,
 
     /// Picture size in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_picture_size)]

@@ -620,7 +620,7 @@ impl GroDir {
             // growing segments are the application's write pattern, not a header defect.
             let full_pair = full && prev.payload == t.payload_len;
             if back_to_back && !prev.oversized && !oversized && full_pair {
-                self.judge(&prev, &head, t, f.number, cfg.kernel);
+                self.judge(&prev, &head, t, cfg.kernel);
             } else {
                 self.train_first = head.payload;
             }
@@ -631,22 +631,7 @@ impl GroDir {
     }
 
     /// Applies the merge rules to one judged pair.
-    fn judge(&mut self, p: &Head, c: &Head, t: &TcpFacts<'_>, frame: u64, kernel: Kernel) {
-        // The IDs a finding quotes come from judged frames only: in a capture that spans the
-        // moment coalescing stopped, the merged frames before it say nothing about the IDs after.
-        for (layer, head) in [(0, c.outer.map(|o| o.0)), (1, Some(c.inner))] {
-            let prev = if layer == 0 {
-                p.outer.map(|o| o.0)
-            } else {
-                Some(p.inner)
-            };
-            if let (Some(h), Some(ph)) = (head.filter(|h| h.v4), prev) {
-                if self.ids[layer].sample_count == 0 {
-                    self.ids[layer].sample(p.frame, ph.id, ph.df);
-                }
-                self.ids[layer].sample(frame, h.id, h.df);
-            }
-        }
+    fn judge(&mut self, p: &Head, c: &Head, t: &TcpFacts<'_>, kernel: Kernel) {
         let mut blocked = [false; Blocker::COUNT];
         let mut block = |b: Blocker| blocked[b as usize] = true;
 
@@ -731,14 +716,24 @@ impl GroDir {
         }
 
         self.judged_pairs += 1;
-        // The ID facts cover judged pairs with equal DF, whatever else blocked them.
+        // The ID facts cover judged pairs with equal DF, whatever else blocked them. The IDs a
+        // finding quotes come from judged pairs only too: in a capture that spans the moment
+        // coalescing stopped, the merged frames before it say nothing about the IDs after.
         for (layer, heads) in [
             (0, p.outer.map(|o| o.0).zip(c.outer.map(|o| o.0))),
             (1, Some((p.inner, c.inner))),
         ] {
-            if let Some((ph, ch)) = heads.filter(|(a, b)| a.v4 && b.v4 && a.df == b.df) {
+            let Some((ph, ch)) = heads.filter(|(a, b)| a.v4 && b.v4) else {
+                continue;
+            };
+            let ids = &mut self.ids[layer];
+            if ids.sample_count == 0 {
+                ids.sample(p.frame, ph.id, ph.df);
+            }
+            ids.sample(c.frame, ch.id, ch.df);
+            if ph.df == ch.df {
                 let step = IdStep::of(ch.id.wrapping_sub(ph.id));
-                self.ids[layer].steps[usize::from(ch.df)][step as usize] += 1;
+                ids.steps[usize::from(ch.df)][step as usize] += 1;
             }
         }
         if blocked.iter().any(|&b| b) {
@@ -749,7 +744,7 @@ impl GroDir {
                 .iter()
                 .any(|b| blocked[*b as usize] && !b.is_ip_id() && !b.is_traffic_shape());
             if by_headers {
-                self.header_blocked.push(frame);
+                self.header_blocked.push(c.frame);
             }
             self.train_first = c.payload;
         } else {

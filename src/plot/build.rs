@@ -251,7 +251,7 @@ fn time_sequence(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
             .filter(|s| s.events.any(ev) && !s.events.any(assigned))
             .map(|s| Point::bar(cv.secs(s.t_ns), s.start as f64, s.end as f64))
             .collect();
-        assigned = Events(assigned.0 | ev.0);
+        assigned = assigned | ev;
         if pts.is_empty() {
             continue;
         }

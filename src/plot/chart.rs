@@ -57,11 +57,6 @@ impl PlotKind {
                 format!("unknown graph kind `{s}`: use {}", names.join(", "))
             })
     }
-
-    /// Drawn once per data direction of a flow (the others once per flow or per run).
-    pub fn per_direction(self) -> bool {
-        !matches!(self, PlotKind::Throughput | PlotKind::Flows)
-    }
 }
 
 /// What an axis measures; the renderer picks a readable scale (KB, MB, Mbit/s, ms) from it.
@@ -268,11 +263,6 @@ impl Chart {
             (Some(id), None) => format!("{capture_stem}-flow{id}-{}", self.kind.name()),
             (None, _) => format!("{capture_stem}-{}", self.kind.name()),
         }
-    }
-
-    /// Points over all series (for the caption and tests).
-    pub fn points(&self) -> usize {
-        self.series.iter().map(|s| s.points.len()).sum()
     }
 }
 

@@ -30,10 +30,12 @@ pub enum RenderError {
     Font,
 }
 
-/// Image file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Image file format (also the `--format` values of `plot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Portable Network Graphics (raster).
     Png,
+    /// Scalable Vector Graphics (points are thinned to the pixel grid first).
     Svg,
 }
 
