@@ -6,14 +6,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::CommandFactory;
 
-use crate::analysis::{self, Settings, Summary};
+use crate::analysis::{self, Settings, Severity, Summary};
 use crate::capture::{CaptureError, CaptureReader, Input, TruncationKind};
-use crate::cli::{AnalyzeArgs, CaptureArgs, Cli, Command, OutputFormat, PlotArgs};
+use crate::cli::{
+    AnalyzeArgs, CaptureArgs, CheckArgs, Cli, Command, CompareArgs, DecodeArgs, DetectorArgs,
+    ExplainArgs, FailOn, ManArgs, OutputFormat, PlotArgs,
+};
 use crate::decode::{self, DecodeConfig, Kind};
+use crate::explain;
 use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::GroConfig;
 use crate::plot::{self, Format, PlotKind};
+use crate::policy::Policy;
+use crate::report::check::{self, CaptureCheck, CheckRun};
 use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
 
@@ -30,7 +37,133 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze(&args),
         Command::Plot(args) => plot(&args),
+        Command::Check(args) => check(&args),
+        Command::Compare(args) => compare(&args),
+        Command::Explain(args) => explain(&args),
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "offload-doctor", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(args) => man(&args),
     }
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let (cfg, mut settings) = decode_settings(&args.decode);
+    let policy = detector_settings(&mut settings, &args.detectors)?;
+    let fail_on = args
+        .fail_on
+        .map(FailOn::severity)
+        .or(policy.fail_on)
+        .unwrap_or(Severity::Error);
+    if args
+        .captures
+        .iter()
+        .filter(|p| p.as_os_str() == "-")
+        .count()
+        > 1
+    {
+        anyhow::bail!("standard input (`-`) can be checked once per run");
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut captures = Vec::with_capacity(args.captures.len());
+    for path in &args.captures {
+        let input = Input::from_arg(path);
+        let name = input.display_name();
+        let checked = match run_analysis(&input, &cfg, &settings) {
+            Ok(a) => CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on),
+            Err(e) => {
+                // The error's context is the file name, which the result already carries.
+                let msg = format!("{e:#}");
+                let msg = msg
+                    .strip_prefix(&format!("{name}: "))
+                    .map_or(msg.clone(), str::to_string);
+                CaptureCheck::unreadable(name, msg)
+            }
+        };
+        if args.format == OutputFormat::Text {
+            // Line by line as the captures are read: a long CI job shows progress.
+            out.write_all(check::text_line(&checked, fail_on).as_bytes())?;
+            out.flush()?;
+        }
+        captures.push(checked);
+    }
+    let run = CheckRun::new(
+        fail_on,
+        args.detectors
+            .policy
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        &policy.severities,
+        captures,
+    );
+    match args.format {
+        OutputFormat::Text => out.write_all(check::text_total(&run).as_bytes())?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &run)
+                .map_err(io::Error::from)
+                .context("writing the JSON result")?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if let Some(path) = &args.junit {
+        let xml = check::junit(&run, &analysis::finding_ids())
+            .to_string()
+            .context("serialising the JUnit report")?;
+        write_atomically(path, xml.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::from(run.exit_code()))
+}
+
+/// Writes `bytes` to a hidden temporary file beside `path`, then renames it over `path`: a
+/// reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn explain(args: &ExplainArgs) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match &args.id {
+        None => out.write_all(explain::list().as_bytes())?,
+        Some(id) => match explain::section(id) {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => anyhow::bail!("{}", explain::unknown(id)),
+        },
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn man(args: &ManArgs) -> Result<ExitCode> {
+    let cmd = Cli::command();
+    match &args.out {
+        None => {
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(cmd, dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Result of one pass over a capture.
@@ -44,7 +177,12 @@ pub struct Analysis {
 
 /// Decoding and flow settings from the shared capture options.
 fn capture_settings(args: &CaptureArgs) -> (Input, DecodeConfig, Settings) {
-    let input = Input::from_arg(&args.capture);
+    let (cfg, settings) = decode_settings(&args.decode);
+    (Input::from_arg(&args.capture), cfg, settings)
+}
+
+/// Decoding and flow settings from the decoding options.
+fn decode_settings(args: &DecodeArgs) -> (DecodeConfig, Settings) {
     let mut cfg = DecodeConfig::default();
     cfg.vxlan_ports.extend(&args.vxlan_ports);
     cfg.geneve_ports.extend(&args.geneve_ports);
@@ -54,13 +192,33 @@ fn capture_settings(args: &CaptureArgs) -> (Input, DecodeConfig, Settings) {
         kernel: args.kernel,
         mtu: args.mtu,
     };
-    (input, cfg, settings)
+    (cfg, settings)
+}
+
+/// Applies the detector options: the command line wins over the policy file, which wins over
+/// the defaults. Returns the policy (empty without `--policy`).
+fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Policy> {
+    let policy = match &args.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::default(),
+    };
+    if let Some(r) = args
+        .retransmission_threshold
+        .map(|p| p / 100.0)
+        .or(policy.retransmission_rate)
+    {
+        settings.retransmission_threshold = r;
+    }
+    if let Some(b) = args.inflight_budget.or(policy.inflight_budget) {
+        settings.inflight_budget = b;
+    }
+    settings.severities = policy.severities.clone();
+    Ok(policy)
 }
 
 fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let (input, cfg, mut settings) = capture_settings(&args.input);
-    settings.retransmission_threshold = args.retransmission_threshold / 100.0;
-    settings.inflight_budget = args.inflight_budget;
+    detector_settings(&mut settings, &args.detectors)?;
     if args.plots.is_some() && matches!(input, Input::Stdin) {
         anyhow::bail!("--plots needs a capture file: the graphs take a second pass over it");
     }
@@ -327,7 +485,8 @@ fn analyze_stream(
         frames: totals.frames,
         flows: &flows,
     };
-    let findings = analysis::finish_all(&mut detectors, &summary);
+    let analysis::Findings { findings, ignored } =
+        analysis::finish_all(&mut detectors, &summary, settings);
     let damaged = meta.truncation.as_ref().and_then(|t| match t.kind {
         TruncationKind::Corrupt(_) => Some(DamagedInput {
             path: name.clone(),
@@ -346,10 +505,15 @@ fn analyze_stream(
             .collect(),
         verdict: Verdict::new(&findings),
         findings,
+        ignored: ignored.into_iter().collect(),
     };
     Ok(Analysis {
         report,
         damaged,
         flows,
     })
+}
+
+fn compare(_args: &CompareArgs) -> Result<ExitCode> {
+    anyhow::bail!("compare: not yet")
 }

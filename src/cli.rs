@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::analysis::Severity;
 use crate::gro::Kernel;
 use crate::plot::{Format, PlotKind};
 
@@ -15,8 +16,11 @@ use crate::plot::{Format, PlotKind};
     offload-doctor analyze capture.pcap\n  \
     offload-doctor analyze --format json capture.pcapng.gz | jq .findings\n  \
     tcpdump -i any -w - | offload-doctor analyze -\n  \
-    offload-doctor plot capture.pcap --out graphs/\n\n\
-    Exit codes: 0 done, 2 unreadable input or usage error.")]
+    offload-doctor plot capture.pcap --out graphs/\n  \
+    offload-doctor check --policy ci/offload.toml --junit junit.xml captures/*.pcap\n  \
+    offload-doctor compare before.pcap after.pcap\n  \
+    offload-doctor explain gro-blocked-ip-id\n\n\
+    Exit codes: 0 done (check: passed), 1 check failed, 2 unreadable input or usage error.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -50,6 +54,58 @@ pub enum Command {
         written."
     )]
     Plot(PlotArgs),
+
+    /// CI gate: analyse captures and fail when a finding reaches a severity (one line per
+    /// capture, JUnit XML on request).
+    #[command(
+        after_help = "A capture fails when it has a finding at or above --fail-on \
+        (default error). No built-in detector reports an error except gro-blocked-ip-id under \
+        the selected --kernel; a policy file raises, lowers or ignores the others and sets \
+        thresholds (docs/ci.md has the format and a pipeline example).\n\n\
+        Examples:\n  \
+        offload-doctor check capture.pcap\n  \
+        offload-doctor check --fail-on warning --junit junit.xml traces/*.pcap\n  \
+        offload-doctor check --policy ci/offload.toml --format json canary.pcapng\n\n\
+        Exit codes: 0 every capture passed; 1 a capture failed; 2 a capture could not be read \
+        (or is damaged mid-file), or a usage or policy error. Every capture is checked even \
+        when one fails; 2 wins over 1."
+    )]
+    Check(CheckArgs),
+
+    /// Compare a capture from before a change with one from after: the two side by side, their
+    /// matched flows, and the findings that appeared or disappeared.
+    #[command(
+        after_help = "Flows match when protocol and both endpoints are equal (either \
+        way round); with --ignore-ephemeral-ports the client's port is left out, and several \
+        flows between the same hosts pair up in order of appearance. Metrics are those of the \
+        direction that sent the most data.\n\n\
+        Examples:\n  \
+        offload-doctor compare old-nic.pcap new-nic.pcap\n  \
+        offload-doctor compare tso-on.pcap tso-off.pcap --ignore-ephemeral-ports --plots ab/\n\n\
+        Exit codes: 0 compared; 2 a capture could not be read (or is damaged mid-file)."
+    )]
+    Compare(CompareArgs),
+
+    /// Explain a finding: what it means, why it matters, how to confirm and fix it (the text of
+    /// docs/detectors.md).
+    #[command(after_help = "Examples:\n  \
+        offload-doctor explain\n  \
+        offload-doctor explain gro-blocked-ip-id\n\n\
+        Exit codes: 0 explained; 2 unknown finding id.")]
+    Explain(ExplainArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  \
+        offload-doctor completions bash > ~/.local/share/bash-completion/completions/offload-doctor\n  \
+        offload-doctor completions zsh > \"${fpath[1]}/_offload-doctor\"\n  \
+        offload-doctor completions fish > ~/.config/fish/completions/offload-doctor.fish")]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(after_help = "Examples:\n  \
+        offload-doctor man | man -l -\n  \
+        offload-doctor man --out /usr/local/share/man/man1")]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +123,14 @@ pub struct CaptureArgs {
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
 
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// How captures are decoded and measured.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Decoding")]
+pub struct DecodeArgs {
     /// Extra UDP port carrying VXLAN (repeatable); 4789 (IANA) and 8472 (Linux default) are
     /// always decoded.
     #[arg(long = "vxlan-port", value_name = "PORT")]
@@ -93,10 +157,35 @@ pub struct CaptureArgs {
     pub kernel: Kernel,
 }
 
+/// Detector thresholds and finding severities: from the command line, else from a policy file,
+/// else the defaults.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Detectors")]
+pub struct DetectorArgs {
+    /// Policy file (TOML): thresholds, per-finding severities (`ignore` drops a finding) and the
+    /// severity that fails `check`. Format and example in docs/ci.md. Options given on the
+    /// command line win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Share of a direction's segments, in percent, above which `retransmissions` is a problem
+    /// (warning) rather than info [default: 1%].
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub retransmission_threshold: Option<f64>,
+
+    /// `high-inflight` warns when the connections' bytes in flight at one moment exceed this
+    /// (the buffer memory a proxy relaying them would need), e.g. `16M`, `512K` [default: 16M].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub inflight_budget: Option<u64>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub input: CaptureArgs,
+
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -106,20 +195,113 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
 
-    /// Share of a direction's data segments, in percent, above which `retransmissions` is a
-    /// warning rather than info.
-    #[arg(long, value_name = "PERCENT", default_value_t = 1.0, value_parser = parse_percent)]
-    pub retransmission_threshold: f64,
-
-    /// `high-inflight` warns when the connections' bytes in flight at one moment exceed this
-    /// (the buffer memory a proxy relaying them would need), e.g. `16M`, `512K`.
-    #[arg(long, value_name = "BYTES", default_value = "16M", value_parser = parse_size)]
-    pub inflight_budget: u64,
-
     /// Also write the graphs `plot` draws by default (PNG, the 3 busiest TCP flows) into DIR.
     /// Needs a capture file: the graphs take a second pass over it.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+}
+
+/// Severities a check can fail on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+}
+
+impl FailOn {
+    pub fn severity(self) -> Severity {
+        match self {
+            FailOn::Info => Severity::Info,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Capture files to check (pcap or pcapng, optionally gzip-compressed); `-` reads standard
+    /// input.
+    #[arg(value_name = "CAPTURE", required = true)]
+    pub captures: Vec<PathBuf>,
+
+    /// Fail when a finding of this severity or above is present [default: the policy's
+    /// `fail-on`, else error].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+
+    /// Also write the results as JUnit XML to FILE: one test suite per capture, one test case
+    /// per detector.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Output format: a line per capture, or one JSON document with every report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The capture from before the change.
+    #[arg(value_name = "BEFORE")]
+    pub before: PathBuf,
+
+    /// The capture from after the change.
+    #[arg(value_name = "AFTER")]
+    pub after: PathBuf,
+
+    /// Match flows on protocol, addresses and the server's port, ignoring the client's
+    /// (ephemeral) port: a connection re-made between the captures still matches.
+    #[arg(long)]
+    pub ignore_ephemeral_ports: bool,
+
+    /// Matched flows shown in the text output, largest first (JSON lists every one).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Also draw the throughput and segment-size series of the matched flows (the 3 largest),
+    /// before and after on one graph, as PNG files into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Finding id, as reports print it (e.g. `gro-blocked-ip-id`). Without one, lists them all.
+    #[arg(value_name = "FINDING-ID")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write one page per command (offload-doctor.1, offload-doctor-analyze.1, …) into DIR
+    /// instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -214,7 +396,7 @@ pub fn parse_duration_ns(s: &str) -> Result<i64, String> {
     Ok(ns as i64)
 }
 
-fn parse_percent(s: &str) -> Result<f64, String> {
+pub fn parse_percent(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim_end_matches('%')
         .parse()

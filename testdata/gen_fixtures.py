@@ -947,7 +947,7 @@ def offload_fixtures():
                                     "blockers": {"outer-ip-id": 39}}}},
     }, findings=["gro-blocked-ip-id", "no-coalescing"],
         frames={"gro-blocked-ip-id": data[:12]},
-        severity={"gro-blocked-ip-id": "warning", "no-coalescing": "warning"},
+        severity={"gro-blocked-ip-id": "error", "no-coalescing": "warning"},
         details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
                                        "pairs": 39, "failing_pairs": 39, "share": 1.0,
                                        "blocked_by_kernel": {"4.6": False, "4.7": True,
@@ -987,7 +987,7 @@ def offload_fixtures():
 
     # Fixed IP ID 0 with DF=1 (as some stacks send): fine for Linux 4.7+, refused before 4.7.
     for name, args, sev in [("tcp_fixed_ip_id_df1.pcap", [], "info"),
-                            ("tcp_fixed_ip_id_df1_kernel_4_4.pcap", ["--kernel", "4.4"], "warning")]:
+                            ("tcp_fixed_ip_id_df1_kernel_4_4.pcap", ["--kernel", "4.4"], "error")]:
         c = Conv()
         c.handshake()
         c.segments(0, 20, gap=12e-6, ident=0)
@@ -1293,7 +1293,7 @@ def demo_fixtures():
                                     "blockers": {"outer-ip-id": 319}}}},
     }, findings=["gro-blocked-ip-id", "oversized-frames"],
         frames={"gro-blocked-ip-id": data[40:52], "oversized-frames": data[:20]},
-        severity={"gro-blocked-ip-id": "warning", "oversized-frames": "info"},
+        severity={"gro-blocked-ip-id": "error", "oversized-frames": "info"},
         details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
                                        "failing_pairs": 319},
                  "oversized-frames": {"offload": "receive", "oversized_frames": 40}}))

@@ -18,6 +18,9 @@ use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::tcp::seq::SeqNum;
 
+/// The id of this detector's findings.
+pub const ID: &str = "burst-retransmission";
+
 /// A run this long, in wire segments, is a burst. Linux TSO bursts carry up to 44 segments of 1448
 /// bytes (64 KB, `gso_max_size`), and TSO autosizing sends about 1 ms worth; single losses and
 /// RTO slow-start rounds (1, 2, 4 segments) stay below.
@@ -73,6 +76,14 @@ impl Dir {
 }
 
 impl Detector for BurstRetransmission {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(t), Some(fr), Some(ip)) = (&pkt.tcp, flow, &pkt.ip) else {
             return;
@@ -148,7 +159,7 @@ impl Detector for BurstRetransmission {
                 let resent: u64 = bursts.iter().map(|b| b.2).sum();
                 let longest = bursts.iter().map(|b| b.1).max().unwrap_or(0);
                 out.push(Finding {
-                    id: "burst-retransmission",
+                    id: ID,
                     severity: Severity::Warning,
                     flow: Some(f.id),
                     frames: bursts.iter().take(MAX_LISTED).map(|b| b.0).collect(),

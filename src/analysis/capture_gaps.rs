@@ -15,12 +15,23 @@ use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::bytes;
 
+/// The id of this detector's findings.
+pub const ID: &str = "capture-gaps";
+
 #[derive(Default)]
 pub struct CaptureGaps {
     evidence: PerFlow,
 }
 
 impl Detector for CaptureGaps {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence.record(
             frame.number,
@@ -44,7 +55,7 @@ impl Detector for CaptureGaps {
             }
             let events = conn.dirs[0].capture_gap_events + conn.dirs[1].capture_gap_events;
             out.push(Finding {
-                id: "capture-gaps",
+                id: ID,
                 severity: Severity::Warning,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),

@@ -11,6 +11,9 @@ use crate::capture::Frame;
 use crate::decode::{IpLayer, Packet};
 use crate::flow::FlowRef;
 
+/// The id of this detector's findings.
+pub const ID: &str = "ip-fragmentation";
+
 #[derive(Default)]
 pub struct Fragmentation {
     frames: Evidence,
@@ -21,6 +24,14 @@ pub struct Fragmentation {
 }
 
 impl Detector for Fragmentation {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         let mut seen = false;
         for (layer, ip) in pkt.ip_headers() {
@@ -54,7 +65,7 @@ impl Detector for Fragmentation {
             ""
         };
         vec![Finding {
-            id: "ip-fragmentation",
+            id: ID,
             severity: Severity::Warning,
             flow: None,
             frames: self.frames.frames(),

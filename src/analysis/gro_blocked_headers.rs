@@ -15,6 +15,9 @@ use super::{
 };
 use crate::gro::Kernel;
 
+/// The id of this detector's findings.
+pub const ID: &str = "gro-blocked-headers";
+
 /// Fewer judged pairs than this say nothing.
 pub const MIN_PAIRS: u64 = 8;
 /// The leading non-ID rule must block at least this share of the judged pairs ("most pairs").
@@ -31,6 +34,14 @@ impl GroBlockedHeaders {
 }
 
 impl Detector for GroBlockedHeaders {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (_, f, side, g) in gro_dirs(s.flows) {
@@ -50,7 +61,7 @@ impl Detector for GroBlockedHeaders {
             }
             let rate = g.merge_rate().unwrap_or(0.0);
             out.push(Finding {
-                id: "gro-blocked-headers",
+                id: ID,
                 severity: Severity::Warning,
                 flow: Some(f.id),
                 frames: g.header_blocked.frames(),

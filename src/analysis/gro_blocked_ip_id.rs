@@ -17,6 +17,9 @@ use crate::decode::{IpLayer, Packet};
 use crate::flow::{Flow, FlowRef};
 use crate::gro::{IdFacts, IdLayer, IdStep, Kernel};
 
+/// The id of this detector's findings.
+pub const ID: &str = "gro-blocked-ip-id";
+
 /// Fewer judged pairs than this say nothing about a pattern.
 pub const MIN_PAIRS: u64 = 8;
 /// The rule must fail for at least this share of the pairs.
@@ -46,6 +49,14 @@ impl GroBlockedIpId {
 }
 
 impl Detector for GroBlockedIpId {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
+
     fn observe(&mut self, _frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         if pkt.tcp.is_none() {
             return;
@@ -142,12 +153,14 @@ impl GroBlockedIpId {
             IdLayer::Inner if f.key.tunnel.is_some() => "inner IPv4 headers",
             IdLayer::Inner => "IPv4 headers",
         };
+        // Error when the selected kernel refuses: a configuration fault with a known fix and a
+        // measured cost (the VXLAN story); info when only other generations would refuse.
         let severity = if selected >= MIN_SHARE {
-            Severity::Warning
+            Severity::Error
         } else {
             Severity::Info
         };
-        let verdict = if severity == Severity::Warning {
+        let verdict = if severity == Severity::Error {
             format!(
                 "Linux GRO ({}) refuses to merge {:.0}% of the back-to-back segment pairs",
                 self.kernel.range(),
@@ -205,7 +218,7 @@ impl GroBlockedIpId {
             .map(|(k, x)| (k.name().to_string(), json!(*x >= MIN_SHARE)))
             .collect();
         Some(Finding {
-            id: "gro-blocked-ip-id",
+            id: ID,
             severity,
             flow: Some(f.id),
             frames: ids.samples().iter().map(|s| s.0).collect(),

@@ -14,6 +14,9 @@ use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::units::bytes;
 
+/// The id of this detector's findings.
+pub const ID: &str = "high-inflight";
+
 /// Default budget: 16 MiB, four times Linux's default `tcp_wmem` maximum (4 MiB).
 pub const DEFAULT_BUDGET: u64 = 16 << 20;
 /// Connections listed in `details`.
@@ -42,6 +45,14 @@ impl HighInflight {
 }
 
 impl Detector for HighInflight {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(_), Some(fr)) = (&pkt.tcp, flow) else {
             return;
@@ -86,7 +97,7 @@ impl Detector for HighInflight {
         let largest = per_conn.first().copied().unwrap_or((0, 0));
         let start = s.flows.flows.first().map_or(0, |f| f.first_ts_ns());
         vec![Finding {
-            id: "high-inflight",
+            id: ID,
             severity: Severity::Warning,
             flow: None,
             frames: vec![self.peak_frame],

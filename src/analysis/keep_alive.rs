@@ -12,12 +12,23 @@ use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 
+/// The id of this detector's findings.
+pub const ID: &str = "keep-alive";
+
 #[derive(Default)]
 pub struct KeepAlive {
     evidence: PerFlow,
 }
 
 impl Detector for KeepAlive {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence.record(frame.number, flow, Events::KEEP_ALIVE);
     }
@@ -34,7 +45,7 @@ impl Detector for KeepAlive {
             }
             let data = conn.dirs[0].data_bytes + conn.dirs[1].data_bytes;
             out.push(Finding {
-                id: "keep-alive",
+                id: ID,
                 severity: Severity::Info,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),

@@ -83,6 +83,11 @@ pub struct Summary<'a> {
 
 /// A detector: watches frames, then reports.
 pub trait Detector {
+    /// The id of every finding it reports (stable, kebab-case; a section of docs/detectors.md).
+    fn id(&self) -> &'static str;
+    /// The severity of its findings when they are a problem. Detectors with a threshold report
+    /// what stays below it as info; a policy's severity replaces this level only.
+    fn severity(&self) -> Severity;
     /// Called for every frame, in order. Must not allocate per call.
     fn observe(&mut self, _frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {}
     /// Called once at the end; returns the findings (possibly none).
@@ -97,6 +102,8 @@ pub struct Settings {
     pub retransmission_threshold: f64,
     /// `high-inflight` warns when connections have more than this many bytes in flight at once.
     pub inflight_budget: u64,
+    /// Severities a policy sets per finding id; `None` drops the finding (`ignore`).
+    pub severities: Vec<(&'static str, Option<Severity>)>,
 }
 
 impl Default for Settings {
@@ -105,6 +112,7 @@ impl Default for Settings {
             flows: FlowConfig::default(),
             retransmission_threshold: 0.01,
             inflight_budget: high_inflight::DEFAULT_BUDGET,
+            severities: Vec::new(),
         }
     }
 }
@@ -136,6 +144,14 @@ pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
         Box::new(keep_alive::KeepAlive::default()),
         Box::new(out_of_order::OutOfOrder::default()),
     ]
+}
+
+/// The finding ids of every detector, in registry order (most important first).
+pub fn finding_ids() -> Vec<&'static str> {
+    registry(&Settings::default())
+        .iter()
+        .map(|d| d.id())
+        .collect()
 }
 
 /// Evidence frames per flow (by flow index), for detectors that report flow by flow. Grows with
@@ -218,19 +234,51 @@ pub fn flow_filter(f: &Flow, evidence: &str) -> Option<String> {
     Some(format!("{} && {evidence}", f.wireshark_filter()))
 }
 
-/// Runs every detector's `finish` and orders the findings: most severe first, then in registry
-/// order (most important detector first), then by flow.
-pub fn finish_all(detectors: &mut [Box<dyn Detector>], summary: &Summary<'_>) -> Vec<Finding> {
-    let mut all: Vec<(usize, Finding)> = detectors
-        .iter_mut()
-        .enumerate()
-        .flat_map(|(i, d)| d.finish(summary).into_iter().map(move |f| (i, f)))
-        .collect();
+/// The findings of a run, and those a policy dropped.
+pub struct Findings {
+    /// Most severe first, then in registry order (most important detector first), then by flow.
+    pub findings: Vec<Finding>,
+    /// Findings dropped by an `ignore` severity, per id.
+    pub ignored: Vec<(&'static str, u64)>,
+}
+
+/// Runs every detector's `finish`, applies the severities of `settings` and orders the findings.
+pub fn finish_all(
+    detectors: &mut [Box<dyn Detector>],
+    summary: &Summary<'_>,
+    settings: &Settings,
+) -> Findings {
+    let mut all: Vec<(usize, Finding)> = Vec::new();
+    let mut ignored = Vec::new();
+    for (i, d) in detectors.iter_mut().enumerate() {
+        let found = d.finish(summary);
+        debug_assert!(found.iter().all(|f| f.id == d.id()));
+        match settings.severities.iter().find(|(id, _)| *id == d.id()) {
+            Some((id, None)) => {
+                if !found.is_empty() {
+                    ignored.push((*id, found.len() as u64));
+                }
+            }
+            Some((_, Some(to))) => {
+                let problem = d.severity();
+                all.extend(found.into_iter().map(|mut f| {
+                    if f.severity == problem {
+                        f.severity = *to;
+                    }
+                    (i, f)
+                }));
+            }
+            None => all.extend(found.into_iter().map(|f| (i, f))),
+        }
+    }
     all.sort_by(|(ia, a), (ib, b)| {
         b.severity
             .cmp(&a.severity)
             .then(ia.cmp(ib))
             .then(a.flow.cmp(&b.flow))
     });
-    all.into_iter().map(|(_, f)| f).collect()
+    Findings {
+        findings: all.into_iter().map(|(_, f)| f).collect(),
+        ignored,
+    }
 }

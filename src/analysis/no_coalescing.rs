@@ -15,6 +15,9 @@ use super::{
     Summary,
 };
 
+/// The id of this detector's findings.
+pub const ID: &str = "no-coalescing";
+
 /// A bulk flow: at least this many full-size segments arrived right after another segment.
 pub const MIN_BACK_TO_BACK: u64 = 32;
 /// … and they are at least this share of the direction's data frames.
@@ -25,6 +28,14 @@ pub const BLOCKER_SHARE: f64 = 0.5;
 pub struct NoCoalescing;
 
 impl Detector for NoCoalescing {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         // Directions with coalesced frames, per receiving address: counted once.
         let mut coalesced_by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
@@ -98,7 +109,7 @@ impl Detector for NoCoalescing {
                 ),
             };
             out.push(Finding {
-                id: "no-coalescing",
+                id: ID,
                 severity: Severity::Warning,
                 flow: Some(f.id),
                 frames: g.full_size.frames(),

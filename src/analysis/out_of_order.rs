@@ -13,12 +13,23 @@ use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 
+/// The id of this detector's findings.
+pub const ID: &str = "out-of-order";
+
 #[derive(Default)]
 pub struct OutOfOrder {
     evidence: PerFlow,
 }
 
 impl Detector for OutOfOrder {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::OUT_OF_ORDER);
@@ -36,7 +47,7 @@ impl Detector for OutOfOrder {
             }
             let segs = conn.dirs[0].data_segments + conn.dirs[1].data_segments;
             out.push(Finding {
-                id: "out-of-order",
+                id: ID,
                 severity: Severity::Info,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),

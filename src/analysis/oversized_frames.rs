@@ -8,9 +8,20 @@ use serde_json::{json, Map, Value};
 use super::{details, gro_dirs, sender, share, side_details, Detector, Finding, Severity, Summary};
 use crate::gro::SEGMENT_BUCKETS;
 
+/// The id of this detector's findings.
+pub const ID: &str = "oversized-frames";
+
 pub struct OversizedFrames;
 
 impl Detector for OversizedFrames {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (_, f, side, g) in gro_dirs(s.flows) {
@@ -75,7 +86,7 @@ impl Detector for OversizedFrames {
                 size
             };
             out.push(Finding {
-                id: "oversized-frames",
+                id: ID,
                 severity: Severity::Info,
                 flow: Some(f.id),
                 frames: g.oversized.frames(),

@@ -15,6 +15,9 @@ use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::{bytes, thousands};
 
+/// The id of this detector's findings.
+pub const ID: &str = "retransmissions";
+
 pub struct Retransmissions {
     threshold: f64,
     evidence: PerFlow,
@@ -30,6 +33,14 @@ impl Retransmissions {
 }
 
 impl Detector for Retransmissions {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ANY_RETRANSMISSION);
@@ -54,7 +65,7 @@ impl Detector for Retransmissions {
                 Severity::Info
             };
             out.push(Finding {
-                id: "retransmissions",
+                id: ID,
                 severity,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),

@@ -10,6 +10,9 @@ use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 
+/// The id of this detector's findings.
+pub const ID: &str = "capture-snaplen";
+
 #[derive(Default)]
 pub struct Snaplen {
     cut: Evidence,
@@ -18,6 +21,14 @@ pub struct Snaplen {
 }
 
 impl Detector for Snaplen {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         let caplen = frame.data.len() as u32;
         if caplen < frame.wire_len {
@@ -33,7 +44,7 @@ impl Detector for Snaplen {
         }
         let share = self.cut.total as f64 / s.frames.max(1) as f64;
         vec![Finding {
-            id: "capture-snaplen",
+            id: ID,
             severity: Severity::Info,
             flow: None,
             frames: self.cut.frames(),

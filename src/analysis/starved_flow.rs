@@ -17,6 +17,9 @@ use crate::decode::Packet;
 use crate::flow::{Endpoint, FlowRef, TunnelKey};
 use crate::tcp::events::Events;
 
+/// The id of this detector's findings.
+pub const ID: &str = "starved-flow";
+
 /// A connection is starved below this fraction of the fair share (group bytes / n).
 pub const STARVED_FRACTION: f64 = 0.05;
 /// … when the group moved at least this much …
@@ -50,6 +53,14 @@ struct Member {
 }
 
 impl Detector for StarvedFlow {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
@@ -138,7 +149,7 @@ impl StarvedFlow {
                 format!("; it shows {}", signs.join(" and "))
             };
             out.push(Finding {
-                id: "starved-flow",
+                id: ID,
                 severity: Severity::Warning,
                 flow: Some(m.id),
                 frames: self.evidence.frames(m.index),

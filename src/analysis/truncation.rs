@@ -9,9 +9,20 @@ use serde_json::json;
 use super::{details, Detector, Finding, Severity, Summary};
 use crate::capture::TruncationKind;
 
+/// The id of this detector's findings.
+pub const ID: &str = "capture-file-truncated";
+
 pub struct Truncation;
 
 impl Detector for Truncation {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(t) = &s.meta.truncation else {
             return Vec::new();
@@ -33,7 +44,7 @@ impl Detector for Truncation {
             Vec::new()
         };
         vec![Finding {
-            id: "capture-file-truncated",
+            id: ID,
             severity: Severity::Warning,
             flow: None,
             frames,

@@ -14,6 +14,9 @@ use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::gro::DEFAULT_MTU;
 
+/// The id of this detector's findings.
+pub const ID: &str = "udp-gso-superframes";
+
 /// Bytes of the QUIC short-header destination connection ID compared to find packet starts inside
 /// a super-datagram (quic-go and most stacks use at least 4; RFC 9000 §5.1 allows 0-20).
 const DCID_PREFIX: usize = 4;
@@ -78,6 +81,14 @@ pub fn quic_gso_size(p: &[u8]) -> Option<u32> {
 }
 
 impl Detector for UdpGsoSuperframes {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, flow) else {
             return;
@@ -146,7 +157,7 @@ impl Detector for UdpGsoSuperframes {
                 _ => String::new(),
             };
             out.push(Finding {
-                id: "udp-gso-superframes",
+                id: ID,
                 severity: Severity::Info,
                 flow: Some(f.id),
                 frames: d.supers.frames(),

@@ -15,6 +15,9 @@ use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::units::duration;
 
+/// The id of this detector's findings.
+pub const ID: &str = "udp-stall";
+
 /// A silence is a stall when it is at least this many times the usual gap …
 pub const STALL_FACTOR: i64 = 20;
 /// … and at least this long (shorter pauses are not what users notice).
@@ -62,6 +65,14 @@ pub struct UdpStall {
 }
 
 impl Detector for UdpStall {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(_), None, Some(fr)) = (&pkt.udp, &pkt.tcp, flow) else {
             return;
@@ -110,7 +121,7 @@ impl Detector for UdpStall {
             let total = stalls.iter().fold(0i64, |t, x| t.saturating_add(x.2));
             let secs = |ns: i64| ns as f64 / 1e9;
             out.push(Finding {
-                id: "udp-stall",
+                id: ID,
                 severity: Severity::Warning,
                 flow: Some(f.id),
                 frames: stalls

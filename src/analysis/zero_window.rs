@@ -14,12 +14,23 @@ use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::duration;
 
+/// The id of this detector's findings.
+pub const ID: &str = "zero-window";
+
 #[derive(Default)]
 pub struct ZeroWindow {
     evidence: PerFlow,
 }
 
 impl Detector for ZeroWindow {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn severity(&self) -> Severity {
+        Severity::Warning
+    }
+
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ZERO_WINDOW);
@@ -36,7 +47,7 @@ impl Detector for ZeroWindow {
                 let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
                 let open = m.zero_window_open();
                 out.push(Finding {
-                    id: "zero-window",
+                    id: ID,
                     severity: Severity::Warning,
                     flow: Some(f.id),
                     frames: self.evidence.frames(i),

@@ -3,6 +3,7 @@
 //! The JSON shape is an interface (documented field by field in docs/json-format.md); it changes
 //! only with [`SCHEMA_VERSION`].
 
+pub mod check;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,9 @@ pub struct Report {
     pub flows: Vec<FlowReport>,
     /// Most severe first; among equals, the most important detector first.
     pub findings: Vec<Finding>,
+    /// Findings a policy set to `ignore`, per id (absent when none were dropped).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ignored: BTreeMap<&'static str, u64>,
     pub verdict: Verdict,
 }
 
