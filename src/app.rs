@@ -21,6 +21,7 @@ use crate::gro::GroConfig;
 use crate::plot::{self, Format, PlotKind};
 use crate::policy::Policy;
 use crate::report::check::{self, CaptureCheck, CheckRun};
+use crate::report::compare::{self, Comparison, Matching};
 use crate::report::{self, text, CaptureReport, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
 
@@ -514,6 +515,143 @@ fn analyze_stream(
     })
 }
 
-fn compare(_args: &CompareArgs) -> Result<ExitCode> {
-    anyhow::bail!("compare: not yet")
+fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    let (cfg, mut settings) = decode_settings(&args.decode);
+    detector_settings(&mut settings, &args.detectors)?;
+    let inputs = [Input::from_arg(&args.before), Input::from_arg(&args.after)];
+    if inputs.iter().all(|i| matches!(i, Input::Stdin)) {
+        anyhow::bail!("BEFORE and AFTER cannot both be standard input");
+    }
+    if args.plots.is_some() && inputs.iter().any(|i| matches!(i, Input::Stdin)) {
+        anyhow::bail!("--plots needs capture files: the graphs take a second pass over them");
+    }
+    let before = run_analysis(&inputs[0], &cfg, &settings)?;
+    let after = run_analysis(&inputs[1], &cfg, &settings)?;
+    let matching = if args.ignore_ephemeral_ports {
+        Matching::IgnoreEphemeralPorts
+    } else {
+        Matching::Endpoints
+    };
+    let cmp = Comparison::new(&before.report, &after.report, matching);
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &cmp)
+                .map_err(io::Error::from)
+                .context("writing the JSON comparison")?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            out.write_all(compare::render(&cmp, args.top, terminal_width()).as_bytes())?
+        }
+    }
+    out.flush()?;
+    if let Some(dir) = &args.plots {
+        let written = compare_plots(&inputs, &cfg, &settings, &cmp, dir)?;
+        if written.is_empty() {
+            eprintln!("offload-doctor: no graphs: no matched TCP flow carried data in both");
+        } else {
+            eprintln!(
+                "offload-doctor: wrote {} graphs into {}",
+                written.len(),
+                dir.display()
+            );
+        }
+    }
+    let damaged: Vec<DamagedInput> = [before.damaged, after.damaged]
+        .into_iter()
+        .flatten()
+        .collect();
+    for d in &damaged {
+        eprintln!("offload-doctor: {d}");
+    }
+    Ok(if damaged.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+/// Matched TCP flows `compare --plots` draws.
+const COMPARE_PLOT_TOP: usize = 3;
+
+/// Second passes over both captures keeping the full traces of the largest matched TCP flows,
+/// then their overlays, written into `dir`.
+fn compare_plots(
+    inputs: &[Input; 2],
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    cmp: &Comparison,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let pairs: Vec<&compare::FlowPair> = cmp
+        .flows
+        .iter()
+        .filter(|p| p.protocol == "tcp")
+        .take(COMPARE_PLOT_TOP)
+        .collect();
+    let traced = |input: &Input, ids: Vec<u32>| {
+        let mut s = settings.clone();
+        s.flows.full_trace = FullTrace::Flows(ids);
+        run_analysis(input, cfg, &s)
+    };
+    let b = traced(&inputs[0], pairs.iter().map(|p| p.before.id).collect())?;
+    let a = traced(&inputs[1], pairs.iter().map(|p| p.after.id).collect())?;
+    let cv = plot::canvas(0, settings.flows.tcp.interval_ns, plot::DEFAULT_SIZE);
+    let mut charts = Vec::new();
+    for p in &pairs {
+        let (Some(fb), Some(fa)) = (
+            b.flows.flows.iter().find(|f| f.id == p.before.id),
+            a.flows.flows.iter().find(|f| f.id == p.after.id),
+        ) else {
+            continue;
+        };
+        let side_b = if p.direction == "c2s" {
+            fb.client
+        } else {
+            1 - fb.client
+        };
+        // The same endpoint sends in both captures (roles may be named the other way round).
+        let sender = fb.key.ends[side_b];
+        let side_a = if fa.key.ends[0] == sender {
+            0
+        } else if fa.key.ends[1] == sender {
+            1
+        } else if p.direction == "c2s" {
+            fa.client
+        } else {
+            1 - fa.client
+        };
+        charts.extend(plot::overlay_charts(
+            [
+                plot::Side {
+                    label: "before",
+                    flow: fb,
+                    side: side_b,
+                },
+                plot::Side {
+                    label: "after",
+                    flow: fa,
+                    side: side_a,
+                },
+            ],
+            &cv,
+        ));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stem = match inputs {
+        [Input::Path(x), Input::Path(y)] => {
+            format!("{}-vs-{}", plot::capture_stem(x), plot::capture_stem(y))
+        }
+        _ => "compare".into(),
+    };
+    Ok(plot::write_all(
+        &charts,
+        dir,
+        &stem,
+        Format::Png,
+        plot::DEFAULT_SIZE,
+    )?)
 }

@@ -35,9 +35,11 @@ pub fn rate(bps: f64) -> String {
     }
 }
 
-/// A duration in seconds, in ms below one second.
+/// A duration in seconds: µs below a millisecond, ms below a second.
 pub fn duration(s: f64) -> String {
-    if s < 1.0 {
+    if s < 1e-3 && s > 0.0 {
+        format!("{:.0} µs", s * 1e6)
+    } else if s < 1.0 {
         format!("{:.1} ms", s * 1e3)
     } else {
         format!("{s:.3} s")
@@ -65,5 +67,7 @@ mod tests {
         assert_eq!(rate(2.5e9), "2.50 Gbit/s");
         assert_eq!(duration(0.5537), "553.7 ms");
         assert_eq!(duration(2.0), "2.000 s");
+        assert_eq!(duration(0.00025), "250 µs");
+        assert_eq!(duration(0.0), "0.0 ms");
     }
 }

@@ -630,6 +630,18 @@ def tcp_analysis_fixtures():
         "c2s": {"data_segments": 0, "window_scale": 7},
     }))
 
+    # The same transfer again from another ephemeral port, with a loss: the "after" capture of
+    # `compare --ignore-ephemeral-ports` tests (matched to tcp_clean_transfer.pcap only when the
+    # client's port is ignored).
+    c = Conv(c=("10.20.0.1", 40123))
+    c.handshake()
+    end = c.bulk(1, 20)
+    c.send("s", 1 + 5 * 1448, 1, ACK, 1448)
+    c.close(end)
+    fixture("tcp_clean_transfer_new_port.pcap", c.pcap(), tcp_expect({
+        "s2c": {"data_segments": 21, "retransmissions": 1},
+    }, findings=["retransmissions"], severity={"retransmissions": "warning"}))
+
     # The server's sequence numbers cross 2^32 in the middle of the transfer.
     c = Conv(sisn=2**32 - 10001)
     c.handshake()

@@ -442,6 +442,168 @@ fn rate_line(bins: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64, x0: f64, step: f
     v
 }
 
+/// The time axis of overlays: each capture's flow starts at 0.
+const SINCE_FLOW_START: &str = "time since the flow's first data segment";
+
+/// One side of an A/B overlay (`compare --plots`): what `side` of `flow` sent, labelled.
+pub struct Side<'a> {
+    pub label: &'static str,
+    pub flow: &'a Flow,
+    pub side: usize,
+}
+
+/// Throughput and segments per frame of two flow directions (before and after a change) on
+/// shared axes, each in seconds from its own first data segment, binned alike. Empty when either
+/// side sent no TCP data.
+pub fn overlay_charts(sides: [Side<'_>; 2], cv: &Canvas) -> Vec<Chart> {
+    let dirs: Vec<Dir<'_>> = sides
+        .iter()
+        .filter_map(|s| {
+            let conn = s.flow.tcp.as_deref()?;
+            Some(Dir {
+                f: s.flow,
+                conn,
+                side: s.side,
+                trace: &conn.traces[s.side],
+            })
+        })
+        .collect();
+    let spans: Vec<(i64, i64)> = dirs.iter().filter_map(data_span).collect();
+    if dirs.len() != 2 || spans.len() != 2 {
+        return Vec::new();
+    }
+    let longest = spans
+        .iter()
+        .map(|(a, b)| b.saturating_sub(*a))
+        .max()
+        .unwrap_or(0);
+    let step_ns = rate_interval(cv.interval_ns, longest);
+    let step = step_ns as f64 / 1e9;
+    let mut rates = Vec::new();
+    let mut sizes = Vec::new();
+    let mut notes = Vec::new();
+    for ((d, s), (start, end)) in dirs.iter().zip(&sides).zip(&spans) {
+        let color = if s.label == "before" {
+            palette::FLOWS[0]
+        } else {
+            palette::FLOWS[1]
+        };
+        let bins = rate_bins(d, *start, step_ns);
+        let bytes: u64 = bins.iter().map(|b| b.0).sum();
+        let secs = (end.saturating_sub(*start) as f64 / 1e9).max(step);
+        rates.push(Series::new(
+            &format!("{} throughput (flow {} {})", s.label, d.f.id, d.name()),
+            Style::Step,
+            color,
+            rate_line(&bins, |b| b.0, 0.0, step),
+        ));
+        rates.push(Series::new(
+            &format!("{} average", s.label),
+            Style::Line,
+            color,
+            vec![
+                Point::at(0.0, bytes as f64 * 8.0 / secs),
+                Point::at(secs, bytes as f64 * 8.0 / secs),
+            ],
+        ));
+        // Mean wire segments per frame in each bin that had data.
+        let seg = f64::from(d.seg_size());
+        let mut per_bin: Vec<(u64, f64)> = Vec::new();
+        for (p, len) in d.payloads() {
+            let i = (p.t_ns.saturating_sub(*start) / step_ns.max(1)) as usize;
+            if i >= MAX_RATE_BINS as usize {
+                continue;
+            }
+            if per_bin.len() <= i {
+                per_bin.resize(i + 1, (0, 0.0));
+            }
+            if let Some(b) = per_bin.get_mut(i) {
+                b.0 += 1;
+                b.1 += (len as f64 / seg).ceil();
+            }
+        }
+        let (frames, segments) = per_bin
+            .iter()
+            .fold((0u64, 0.0), |(f, g), b| (f + b.0, g + b.1));
+        notes.push(format!(
+            "{}: {:.2} segments per frame, {}",
+            s.label,
+            segments / (frames.max(1) as f64),
+            units::rate(bytes as f64 * 8.0 / secs)
+        ));
+        sizes.push(Series::new(
+            &format!(
+                "{} segments per frame (flow {} {})",
+                s.label,
+                d.f.id,
+                d.name()
+            ),
+            Style::Line,
+            color,
+            per_bin
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.0 > 0)
+                .map(|(i, b)| Point::at((i as f64 + 0.5) * step, b.1 / b.0 as f64))
+                .collect(),
+        ));
+    }
+    let [b, a] = [&dirs[0], &dirs[1]];
+    let what = format!(
+        "flow {} {} → flow {} {}",
+        b.f.id,
+        b.name(),
+        a.f.id,
+        a.name()
+    );
+    let caption = format!(
+        "seconds from each flow's first data segment, per {} interval; {}",
+        units::duration(step),
+        notes.join("; ")
+    );
+    let (mut x, y) = fit_rates("throughput", &mut rates, cv);
+    x.label = SINCE_FLOW_START.into();
+    let rate_chart = Chart {
+        kind: PlotKind::Throughput,
+        flow: Some(b.f.id),
+        direction: Some(b.name()),
+        title: format!("Throughput before and after, {what}"),
+        caption: caption.clone(),
+        x,
+        y,
+        y2: None,
+        series: rates,
+    };
+    let mut x = x_axis(sizes.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
+    x.label = SINCE_FLOW_START.into();
+    let max = sizes
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .fold(1.0f64, f64::max);
+    let y = Axis::new(
+        "segments per frame",
+        Unit::Segments,
+        0.0,
+        (max * 1.1).max(2.0),
+    );
+    let grid = cv.grid(&x, &y);
+    for s in sizes.iter_mut() {
+        s.points = thin::m4(&s.points, &grid);
+    }
+    let size_chart = Chart {
+        kind: PlotKind::SegmentSize,
+        flow: Some(b.f.id),
+        direction: Some(b.name()),
+        title: format!("Segments per frame before and after, {what}"),
+        caption,
+        x,
+        y,
+        y2: None,
+        series: sizes,
+    };
+    vec![rate_chart, size_chart]
+}
+
 fn throughput(f: &Flow, conn: &TcpConn, cv: &Canvas) -> Option<Chart> {
     let dirs: Vec<Dir<'_>> = [f.client, 1 - f.client]
         .into_iter()

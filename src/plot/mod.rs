@@ -10,7 +10,7 @@ pub mod thin;
 use std::path::{Path, PathBuf};
 
 use crate::flow::Flow;
-pub use build::Canvas;
+pub use build::{overlay_charts, Canvas, Side};
 pub use chart::{Chart, PlotKind};
 pub use render::{Format, RenderError};
 

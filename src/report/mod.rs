@@ -4,6 +4,7 @@
 //! only with [`SCHEMA_VERSION`].
 
 pub mod check;
+pub mod compare;
 pub mod text;
 
 use std::collections::BTreeMap;
