@@ -181,12 +181,6 @@ pub struct DetectorArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    #[command(flatten)]
-    pub input: CaptureArgs,
-
-    #[command(flatten)]
-    pub detectors: DetectorArgs,
-
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -199,6 +193,13 @@ pub struct AnalyzeArgs {
     /// Needs a capture file: the graphs take a second pass over it.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+
+    // Flattened groups last: their help headings apply to the options that follow them.
+    #[command(flatten)]
+    pub input: CaptureArgs,
+
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
 }
 
 /// Severities a check can fail on.
@@ -306,9 +307,6 @@ pub struct ManArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PlotArgs {
-    #[command(flatten)]
-    pub input: CaptureArgs,
-
     /// Directory the graphs are written to (created if missing).
     #[arg(long, short, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
@@ -336,6 +334,10 @@ pub struct PlotArgs {
     /// Picture size in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_picture_size)]
     pub size: (u32, u32),
+
+    // Last: its help heading applies to the options that follow it.
+    #[command(flatten)]
+    pub input: CaptureArgs,
 }
 
 /// Parses `1600x900`: each side 200 to 8192 pixels, at most 40 megapixels (a 120 MB canvas).

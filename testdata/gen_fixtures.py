@@ -1311,6 +1311,47 @@ def demo_fixtures():
                  "oversized-frames": {"offload": "receive", "oversized_frames": 40}}))
 
 
+def demo_pair():
+    """The same story as two captures, before and after the device change: the README's
+    `compare` example and `check` demo. Same hosts, a new connection (another client port)."""
+    made = {}
+    for name, new, port in [("demo_vxlan_before.pcap", False, 33000),
+                            ("demo_vxlan_after.pcap", True, 33010)]:
+        ids = id_sequence(101, [4, 2, 3, 5, 2])("s") if new else id_sequence(3000, [1])("s")
+        client_ids = id_sequence(500, [1])("c")
+
+        def wrap(side, ip, n, ids=ids, client_ids=client_ids, new=new):
+            a, b = ("172.16.0.1", "172.16.0.2") if side == "c" else ("172.16.0.2", "172.16.0.1")
+            ident, df = (next(client_ids), True) if side == "c" else (next(ids), not new)
+            outer = udp(51000 if side == "c" else 52000, 4789, vxlan(5001, eth(ip)), 0)
+            return eth(ipv4(a, b, 17, outer, ident=ident, df=df))
+
+        c = Conv(c=("10.1.0.1", port), s=("10.1.0.2", 443), wrap=wrap)
+        c.handshake(local="c", options=VX_OPTS)
+        seg, pos = 1398, 1
+        if new:
+            pos = receiver_bulk(c, 640, seg=seg, gap=70e-6, start=pos)
+        else:
+            for _ in range(80):
+                c.send("s", pos, 1, ACK, seg * 8)
+                pos += seg * 8
+                c.at(20e-6)
+                c.send("c", 1, pos, ACK, win=512)
+                c.at(386e-6)
+        c.close(pos)
+        made[name] = c
+    fixture("demo_vxlan_before.pcap", made["demo_vxlan_before.pcap"].pcap(), tcp_expect({
+        "tunnel": {"kind": "vxlan", "vni": 5001},
+        "s2c": {"offload": {"oversized_frames": 80, "max_segments_per_frame": 8,
+                            "segments_per_frame": 8.0}},
+    }, findings=["oversized-frames"], severity={"oversized-frames": "info"}))
+    fixture("demo_vxlan_after.pcap", made["demo_vxlan_after.pcap"].pcap(), tcp_expect({
+        "tunnel": {"kind": "vxlan", "vni": 5001},
+        "s2c": {"offload": {"oversized_frames": 0, "segments_per_frame": 1.0,
+                            "gro": {"judged_pairs": 639, "mergeable_pairs": 0}}},
+    }, findings=["gro-blocked-ip-id", "no-coalescing"],
+        severity={"gro-blocked-ip-id": "error", "no-coalescing": "warning"}))
+
 def main():
     tcp_eth_pcap_variants()
     link_type_fixtures()
@@ -1322,6 +1363,7 @@ def main():
     tcp_analysis_fixtures()
     offload_fixtures()
     demo_fixtures()
+    demo_pair()
     check = "--check" in sys.argv
     bad = []
     if not check:

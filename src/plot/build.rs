@@ -550,7 +550,7 @@ pub fn overlay_charts(sides: [Side<'_>; 2], cv: &Canvas) -> Vec<Chart> {
     }
     let [b, a] = [&dirs[0], &dirs[1]];
     let what = format!(
-        "flow {} {} → flow {} {}",
+        "before: flow {} {}, after: flow {} {}",
         b.f.id,
         b.name(),
         a.f.id,
@@ -567,7 +567,7 @@ pub fn overlay_charts(sides: [Side<'_>; 2], cv: &Canvas) -> Vec<Chart> {
         kind: PlotKind::Throughput,
         flow: Some(b.f.id),
         direction: Some(b.name()),
-        title: format!("Throughput before and after, {what}"),
+        title: format!("Throughput, {what}"),
         caption: caption.clone(),
         x,
         y,
@@ -594,7 +594,7 @@ pub fn overlay_charts(sides: [Side<'_>; 2], cv: &Canvas) -> Vec<Chart> {
         kind: PlotKind::SegmentSize,
         flow: Some(b.f.id),
         direction: Some(b.name()),
-        title: format!("Segments per frame before and after, {what}"),
+        title: format!("Segments per frame, {what}"),
         caption,
         x,
         y,

@@ -151,7 +151,7 @@ pub fn text_line(c: &CaptureCheck, fail_on: Severity) -> String {
         Outcome::Fail => "FAIL ",
         Outcome::Error => "ERROR",
     };
-    let counts = c.report.as_ref().map(|r| counts(&r.findings));
+    let counts = c.report.as_ref().map(counts);
     let _ = write!(s, "{label} {}: ", c.path);
     match (c.result, &c.error) {
         (Outcome::Error, Some(e)) if c.report.is_none() => {
@@ -236,16 +236,22 @@ pub fn text_total(run: &CheckRun) -> String {
     s
 }
 
-/// `1 error, 2 warnings, 0 info` from findings.
-fn counts(findings: &[Finding]) -> String {
-    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+/// `1 error, 2 warnings, 0 info` (and `, 3 ignored` when a policy dropped some) of a report.
+fn counts(r: &Report) -> String {
+    let n = |s: Severity| r.findings.iter().filter(|f| f.severity == s).count();
     let e = n(Severity::Error);
     let w = n(Severity::Warning);
+    let ignored: u64 = r.ignored.values().sum();
     format!(
-        "{e} error{}, {w} warning{}, {} info",
+        "{e} error{}, {w} warning{}, {} info{}",
         if e == 1 { "" } else { "s" },
         if w == 1 { "" } else { "s" },
-        n(Severity::Info)
+        n(Severity::Info),
+        if ignored > 0 {
+            format!(", {ignored} ignored")
+        } else {
+            String::new()
+        }
     )
 }
 

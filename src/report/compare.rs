@@ -87,7 +87,8 @@ impl Metric {
 /// The GRO merge model's verdict for one side.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroVerdict {
-    /// `merges` (at least half the judged pairs would merge), `blocked`, or `not-judged`.
+    /// `merges` (at least half the judged pairs would merge), `blocked`, `coalesced` (no pair
+    /// to judge, but most data frames are already coalesced), or `not-judged`.
     pub verdict: &'static str,
     pub merge_rate: Option<f64>,
     /// The rule that failed most often, when `blocked`.
@@ -240,23 +241,19 @@ fn pair_flows(b: &Report, a: &Report, m: Matching) -> Vec<(usize, usize)> {
     pairs
 }
 
-fn gro_verdict(judged: u64, mergeable: u64, blocker: Option<String>) -> GroVerdict {
-    match ratio(mergeable, judged) {
-        None => GroVerdict {
-            verdict: "not-judged",
-            merge_rate: None,
-            blocker: None,
-        },
-        Some(r) if r >= 0.5 => GroVerdict {
-            verdict: "merges",
-            merge_rate: Some(r),
-            blocker: None,
-        },
-        Some(r) => GroVerdict {
-            verdict: "blocked",
-            merge_rate: Some(r),
-            blocker,
-        },
+fn gro_verdict(s: &Sums, blocker: Option<String>) -> GroVerdict {
+    let merge_rate = ratio(s.mergeable, s.judged);
+    let verdict = match merge_rate {
+        Some(r) if r >= 0.5 => "merges",
+        Some(_) => "blocked",
+        // Pairs of coalesced frames are not judged: the frames themselves show GRO/LRO merging.
+        None if ratio(s.oversized, s.data_frames).is_some_and(|r| r >= 0.5) => "coalesced",
+        None => "not-judged",
+    };
+    GroVerdict {
+        verdict,
+        merge_rate,
+        blocker: (verdict == "blocked").then_some(blocker).flatten(),
     }
 }
 
@@ -300,7 +297,7 @@ fn capture_metrics(r: &Report) -> (Vec<Option<f64>>, GroVerdict) {
             .filter_map(|d| d.tcp.as_ref()?.rtt.as_ref().map(|x| x.median_ms))
             .collect(),
     );
-    let gro = gro_verdict(s.judged, s.mergeable, top_blocker(dirs(r)));
+    let gro = gro_verdict(&s, top_blocker(dirs(r)));
     (
         vec![
             r.capture.duration_s,
@@ -363,13 +360,10 @@ fn flow_metrics(f: &FlowReport, side: usize) -> (Vec<Option<f64>>, Option<GroVer
     let throughput = t.and_then(|t| t.throughput_bps).or_else(|| {
         (t.is_none() && f.duration_s > 0.0).then(|| d.bytes as f64 * 8.0 / f.duration_s)
     });
-    let gro = d.offload.as_ref().map(|o| {
-        gro_verdict(
-            o.gro.judged_pairs,
-            o.gro.mergeable_pairs,
-            top_blocker(std::iter::once(d)),
-        )
-    });
+    let gro = d
+        .offload
+        .as_ref()
+        .map(|_| gro_verdict(&s, top_blocker(std::iter::once(d))));
     (
         vec![
             throughput,
@@ -448,7 +442,7 @@ impl Comparison {
         let matched_a: BTreeSet<u32> = flows.iter().map(|p| p.after.id).collect();
         let findings = finding_changes(before, after, &flows);
         let capture = metrics(&CAPTURE_METRICS, &cb, &ca);
-        let summary = summary(&capture, &gb, &ga, &findings);
+        let summary = summary(&capture, flows.first(), &gb, &ga, &findings);
         Comparison {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
@@ -521,15 +515,22 @@ const NOTABLE: f64 = 0.1;
 
 fn summary(
     capture: &[Metric],
+    top: Option<&FlowPair>,
     gb: &GroVerdict,
     ga: &GroVerdict,
     findings: &FindingChanges,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let get = |n: &str| capture.iter().find(|m| m.name == n);
+    // The largest matched flow tells the story best (the capture's sums dilute it with
+    // handshakes and idle flows); the capture speaks when no flow matched.
+    let (scope, who) = match top {
+        Some(p) => (p.metrics.as_slice(), format!("Flow {}'s", p.before.id)),
+        None => (capture, "TCP".to_string()),
+    };
+    let get = |n: &str| scope.iter().find(|m| m.name == n);
     if let Some(m) = get("goodput").filter(|m| m.relative.is_some_and(|r| r.abs() >= NOTABLE)) {
         out.push(format!(
-            "TCP goodput {} from {} to {} ({}).",
+            "{who} goodput {} from {} to {} ({}).",
             if m.delta.unwrap_or(0.0) < 0.0 {
                 "fell"
             } else {
@@ -544,13 +545,13 @@ fn summary(
         get("segments_per_frame").filter(|m| m.relative.is_some_and(|r| r.abs() >= NOTABLE))
     {
         out.push(format!(
-            "Segments per frame went from {} to {}: the receiver {} coalescing.",
+            "Segments per frame went from {} to {}: {}.",
             value(m.unit, m.before),
             value(m.unit, m.after),
             if m.delta.unwrap_or(0.0) < 0.0 {
-                "lost"
+                "coalescing (GRO/LRO) or segmentation offload (TSO/GSO) stopped or shrank"
             } else {
-                "gained"
+                "coalescing (GRO/LRO) or segmentation offload (TSO/GSO) started or grew"
             }
         ));
     }
@@ -562,7 +563,7 @@ fn summary(
                 .map(|b| format!(" ({b})"))
                 .unwrap_or_default()
         ));
-    } else if gb.verdict == "blocked" && ga.verdict == "merges" {
+    } else if gb.verdict == "blocked" && ga.verdict != "blocked" {
         out.push("The GRO model merges again.".into());
     }
     if let Some(m) = get("retransmission_rate")
@@ -725,25 +726,27 @@ pub fn render(c: &Comparison, top: usize, width: Option<u16>) -> String {
         c.unmatched_after.len()
     );
     for p in c.flows.iter().take(top) {
-        let arrow = if p.direction == "c2s" { "→" } else { "←" };
         let tunnel = p
             .before
             .tunnel
             .as_ref()
             .map(|t| format!(" ({t})"))
             .unwrap_or_default();
+        let ids = if p.before.id == p.after.id {
+            format!("flow {}", p.before.id)
+        } else {
+            format!("flow {} before, {} after", p.before.id, p.after.id)
+        };
         let _ = writeln!(
             s,
-            "\nflow {} → {}: {} {} {arrow} {}{tunnel}, data {}",
-            p.before.id,
-            p.after.id,
+            "\n{ids}: {} {} ↔ {}{tunnel}, data from the {}",
             p.protocol,
             p.before.client,
             p.before.server,
             if p.direction == "c2s" {
-                "client to server"
+                "client"
             } else {
-                "server to client"
+                "server"
             }
         );
         let rows: Vec<Metric> = p

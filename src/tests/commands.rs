@@ -588,3 +588,49 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert!(Path::new(&dir).join("offload-doctor-check.1").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_documented_policy_example_is_valid_and_does_what_it_says() {
+    let doc = std::fs::read_to_string(root().join("docs/ci.md")).expect("docs/ci.md");
+    let toml = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a toml example in docs/ci.md");
+    let p = offload_doctor::policy::Policy::parse(toml, "docs/ci.md").expect("valid policy");
+    assert_eq!(p.retransmission_rate, Some(0.005));
+    // The output shown in docs/ci.md is what this policy gives on these fixtures.
+    let file = policy("documented", toml);
+    let r = run(&[
+        "check",
+        "--policy",
+        &file.to_string_lossy(),
+        "testdata/fixtures/demo_vxlan_before.pcap",
+        "testdata/fixtures/demo_vxlan_after.pcap",
+        KEEPALIVE,
+    ]);
+    assert_eq!(r.code, 1);
+    let heads: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    assert_eq!(
+        heads[..3],
+        [
+            "PASS  testdata/fixtures/demo_vxlan_before.pcap",
+            "FAIL  testdata/fixtures/demo_vxlan_after.pcap",
+            "PASS  testdata/fixtures/tcp_keepalive.pcap",
+        ]
+    );
+    assert!(r
+        .stdout
+        .ends_with("): 2 passed, 1 failed, 0 not readable\n"));
+    assert!(r
+        .stdout
+        .contains("gro-blocked-ip-id, no-coalescing (2 errors, 0 warnings, 0 info)"));
+    assert!(r
+        .stdout
+        .contains("(0 errors, 0 warnings, 0 info, 1 ignored)"));
+}
