@@ -371,7 +371,7 @@ pub fn plot_charts(
     let a = run_analysis(input, cfg, &settings)?;
     let mut chosen = Vec::with_capacity(ids.len());
     for &id in ids {
-        let f = a.flows.flows.iter().find(|f| f.id == id).ok_or_else(|| {
+        let f = a.flows.by_id(id).ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: there is no flow {id} (the capture has {} flows; `analyze` lists them)",
                 input.display_name(),
@@ -602,10 +602,7 @@ fn compare_plots(
     let cv = plot::canvas(0, settings.flows.tcp.interval_ns, plot::DEFAULT_SIZE);
     let mut charts = Vec::new();
     for p in &pairs {
-        let (Some(fb), Some(fa)) = (
-            b.flows.flows.iter().find(|f| f.id == p.before.id),
-            a.flows.flows.iter().find(|f| f.id == p.after.id),
-        ) else {
+        let (Some(fb), Some(fa)) = (b.flows.by_id(p.before.id), a.flows.by_id(p.after.id)) else {
             continue;
         };
         let side_b = if p.direction == "c2s" {

@@ -374,6 +374,12 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
+    /// The flow with this id (ids are 1-based, in order of appearance).
+    pub fn by_id(&self, id: u32) -> Option<&Flow> {
+        let i = (id as usize).checked_sub(1)?;
+        self.flows.get(i).filter(|f| f.id == id)
+    }
+
     pub fn new(config: FlowConfig) -> Self {
         FlowTable {
             config,

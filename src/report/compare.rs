@@ -88,7 +88,8 @@ impl Metric {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroVerdict {
     /// `merges` (at least half the judged pairs would merge), `blocked`, `coalesced` (no pair
-    /// to judge, but most data frames are already coalesced), or `not-judged`.
+    /// to judge: most data frames hold several segments, merged by GRO/LRO or not yet cut by
+    /// TSO/GSO), or `not-judged`.
     pub verdict: &'static str,
     pub merge_rate: Option<f64>,
     /// The rule that failed most often, when `blocked`.
@@ -246,7 +247,8 @@ fn gro_verdict(s: &Sums, blocker: Option<String>) -> GroVerdict {
     let verdict = match merge_rate {
         Some(r) if r >= 0.5 => "merges",
         Some(_) => "blocked",
-        // Pairs of coalesced frames are not judged: the frames themselves show GRO/LRO merging.
+        // Pairs with an oversized frame are not judged (src/gro.rs): the frames themselves show
+        // the coalescing (or the segmentation offload, on a sender).
         None if ratio(s.oversized, s.data_frames).is_some_and(|r| r >= 0.5) => "coalesced",
         None => "not-judged",
     };

@@ -4,11 +4,13 @@
 use std::fs;
 use std::path::PathBuf;
 
-use offload_doctor::analysis::Settings;
+use offload_doctor::analysis::{Settings, Severity};
 use offload_doctor::app::analyze_bytes;
 use offload_doctor::decode::DecodeConfig;
 use offload_doctor::flow::FullTrace;
 use offload_doctor::plot::{self, render, PlotKind};
+use offload_doctor::report::check::{self, CaptureCheck, CheckRun};
+use offload_doctor::report::compare::{self, Comparison, Matching};
 use proptest::prelude::*;
 
 fn fixture_bytes() -> Vec<(String, Vec<u8>)> {
@@ -139,6 +141,55 @@ proptest! {
             for c in plot::charts(&flows, &PlotKind::ALL, &plot::canvas(t0, 100_000_000, size)) {
                 prop_assert!(render::svg(&c, size).is_ok(), "{}", c.title);
             }
+        }
+    }
+
+    /// `compare` (text, JSON and overlay graphs) and `check` (text, JSON, JUnit) of mutated
+    /// captures: every figure a report holds reaches them.
+    #[test]
+    fn comparisons_and_checks_of_mutated_fixtures_never_panic(
+        which in (0usize..1000, 0usize..1000),
+        flips in prop::collection::vec((any::<bool>(), any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        ignore_ports in any::<bool>(),
+    ) {
+        let all = fixture_bytes();
+        let mut pair = [all[which.0 % all.len()].1.clone(), all[which.1 % all.len()].1.clone()];
+        for (second, i, v) in flips {
+            let b = &mut pair[usize::from(second)];
+            if !b.is_empty() {
+                let at = i.index(b.len());
+                b[at] = v;
+            }
+        }
+        let mut settings = Settings::default();
+        settings.flows.full_trace = FullTrace::All;
+        let [b, a] = pair.map(|bytes| analyze_bytes(bytes, &DecodeConfig::default(), &settings));
+        if let (Ok(b), Ok(a)) = (b, a) {
+            let matching = if ignore_ports { Matching::IgnoreEphemeralPorts } else { Matching::Endpoints };
+            let cmp = Comparison::new(&b.report, &a.report, matching);
+            prop_assert!(!compare::render(&cmp, 5, Some(120)).is_empty());
+            prop_assert!(serde_json::to_string(&cmp).is_ok());
+            let cv = plot::canvas(0, 100_000_000, (400, 300));
+            for p in cmp.flows.iter().filter(|p| p.protocol == "tcp") {
+                if let (Some(fb), Some(fa)) = (b.flows.by_id(p.before.id), a.flows.by_id(p.after.id)) {
+                    let sides = [
+                        plot::Side { label: "before", flow: fb, side: fb.client },
+                        plot::Side { label: "after", flow: fa, side: 1 - fa.client },
+                    ];
+                    for c in plot::overlay_charts(sides, &cv) {
+                        prop_assert!(render::svg(&c, (400, 300)).is_ok(), "{}", c.title);
+                    }
+                }
+            }
+            let checks = vec![
+                CaptureCheck::new(b.report, b.damaged.map(|d| d.what), Severity::Warning),
+                CaptureCheck::new(a.report, None, Severity::Warning),
+            ];
+            let line = check::text_line(&checks[0], Severity::Warning);
+            let run = CheckRun::new(Severity::Warning, None, &[], checks);
+            prop_assert!(!line.is_empty());
+            prop_assert!(serde_json::to_string(&run).is_ok());
+            prop_assert!(check::junit(&run, &offload_doctor::analysis::finding_ids()).to_string().is_ok());
         }
     }
 
