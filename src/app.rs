@@ -114,25 +114,10 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         let xml = check::junit(&run, &analysis::finding_ids())
             .to_string()
             .context("serialising the JUnit report")?;
-        write_atomically(path, xml.as_bytes())
+        crate::atomic::write(path, xml.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::from(run.exit_code()))
-}
-
-/// Writes `bytes` to a hidden temporary file beside `path`, then renames it over `path`: a
-/// reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 fn explain(args: &ExplainArgs) -> Result<ExitCode> {

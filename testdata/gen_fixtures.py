@@ -1263,6 +1263,19 @@ def fairness_fixtures():
         "args": ["--inflight-budget", "256K"], "flows_count": 3, "findings": []})
 
 
+def merged_bulk(c, frames, seg, start=1):
+    """What a receiver's capture shows when GRO merges: frames of 8 segments at about
+    220 Mbit/s, each ACKed at once. Returns the next sequence number."""
+    pos = start
+    for _ in range(frames):
+        c.send("s", pos, 1, ACK, seg * 8)
+        pos += seg * 8
+        c.at(20e-6)
+        c.send("c", 1, pos, ACK, win=512)
+        c.at(386e-6)
+    return pos
+
+
 def demo_fixtures():
     # The README's picture: the VXLAN story in one capture, taken on the receiving VTEP. The old
     # device sends outer IPv4 with DF=1 and incrementing IDs, and GRO merges 8 segments a frame;
@@ -1285,13 +1298,8 @@ def demo_fixtures():
 
     c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443), wrap=wrap)
     c.handshake(local="c", options=VX_OPTS)
-    seg, pos = 1398, 1
-    for _ in range(40):
-        c.send("s", pos, 1, ACK, seg * 8)
-        pos += seg * 8
-        c.at(20e-6)
-        c.send("c", 1, pos, ACK, win=512)
-        c.at(386e-6)
+    seg = 1398
+    pos = merged_bulk(c, 40, seg)
     state["new"] = True
     end = receiver_bulk(c, 320, seg=seg, gap=70e-6, start=pos)
     c.close(end)
@@ -1328,16 +1336,10 @@ def demo_pair():
 
         c = Conv(c=("10.1.0.1", port), s=("10.1.0.2", 443), wrap=wrap)
         c.handshake(local="c", options=VX_OPTS)
-        seg, pos = 1398, 1
         if new:
-            pos = receiver_bulk(c, 640, seg=seg, gap=70e-6, start=pos)
+            pos = receiver_bulk(c, 640, seg=1398, gap=70e-6)
         else:
-            for _ in range(80):
-                c.send("s", pos, 1, ACK, seg * 8)
-                pos += seg * 8
-                c.at(20e-6)
-                c.send("c", 1, pos, ACK, win=512)
-                c.at(386e-6)
+            pos = merged_bulk(c, 80, 1398)
         c.close(pos)
         made[name] = c
     fixture("demo_vxlan_before.pcap", made["demo_vxlan_before.pcap"].pcap(), tcp_expect({

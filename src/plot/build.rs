@@ -442,6 +442,16 @@ fn rate_line(bins: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64, x0: f64, step: f
     v
 }
 
+/// Segments per frame, from 0 to a little above `max` (at least 2, so 1 is mid-height).
+fn segments_axis(max: f64) -> Axis {
+    Axis::new(
+        "segments per frame",
+        Unit::Segments,
+        0.0,
+        (max * 1.1).max(2.0),
+    )
+}
+
 /// The time axis of overlays: each capture's flow starts at 0.
 const SINCE_FLOW_START: &str = "time since the flow's first data segment";
 
@@ -580,12 +590,7 @@ pub fn overlay_charts(sides: [Side<'_>; 2], cv: &Canvas) -> Vec<Chart> {
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.y))
         .fold(1.0f64, f64::max);
-    let y = Axis::new(
-        "segments per frame",
-        Unit::Segments,
-        0.0,
-        (max * 1.1).max(2.0),
-    );
+    let y = segments_axis(max);
     let grid = cv.grid(&x, &y);
     for s in sizes.iter_mut() {
         s.points = thin::m4(&s.points, &grid);
@@ -793,12 +798,7 @@ fn segment_size(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     }
     let x = x_axis(pts.iter().map(|p| p.x));
     let max = pts.iter().map(|p| p.y).fold(1.0f64, f64::max);
-    let y = Axis::new(
-        "segments per frame",
-        Unit::Segments,
-        0.0,
-        (max * 1.1).max(2.0),
-    );
+    let y = segments_axis(max);
     let grid = cv.grid(&x, &y);
     let (multi, single): (Vec<Point>, Vec<Point>) = pts.iter().partition(|p| p.y > 1.0);
     let mean = pts.iter().map(|p| p.y.ceil()).sum::<f64>() / pts.len() as f64;

@@ -66,31 +66,15 @@ pub fn write(
     size: (u32, u32),
 ) -> Result<(), RenderError> {
     font()?;
-    let tmp = temp_path(path, format);
-    let result = write_to(chart, &tmp, format, size).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|source| RenderError::Write {
+    crate::atomic::write_with(
+        path,
+        format.extension(),
+        |tmp| write_to(chart, tmp, format, size),
+        |source| RenderError::Write {
             path: path.to_path_buf(),
             source,
-        })
-    });
-    if result.is_err() {
-        // Best effort: the temporary file may not exist.
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `.NAME.PID.tmp.EXT` beside the target: same file system (an atomic rename), hidden, and with
-/// the extension plotters' PNG encoder chooses the format by.
-fn temp_path(path: &Path, format: Format) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "graph".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(
-        ".{name}.{}.tmp.{}",
-        std::process::id(),
-        format.extension()
-    ))
+        },
+    )
 }
 
 fn write_to(

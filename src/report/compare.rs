@@ -317,6 +317,8 @@ fn capture_metrics(r: &Report) -> (Vec<Option<f64>>, GroVerdict) {
     )
 }
 
+/// The metrics of a capture, in `capture_metrics` order; a flow's are the same from the third
+/// on ([`FLOW_METRICS`]).
 const CAPTURE_METRICS: [(&str, Unit); 10] = [
     ("duration", Unit::Seconds),
     ("frames", Unit::Number),
@@ -330,16 +332,8 @@ const CAPTURE_METRICS: [(&str, Unit); 10] = [
     ("zero_window_time", Unit::Seconds),
 ];
 
-const FLOW_METRICS: [(&str, Unit); 8] = [
-    ("throughput", Unit::BitsPerSecond),
-    ("goodput", Unit::BitsPerSecond),
-    ("segments_per_frame", Unit::Number),
-    ("oversized_share", Unit::Share),
-    ("gro_merge_rate", Unit::Share),
-    ("retransmission_rate", Unit::Share),
-    ("rtt_median", Unit::Milliseconds),
-    ("zero_window_time", Unit::Seconds),
-];
+/// The metrics of a flow, in `flow_metrics` order.
+const FLOW_METRICS: &[(&str, Unit)] = CAPTURE_METRICS.split_at(2).1;
 
 /// The metrics of one flow's direction `side` (0 = c2s), and its GRO verdict.
 fn flow_metrics(f: &FlowReport, side: usize) -> (Vec<Option<f64>>, Option<GroVerdict>) {
@@ -432,7 +426,7 @@ impl Comparison {
                         before: side_of(fb, gb),
                         after: side_of(fa, ga),
                         direction: if side == 0 { "c2s" } else { "s2c" },
-                        metrics: metrics(&FLOW_METRICS, &mb, &ma),
+                        metrics: metrics(FLOW_METRICS, &mb, &ma),
                     },
                 )
             })

@@ -566,11 +566,7 @@ fn completions_and_man_page_come_from_the_cli_definition() {
 
     let r = run(&["man"]);
     assert_eq!(r.code, 0);
-    assert!(
-        r.stdout.starts_with(".ie") || r.stdout.contains(".TH offload-doctor"),
-        "{}",
-        &r.stdout[..200.min(r.stdout.len())]
-    );
+    assert!(r.stdout.contains(".TH offload-doctor"));
     for word in ["check", "compare", "explain", "completions"] {
         assert!(r.stdout.contains(word), "man page lacks {word}");
     }
