@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use super::{DirReport, FlowReport, Report, Tool, SCHEMA_VERSION};
@@ -571,31 +571,15 @@ fn summary(
             value(m.unit, m.after)
         ));
     }
-    for f in findings
-        .appeared
-        .iter()
-        .filter(|f| f.severity > Severity::Info)
-    {
-        out.push(format!(
-            "New {} `{}`{}.",
-            f.severity.as_str(),
-            f.id,
-            f.flow.map(|n| format!(" on flow {n}")).unwrap_or_default()
-        ));
-    }
-    for f in findings
-        .disappeared
-        .iter()
-        .filter(|f| f.severity > Severity::Info)
-    {
-        out.push(format!(
-            "Gone: {} `{}`{}.",
-            f.severity.as_str(),
-            f.id,
-            f.flow
-                .map(|n| format!(" (flow {n} before)"))
-                .unwrap_or_default()
-        ));
+    let changed = [
+        ("New", &findings.appeared, " on flow"),
+        ("Gone:", &findings.disappeared, " before, on flow"),
+    ];
+    for (what, list, on) in changed {
+        for f in list.iter().filter(|f| f.severity > Severity::Info) {
+            let flow = f.flow.map(|n| format!("{on} {n}")).unwrap_or_default();
+            out.push(format!("{what} {} `{}`{flow}.", f.severity.as_str(), f.id));
+        }
     }
     if out.is_empty() {
         out.push("No notable change.".into());
@@ -644,17 +628,7 @@ fn change(m: &Metric) -> String {
 }
 
 fn table(rows: &[Metric], extra: Option<[String; 2]>, width: Option<u16>) -> String {
-    let mut t = Table::new();
-    t.load_style(super::text::STYLE);
-    match width {
-        Some(w) if w >= 60 => {
-            t.set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(w);
-        }
-        _ => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
+    let mut t = super::text::table(width, 60);
     t.set_header(vec!["", "before", "after", "change"]);
     for m in rows {
         t.add_row(vec![

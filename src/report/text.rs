@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use comfy_table::{CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
 
 /// Rules above, under the header and below; no lines between rows, so long tables stay readable.
-pub(super) const STYLE: TableStyle = TableStyle::new()
+const STYLE: TableStyle = TableStyle::new()
     .top_border(LineStyle::none().fill('─').junction('─'))
     .header_separator(LineStyle::none().fill('─').junction('─'))
     .bottom_border(LineStyle::none().fill('─').junction('─'));
@@ -207,13 +207,14 @@ fn verdict(out: &mut String, r: &Report) {
     }
 }
 
-fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
+/// A table in the report's style, laid out to `width` when it is at least `min_width`.
+pub(super) fn table(width: Option<u16>, min_width: u16) -> Table {
     let mut t = Table::new();
     t.load_style(STYLE);
     // A terminal that reports a tiny width squeezes every column to one character (crates.md):
     // lay out dynamically only when there is room.
     match width {
-        Some(w) if w >= 80 => {
+        Some(w) if w >= min_width => {
             t.set_content_arrangement(ContentArrangement::Dynamic)
                 .set_width(w);
         }
@@ -221,6 +222,11 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
             t.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
+    t
+}
+
+fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
+    let mut t = table(width, 80);
     t.set_header(vec![
         "id",
         "proto",
