@@ -417,7 +417,9 @@ fn compare_shows_the_regression_and_its_findings() {
         r.stdout
     );
     assert!(r.stdout.contains("The GRO model merges again."));
-    assert!(r.stdout.contains("Gone: error `gro-blocked-ip-id` before, on flow 1."));
+    assert!(r
+        .stdout
+        .contains("Gone: error `gro-blocked-ip-id` before, on flow 1."));
     assert!(r.stdout.contains("GRO model verdict"));
 }
 
