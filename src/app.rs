@@ -437,8 +437,8 @@ fn analyze_stream(
         *kinds.entry(pkt.kind).or_default() += 1;
         let flow = flows.observe(&frame, &pkt);
         tap(frame.number, flow);
-        for d in detectors.iter_mut() {
-            d.observe(&frame, &pkt, flow);
+        for r in detectors.iter_mut() {
+            r.detector.observe(&frame, &pkt, flow);
         }
         totals.frames += 1;
         totals.bytes += frame.wire_len as u64;

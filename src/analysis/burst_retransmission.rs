@@ -9,17 +9,14 @@
 use serde_json::json;
 
 use super::{
-    details, flow_filter, sender, share, side_details, tcp_flows, Detector, Finding, Severity,
-    Summary,
+    details, flow_filter, sender, share, side_details, tcp_flows, Detector, Finding, Identity,
+    Severity, Summary,
 };
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Packet};
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::tcp::seq::SeqNum;
-
-/// The id of this detector's findings.
-pub const ID: &str = "burst-retransmission";
 
 /// A run this long, in wire segments, is a burst. Linux TSO bursts carry up to 44 segments of 1448
 /// bytes (64 KB, `gso_max_size`), and TSO autosizing sends about 1 ms worth; single losses and
@@ -75,15 +72,12 @@ impl Dir {
     }
 }
 
+impl Identity for BurstRetransmission {
+    const ID: &'static str = "burst-retransmission";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for BurstRetransmission {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(t), Some(fr), Some(ip)) = (&pkt.tcp, flow, &pkt.ip) else {
             return;
@@ -159,8 +153,8 @@ impl Detector for BurstRetransmission {
                 let resent: u64 = bursts.iter().map(|b| b.2).sum();
                 let longest = bursts.iter().map(|b| b.1).max().unwrap_or(0);
                 out.push(Finding {
-                    id: ID,
-                    severity: Severity::Warning,
+                    id: Self::ID,
+                    severity: Self::SEVERITY,
                     flow: Some(f.id),
                     frames: bursts.iter().take(MAX_LISTED).map(|b| b.0).collect(),
                     message: format!(

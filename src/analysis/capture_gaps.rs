@@ -8,30 +8,26 @@
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::bytes;
 
-/// The id of this detector's findings.
-pub const ID: &str = "capture-gaps";
-
 #[derive(Default)]
 pub struct CaptureGaps {
     evidence: PerFlow,
 }
 
+impl Identity for CaptureGaps {
+    const ID: &'static str = "capture-gaps";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for CaptureGaps {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence.record(
             frame.number,
@@ -55,8 +51,8 @@ impl Detector for CaptureGaps {
             }
             let events = conn.dirs[0].capture_gap_events + conn.dirs[1].capture_gap_events;
             out.push(Finding {
-                id: ID,
-                severity: Severity::Warning,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),
                 message: format!(

@@ -6,13 +6,10 @@
 
 use serde_json::json;
 
-use super::{details, Detector, Evidence, Finding, Severity, Summary};
+use super::{details, Detector, Evidence, Finding, Identity, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::{IpLayer, Packet};
 use crate::flow::FlowRef;
-
-/// The id of this detector's findings.
-pub const ID: &str = "ip-fragmentation";
 
 #[derive(Default)]
 pub struct Fragmentation {
@@ -23,15 +20,12 @@ pub struct Fragmentation {
     v6: u64,
 }
 
+impl Identity for Fragmentation {
+    const ID: &'static str = "ip-fragmentation";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for Fragmentation {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         let mut seen = false;
         for (layer, ip) in pkt.ip_headers() {
@@ -65,8 +59,8 @@ impl Detector for Fragmentation {
             ""
         };
         vec![Finding {
-            id: ID,
-            severity: Severity::Warning,
+            id: Self::ID,
+            severity: Self::SEVERITY,
             flow: None,
             frames: self.frames.frames(),
             message: format!(

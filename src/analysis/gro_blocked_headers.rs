@@ -10,13 +10,10 @@
 use serde_json::json;
 
 use super::{
-    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Severity,
-    Summary,
+    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Identity,
+    Severity, Summary,
 };
 use crate::gro::Kernel;
-
-/// The id of this detector's findings.
-pub const ID: &str = "gro-blocked-headers";
 
 /// Fewer judged pairs than this say nothing.
 pub const MIN_PAIRS: u64 = 8;
@@ -33,15 +30,12 @@ impl GroBlockedHeaders {
     }
 }
 
+impl Identity for GroBlockedHeaders {
+    const ID: &'static str = "gro-blocked-headers";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for GroBlockedHeaders {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (_, f, side, g) in gro_dirs(s.flows) {
@@ -61,8 +55,8 @@ impl Detector for GroBlockedHeaders {
             }
             let rate = g.merge_rate().unwrap_or(0.0);
             out.push(Finding {
-                id: ID,
-                severity: Severity::Warning,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: g.header_blocked.frames(),
                 message: format!(

@@ -11,14 +11,13 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
-use super::{details, gro_dirs, sender, share, side_details, Detector, Finding, Severity, Summary};
+use super::{
+    details, gro_dirs, sender, share, side_details, Detector, Finding, Identity, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::{IpLayer, Packet};
 use crate::flow::{Flow, FlowRef};
 use crate::gro::{IdFacts, IdLayer, IdStep, Kernel};
-
-/// The id of this detector's findings.
-pub const ID: &str = "gro-blocked-ip-id";
 
 /// Fewer judged pairs than this say nothing about a pattern.
 pub const MIN_PAIRS: u64 = 8;
@@ -48,15 +47,12 @@ impl GroBlockedIpId {
     }
 }
 
+impl Identity for GroBlockedIpId {
+    const ID: &'static str = "gro-blocked-ip-id";
+    const SEVERITY: Severity = Severity::Error;
+}
+
 impl Detector for GroBlockedIpId {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Error
-    }
-
     fn observe(&mut self, _frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         if pkt.tcp.is_none() {
             return;
@@ -156,11 +152,11 @@ impl GroBlockedIpId {
         // Error when the selected kernel refuses: a configuration fault with a known fix and a
         // measured cost (the VXLAN story); info when only other generations would refuse.
         let severity = if selected >= MIN_SHARE {
-            Severity::Error
+            Self::SEVERITY
         } else {
             Severity::Info
         };
-        let verdict = if severity == Severity::Error {
+        let verdict = if severity == Self::SEVERITY {
             format!(
                 "Linux GRO ({}) refuses to merge {:.0}% of the back-to-back segment pairs",
                 self.kernel.range(),
@@ -218,7 +214,7 @@ impl GroBlockedIpId {
             .map(|(k, x)| (k.name().to_string(), json!(*x >= MIN_SHARE)))
             .collect();
         Some(Finding {
-            id: ID,
+            id: Self::ID,
             severity,
             flow: Some(f.id),
             frames: ids.samples().iter().map(|s| s.0).collect(),

@@ -8,14 +8,11 @@
 
 use serde_json::json;
 
-use super::{details, tcp_flows, Detector, Finding, Severity, Summary};
+use super::{details, tcp_flows, Detector, Finding, Identity, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::units::bytes;
-
-/// The id of this detector's findings.
-pub const ID: &str = "high-inflight";
 
 /// Default budget: 16 MiB, four times Linux's default `tcp_wmem` maximum (4 MiB).
 pub const DEFAULT_BUDGET: u64 = 16 << 20;
@@ -44,15 +41,12 @@ impl HighInflight {
     }
 }
 
+impl Identity for HighInflight {
+    const ID: &'static str = "high-inflight";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for HighInflight {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(_), Some(fr)) = (&pkt.tcp, flow) else {
             return;
@@ -97,8 +91,8 @@ impl Detector for HighInflight {
         let largest = per_conn.first().copied().unwrap_or((0, 0));
         let start = s.flows.flows.first().map_or(0, |f| f.first_ts_ns());
         vec![Finding {
-            id: ID,
-            severity: Severity::Warning,
+            id: Self::ID,
+            severity: Self::SEVERITY,
             flow: None,
             frames: vec![self.peak_frame],
             message: format!(

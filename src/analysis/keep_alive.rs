@@ -6,29 +6,25 @@
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
-
-/// The id of this detector's findings.
-pub const ID: &str = "keep-alive";
 
 #[derive(Default)]
 pub struct KeepAlive {
     evidence: PerFlow,
 }
 
+impl Identity for KeepAlive {
+    const ID: &'static str = "keep-alive";
+    const SEVERITY: Severity = Severity::Info;
+}
+
 impl Detector for KeepAlive {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence.record(frame.number, flow, Events::KEEP_ALIVE);
     }
@@ -45,8 +41,8 @@ impl Detector for KeepAlive {
             }
             let data = conn.dirs[0].data_bytes + conn.dirs[1].data_bytes;
             out.push(Finding {
-                id: ID,
-                severity: Severity::Info,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),
                 message: format!(

@@ -1,6 +1,7 @@
 //! Analysis: detectors that watch the packet stream and turn what they saw into findings.
 //!
-//! A detector is one file implementing [`Detector`], registered in [`registry`]. It sees every
+//! A detector is one file implementing [`Detector`] and [`Identity`] (its finding id and
+//! severity, as constants its findings use), registered in [`registry`]. It sees every
 //! decoded frame once ([`Detector::observe`], on the hot path: no allocation there) and, at the
 //! end, the capture summary and the flow table ([`Detector::finish`]). Findings cite 1-based frame
 //! numbers, the same numbers Wireshark shows.
@@ -83,15 +84,35 @@ pub struct Summary<'a> {
 
 /// A detector: watches frames, then reports.
 pub trait Detector {
-    /// The id of every finding it reports (stable, kebab-case; a section of docs/detectors.md).
-    fn id(&self) -> &'static str;
-    /// The severity of its findings when they are a problem. Detectors with a threshold report
-    /// what stays below it as info; a policy's severity replaces this level only.
-    fn severity(&self) -> Severity;
     /// Called for every frame, in order. Must not allocate per call.
     fn observe(&mut self, _frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {}
     /// Called once at the end; returns the findings (possibly none).
     fn finish(&mut self, summary: &Summary<'_>) -> Vec<Finding>;
+}
+
+/// What a detector's findings are called and how severe they are, known before any frame is
+/// read (policies, JUnit test cases). Its findings take both from here.
+pub trait Identity {
+    /// The id of every finding it reports (stable, kebab-case; a section of docs/detectors.md).
+    const ID: &'static str;
+    /// The severity of its findings when they are a problem. Detectors with a threshold report
+    /// what stays below it as info; a policy's severity replaces this level only.
+    const SEVERITY: Severity;
+}
+
+/// A detector in the registry, with its identity.
+pub struct Registered {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub detector: Box<dyn Detector>,
+}
+
+fn entry<D: Detector + Identity + 'static>(d: D) -> Registered {
+    Registered {
+        id: D::ID,
+        severity: D::SEVERITY,
+        detector: Box::new(d),
+    }
 }
 
 /// Settings of one analysis run: the flow table's and the detectors'.
@@ -119,30 +140,30 @@ impl Default for Settings {
 
 /// The list of detectors, most important first: findings of equal severity are reported (and
 /// the verdict is chosen) in this order.
-pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
+pub fn registry(settings: &Settings) -> Vec<Registered> {
     let kernel = settings.flows.gro.kernel;
     vec![
-        Box::new(gro_blocked_ip_id::GroBlockedIpId::new(kernel)),
-        Box::new(no_coalescing::NoCoalescing),
-        Box::new(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
-        Box::new(burst_retransmission::BurstRetransmission::default()),
-        Box::new(starved_flow::StarvedFlow::default()),
-        Box::new(udp_stall::UdpStall::default()),
-        Box::new(udp_gso_superframes::UdpGsoSuperframes::new(
+        entry(gro_blocked_ip_id::GroBlockedIpId::new(kernel)),
+        entry(no_coalescing::NoCoalescing),
+        entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
+        entry(burst_retransmission::BurstRetransmission::default()),
+        entry(starved_flow::StarvedFlow::default()),
+        entry(udp_stall::UdpStall::default()),
+        entry(udp_gso_superframes::UdpGsoSuperframes::new(
             settings.flows.gro.mtu,
         )),
-        Box::new(high_inflight::HighInflight::new(settings.inflight_budget)),
-        Box::new(oversized_frames::OversizedFrames),
-        Box::new(truncation::Truncation),
-        Box::new(snaplen::Snaplen::default()),
-        Box::new(fragmentation::Fragmentation::default()),
-        Box::new(capture_gaps::CaptureGaps::default()),
-        Box::new(retransmissions::Retransmissions::new(
+        entry(high_inflight::HighInflight::new(settings.inflight_budget)),
+        entry(oversized_frames::OversizedFrames),
+        entry(truncation::Truncation),
+        entry(snaplen::Snaplen::default()),
+        entry(fragmentation::Fragmentation::default()),
+        entry(capture_gaps::CaptureGaps::default()),
+        entry(retransmissions::Retransmissions::new(
             settings.retransmission_threshold,
         )),
-        Box::new(zero_window::ZeroWindow::default()),
-        Box::new(keep_alive::KeepAlive::default()),
-        Box::new(out_of_order::OutOfOrder::default()),
+        entry(zero_window::ZeroWindow::default()),
+        entry(keep_alive::KeepAlive::default()),
+        entry(out_of_order::OutOfOrder::default()),
     ]
 }
 
@@ -150,7 +171,7 @@ pub fn registry(settings: &Settings) -> Vec<Box<dyn Detector>> {
 pub fn finding_ids() -> Vec<&'static str> {
     registry(&Settings::default())
         .iter()
-        .map(|d| d.id())
+        .map(|r| r.id)
         .collect()
 }
 
@@ -244,25 +265,24 @@ pub struct Findings {
 
 /// Runs every detector's `finish`, applies the severities of `settings` and orders the findings.
 pub fn finish_all(
-    detectors: &mut [Box<dyn Detector>],
+    detectors: &mut [Registered],
     summary: &Summary<'_>,
     settings: &Settings,
 ) -> Findings {
     let mut all: Vec<(usize, Finding)> = Vec::new();
     let mut ignored = Vec::new();
-    for (i, d) in detectors.iter_mut().enumerate() {
-        let found = d.finish(summary);
-        debug_assert!(found.iter().all(|f| f.id == d.id()));
-        match settings.severities.iter().find(|(id, _)| *id == d.id()) {
+    for (i, r) in detectors.iter_mut().enumerate() {
+        let found = r.detector.finish(summary);
+        debug_assert!(found.iter().all(|f| f.id == r.id));
+        match settings.severities.iter().find(|(id, _)| *id == r.id) {
             Some((id, None)) => {
                 if !found.is_empty() {
                     ignored.push((*id, found.len() as u64));
                 }
             }
             Some((_, Some(to))) => {
-                let problem = d.severity();
                 all.extend(found.into_iter().map(|mut f| {
-                    if f.severity == problem {
+                    if f.severity == r.severity {
                         f.severity = *to;
                     }
                     (i, f)

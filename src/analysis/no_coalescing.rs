@@ -11,12 +11,9 @@ use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use super::{
-    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Severity,
-    Summary,
+    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Identity,
+    Severity, Summary,
 };
-
-/// The id of this detector's findings.
-pub const ID: &str = "no-coalescing";
 
 /// A bulk flow: at least this many full-size segments arrived right after another segment.
 pub const MIN_BACK_TO_BACK: u64 = 32;
@@ -27,15 +24,12 @@ pub const BLOCKER_SHARE: f64 = 0.5;
 
 pub struct NoCoalescing;
 
+impl Identity for NoCoalescing {
+    const ID: &'static str = "no-coalescing";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for NoCoalescing {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         // Directions with coalesced frames, per receiving address: counted once.
         let mut coalesced_by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
@@ -109,8 +103,8 @@ impl Detector for NoCoalescing {
                 ),
             };
             out.push(Finding {
-                id: ID,
-                severity: Severity::Warning,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: g.full_size.frames(),
                 message: format!(

@@ -7,29 +7,25 @@
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
-
-/// The id of this detector's findings.
-pub const ID: &str = "out-of-order";
 
 #[derive(Default)]
 pub struct OutOfOrder {
     evidence: PerFlow,
 }
 
+impl Identity for OutOfOrder {
+    const ID: &'static str = "out-of-order";
+    const SEVERITY: Severity = Severity::Info;
+}
+
 impl Detector for OutOfOrder {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::OUT_OF_ORDER);
@@ -47,8 +43,8 @@ impl Detector for OutOfOrder {
             }
             let segs = conn.dirs[0].data_segments + conn.dirs[1].data_segments;
             out.push(Finding {
-                id: ID,
-                severity: Severity::Info,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),
                 message: format!(

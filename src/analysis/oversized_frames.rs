@@ -5,23 +5,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{details, gro_dirs, sender, share, side_details, Detector, Finding, Severity, Summary};
+use super::{
+    details, gro_dirs, sender, share, side_details, Detector, Finding, Identity, Severity, Summary,
+};
 use crate::gro::SEGMENT_BUCKETS;
-
-/// The id of this detector's findings.
-pub const ID: &str = "oversized-frames";
 
 pub struct OversizedFrames;
 
+impl Identity for OversizedFrames {
+    const ID: &'static str = "oversized-frames";
+    const SEVERITY: Severity = Severity::Info;
+}
+
 impl Detector for OversizedFrames {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (_, f, side, g) in gro_dirs(s.flows) {
@@ -86,8 +82,8 @@ impl Detector for OversizedFrames {
                 size
             };
             out.push(Finding {
-                id: ID,
-                severity: Severity::Info,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: g.oversized.frames(),
                 message: format!(

@@ -8,15 +8,14 @@
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::{bytes, thousands};
-
-/// The id of this detector's findings.
-pub const ID: &str = "retransmissions";
 
 pub struct Retransmissions {
     threshold: f64,
@@ -32,15 +31,12 @@ impl Retransmissions {
     }
 }
 
+impl Identity for Retransmissions {
+    const ID: &'static str = "retransmissions";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for Retransmissions {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ANY_RETRANSMISSION);
@@ -60,12 +56,12 @@ impl Detector for Retransmissions {
             let m = &conn.dirs[side];
             let c = m.counts;
             let severity = if rate > self.threshold {
-                Severity::Warning
+                Self::SEVERITY
             } else {
                 Severity::Info
             };
             out.push(Finding {
-                id: ID,
+                id: Self::ID,
                 severity,
                 flow: Some(f.id),
                 frames: self.evidence.frames(i),

@@ -5,13 +5,10 @@
 
 use serde_json::json;
 
-use super::{details, Detector, Evidence, Finding, Severity, Summary};
+use super::{details, Detector, Evidence, Finding, Identity, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
-
-/// The id of this detector's findings.
-pub const ID: &str = "capture-snaplen";
 
 #[derive(Default)]
 pub struct Snaplen {
@@ -20,15 +17,12 @@ pub struct Snaplen {
     max_caplen_of_cut: u32,
 }
 
+impl Identity for Snaplen {
+    const ID: &'static str = "capture-snaplen";
+    const SEVERITY: Severity = Severity::Info;
+}
+
 impl Detector for Snaplen {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {
         let caplen = frame.data.len() as u32;
         if caplen < frame.wire_len {
@@ -44,8 +38,8 @@ impl Detector for Snaplen {
         }
         let share = self.cut.total as f64 / s.frames.max(1) as f64;
         vec![Finding {
-            id: ID,
-            severity: Severity::Info,
+            id: Self::ID,
+            severity: Self::SEVERITY,
             flow: None,
             frames: self.cut.frames(),
             message: format!(

@@ -11,14 +11,13 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::{Endpoint, FlowRef, TunnelKey};
 use crate::tcp::events::Events;
-
-/// The id of this detector's findings.
-pub const ID: &str = "starved-flow";
 
 /// A connection is starved below this fraction of the fair share (group bytes / n).
 pub const STARVED_FRACTION: f64 = 0.05;
@@ -52,15 +51,12 @@ struct Member {
     bytes: u64,
 }
 
+impl Identity for StarvedFlow {
+    const ID: &'static str = "starved-flow";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for StarvedFlow {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
@@ -149,8 +145,8 @@ impl StarvedFlow {
                 format!("; it shows {}", signs.join(" and "))
             };
             out.push(Finding {
-                id: ID,
-                severity: Severity::Warning,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(m.id),
                 frames: self.evidence.frames(m.index),
                 message: format!(

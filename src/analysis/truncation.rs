@@ -6,23 +6,17 @@
 
 use serde_json::json;
 
-use super::{details, Detector, Finding, Severity, Summary};
+use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::capture::TruncationKind;
-
-/// The id of this detector's findings.
-pub const ID: &str = "capture-file-truncated";
 
 pub struct Truncation;
 
+impl Identity for Truncation {
+    const ID: &'static str = "capture-file-truncated";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for Truncation {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(t) = &s.meta.truncation else {
             return Vec::new();
@@ -44,8 +38,8 @@ impl Detector for Truncation {
             Vec::new()
         };
         vec![Finding {
-            id: ID,
-            severity: Severity::Warning,
+            id: Self::ID,
+            severity: Self::SEVERITY,
             flow: None,
             frames,
             message: format!(

@@ -8,14 +8,13 @@
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
-use super::{details, sender, share, side_details, Detector, Evidence, Finding, Severity, Summary};
+use super::{
+    details, sender, share, side_details, Detector, Evidence, Finding, Identity, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::gro::DEFAULT_MTU;
-
-/// The id of this detector's findings.
-pub const ID: &str = "udp-gso-superframes";
 
 /// Bytes of the QUIC short-header destination connection ID compared to find packet starts inside
 /// a super-datagram (quic-go and most stacks use at least 4; RFC 9000 §5.1 allows 0-20).
@@ -80,15 +79,12 @@ pub fn quic_gso_size(p: &[u8]) -> Option<u32> {
         .map(|k| k as u32)
 }
 
+impl Identity for UdpGsoSuperframes {
+    const ID: &'static str = "udp-gso-superframes";
+    const SEVERITY: Severity = Severity::Info;
+}
+
 impl Detector for UdpGsoSuperframes {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, flow) else {
             return;
@@ -157,8 +153,8 @@ impl Detector for UdpGsoSuperframes {
                 _ => String::new(),
             };
             out.push(Finding {
-                id: ID,
-                severity: Severity::Info,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: d.supers.frames(),
                 message: format!(

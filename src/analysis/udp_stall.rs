@@ -9,14 +9,11 @@
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
-use super::{details, Detector, Finding, Severity, Summary};
+use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::units::duration;
-
-/// The id of this detector's findings.
-pub const ID: &str = "udp-stall";
 
 /// A silence is a stall when it is at least this many times the usual gap …
 pub const STALL_FACTOR: i64 = 20;
@@ -64,15 +61,12 @@ pub struct UdpStall {
     convs: FxHashMap<usize, Conv>,
 }
 
+impl Identity for UdpStall {
+    const ID: &'static str = "udp-stall";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for UdpStall {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
         let (Some(_), None, Some(fr)) = (&pkt.udp, &pkt.tcp, flow) else {
             return;
@@ -121,8 +115,8 @@ impl Detector for UdpStall {
             let total = stalls.iter().fold(0i64, |t, x| t.saturating_add(x.2));
             let secs = |ns: i64| ns as f64 / 1e9;
             out.push(Finding {
-                id: ID,
-                severity: Severity::Warning,
+                id: Self::ID,
+                severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: stalls
                     .iter()

@@ -7,30 +7,26 @@
 
 use serde_json::json;
 
-use super::{details, flow_filter, tcp_flows, Detector, Finding, PerFlow, Severity, Summary};
+use super::{
+    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
+};
 use crate::capture::Frame;
 use crate::decode::Packet;
 use crate::flow::FlowRef;
 use crate::tcp::events::Events;
 use crate::units::duration;
 
-/// The id of this detector's findings.
-pub const ID: &str = "zero-window";
-
 #[derive(Default)]
 pub struct ZeroWindow {
     evidence: PerFlow,
 }
 
+impl Identity for ZeroWindow {
+    const ID: &'static str = "zero-window";
+    const SEVERITY: Severity = Severity::Warning;
+}
+
 impl Detector for ZeroWindow {
-    fn id(&self) -> &'static str {
-        ID
-    }
-
-    fn severity(&self) -> Severity {
-        Severity::Warning
-    }
-
     fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
         self.evidence
             .record(frame.number, flow, Events::ZERO_WINDOW);
@@ -47,8 +43,8 @@ impl Detector for ZeroWindow {
                 let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
                 let open = m.zero_window_open();
                 out.push(Finding {
-                    id: ID,
-                    severity: Severity::Warning,
+                    id: Self::ID,
+                    severity: Self::SEVERITY,
                     flow: Some(f.id),
                     frames: self.evidence.frames(i),
                     message: format!(
