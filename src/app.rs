@@ -76,11 +76,14 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         let checked = match run_analysis(&input, &cfg, &settings) {
             Ok(a) => CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on),
             Err(e) => {
-                // The error's context is the file name, which the result already carries.
-                let msg = format!("{e:#}");
-                let msg = msg
-                    .strip_prefix(&format!("{name}: "))
-                    .map_or(msg.clone(), str::to_string);
+                // `run_analysis` puts the file name on top of the cause; the result carries the
+                // name already, so keep the causes below it.
+                let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+                let msg = if causes.is_empty() {
+                    e.to_string()
+                } else {
+                    causes.join(": ")
+                };
                 CaptureCheck::unreadable(name, msg)
             }
         };
@@ -590,22 +593,9 @@ fn compare_plots(
         let (Some(fb), Some(fa)) = (b.flows.by_id(p.before.id), a.flows.by_id(p.after.id)) else {
             continue;
         };
-        let side_b = if p.direction == "c2s" {
-            fb.client
-        } else {
-            1 - fb.client
-        };
-        // The same endpoint sends in both captures (roles may be named the other way round).
-        let sender = fb.key.ends[side_b];
-        let side_a = if fa.key.ends[0] == sender {
-            0
-        } else if fa.key.ends[1] == sender {
-            1
-        } else if p.direction == "c2s" {
-            fa.client
-        } else {
-            1 - fa.client
-        };
+        // `c2s` is what the flow's client sent.
+        let side = |f: &Flow, dir: &str| if dir == "c2s" { f.client } else { 1 - f.client };
+        let (side_b, side_a) = (side(fb, p.direction), side(fa, p.after_direction));
         charts.extend(plot::overlay_charts(
             [
                 plot::Side {

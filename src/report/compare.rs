@@ -2,7 +2,7 @@
 //! matched flows, and the findings that appeared or disappeared. Works on reports only, so it
 //! costs nothing beyond the two analyses.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use comfy_table::CellAlignment;
@@ -150,8 +150,12 @@ pub struct FlowPair {
     pub protocol: &'static str,
     pub before: FlowSide,
     pub after: FlowSide,
-    /// The direction the metrics are about: `c2s` or `s2c`.
+    /// The direction the metrics are about: `c2s` or `s2c` (in BEFORE's roles).
     pub direction: &'static str,
+    /// The same direction in AFTER's roles (they differ when the flows matched either way
+    /// round).
+    #[serde(skip)]
+    pub after_direction: &'static str,
     pub metrics: Vec<Metric>,
 }
 
@@ -208,6 +212,24 @@ pub struct Comparison {
     pub summary: Vec<String>,
 }
 
+/// A flow's direction by index: 0 = c2s, 1 = s2c.
+fn dir_report(f: &FlowReport, side: usize) -> &DirReport {
+    if side == 0 {
+        &f.c2s
+    } else {
+        &f.s2c
+    }
+}
+
+/// The name of direction `side` (0 = c2s).
+fn direction(side: usize) -> &'static str {
+    if side == 0 {
+        "c2s"
+    } else {
+        "s2c"
+    }
+}
+
 /// The key flows are matched on.
 fn key(f: &FlowReport, m: Matching) -> (String, String, String) {
     let host = |ep: &str| ep.rsplit_once(':').map_or(ep, |(h, _)| h).to_string();
@@ -229,17 +251,20 @@ fn key(f: &FlowReport, m: Matching) -> (String, String, String) {
 
 /// Pairs flows with equal keys in order of appearance: (before index, after index).
 fn pair_flows(b: &Report, a: &Report, m: Matching) -> Vec<(usize, usize)> {
-    let mut used = vec![false; a.flows.len()];
-    let after_keys: Vec<_> = a.flows.iter().map(|f| key(f, m)).collect();
-    let mut pairs = Vec::new();
-    for (i, f) in b.flows.iter().enumerate() {
-        let k = key(f, m);
-        if let Some(j) = (0..a.flows.len()).find(|&j| !used[j] && after_keys[j] == k) {
-            used[j] = true;
-            pairs.push((i, j));
-        }
+    // AFTER's flows per key, in order of appearance: one hash lookup per BEFORE flow, so a
+    // capture with many flows stays linear.
+    let mut after: HashMap<_, VecDeque<usize>> = HashMap::new();
+    for (j, f) in a.flows.iter().enumerate() {
+        after.entry(key(f, m)).or_default().push_back(j);
     }
-    pairs
+    b.flows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let j = after.get_mut(&key(f, m))?.pop_front()?;
+            Some((i, j))
+        })
+        .collect()
 }
 
 fn gro_verdict(s: &Sums, blocker: Option<String>) -> GroVerdict {
@@ -337,7 +362,7 @@ const FLOW_METRICS: &[(&str, Unit)] = CAPTURE_METRICS.split_at(2).1;
 
 /// The metrics of one flow's direction `side` (0 = c2s), and its GRO verdict.
 fn flow_metrics(f: &FlowReport, side: usize) -> (Vec<Option<f64>>, Option<GroVerdict>) {
-    let d = if side == 0 { &f.c2s } else { &f.s2c };
+    let d = dir_report(f, side);
     let mut s = Sums::default();
     s.add(d);
     let t = d.tcp.as_ref();
@@ -392,13 +417,7 @@ impl Comparison {
             .iter()
             .map(|&(i, j)| {
                 let (fb, fa) = (&before.flows[i], &after.flows[j]);
-                let payload = |f: &FlowReport, s: usize| {
-                    if s == 0 {
-                        f.c2s.payload_bytes
-                    } else {
-                        f.s2c.payload_bytes
-                    }
-                };
+                let payload = |f: &FlowReport, s: usize| dir_report(f, s).payload_bytes;
                 // The bulk direction of the two together; roles are the same in matched flows
                 // unless the keys matched either way round, so go by endpoint.
                 let swapped = fb.client != fa.client && fb.client == fa.server;
@@ -425,7 +444,8 @@ impl Comparison {
                         protocol: fb.protocol,
                         before: side_of(fb, gb),
                         after: side_of(fa, ga),
-                        direction: if side == 0 { "c2s" } else { "s2c" },
+                        direction: direction(side),
+                        after_direction: direction(other(side)),
                         metrics: metrics(FLOW_METRICS, &mb, &ma),
                     },
                 )
@@ -469,13 +489,12 @@ impl Comparison {
 /// Findings keyed by id and flow, AFTER's flows renamed to BEFORE's through the matching.
 fn finding_changes(before: &Report, after: &Report, flows: &[FlowPair]) -> FindingChanges {
     type Key = (&'static str, Option<u32>);
+    let before_id: HashMap<u32, u32> = flows.iter().map(|p| (p.after.id, p.before.id)).collect();
+    // AFTER's flow in BEFORE's numbering; `None` for a flow without a match.
     let to_before = |flow: Option<u32>| -> Option<Option<u32>> {
         match flow {
             None => Some(None),
-            Some(a) => flows
-                .iter()
-                .find(|p| p.after.id == a)
-                .map(|p| Some(p.before.id)),
+            Some(a) => before_id.get(&a).map(|&b| Some(b)),
         }
     };
     let before_keys: BTreeSet<Key> = before.findings.iter().map(|f| (f.id, f.flow)).collect();
