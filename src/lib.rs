@@ -2,19 +2,21 @@
 //! TSO, GSO) and tunnels (VXLAN, Geneve) are hurting the traffic.
 //!
 //! Data flows one way: [`capture`] → [`decode`] → [`flow`] (with the [`tcp`] engine and the
-//! [`gro`] model) →
-//! [`analysis`] → [`report`]; only [`app`] knows them all.
+//! [`gro`] model) → [`analysis`] → [`report`] | [`plot`]. [`pipeline`] is the single pass that
+//! knows them all; [`commands`] are the subcommands on top of it. docs/architecture.md has the
+//! diagram and who may import whom.
 
 pub mod analysis;
-pub mod app;
 pub mod atomic;
 pub mod capture;
 pub mod cli;
+pub mod commands;
 pub mod decode;
 pub mod evidence;
 pub mod explain;
 pub mod flow;
 pub mod gro;
+pub mod pipeline;
 pub mod plot;
 pub mod policy;
 pub mod report;

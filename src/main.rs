@@ -14,7 +14,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match offload_doctor::app::run(cli) {
+    match offload_doctor::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
             // `offload-doctor analyze x | head` must not complain (ripgrep does the same).

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::analysis::{self, Severity};
-use crate::cli::{parse_percent, parse_size};
+use crate::units::{parse_percent, parse_size};
 
 /// A policy file could not be used; the message names the file and what to change.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
-//! Formatting of quantities for people: counts, bytes, rates, durations. Shared by the findings'
-//! messages and the text report.
+//! Quantities for people: counts, bytes, rates and durations formatted for messages and the text
+//! report, and parsed from the command line and policy files (sizes, durations, percentages).
 
 /// Formats `n` with thousands separators.
 pub fn thousands(n: u64) -> String {
@@ -46,6 +46,76 @@ pub fn duration(s: f64) -> String {
     }
 }
 
+/// Parses `1600x900`: each side 200 to 8192 pixels, at most 40 megapixels (a 120 MB canvas).
+pub fn parse_picture_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a picture size: write WIDTHxHEIGHT, e.g. 1600x900");
+    let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(200..=8192).contains(&w) || !(200..=8192).contains(&h) {
+        return Err("each side of a picture is 200 to 8192 pixels".into());
+    }
+    if u64::from(w) * u64::from(h) > 40_000_000 {
+        return Err("a picture is at most 40 megapixels".into());
+    }
+    Ok((w, h))
+}
+
+/// Parses `65536`, `64K`, `16M`, `1G` (binary multiples; `KiB`/`MiB`/`GiB` and `B` accepted).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: write e.g. 65536, 512K or 16M"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        u => return Err(format!("unknown unit `{u}`: use K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// Parses `100ms`, `1s`, `1.5s`, `250us`, `500ns` into nanoseconds (at least 1 µs, at most an
+/// hour).
+pub fn parse_duration_ns(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit: write e.g. 100ms, 1s, 250us"))?;
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return Err(format!("unknown unit `{unit}`: use ns, us, ms or s")),
+    };
+    let ns = v * scale;
+    if !(1e3..=3.6e12).contains(&ns) {
+        return Err("the interval must be between 1us and 1 hour".into());
+    }
+    Ok(ns as i64)
+}
+
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("a percentage is between 0 and 100".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +139,28 @@ mod tests {
         assert_eq!(duration(2.0), "2.000 s");
         assert_eq!(duration(0.00025), "250 µs");
         assert_eq!(duration(0.0), "0.0 ms");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ns("100ms"), Ok(100_000_000));
+        assert_eq!(parse_duration_ns("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration_ns("250us"), Ok(250_000));
+        assert!(parse_duration_ns("100").is_err());
+        assert!(parse_duration_ns("5 parsecs").is_err());
+        assert!(parse_duration_ns("0ms").is_err());
+        assert!(parse_duration_ns("2h").is_err());
+        assert_eq!(parse_percent("0.5%"), Ok(0.5));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5T").is_err());
+        assert!(parse_size("99999999999G").is_err());
+        assert!(parse_percent("150").is_err());
+        assert_eq!(parse_picture_size("1600x900"), Ok((1600, 900)));
+        assert!(parse_picture_size("1600").is_err());
+        assert!(parse_picture_size("10x10").is_err());
+        assert!(parse_picture_size("8192x8192").is_err());
     }
 }

@@ -6,15 +6,12 @@
 //! previous ended and sent within [`BURST_GAP_NS`] of it, with no new data between. Its length is
 //! counted in wire segments (a retransmitted super-frame counts its MSS multiples).
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, sender, share, side_details, tcp_flows, Detector, Finding, Identity,
-    Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::{tcp_flags, Packet};
-use crate::flow::FlowRef;
+use super::kit::{flow_filter, sender, share, tcp_flows, SideDetails};
+use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::decode::tcp_flags;
+use crate::flow::{PerSide, Side};
 use crate::tcp::events::Events;
 use crate::tcp::seq::SeqNum;
 
@@ -52,7 +49,7 @@ struct Dir {
 #[derive(Default)]
 pub struct BurstRetransmission {
     /// Per flow index, per side.
-    dirs: Vec<[Dir; 2]>,
+    dirs: Vec<PerSide<Dir>>,
 }
 
 /// Bounded: per direction at most this many closed runs of 2+ frames or 2+ segments are kept.
@@ -72,14 +69,38 @@ impl Dir {
     }
 }
 
+/// `details` of a `burst-retransmission` finding.
+#[derive(Serialize)]
+struct Details {
+    #[serde(flatten)]
+    side: SideDetails,
+    bursts: usize,
+    longest_segments: u64,
+    /// The wire segment size runs are counted in.
+    segment_size: u64,
+    bytes_resent_in_bursts: u64,
+    retransmitted_bytes: u64,
+    /// Runs beyond the per-direction cap, not judged.
+    runs_not_kept: u64,
+    runs: Vec<BurstRun>,
+}
+
+#[derive(Serialize)]
+struct BurstRun {
+    first_frame: u64,
+    segments: u64,
+    bytes: u64,
+}
+
 impl Identity for BurstRetransmission {
     const ID: &'static str = "burst-retransmission";
     const SEVERITY: Severity = Severity::Warning;
 }
 
 impl Detector for BurstRetransmission {
-    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        let (Some(t), Some(fr), Some(ip)) = (&pkt.tcp, flow, &pkt.ip) else {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let frame = ctx.frame;
+        let (Some(t), Some(fr), Some(ip)) = (&ctx.pkt.tcp, ctx.flow, &ctx.pkt.ip) else {
             return;
         };
         let syn = t.flags & tcp_flags::SYN != 0;
@@ -126,16 +147,18 @@ impl Detector for BurstRetransmission {
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        for d in self.dirs.iter_mut().flatten() {
-            d.close();
+        for pair in self.dirs.iter_mut() {
+            for side in Side::BOTH {
+                pair[side].close();
+            }
         }
         let mut out = Vec::new();
-        for (i, f, conn) in tcp_flows(s.flows) {
-            for side in 0..2 {
-                let Some(pair) = self.dirs.get(i) else {
+        for (f, conn) in tcp_flows(s.flows) {
+            for side in Side::BOTH {
+                let Some(pair) = self.dirs.get(f.index()) else {
                     continue;
                 };
-                let (d, peer_mss) = (&pair[side], pair[1 - side].mss);
+                let (d, peer_mss) = (&pair[side], pair[side.other()].mss);
                 let seg = peer_mss
                     .map(u64::from)
                     .or((d.max_wire_payload > 0).then_some(u64::from(d.max_wire_payload)))
@@ -175,22 +198,24 @@ impl Detector for BurstRetransmission {
                            off`."
                         .into(),
                     wireshark_filter: flow_filter(f, "tcp.analysis.retransmission"),
-                    details: details(side_details(f, side).into_iter().chain([
-                        ("bursts", json!(bursts.len())),
-                        ("longest_segments", json!(longest)),
-                        ("segment_size", json!(seg)),
-                        ("bytes_resent_in_bursts", json!(resent)),
-                        ("retransmitted_bytes", json!(m.retransmitted_bytes)),
-                        ("runs_not_kept", json!(d.dropped_runs)),
-                        (
-                            "runs",
-                            json!(bursts
-                                .iter()
-                                .take(MAX_LISTED)
-                                .map(|b| json!({"first_frame": b.0, "segments": b.1, "bytes": b.2}))
-                                .collect::<Vec<_>>()),
-                        ),
-                    ])),
+                    details: details(&Details {
+                        side: SideDetails::of(f, side),
+                        bursts: bursts.len(),
+                        longest_segments: longest,
+                        segment_size: seg,
+                        bytes_resent_in_bursts: resent,
+                        retransmitted_bytes: m.retransmitted_bytes,
+                        runs_not_kept: d.dropped_runs,
+                        runs: bursts
+                            .iter()
+                            .take(MAX_LISTED)
+                            .map(|b| BurstRun {
+                                first_frame: b.0,
+                                segments: b.1,
+                                bytes: b.2,
+                            })
+                            .collect(),
+                    }),
                 });
             }
         }

@@ -6,20 +6,27 @@
 //! late). Then every loss figure from this capture is a lower bound. pcapng interface statistics
 //! that report drops are cited too.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
-use crate::tcp::events::Events;
+use super::events::EventReport;
+use super::kit::flow_filter;
+use super::{details, Finding, Identity, Severity, Summary};
+use crate::flow::Flow;
+use crate::tcp::evidence::EventClass;
+use crate::tcp::TcpConn;
 use crate::units::bytes;
 
-#[derive(Default)]
-pub struct CaptureGaps {
-    evidence: PerFlow,
+pub struct CaptureGaps;
+
+/// `details` of a `capture-gaps` finding.
+#[derive(Serialize)]
+struct Details {
+    gap_bytes: u64,
+    gap_events: u64,
+    client_gap_bytes: u64,
+    server_gap_bytes: u64,
+    /// Drops the pcapng interface statistics report, summed over interfaces.
+    interface_drops: u64,
 }
 
 impl Identity for CaptureGaps {
@@ -27,62 +34,47 @@ impl Identity for CaptureGaps {
     const SEVERITY: Severity = Severity::Warning;
 }
 
-impl Detector for CaptureGaps {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence.record(
-            frame.number,
-            flow,
-            Events::ACK_LOST_SEGMENT | Events::LOST_SEGMENT,
-        );
-    }
+impl EventReport for CaptureGaps {
+    const CLASS: EventClass = EventClass::CaptureGap;
 
-    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut out = Vec::new();
+    fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+        let gap = conn.dirs.map(|d| d.capture_gap_bytes);
+        if gap.sum() == 0 {
+            return Vec::new();
+        }
+        let events = conn.dirs.map(|d| d.capture_gap_events).sum();
         let dropped: u64 = s
             .meta
             .interface_stats
             .iter()
             .map(|i| i.if_drop.unwrap_or(0) + i.os_drop.unwrap_or(0))
             .sum();
-        for (i, f, conn) in tcp_flows(s.flows) {
-            let gap = conn.dirs[0].capture_gap_bytes + conn.dirs[1].capture_gap_bytes;
-            if gap == 0 {
-                continue;
-            }
-            let events = conn.dirs[0].capture_gap_events + conn.dirs[1].capture_gap_events;
-            out.push(Finding {
-                id: Self::ID,
-                severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: self.evidence.frames(i),
-                message: format!(
-                    "The capture missed {} of this connection in {events} places that the \
-                     receiver acknowledged: loss and retransmission figures are a lower bound.",
-                    bytes(gap)
-                ),
-                hint: "The capture itself dropped packets, or started late. Capture with a larger \
-                       buffer (tcpdump -B 65536), a smaller snaplen (-s 128), on the host rather \
-                       than a SPAN port, or filter to fewer flows."
-                    .into(),
-                wireshark_filter: flow_filter(
-                    f,
-                    "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)",
-                ),
-                details: details([
-                    ("gap_bytes", json!(gap)),
-                    ("gap_events", json!(events)),
-                    (
-                        "client_gap_bytes",
-                        json!(conn.dirs[f.client].capture_gap_bytes),
-                    ),
-                    (
-                        "server_gap_bytes",
-                        json!(conn.dirs[1 - f.client].capture_gap_bytes),
-                    ),
-                    ("interface_drops", json!(dropped)),
-                ]),
-            });
-        }
-        out
+        let [client, server] = f.client_first().map(|side| gap[side]);
+        vec![Finding {
+            id: Self::ID,
+            severity: Self::SEVERITY,
+            flow: Some(f.id),
+            frames,
+            message: format!(
+                "The capture missed {} of this connection in {events} places that the receiver \
+                 acknowledged: loss and retransmission figures are a lower bound.",
+                bytes(gap.sum())
+            ),
+            hint: "The capture itself dropped packets, or started late. Capture with a larger \
+                   buffer (tcpdump -B 65536), a smaller snaplen (-s 128), on the host rather than \
+                   a SPAN port, or filter to fewer flows."
+                .into(),
+            wireshark_filter: flow_filter(
+                f,
+                "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)",
+            ),
+            details: details(&Details {
+                gap_bytes: gap.sum(),
+                gap_events: events,
+                client_gap_bytes: client,
+                server_gap_bytes: server,
+                interface_drops: dropped,
+            }),
+        }]
     }
 }

@@ -4,12 +4,10 @@
 //! `IP_MF | IP_OFFSET`), defeat RSS hashing on the transport ports, and in a tunnel usually mean the
 //! overlay MTU is larger than the underlay allows.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{details, Detector, Evidence, Finding, Identity, Severity, Summary};
-use crate::capture::Frame;
-use crate::decode::{IpLayer, Packet};
-use crate::flow::FlowRef;
+use super::{details, Detector, Evidence, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::decode::IpLayer;
 
 #[derive(Default)]
 pub struct Fragmentation {
@@ -20,15 +18,27 @@ pub struct Fragmentation {
     v6: u64,
 }
 
+/// `details` of an `ip-fragmentation` finding.
+#[derive(Serialize)]
+struct Details {
+    fragment_frames: u64,
+    /// IPv4 and IPv6 fragment headers seen.
+    ipv4: u64,
+    ipv6: u64,
+    /// Fragmented tunnel (outer) and tunnelled (inner) headers.
+    outer: u64,
+    inner: u64,
+}
+
 impl Identity for Fragmentation {
     const ID: &'static str = "ip-fragmentation";
     const SEVERITY: Severity = Severity::Warning;
 }
 
 impl Detector for Fragmentation {
-    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let mut seen = false;
-        for (layer, ip) in pkt.ip_headers() {
+        for (layer, ip) in ctx.pkt.ip_headers() {
             if ip.is_fragment() {
                 seen = true;
                 match layer {
@@ -44,7 +54,7 @@ impl Detector for Fragmentation {
             }
         }
         if seen {
-            self.frames.push(frame.number);
+            self.frames.push(ctx.frame.number);
         }
     }
 
@@ -72,13 +82,13 @@ impl Detector for Fragmentation {
                    for VXLAN over IPv4) or enable PMTU discovery."
                 .into(),
             wireshark_filter: Some("ip.flags.mf == 1 || ip.frag_offset > 0 || ipv6.fragment".into()),
-            details: details([
-                ("fragment_frames", json!(self.frames.total)),
-                ("ipv4", json!(self.v4)),
-                ("ipv6", json!(self.v6)),
-                ("outer", json!(self.outer)),
-                ("inner", json!(self.inner)),
-            ]),
+            details: details(&Details {
+                fragment_frames: self.frames.total,
+                ipv4: self.v4,
+                ipv6: self.v6,
+                outer: self.outer,
+                inner: self.inner,
+            }),
         }]
     }
 }

@@ -7,12 +7,12 @@
 //! windows moving with two-way data, loss, growing segments) are left out: they are not a device
 //! to fix.
 
-use serde_json::json;
+use std::collections::BTreeMap;
 
-use super::{
-    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Identity,
-    Severity, Summary,
-};
+use serde::Serialize;
+
+use super::kit::{flow_filter, gro_dirs, sender, share, SideDetails};
+use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::gro::Kernel;
 
 /// Fewer judged pairs than this say nothing.
@@ -30,6 +30,23 @@ impl GroBlockedHeaders {
     }
 }
 
+/// `details` of a `gro-blocked-headers` finding.
+#[derive(Serialize)]
+struct Details {
+    #[serde(flatten)]
+    side: SideDetails,
+    /// The GRO rule generation applied (`--kernel`).
+    kernel: &'static str,
+    judged_pairs: u64,
+    mergeable_pairs: u64,
+    merge_rate: f64,
+    /// The non-ID, non-traffic-shape rule that failed most often, and its share of the pairs.
+    top_blocker: &'static str,
+    top_blocker_share: f64,
+    /// Every rule that failed, with its count.
+    blockers: BTreeMap<&'static str, u64>,
+}
+
 impl Identity for GroBlockedHeaders {
     const ID: &'static str = "gro-blocked-headers";
     const SEVERITY: Severity = Severity::Warning;
@@ -38,7 +55,7 @@ impl Identity for GroBlockedHeaders {
 impl Detector for GroBlockedHeaders {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (_, f, side, g) in gro_dirs(s.flows) {
+        for (f, side, g) in gro_dirs(s.flows) {
             if g.judged_pairs < MIN_PAIRS {
                 continue;
             }
@@ -71,21 +88,16 @@ impl Detector for GroBlockedHeaders {
                 ),
                 hint: top.hint().into(),
                 wireshark_filter: flow_filter(f, "tcp.len > 0"),
-                details: details(side_details(f, side).into_iter().chain([
-                    ("kernel", json!(self.kernel.name())),
-                    ("judged_pairs", json!(g.judged_pairs)),
-                    ("mergeable_pairs", json!(g.mergeable_pairs)),
-                    ("merge_rate", json!(rate)),
-                    ("top_blocker", json!(top.name())),
-                    ("top_blocker_share", json!(top_share)),
-                    (
-                        "blockers",
-                        json!(blockers
-                            .iter()
-                            .map(|(b, n)| (b.name(), *n))
-                            .collect::<std::collections::BTreeMap<_, _>>()),
-                    ),
-                ])),
+                details: details(&Details {
+                    side: SideDetails::of(f, side),
+                    kernel: self.kernel.name(),
+                    judged_pairs: g.judged_pairs,
+                    mergeable_pairs: g.mergeable_pairs,
+                    merge_rate: rate,
+                    top_blocker: top.name(),
+                    top_blocker_share: top_share,
+                    blockers: blockers.iter().map(|(b, n)| (b.name(), *n)).collect(),
+                }),
             });
         }
         out

@@ -8,15 +8,15 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
-use serde_json::json;
+use std::collections::BTreeMap;
 
-use super::{
-    details, gro_dirs, sender, share, side_details, Detector, Finding, Identity, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::{IpLayer, Packet};
-use crate::flow::{Flow, FlowRef};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::kit::{gro_dirs, sender, share, SideDetails};
+use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::decode::IpLayer;
+use crate::flow::{Flow, Side};
 use crate::gro::{IdFacts, IdLayer, IdStep, Kernel};
 
 /// Fewer judged pairs than this say nothing about a pattern.
@@ -47,13 +47,65 @@ impl GroBlockedIpId {
     }
 }
 
+/// The ID pattern a finding names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Pattern {
+    Fixed,
+    Increment,
+    /// Jumps because one counter is shared with interleaved traffic.
+    SharedCounter,
+    SmallJump,
+    Other,
+}
+
+impl Pattern {
+    fn of(step: IdStep, shared: bool) -> Pattern {
+        match step {
+            IdStep::SmallJump if shared => Pattern::SharedCounter,
+            IdStep::Fixed => Pattern::Fixed,
+            IdStep::Increment => Pattern::Increment,
+            IdStep::SmallJump => Pattern::SmallJump,
+            IdStep::Other => Pattern::Other,
+        }
+    }
+}
+
+/// `details` of a `gro-blocked-ip-id` finding.
+#[derive(Serialize)]
+struct Details {
+    #[serde(flatten)]
+    side: SideDetails,
+    /// `outer` (the tunnel's header) or `inner`.
+    layer: &'static str,
+    df: bool,
+    pattern: Pattern,
+    /// Judged pairs, and those failing the selected kernel's ID rule (and their share).
+    pairs: u64,
+    failing_pairs: u64,
+    share: f64,
+    kernel: &'static str,
+    /// Per kernel generation: whether its ID rule refuses most pairs.
+    blocked_by_kernel: BTreeMap<&'static str, bool>,
+    id_sample: Vec<IdSample>,
+    /// Share of +1 steps between the two hosts over all their packets (a shared counter).
+    host_increment_share: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct IdSample {
+    frame: u64,
+    id: u16,
+}
+
 impl Identity for GroBlockedIpId {
     const ID: &'static str = "gro-blocked-ip-id";
     const SEVERITY: Severity = Severity::Error;
 }
 
 impl Detector for GroBlockedIpId {
-    fn observe(&mut self, _frame: &Frame<'_>, pkt: &Packet<'_>, _flow: Option<FlowRef>) {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let pkt = ctx.pkt;
         if pkt.tcp.is_none() {
             return;
         }
@@ -74,9 +126,9 @@ impl Detector for GroBlockedIpId {
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (_, f, side, g) in gro_dirs(s.flows) {
-            for (slot, layer) in [(0, IdLayer::Outer), (1, IdLayer::Inner)] {
-                let ids = &g.ids[slot];
+        for (f, side, g) in gro_dirs(s.flows) {
+            for layer in [IdLayer::Outer, IdLayer::Inner] {
+                let ids = &g.ids[layer.index()];
                 let pairs = ids.pairs();
                 if pairs < MIN_PAIRS {
                     continue;
@@ -101,7 +153,7 @@ impl GroBlockedIpId {
     fn finding(
         &self,
         f: &Flow,
-        side: usize,
+        side: Side,
         layer: IdLayer,
         ids: &IdFacts,
         blocked: &[(Kernel, f64)],
@@ -119,24 +171,20 @@ impl GroBlockedIpId {
                     (s, c)
                 }
             }
-            IdLayer::Inner => (f.key.ends[side].addr, f.key.ends[1 - side].addr),
+            IdLayer::Inner => (f.key.end(side).addr, f.key.end(side.other()).addr),
         };
         let host_inc = self.host_increment_share(layer == IdLayer::Outer, src, dst);
         let shared = pattern == IdStep::SmallJump && host_inc.is_some_and(|x| x >= 0.9);
-        let pattern_name = if shared {
-            "shared-counter"
-        } else {
-            IdStep::NAMES[pattern as usize]
-        };
-        let described = match pattern_name {
-            "fixed" => "a fixed ID".to_string(),
-            "increment" => "IDs that increase by one".to_string(),
-            "shared-counter" => format!(
+        let pattern = Pattern::of(pattern, shared);
+        let described = match pattern {
+            Pattern::Fixed => "a fixed ID".to_string(),
+            Pattern::Increment => "IDs that increase by one".to_string(),
+            Pattern::SharedCounter => format!(
                 "IDs that jump because one counter is shared with interleaved traffic (from {src} \
                  to {dst} the IDs increase by one)"
             ),
-            "small-jump" => "IDs that increase in small jumps".to_string(),
-            _ => "random IDs".to_string(),
+            Pattern::SmallJump => "IDs that increase in small jumps".to_string(),
+            Pattern::Other => "random IDs".to_string(),
         };
         let sample: Vec<String> = ids.samples().iter().map(|s| s.1.to_string()).collect();
         let blocking: Vec<&str> = blocked
@@ -180,7 +228,7 @@ impl GroBlockedIpId {
                 ""
             },
         );
-        let hint = match (layer, df, pattern_name) {
+        let hint = match (layer, df, pattern) {
             (IdLayer::Outer, false, _) => {
                 "Set DF on the encapsulating device (Linux: `ip link set DEV type vxlan df set`; \
                  other VTEPs: their 'copy/set DF' option) or make it increment the outer ID by one \
@@ -195,7 +243,7 @@ impl GroBlockedIpId {
                  middlebox clearing it) without per-flow incrementing IDs: turn PMTU discovery \
                  back on, or make the sender increment IDs per flow."
             }
-            (IdLayer::Inner, true, "fixed") => {
+            (IdLayer::Inner, true, Pattern::Fixed) => {
                 "Kernels before 4.7 need incrementing IDs even with DF set: upgrade the receiver, \
                  or make the sender increment IDs."
             }
@@ -209,10 +257,6 @@ impl GroBlockedIpId {
             IdLayer::Outer => " && (vxlan || geneve)",
             IdLayer::Inner => "",
         };
-        let blocked_by: serde_json::Map<String, serde_json::Value> = blocked
-            .iter()
-            .map(|(k, x)| (k.name().to_string(), json!(*x >= MIN_SHARE)))
-            .collect();
         Some(Finding {
             id: Self::ID,
             severity,
@@ -225,25 +269,29 @@ impl GroBlockedIpId {
                 f.wireshark_filter(),
                 u8::from(df)
             )),
-            details: details(side_details(f, side).into_iter().chain([
-                ("layer", json!(layer.name())),
-                ("df", json!(df)),
-                ("pattern", json!(pattern_name)),
-                ("pairs", json!(pairs)),
-                ("failing_pairs", json!(ids.failing(self.kernel, layer))),
-                ("share", json!(selected)),
-                ("kernel", json!(self.kernel.name())),
-                ("blocked_by_kernel", serde_json::Value::Object(blocked_by)),
-                (
-                    "id_sample",
-                    json!(ids
-                        .samples()
-                        .iter()
-                        .map(|s| json!({"frame": s.0, "id": s.1}))
-                        .collect::<Vec<_>>()),
-                ),
-                ("host_increment_share", json!(host_inc)),
-            ])),
+            details: details(&Details {
+                side: SideDetails::of(f, side),
+                layer: layer.name(),
+                df,
+                pattern,
+                pairs,
+                failing_pairs: ids.failing(self.kernel, layer),
+                share: selected,
+                kernel: self.kernel.name(),
+                blocked_by_kernel: blocked
+                    .iter()
+                    .map(|(k, x)| (k.name(), *x >= MIN_SHARE))
+                    .collect(),
+                id_sample: ids
+                    .samples()
+                    .iter()
+                    .map(|s| IdSample {
+                        frame: s.0,
+                        id: s.1,
+                    })
+                    .collect(),
+                host_increment_share: host_inc,
+            }),
         })
     }
 }

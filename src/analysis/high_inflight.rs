@@ -6,12 +6,10 @@
 //! minus SACKed bytes) after every frame; this detector keeps the running sum over connections
 //! and its peak.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{details, tcp_flows, Detector, Finding, Identity, Severity, Summary};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
+use super::kit::tcp_flows;
+use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
 use crate::units::bytes;
 
 /// Default budget: 16 MiB, four times Linux's default `tcp_wmem` maximum (4 MiB).
@@ -41,14 +39,35 @@ impl HighInflight {
     }
 }
 
+/// `details` of a `high-inflight` finding.
+#[derive(Serialize)]
+struct Details {
+    /// The peak of bytes in flight summed over concurrent connections.
+    peak_concurrent_bytes: u64,
+    at_frame: u64,
+    /// Seconds from the first flow's first frame.
+    at_time_s: f64,
+    connections_in_flight: u64,
+    budget_bytes: u64,
+    /// The connections with the largest own peaks, largest first.
+    largest: Vec<Largest>,
+}
+
+#[derive(Serialize)]
+struct Largest {
+    flow: u32,
+    peak_bytes: u64,
+}
+
 impl Identity for HighInflight {
     const ID: &'static str = "high-inflight";
     const SEVERITY: Severity = Severity::Warning;
 }
 
 impl Detector for HighInflight {
-    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        let (Some(_), Some(fr)) = (&pkt.tcp, flow) else {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let frame = ctx.frame;
+        let (Some(_), Some(fr)) = (&ctx.pkt.tcp, ctx.flow) else {
             return;
         };
         if self.now.len() <= fr.index {
@@ -81,7 +100,7 @@ impl Detector for HighInflight {
             return Vec::new();
         }
         let mut per_conn: Vec<(u32, u64)> = tcp_flows(s.flows)
-            .map(|(_, f, c)| {
+            .map(|(f, c)| {
                 let peak = c.dirs.iter().map(|d| u64::from(d.inflight_peak)).max();
                 (f.id, peak.unwrap_or(0))
             })
@@ -113,24 +132,18 @@ impl Detector for HighInflight {
                    --inflight-budget if this much is expected."
                 .into(),
             wireshark_filter: Some(format!("frame.number == {}", self.peak_frame)),
-            details: details([
-                ("peak_concurrent_bytes", json!(self.peak)),
-                ("at_frame", json!(self.peak_frame)),
-                (
-                    "at_time_s",
-                    json!(self.peak_ts_ns.saturating_sub(start) as f64 / 1e9),
-                ),
-                ("connections_in_flight", json!(self.peak_open)),
-                ("budget_bytes", json!(self.budget)),
-                (
-                    "largest",
-                    json!(per_conn
-                        .iter()
-                        .take(MAX_LISTED)
-                        .map(|&(id, b)| json!({"flow": id, "peak_bytes": b}))
-                        .collect::<Vec<_>>()),
-                ),
-            ]),
+            details: details(&Details {
+                peak_concurrent_bytes: self.peak,
+                at_frame: self.peak_frame,
+                at_time_s: self.peak_ts_ns.saturating_sub(start) as f64 / 1e9,
+                connections_in_flight: self.peak_open,
+                budget_bytes: self.budget,
+                largest: per_conn
+                    .iter()
+                    .take(MAX_LISTED)
+                    .map(|&(flow, peak_bytes)| Largest { flow, peak_bytes })
+                    .collect(),
+            }),
         }]
     }
 }

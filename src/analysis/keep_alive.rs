@@ -4,19 +4,25 @@
 //! Informational: on an idle connection they are normal; on one that should be moving data they
 //! mean it is stalled (read them together with `zero-window`).
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
-use crate::tcp::events::Events;
+use super::events::EventReport;
+use super::kit::flow_filter;
+use super::{details, Finding, Identity, Severity, Summary};
+use crate::flow::Flow;
+use crate::tcp::evidence::EventClass;
+use crate::tcp::TcpConn;
 
-#[derive(Default)]
-pub struct KeepAlive {
-    evidence: PerFlow,
+pub struct KeepAlive;
+
+/// `details` of a `keep-alive` finding.
+#[derive(Serialize)]
+struct Details {
+    keep_alives: u64,
+    from_client: u64,
+    from_server: u64,
+    /// Payload bytes of the connection, both directions.
+    payload_bytes: u64,
 }
 
 impl Identity for KeepAlive {
@@ -24,46 +30,36 @@ impl Identity for KeepAlive {
     const SEVERITY: Severity = Severity::Info;
 }
 
-impl Detector for KeepAlive {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence.record(frame.number, flow, Events::KEEP_ALIVE);
-    }
+impl EventReport for KeepAlive {
+    const CLASS: EventClass = EventClass::KeepAlive;
 
-    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for (i, f, conn) in tcp_flows(s.flows) {
-            let n = [
-                conn.dirs[0].counts.keep_alives,
-                conn.dirs[1].counts.keep_alives,
-            ];
-            if n[0] + n[1] == 0 {
-                continue;
-            }
-            let data = conn.dirs[0].data_bytes + conn.dirs[1].data_bytes;
-            out.push(Finding {
-                id: Self::ID,
-                severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: self.evidence.frames(i),
-                message: format!(
-                    "{} keep-alives ({} from the client, {} from the server) on a connection \
-                     that carried {data} payload bytes.",
-                    n[0] + n[1],
-                    n[f.client],
-                    n[1 - f.client]
-                ),
-                hint: "Normal on an idle connection. If this connection should be moving data, \
-                       it is stalled: check for a zero window from the receiver."
-                    .into(),
-                wireshark_filter: flow_filter(f, "tcp.analysis.keep_alive"),
-                details: details([
-                    ("keep_alives", json!(n[0] + n[1])),
-                    ("from_client", json!(n[f.client])),
-                    ("from_server", json!(n[1 - f.client])),
-                    ("payload_bytes", json!(data)),
-                ]),
-            });
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+        let n = conn.dirs.map(|d| d.counts.keep_alives);
+        if n.sum() == 0 {
+            return Vec::new();
         }
-        out
+        let [client, server] = f.client_first().map(|s| n[s]);
+        let data = conn.dirs.map(|d| d.data_bytes).sum();
+        vec![Finding {
+            id: Self::ID,
+            severity: Self::SEVERITY,
+            flow: Some(f.id),
+            frames,
+            message: format!(
+                "{} keep-alives ({client} from the client, {server} from the server) on a \
+                 connection that carried {data} payload bytes.",
+                n.sum(),
+            ),
+            hint: "Normal on an idle connection. If this connection should be moving data, it is \
+                   stalled: check for a zero window from the receiver."
+                .into(),
+            wireshark_filter: flow_filter(f, "tcp.analysis.keep_alive"),
+            details: details(&Details {
+                keep_alives: n.sum(),
+                from_client: client,
+                from_server: server,
+                payload_bytes: data,
+            }),
+        }]
     }
 }

@@ -1,18 +1,24 @@
 //! Analysis: detectors that watch the packet stream and turn what they saw into findings.
 //!
-//! A detector is one file implementing [`Detector`] and [`Identity`] (its finding id and
-//! severity, as constants its findings use), registered in [`registry`]. It sees every
-//! decoded frame once ([`Detector::observe`], on the hot path: no allocation there) and, at the
-//! end, the capture summary and the flow table ([`Detector::finish`]). Findings cite 1-based frame
-//! numbers, the same numbers Wireshark shows.
+//! This stage owns the verdicts. A detector is one file implementing [`Detector`] and
+//! [`Identity`] (its finding id and severity, as constants its findings use), registered in
+//! [`registry`], with a section in docs/detectors.md. It sees every decoded frame once
+//! ([`Detector::on_frame`], on the hot path: no allocation there) through one [`FrameCtx`], and
+//! at the end the capture summary and the flow table ([`Detector::finish`]). Detectors of the TCP
+//! engine's event flags share one implementation ([`events`]). Findings ([`finding`]) cite
+//! 1-based frame numbers, the same numbers Wireshark shows, and carry typed details. [`kit`]
+//! holds the helpers detectors share.
 
 mod burst_retransmission;
 mod capture_gaps;
+pub mod events;
+pub mod finding;
 mod fragmentation;
 mod gro_blocked_headers;
 mod gro_blocked_ip_id;
 mod high_inflight;
 mod keep_alive;
+pub mod kit;
 mod no_coalescing;
 mod out_of_order;
 mod oversized_frames;
@@ -24,54 +30,20 @@ mod udp_gso_superframes;
 mod udp_stall;
 mod zero_window;
 
-use serde::Serialize;
-use serde_json::{Map, Value};
-
 use crate::capture::{CaptureMeta, Frame};
 use crate::decode::Packet;
-use crate::flow::{Flow, FlowConfig, FlowRef, FlowTable};
-use crate::gro::GroDir;
-use crate::tcp::events::Events;
-use crate::tcp::TcpConn;
+use crate::flow::{FlowConfig, FlowRef, FlowTable};
 
 pub use crate::evidence::{Evidence, MAX_EVIDENCE};
-pub use starved_flow::jain_index;
+use events::EventDetector;
+pub use finding::{details, Finding, Severity};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// One diagnosis, with its evidence.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// Stable kebab-case id (part of the interface: CI policies refer to it).
-    pub id: &'static str,
-    pub severity: Severity,
-    /// The flow it is about, or `None` for the whole capture.
-    pub flow: Option<u32>,
-    /// Evidence: 1-based frame numbers (at most [`MAX_EVIDENCE`]).
-    pub frames: Vec<u64>,
-    /// One sentence: what was seen.
-    pub message: String,
-    /// What to do about it.
-    pub hint: String,
-    /// A Wireshark display filter that shows the evidence.
-    pub wireshark_filter: Option<String>,
-    pub details: Map<String, Value>,
+/// What a detector sees of one frame: the frame, what it decoded to, and where it landed.
+pub struct FrameCtx<'a> {
+    pub frame: &'a Frame<'a>,
+    pub pkt: &'a Packet<'a>,
+    /// Its flow and sender (TCP and UDP only), with the TCP engine's flags for it.
+    pub flow: Option<FlowRef>,
 }
 
 /// Everything a detector may look at when the capture has been read.
@@ -85,7 +57,7 @@ pub struct Summary<'a> {
 /// A detector: watches frames, then reports.
 pub trait Detector {
     /// Called for every frame, in order. Must not allocate per call.
-    fn observe(&mut self, _frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {}
+    fn on_frame(&mut self, _ctx: &FrameCtx<'_>) {}
     /// Called once at the end; returns the findings (possibly none).
     fn finish(&mut self, summary: &Summary<'_>) -> Vec<Finding>;
 }
@@ -142,28 +114,27 @@ impl Default for Settings {
 /// the verdict is chosen) in this order.
 pub fn registry(settings: &Settings) -> Vec<Registered> {
     let kernel = settings.flows.gro.kernel;
+    let mtu = settings.flows.gro.mtu;
     vec![
         entry(gro_blocked_ip_id::GroBlockedIpId::new(kernel)),
         entry(no_coalescing::NoCoalescing),
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
-        entry(starved_flow::StarvedFlow::default()),
+        entry(starved_flow::StarvedFlow),
         entry(udp_stall::UdpStall::default()),
-        entry(udp_gso_superframes::UdpGsoSuperframes::new(
-            settings.flows.gro.mtu,
-        )),
+        entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),
         entry(high_inflight::HighInflight::new(settings.inflight_budget)),
         entry(oversized_frames::OversizedFrames),
         entry(truncation::Truncation),
         entry(snaplen::Snaplen::default()),
         entry(fragmentation::Fragmentation::default()),
-        entry(capture_gaps::CaptureGaps::default()),
-        entry(retransmissions::Retransmissions::new(
+        entry(EventDetector(capture_gaps::CaptureGaps)),
+        entry(EventDetector(retransmissions::Retransmissions::new(
             settings.retransmission_threshold,
-        )),
-        entry(zero_window::ZeroWindow::default()),
-        entry(keep_alive::KeepAlive::default()),
-        entry(out_of_order::OutOfOrder::default()),
+        ))),
+        entry(EventDetector(zero_window::ZeroWindow)),
+        entry(EventDetector(keep_alive::KeepAlive)),
+        entry(EventDetector(out_of_order::OutOfOrder)),
     ]
 }
 
@@ -173,86 +144,6 @@ pub fn finding_ids() -> Vec<&'static str> {
         .iter()
         .map(|r| r.id)
         .collect()
-}
-
-/// Evidence frames per flow (by flow index), for detectors that report flow by flow. Grows with
-/// flows that have evidence, not with packets.
-#[derive(Debug, Default)]
-pub struct PerFlow {
-    map: rustc_hash::FxHashMap<usize, Evidence>,
-}
-
-impl PerFlow {
-    /// Records `frame` for the flow of `flow` when its events include any of `flags`.
-    pub fn record(&mut self, frame: u64, flow: Option<FlowRef>, flags: Events) {
-        if let Some(f) = flow.filter(|f| f.events.any(flags)) {
-            self.map.entry(f.index).or_default().push(frame);
-        }
-    }
-
-    /// Evidence frames of a flow (empty when none).
-    pub fn frames(&self, index: usize) -> Vec<u64> {
-        self.map
-            .get(&index)
-            .map(Evidence::frames)
-            .unwrap_or_default()
-    }
-}
-
-/// Every direction of a TCP flow that sent data, with its coalescing facts and GRO model.
-pub fn gro_dirs<'a>(
-    flows: &'a FlowTable,
-) -> impl Iterator<Item = (usize, &'a Flow, usize, &'a GroDir)> + 'a {
-    flows.flows.iter().enumerate().flat_map(|(i, f)| {
-        f.gro
-            .as_deref()
-            .into_iter()
-            .flat_map(move |g| (0..2).map(move |side| (i, f, side, &g.dirs[side])))
-            .filter(|(_, _, _, d)| d.data_frames > 0)
-    })
-}
-
-/// "the server (10.0.0.2:80)": who sent `side`'s packets, for messages.
-pub fn sender(f: &Flow, side: usize) -> String {
-    format!("the {} ({})", f.role(side), f.key.ends[side])
-}
-
-/// `a / b`, or 0 when `b` is 0.
-pub fn share(a: u64, b: u64) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
-    }
-}
-
-/// The TCP flows of the table with their analysis state.
-pub fn tcp_flows<'a>(
-    flows: &'a FlowTable,
-) -> impl Iterator<Item = (usize, &'a Flow, &'a TcpConn)> + 'a {
-    flows
-        .flows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| f.tcp.as_deref().map(|c| (i, f, c)))
-}
-
-/// Builds a `details` map from pairs.
-pub fn details<'a>(pairs: impl IntoIterator<Item = (&'a str, Value)>) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-/// The `side` and `sender` entries of a per-direction finding's details.
-pub fn side_details(f: &Flow, side: usize) -> [(&'static str, Value); 2] {
-    [
-        ("side", Value::from(f.role(side))),
-        ("sender", Value::from(f.key.ends[side].to_string())),
-    ]
-}
-
-/// A display filter for a flow's evidence: the flow's filter `&&` `evidence`.
-pub fn flow_filter(f: &Flow, evidence: &str) -> Option<String> {
-    Some(format!("{} && {evidence}", f.wireshark_filter()))
 }
 
 /// The findings of a run, and those a policy dropped.

@@ -8,12 +8,11 @@
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, gro_dirs, sender, share, side_details, Detector, Finding, Identity,
-    Severity, Summary,
-};
+use super::kit::{flow_filter, gro_dirs, sender, share, SideDetails};
+use super::{details, Detector, Finding, Identity, Severity, Summary};
+use crate::flow::CaptureEvidence;
 
 /// A bulk flow: at least this many full-size segments arrived right after another segment.
 pub const MIN_BACK_TO_BACK: u64 = 32;
@@ -24,6 +23,24 @@ pub const BLOCKER_SHARE: f64 = 0.5;
 
 pub struct NoCoalescing;
 
+/// `details` of a `no-coalescing` finding.
+#[derive(Serialize)]
+struct Details {
+    #[serde(flatten)]
+    side: SideDetails,
+    /// The receiving endpoint, where the capture was taken.
+    receiver: String,
+    capture_point_evidence: CaptureEvidence,
+    data_frames: u64,
+    back_to_back_full_size: u64,
+    mtu: u32,
+    merge_rate: Option<f64>,
+    /// The rule that explains it, when one blocks most pairs.
+    blocker: Option<&'static str>,
+    /// Other flows to the same receiver whose frames were coalesced.
+    receiver_coalesced_flows: usize,
+}
+
 impl Identity for NoCoalescing {
     const ID: &'static str = "no-coalescing";
     const SEVERITY: Severity = Severity::Warning;
@@ -33,19 +50,19 @@ impl Detector for NoCoalescing {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         // Directions with coalesced frames, per receiving address: counted once.
         let mut coalesced_by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
-        for (_, f, side, g) in gro_dirs(s.flows) {
+        for (f, side, g) in gro_dirs(s.flows) {
             if g.oversized.total > 0 {
                 *coalesced_by_receiver
-                    .entry(f.key.ends[1 - side].addr)
+                    .entry(f.key.end(side.other()).addr)
                     .or_default() += 1;
             }
         }
         let mut out = Vec::new();
-        for (_, f, side, g) in gro_dirs(s.flows) {
+        for (f, side, g) in gro_dirs(s.flows) {
             let Some(point) = f.capture_point() else {
                 continue;
             };
-            let receiver = 1 - side;
+            let receiver = side.other();
             if point.side != receiver
                 || g.oversized.total > 0
                 || g.full_size.total < MIN_BACK_TO_BACK
@@ -61,8 +78,8 @@ impl Detector for NoCoalescing {
             // Other flows to the same receiver with coalesced frames: GRO is on for this host.
             // This direction has none; the reverse one counts only when both ends share an
             // address (loopback), and it is not another flow.
-            let addr = f.key.ends[receiver].addr;
-            let own = f.key.ends[side].addr == addr
+            let addr = f.key.end(receiver).addr;
+            let own = f.key.end(side).addr == addr
                 && f.gro
                     .as_ref()
                     .is_some_and(|o| o.dirs[receiver].oversized.total > 0);
@@ -110,23 +127,24 @@ impl Detector for NoCoalescing {
                 message: format!(
                     "The capture was taken on the receiver ({}), which got {} back-to-back \
                      full-size segments from {} and not one frame above the {}-byte MTU: {why}.",
-                    f.key.ends[receiver],
+                    f.key.end(receiver),
                     g.full_size.total,
                     sender(f, side),
                     g.mtu,
                 ),
                 hint,
                 wireshark_filter: flow_filter(f, "tcp.len > 0"),
-                details: details(side_details(f, side).into_iter().chain([
-                    ("receiver", json!(f.key.ends[receiver].to_string())),
-                    ("capture_point_evidence", json!(point.how)),
-                    ("data_frames", json!(g.data_frames)),
-                    ("back_to_back_full_size", json!(g.full_size.total)),
-                    ("mtu", json!(g.mtu)),
-                    ("merge_rate", json!(g.merge_rate())),
-                    ("blocker", json!(blocker.map(|(b, _)| b.name()))),
-                    ("receiver_coalesced_flows", json!(coalesced_elsewhere)),
-                ])),
+                details: details(&Details {
+                    side: SideDetails::of(f, side),
+                    receiver: f.key.end(receiver).to_string(),
+                    capture_point_evidence: point.how,
+                    data_frames: g.data_frames,
+                    back_to_back_full_size: g.full_size.total,
+                    mtu: g.mtu,
+                    merge_rate: g.merge_rate(),
+                    blocker: blocker.map(|(b, _)| b.name()),
+                    receiver_coalesced_flows: coalesced_elsewhere,
+                }),
             });
         }
         out

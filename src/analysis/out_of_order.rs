@@ -5,19 +5,25 @@
 //! that merges several paths. A few are harmless; many trigger duplicate ACKs and spurious fast
 //! retransmissions, and they end GRO trains.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
-use crate::tcp::events::Events;
+use super::events::EventReport;
+use super::kit::flow_filter;
+use super::{details, Finding, Identity, Severity, Summary};
+use crate::flow::Flow;
+use crate::tcp::evidence::EventClass;
+use crate::tcp::TcpConn;
 
-#[derive(Default)]
-pub struct OutOfOrder {
-    evidence: PerFlow,
+pub struct OutOfOrder;
+
+/// `details` of an `out-of-order` finding.
+#[derive(Serialize)]
+struct Details {
+    out_of_order: u64,
+    from_client: u64,
+    from_server: u64,
+    /// Data segments of the connection, both directions.
+    data_segments: u64,
 }
 
 impl Identity for OutOfOrder {
@@ -25,49 +31,37 @@ impl Identity for OutOfOrder {
     const SEVERITY: Severity = Severity::Info;
 }
 
-impl Detector for OutOfOrder {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence
-            .record(frame.number, flow, Events::OUT_OF_ORDER);
-    }
+impl EventReport for OutOfOrder {
+    const CLASS: EventClass = EventClass::OutOfOrder;
 
-    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for (i, f, conn) in tcp_flows(s.flows) {
-            let n = [
-                conn.dirs[0].counts.out_of_order,
-                conn.dirs[1].counts.out_of_order,
-            ];
-            if n[0] + n[1] == 0 {
-                continue;
-            }
-            let segs = conn.dirs[0].data_segments + conn.dirs[1].data_segments;
-            out.push(Finding {
-                id: Self::ID,
-                severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: self.evidence.frames(i),
-                message: format!(
-                    "{} of {segs} data segments arrived out of order ({} from the client, {} from \
-                     the server).",
-                    n[0] + n[1],
-                    n[f.client],
-                    n[1 - f.client]
-                ),
-                hint: "Reordering on the path (ECMP or LAG hashing, several NIC queues) or a \
-                       capture that merges several taps. Harmless in small numbers; if it comes \
-                       with spurious retransmissions, raise net.ipv4.tcp_reordering or fix the \
-                       hashing."
-                    .into(),
-                wireshark_filter: flow_filter(f, "tcp.analysis.out_of_order"),
-                details: details([
-                    ("out_of_order", json!(n[0] + n[1])),
-                    ("from_client", json!(n[f.client])),
-                    ("from_server", json!(n[1 - f.client])),
-                    ("data_segments", json!(segs)),
-                ]),
-            });
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+        let n = conn.dirs.map(|d| d.counts.out_of_order);
+        if n.sum() == 0 {
+            return Vec::new();
         }
-        out
+        let [client, server] = f.client_first().map(|s| n[s]);
+        let segs = conn.dirs.map(|d| d.data_segments).sum();
+        vec![Finding {
+            id: Self::ID,
+            severity: Self::SEVERITY,
+            flow: Some(f.id),
+            frames,
+            message: format!(
+                "{} of {segs} data segments arrived out of order ({client} from the client, \
+                 {server} from the server).",
+                n.sum(),
+            ),
+            hint: "Reordering on the path (ECMP or LAG hashing, several NIC queues) or a capture \
+                   that merges several taps. Harmless in small numbers; if it comes with spurious \
+                   retransmissions, raise net.ipv4.tcp_reordering or fix the hashing."
+                .into(),
+            wireshark_filter: flow_filter(f, "tcp.analysis.out_of_order"),
+            details: details(&Details {
+                out_of_order: n.sum(),
+                from_client: client,
+                from_server: server,
+                data_segments: segs,
+            }),
+        }]
     }
 }

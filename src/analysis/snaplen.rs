@@ -3,12 +3,9 @@
 //! Not a problem for offload-doctor (lengths come from the IP headers), but payload-based checks
 //! and Wireshark's reassembly cannot see the cut bytes, so the user should know.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{details, Detector, Evidence, Finding, Identity, Severity, Summary};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
+use super::{details, Detector, Evidence, Finding, FrameCtx, Identity, Severity, Summary};
 
 #[derive(Default)]
 pub struct Snaplen {
@@ -17,13 +14,26 @@ pub struct Snaplen {
     max_caplen_of_cut: u32,
 }
 
+/// `details` of a `capture-snaplen` finding.
+#[derive(Serialize)]
+struct Details {
+    frames_cut: u64,
+    share: f64,
+    min_caplen: Option<u32>,
+    /// The most bytes any cut frame kept.
+    max_caplen: u32,
+    /// The capture's declared snapshot length.
+    snaplen: u32,
+}
+
 impl Identity for Snaplen {
     const ID: &'static str = "capture-snaplen";
     const SEVERITY: Severity = Severity::Info;
 }
 
 impl Detector for Snaplen {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, _flow: Option<FlowRef>) {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let frame = ctx.frame;
         let caplen = frame.data.len() as u32;
         if caplen < frame.wire_len {
             self.cut.push(frame.number);
@@ -53,13 +63,13 @@ impl Detector for Snaplen {
                    unaffected; capture with `tcpdump -s 0` if you need payloads."
                 .into(),
             wireshark_filter: Some("frame.cap_len < frame.len".into()),
-            details: details([
-                ("frames_cut", json!(self.cut.total)),
-                ("share", json!(share)),
-                ("min_caplen", json!(self.min_caplen)),
-                ("max_caplen", json!(self.max_caplen_of_cut)),
-                ("snaplen", json!(s.meta.snaplen)),
-            ]),
+            details: details(&Details {
+                frames_cut: self.cut.total,
+                share,
+                min_caplen: self.min_caplen,
+                max_caplen: self.max_caplen_of_cut,
+                snaplen: s.meta.snaplen,
+            }),
         }]
     }
 }

@@ -9,15 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::{Endpoint, FlowRef, TunnelKey};
-use crate::tcp::events::Events;
+use super::kit::{flow_filter, tcp_flows};
+use super::{details, Detector, Finding, Identity, Severity, Summary};
+use crate::flow::{Endpoint, TunnelKey};
+use crate::tcp::evidence::EventClass;
+use crate::tcp::stats::jain_index;
 
 /// A connection is starved below this fraction of the fair share (group bytes / n).
 pub const STARVED_FRACTION: f64 = 0.05;
@@ -27,20 +25,28 @@ pub const MIN_GROUP_BYTES: u64 = 64 * 1024;
 /// connection is not starved).
 pub const MIN_LIFETIME_SHARE: f64 = 0.25;
 
-#[derive(Default)]
-pub struct StarvedFlow {
-    evidence: PerFlow,
+pub struct StarvedFlow;
+
+/// `details` of a `starved-flow` finding.
+#[derive(Serialize)]
+struct Details {
+    server: String,
+    /// Goodput bytes of this connection, its share of the group's and the fair share (1/n).
+    bytes: u64,
+    share: f64,
+    fair_share: f64,
+    jain_index: f64,
+    zero_windows: u64,
+    keep_alives: u64,
+    /// Every connection of the group of overlapping lifetimes.
+    group: Vec<GroupMember>,
 }
 
-/// Jain's fairness index of `x` (1.0 for an empty or all-zero list).
-pub fn jain_index(x: &[f64]) -> f64 {
-    let sum: f64 = x.iter().sum();
-    let sq: f64 = x.iter().map(|v| v * v).sum();
-    if sq == 0.0 {
-        1.0
-    } else {
-        sum * sum / (x.len() as f64 * sq)
-    }
+#[derive(Serialize)]
+struct GroupMember {
+    flow: u32,
+    bytes: u64,
+    share: f64,
 }
 
 struct Member {
@@ -57,24 +63,19 @@ impl Identity for StarvedFlow {
 }
 
 impl Detector for StarvedFlow {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence
-            .record(frame.number, flow, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         // Connections by server endpoint, then split into groups of overlapping lifetimes.
         let mut by_server: BTreeMap<(Endpoint, Option<TunnelKey>), Vec<Member>> = BTreeMap::new();
-        for (i, f, conn) in tcp_flows(s.flows) {
+        for (f, conn) in tcp_flows(s.flows) {
             by_server
                 .entry((f.server(), f.key.tunnel))
                 .or_default()
                 .push(Member {
-                    index: i,
+                    index: f.index(),
                     id: f.id,
                     start: f.first_ts_ns(),
                     end: f.last_ts_ns(),
-                    bytes: conn.dirs[0].new_bytes + conn.dirs[1].new_bytes,
+                    bytes: conn.dirs.map(|d| d.new_bytes).sum(),
                 });
         }
         let mut out = Vec::new();
@@ -130,8 +131,8 @@ impl StarvedFlow {
             let Some(conn) = f.tcp.as_deref() else {
                 continue;
             };
-            let zw = conn.dirs[0].counts.zero_windows + conn.dirs[1].counts.zero_windows;
-            let ka = conn.dirs[0].counts.keep_alives + conn.dirs[1].counts.keep_alives;
+            let zw = conn.dirs.map(|d| d.counts.zero_windows).sum();
+            let ka = conn.dirs.map(|d| d.counts.keep_alives).sum();
             let mut signs = Vec::new();
             if zw > 0 {
                 signs.push(format!("{zw} zero-window advertisements"));
@@ -148,7 +149,9 @@ impl StarvedFlow {
                 id: Self::ID,
                 severity: Self::SEVERITY,
                 flow: Some(m.id),
-                frames: self.evidence.frames(m.index),
+                frames: conn
+                    .evidence
+                    .any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]),
                 message: format!(
                     "Connection {} ({} → {server}) moved {} while {} concurrent connections to the \
                      same server moved {}: {:.1}% of the total against a fair share of {:.0}% \
@@ -172,40 +175,24 @@ impl StarvedFlow {
                     f,
                     "(tcp.analysis.zero_window || tcp.analysis.keep_alive)",
                 ),
-                details: details([
-                    ("server", json!(server.to_string())),
-                    ("bytes", json!(m.bytes)),
-                    ("share", json!(m.bytes as f64 / total as f64)),
-                    ("fair_share", json!(1.0 / n as f64)),
-                    ("jain_index", json!(jain)),
-                    ("zero_windows", json!(zw)),
-                    ("keep_alives", json!(ka)),
-                    (
-                        "group",
-                        json!(group
-                            .iter()
-                            .map(|g| json!({
-                                "flow": g.id,
-                                "bytes": g.bytes,
-                                "share": g.bytes as f64 / total as f64,
-                            }))
-                            .collect::<Vec<_>>()),
-                    ),
-                ]),
+                details: details(&Details {
+                    server: server.to_string(),
+                    bytes: m.bytes,
+                    share: m.bytes as f64 / total as f64,
+                    fair_share: 1.0 / n as f64,
+                    jain_index: jain,
+                    zero_windows: zw,
+                    keep_alives: ka,
+                    group: group
+                        .iter()
+                        .map(|g| GroupMember {
+                            flow: g.id,
+                            bytes: g.bytes,
+                            share: g.bytes as f64 / total as f64,
+                        })
+                        .collect(),
+                }),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::jain_index;
-
-    #[test]
-    fn jain() {
-        assert!((jain_index(&[5.0, 5.0, 5.0, 5.0]) - 1.0).abs() < 1e-12);
-        assert!((jain_index(&[1.0, 0.0, 0.0, 0.0]) - 0.25).abs() < 1e-12);
-        assert!((jain_index(&[3.0, 1.0]) - 0.8).abs() < 1e-12);
-        assert_eq!(jain_index(&[]), 1.0);
     }
 }

@@ -4,12 +4,22 @@
 //! report covers only part of the capture. Wireshark reports the same condition as "appears to have
 //! been cut short in the middle of a packet" or "appears to be damaged or corrupt".
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::capture::TruncationKind;
 
 pub struct Truncation;
+
+/// `details` of a `capture-file-truncated` finding.
+#[derive(Serialize)]
+struct Details {
+    /// Byte offset of the cut or the damage.
+    offset: u64,
+    reason: &'static str,
+    description: String,
+    frames_read: u64,
+}
 
 impl Identity for Truncation {
     const ID: &'static str = "capture-file-truncated";
@@ -48,12 +58,12 @@ impl Detector for Truncation {
             ),
             hint: hint.into(),
             wireshark_filter: None,
-            details: details([
-                ("offset", json!(t.offset)),
-                ("reason", json!(t.reason())),
-                ("description", json!(t.description())),
-                ("frames_read", json!(s.frames)),
-            ]),
+            details: details(&Details {
+                offset: t.offset,
+                reason: t.reason(),
+                description: t.description(),
+                frames_read: s.frames,
+            }),
         }]
     }
 }

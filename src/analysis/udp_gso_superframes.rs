@@ -6,14 +6,11 @@
 //! The UDP GSO story: quic-go on an old kernel lost more than 90% of such datagrams.
 
 use rustc_hash::FxHashMap;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, sender, share, side_details, Detector, Evidence, Finding, Identity, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
+use super::kit::{sender, share, SideDetails};
+use super::{details, Detector, Evidence, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::flow::Side;
 use crate::gro::DEFAULT_MTU;
 
 /// Bytes of the QUIC short-header destination connection ID compared to find packet starts inside
@@ -38,7 +35,7 @@ struct Dir {
 
 pub struct UdpGsoSuperframes {
     mtu: Option<u32>,
-    dirs: FxHashMap<(usize, usize), Dir>,
+    dirs: FxHashMap<(usize, Side), Dir>,
 }
 
 impl UdpGsoSuperframes {
@@ -79,14 +76,43 @@ pub fn quic_gso_size(p: &[u8]) -> Option<u32> {
         .map(|k| k as u32)
 }
 
+/// Where the segment size of the super-datagrams came from.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum GsoSource {
+    /// The offset at which the second QUIC short-header packet starts.
+    QuicPacketBoundaries,
+    /// The largest datagram of the direction at or below the MTU.
+    LargestSingleDatagram,
+    Unknown,
+}
+
+/// `details` of a `udp-gso-superframes` finding.
+#[derive(Serialize)]
+struct Details {
+    #[serde(flatten)]
+    side: SideDetails,
+    superframes: u64,
+    datagrams: u64,
+    share: f64,
+    mtu: u32,
+    max_datagram_bytes: u32,
+    gso_size: Option<u32>,
+    gso_size_source: GsoSource,
+    max_segments: Option<u32>,
+    quic: bool,
+    quic_version: Option<u32>,
+}
+
 impl Identity for UdpGsoSuperframes {
     const ID: &'static str = "udp-gso-superframes";
     const SEVERITY: Severity = Severity::Info;
 }
 
 impl Detector for UdpGsoSuperframes {
-    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, flow) else {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let (frame, pkt) = (ctx.frame, ctx.pkt);
+        let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, ctx.flow) else {
             return;
         };
         if pkt.tcp.is_some() {
@@ -130,13 +156,13 @@ impl Detector for UdpGsoSuperframes {
             let (Some(d), Some(f)) = (self.dirs.get(&(i, side)), s.flows.flows.get(i)) else {
                 continue;
             };
-            let other = self.dirs.get(&(i, 1 - side));
+            let other = self.dirs.get(&(i, side.other()));
             let version = d.quic_version.or(other.and_then(|o| o.quic_version));
             let quic = version.is_some() || d.gso_from_quic.is_some();
             let (gso, gso_source) = match (d.gso_from_quic, d.max_single) {
-                (Some(g), _) => (Some(g), "quic-packet-boundaries"),
-                (None, m) if m > 0 => (Some(m), "largest-single-datagram"),
-                _ => (None, "unknown"),
+                (Some(g), _) => (Some(g), GsoSource::QuicPacketBoundaries),
+                (None, m) if m > 0 => (Some(m), GsoSource::LargestSingleDatagram),
+                _ => (None, GsoSource::Unknown),
             };
             let segments = gso.map(|g| d.max_super.div_ceil(g.max(1)));
             let n = d.supers.total;
@@ -182,18 +208,19 @@ impl Detector for UdpGsoSuperframes {
                     f.wireshark_filter(),
                     mtu.saturating_sub(20)
                 )),
-                details: details(side_details(f, side).into_iter().chain([
-                    ("superframes", json!(n)),
-                    ("datagrams", json!(d.datagrams)),
-                    ("share", json!(share(n, d.datagrams))),
-                    ("mtu", json!(mtu)),
-                    ("max_datagram_bytes", json!(d.max_super)),
-                    ("gso_size", json!(gso)),
-                    ("gso_size_source", json!(gso_source)),
-                    ("max_segments", json!(segments)),
-                    ("quic", json!(quic)),
-                    ("quic_version", json!(version)),
-                ])),
+                details: details(&Details {
+                    side: SideDetails::of(f, side),
+                    superframes: n,
+                    datagrams: d.datagrams,
+                    share: share(n, d.datagrams),
+                    mtu,
+                    max_datagram_bytes: d.max_super,
+                    gso_size: gso,
+                    gso_size_source: gso_source,
+                    max_segments: segments,
+                    quic,
+                    quic_version: version,
+                }),
             });
         }
         out

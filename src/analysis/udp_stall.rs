@@ -7,12 +7,10 @@
 //! judged against it at the end.
 
 use rustc_hash::FxHashMap;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{details, Detector, Finding, Identity, Severity, Summary};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
+use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::flow::PerSide;
 use crate::units::duration;
 
 /// A silence is a stall when it is at least this many times the usual gap …
@@ -29,7 +27,7 @@ struct Conv {
     last_ns: Option<i64>,
     last_frame: u64,
     packets: u64,
-    sides: [bool; 2],
+    sides: PerSide<bool>,
     /// Gaps by bit length of the microseconds (bucket b holds [2^(b-1), 2^b) µs; 31: 18 min+).
     histogram: [u32; 32],
     /// (frame before, frame after, gap) for gaps of at least MIN_STALL_NS.
@@ -61,14 +59,38 @@ pub struct UdpStall {
     convs: FxHashMap<usize, Conv>,
 }
 
+/// `details` of a `udp-stall` finding.
+#[derive(Serialize)]
+struct Details {
+    stalls: usize,
+    /// Silences beyond the candidates kept per flow, not judged.
+    unjudged_silences: u64,
+    longest_s: f64,
+    total_stall_s: f64,
+    /// The median gap between the conversation's packets.
+    usual_gap_s: f64,
+    /// The silence a stall needs: the usual gap times the stall factor, at least 200 ms.
+    threshold_s: f64,
+    packets: u64,
+    silences: Vec<Silence>,
+}
+
+#[derive(Serialize)]
+struct Silence {
+    after_frame: u64,
+    frame: u64,
+    gap_s: f64,
+}
+
 impl Identity for UdpStall {
     const ID: &'static str = "udp-stall";
     const SEVERITY: Severity = Severity::Warning;
 }
 
 impl Detector for UdpStall {
-    fn observe(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        let (Some(_), None, Some(fr)) = (&pkt.udp, &pkt.tcp, flow) else {
+    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
+        let frame = ctx.frame;
+        let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {
             return;
         };
         let c = self.convs.entry(fr.index).or_default();
@@ -99,7 +121,7 @@ impl Detector for UdpStall {
             let (Some(c), Some(f)) = (self.convs.get(&i), s.flows.flows.get(i)) else {
                 continue;
             };
-            if c.packets < MIN_PACKETS || !(c.sides[0] && c.sides[1]) {
+            if c.packets < MIN_PACKETS || !c.sides.iter().all(|&s| s) {
                 continue;
             }
             let Some(usual) = c.median_gap_ns() else {
@@ -145,23 +167,24 @@ impl Detector for UdpStall {
                     f.wireshark_filter(),
                     secs(limit)
                 )),
-                details: details([
-                    ("stalls", json!(stalls.len())),
-                    ("unjudged_silences", json!(c.more_candidates)),
-                    ("longest_s", json!(secs(longest))),
-                    ("total_stall_s", json!(secs(total))),
-                    ("usual_gap_s", json!(secs(usual))),
-                    ("threshold_s", json!(secs(limit))),
-                    ("packets", json!(c.packets)),
-                    (
-                        "silences",
-                        json!(stalls
-                            .iter()
-                            .take(super::MAX_EVIDENCE)
-                            .map(|x| json!({"after_frame": x.0, "frame": x.1, "gap_s": secs(x.2)}))
-                            .collect::<Vec<_>>()),
-                    ),
-                ]),
+                details: details(&Details {
+                    stalls: stalls.len(),
+                    unjudged_silences: c.more_candidates,
+                    longest_s: secs(longest),
+                    total_stall_s: secs(total),
+                    usual_gap_s: secs(usual),
+                    threshold_s: secs(limit),
+                    packets: c.packets,
+                    silences: stalls
+                        .iter()
+                        .take(super::MAX_EVIDENCE)
+                        .map(|x| Silence {
+                            after_frame: x.0,
+                            frame: x.1,
+                            gap_s: secs(x.2),
+                        })
+                        .collect(),
+                }),
             });
         }
         out

@@ -5,20 +5,30 @@
 //! keep-alive exchanges, while the other flows ran. Reports who advertised it, how often, for how
 //! long in total, and whether it was still closed when the capture ended.
 
-use serde_json::json;
+use serde::Serialize;
 
-use super::{
-    details, flow_filter, tcp_flows, Detector, Finding, Identity, PerFlow, Severity, Summary,
-};
-use crate::capture::Frame;
-use crate::decode::Packet;
-use crate::flow::FlowRef;
-use crate::tcp::events::Events;
+use super::events::EventReport;
+use super::kit::flow_filter;
+use super::{details, Finding, Identity, Severity, Summary};
+use crate::flow::{Flow, Side};
+use crate::tcp::evidence::EventClass;
+use crate::tcp::TcpConn;
 use crate::units::duration;
 
-#[derive(Default)]
-pub struct ZeroWindow {
-    evidence: PerFlow,
+pub struct ZeroWindow;
+
+/// `details` of a `zero-window` finding.
+#[derive(Serialize)]
+struct Details {
+    /// `client` or `server`: who advertised it.
+    side: &'static str,
+    advertised_by: String,
+    zero_windows: u64,
+    periods: u64,
+    zero_window_time_s: f64,
+    still_zero_at_end: bool,
+    /// Probes the other side sent into the closed window.
+    zero_window_probes: u64,
 }
 
 impl Identity for ZeroWindow {
@@ -26,59 +36,51 @@ impl Identity for ZeroWindow {
     const SEVERITY: Severity = Severity::Warning;
 }
 
-impl Detector for ZeroWindow {
-    fn observe(&mut self, frame: &Frame<'_>, _pkt: &Packet<'_>, flow: Option<FlowRef>) {
-        self.evidence
-            .record(frame.number, flow, Events::ZERO_WINDOW);
-    }
+impl EventReport for ZeroWindow {
+    const CLASS: EventClass = EventClass::ZeroWindow;
 
-    fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (i, f, conn) in tcp_flows(s.flows) {
-            for side in 0..2 {
-                let m = &conn.dirs[side];
-                if m.counts.zero_windows == 0 {
-                    continue;
-                }
-                let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
-                let open = m.zero_window_open();
-                out.push(Finding {
-                    id: Self::ID,
-                    severity: Self::SEVERITY,
-                    flow: Some(f.id),
-                    frames: self.evidence.frames(i),
-                    message: format!(
-                        "The {} ({}) advertised a zero window {} times, {} in total{}.",
-                        f.role(side),
-                        f.key.ends[side],
-                        m.counts.zero_windows,
-                        duration(time),
-                        if open {
-                            ", and was still at zero when the capture ended"
-                        } else {
-                            ""
-                        }
-                    ),
-                    hint: "The receiving application is not reading its socket fast enough (a \
-                           stalled event loop or io_uring completion queue, a slow consumer), or \
-                           its receive buffer is too small (net.ipv4.tcp_rmem, SO_RCVBUF). Look \
-                           at the receiver, not the network."
-                        .into(),
-                    wireshark_filter: flow_filter(f, "tcp.analysis.zero_window"),
-                    details: details([
-                        ("side", json!(f.role(side))),
-                        ("advertised_by", json!(f.key.ends[side].to_string())),
-                        ("zero_windows", json!(m.counts.zero_windows)),
-                        ("periods", json!(m.zero_window_periods)),
-                        ("zero_window_time_s", json!(time)),
-                        ("still_zero_at_end", json!(open)),
-                        (
-                            "zero_window_probes",
-                            json!(conn.dirs[1 - side].counts.zero_window_probes),
-                        ),
-                    ]),
-                });
+        for side in Side::BOTH {
+            let m = &conn.dirs[side];
+            if m.counts.zero_windows == 0 {
+                continue;
             }
+            let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
+            let open = m.zero_window_open();
+            out.push(Finding {
+                id: Self::ID,
+                severity: Self::SEVERITY,
+                flow: Some(f.id),
+                frames: frames.clone(),
+                message: format!(
+                    "The {} ({}) advertised a zero window {} times, {} in total{}.",
+                    f.role(side),
+                    f.key.end(side),
+                    m.counts.zero_windows,
+                    duration(time),
+                    if open {
+                        ", and was still at zero when the capture ended"
+                    } else {
+                        ""
+                    }
+                ),
+                hint: "The receiving application is not reading its socket fast enough (a \
+                       stalled event loop or io_uring completion queue, a slow consumer), or its \
+                       receive buffer is too small (net.ipv4.tcp_rmem, SO_RCVBUF). Look at the \
+                       receiver, not the network."
+                    .into(),
+                wireshark_filter: flow_filter(f, "tcp.analysis.zero_window"),
+                details: details(&Details {
+                    side: f.role(side),
+                    advertised_by: f.key.end(side).to_string(),
+                    zero_windows: m.counts.zero_windows,
+                    periods: m.zero_window_periods,
+                    zero_window_time_s: time,
+                    still_zero_at_end: open,
+                    zero_window_probes: conn.dirs[side.other()].counts.zero_window_probes,
+                }),
+            });
         }
         out
     }

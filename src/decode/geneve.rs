@@ -57,6 +57,11 @@ impl<'a> Geneve<'a> {
         (self.buffer[field::VER_OPTLEN] & 0x3f) as usize * 4
     }
 
+    /// The flags byte (O and C bits plus reserved ones), compared whole by GRO.
+    pub fn flags(&self) -> u8 {
+        self.buffer[field::FLAGS]
+    }
+
     /// O bit: control packet.
     pub fn oam(&self) -> bool {
         self.buffer[field::FLAGS] & 0x80 != 0

@@ -245,7 +245,7 @@ pub struct Chart {
     /// Flow id, or none for the comparison of flows.
     pub flow: Option<u32>,
     /// `c2s` or `s2c` for per-direction graphs.
-    pub direction: Option<&'static str>,
+    pub direction: Option<crate::flow::Direction>,
     pub title: String,
     /// A line under the title: what was thinned, averages, the fairness index.
     pub caption: String,
@@ -259,7 +259,13 @@ impl Chart {
     /// `<stem>-flow<ID>[-<dir>]-<kind>`, or `<stem>-flows` for the comparison.
     pub fn file_stem(&self, capture_stem: &str) -> String {
         match (self.flow, self.direction) {
-            (Some(id), Some(d)) => format!("{capture_stem}-flow{id}-{d}-{}", self.kind.name()),
+            (Some(id), Some(d)) => {
+                format!(
+                    "{capture_stem}-flow{id}-{}-{}",
+                    d.as_str(),
+                    self.kind.name()
+                )
+            }
             (Some(id), None) => format!("{capture_stem}-flow{id}-{}", self.kind.name()),
             (None, _) => format!("{capture_stem}-{}", self.kind.name()),
         }

@@ -1,17 +1,32 @@
 //! Plots: time-sequence, throughput, RTT, in-flight, segment-size and IP ID graphs of TCP flows,
-//! written as PNG or SVG with no system fonts or libraries. `build` turns a flow into the data of
-//! each graph (`chart`), thinned to the pixel grid (`thin`); `render` only draws it.
+//! written as PNG or SVG with no system fonts or libraries.
+//!
+//! This stage owns the pictures. One file per graph kind turns a flow's trace into the data of
+//! that graph (a [`Chart`], [`chart`]), thinned to the pixel grid ([`thin`]); [`dir`] and
+//! [`rates`] hold what the builders share, [`overlay`] the A/B graphs of `compare --plots`, and
+//! [`render`] only draws a chart with plotters. Plots read flows and their TCP traces, never the
+//! analysis.
 
-pub mod build;
 pub mod chart;
+pub mod dir;
+mod flows;
+mod inflight;
+mod ip_id;
+pub mod overlay;
+mod rates;
 pub mod render;
+mod rtt;
+mod segment_size;
 pub mod thin;
+mod throughput;
+mod time_sequence;
 
 use std::path::{Path, PathBuf};
 
 use crate::flow::Flow;
-pub use build::{overlay_charts, Canvas, Side};
 pub use chart::{Chart, PlotKind};
+pub use dir::{Canvas, Dir};
+pub use overlay::{overlay_charts, OverlaySide};
 pub use render::{Format, RenderError};
 
 /// Default picture size: 16:9, readable on a laptop and in a README.
@@ -22,13 +37,33 @@ pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
     let mut out = Vec::new();
     for f in flows {
         for &k in kinds.iter().filter(|&&k| k != PlotKind::Flows) {
-            out.extend(build::flow_charts(k, f, cv));
+            out.extend(flow_charts(k, f, cv));
         }
     }
     if kinds.contains(&PlotKind::Flows) {
-        out.extend(build::flows_chart(flows, cv));
+        out.extend(flows::flows_chart(flows, cv));
     }
     out
+}
+
+/// The graphs of `kind` for one flow: one per direction that sent data, or one for the flow.
+pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
+    if kind == PlotKind::Throughput {
+        return throughput::throughput(f, cv).into_iter().collect();
+    }
+    f.client_first()
+        .into_iter()
+        .filter_map(|side| Dir::of(f, side))
+        .filter(|d| d.conn.dirs[d.side].data_segments > 0)
+        .filter_map(|d| match kind {
+            PlotKind::TimeSequence => time_sequence::time_sequence(&d, cv),
+            PlotKind::Rtt => rtt::rtt(&d, cv),
+            PlotKind::Inflight => inflight::inflight(&d, cv),
+            PlotKind::SegmentSize => segment_size::segment_size(&d, cv),
+            PlotKind::IpId => ip_id::ip_id(&d, cv),
+            PlotKind::Throughput | PlotKind::Flows => None,
+        })
+        .collect()
 }
 
 /// The pixel grid a picture of `size` plots on (a little larger than the plotting area, so

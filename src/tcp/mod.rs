@@ -7,6 +7,7 @@
 //! sequence arithmetic goes through [`seq::SeqNum`].
 
 pub mod events;
+pub mod evidence;
 pub mod metrics;
 pub mod seq;
 pub mod stats;
@@ -14,7 +15,9 @@ pub mod trace;
 pub mod wireshark;
 
 use crate::decode::{tcp_flags, TcpFacts};
+use crate::flow::{PerSide, Side};
 use events::Events;
+use evidence::EventEvidence;
 use metrics::{DirMetrics, Sent};
 use seq::{SeqNum, Unwrapper};
 use trace::{AckPoint, IdMark, RttPoint, SackPoint, SegPoint, Trace};
@@ -53,7 +56,7 @@ pub struct SideOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Handshake {
     /// The first SYN and the side that sent it.
-    pub syn: Option<(usize, i64)>,
+    pub syn: Option<(Side, i64)>,
     /// The first SYN/ACK answering it.
     pub syn_ack_ns: Option<i64>,
     /// The first ACK from the SYN's side after the SYN/ACK.
@@ -61,7 +64,7 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    fn observe(&mut self, side: usize, flags: u8, ts_ns: i64) {
+    fn note(&mut self, side: Side, flags: u8, ts_ns: i64) {
         use tcp_flags::{ACK, SYN};
         match (self.syn, flags & (SYN | ACK)) {
             (None, SYN) => self.syn = Some((side, ts_ns)),
@@ -81,11 +84,13 @@ impl Handshake {
 pub struct TcpConn {
     pub ws: WsConn,
     pub handshake: Handshake,
-    /// Indexed by sender side, like `Flow::dirs`.
-    pub dirs: [DirMetrics; 2],
-    pub options: [SideOptions; 2],
-    pub traces: [Trace; 2],
-    unwrap: [Option<Unwrapper>; 2],
+    /// What each side sent, like `Flow::dirs`.
+    pub dirs: PerSide<DirMetrics>,
+    pub options: PerSide<SideOptions>,
+    pub traces: PerSide<Trace>,
+    /// The frames the event findings cite.
+    pub evidence: EventEvidence,
+    unwrap: PerSide<Option<Unwrapper>>,
     /// Start of the series: the connection's first frame.
     start_ns: i64,
     config: TcpConfig,
@@ -111,15 +116,16 @@ impl TcpConn {
             handshake: Handshake::default(),
             dirs: Default::default(),
             options: Default::default(),
-            traces: [Trace::new(full_trace), Trace::new(full_trace)],
-            unwrap: [None, None],
+            traces: PerSide::new(Trace::new(full_trace), Trace::new(full_trace)),
+            unwrap: PerSide::default(),
+            evidence: EventEvidence::default(),
             start_ns,
             config,
         }
     }
 
     /// Relative, unwrapped position of `s` in `side`'s sequence space.
-    fn place(&mut self, side: usize, s: SeqNum) -> i64 {
+    fn place(&mut self, side: Side, s: SeqNum) -> i64 {
         let base = self.ws.dirs[side].base_seq().unwrap_or(s);
         self.unwrap[side]
             .get_or_insert_with(|| Unwrapper::starting_at(base))
@@ -127,10 +133,10 @@ impl TcpConn {
     }
 
     /// Analyses one frame sent by `side`; returns its Wireshark flags.
-    pub fn observe(&mut self, side: usize, f: &TcpFrame<'_>) -> Events {
+    pub fn segment(&mut self, side: Side, f: &TcpFrame<'_>) -> Events {
         let t = f.tcp;
         let o = &t.options;
-        self.handshake.observe(side, t.flags, f.ts_ns);
+        self.handshake.note(side, t.flags, f.ts_ns);
         if t.flags & tcp_flags::SYN != 0 {
             let so = &mut self.options[side];
             so.isn = Some(t.seq);
@@ -152,7 +158,8 @@ impl TcpConn {
             window: t.window,
             wscale: o.window_scale,
         };
-        let ev = self.ws.observe(side, &seg);
+        let ev = self.ws.analyse(side, &seg);
+        self.evidence.note(f.number, ev);
         let so = &mut self.options[side];
         so.max_payload = so.max_payload.max(t.payload_len);
 
@@ -169,7 +176,7 @@ impl TcpConn {
             series_start: self.start_ns,
             interval_ns: self.config.interval_ns,
         });
-        let other = 1 - side;
+        let other = side.other();
         let sack = &o.sack[..(o.sack_count as usize).min(4)];
         if t.flags & tcp_flags::ACK != 0 {
             let rtt = self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
@@ -230,7 +237,7 @@ impl TcpConn {
 
     /// Window scaling as negotiated: `Some(shift)` per side when both SYNs carried the option,
     /// `Some(0)` when the handshake was seen without it, `None` when not captured.
-    pub fn window_scale(&self, side: usize) -> Option<u8> {
+    pub fn window_scale(&self, side: Side) -> Option<u8> {
         match self.ws.dirs[side].win_scale {
             WinScale::Unknown => None,
             WinScale::NotUsed => Some(0),

@@ -185,6 +185,18 @@ impl Series {
     }
 }
 
+/// Jain's fairness index of `x` (1.0 for an empty or all-zero list): J = (Σx)² / (n·Σx²)
+/// (Jain, Chiu, Hawe, DEC-TR-301, 1984): 1 when all are equal, 1/n when one takes everything.
+pub fn jain_index(x: &[f64]) -> f64 {
+    let sum: f64 = x.iter().sum();
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    if sq == 0.0 {
+        1.0
+    } else {
+        sum * sum / (x.len() as f64 * sq)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +246,13 @@ mod tests {
         assert_eq!(s.bins()[1], (7, 7));
         let total: u64 = s.bins().iter().map(|b| b.0).sum();
         assert_eq!(total, 23);
+    }
+
+    #[test]
+    fn jain() {
+        assert!((jain_index(&[5.0, 5.0, 5.0, 5.0]) - 1.0).abs() < 1e-12);
+        assert!((jain_index(&[1.0, 0.0, 0.0, 0.0]) - 0.25).abs() < 1e-12);
+        assert!((jain_index(&[3.0, 1.0]) - 0.8).abs() < 1e-12);
+        assert_eq!(jain_index(&[]), 1.0);
     }
 }

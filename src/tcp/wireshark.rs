@@ -15,6 +15,7 @@
 use super::events::Events;
 use super::seq::SeqNum;
 use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
+use crate::flow::{PerSide, Side};
 
 /// Window scale as Wireshark tracks it: unknown, not used, or the shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +103,7 @@ pub struct Segment {
 /// Both directions plus the handshake timing (Wireshark's `tcp_analysis`).
 #[derive(Debug, Clone, Default)]
 pub struct WsConn {
-    pub dirs: [WsDir; 2],
+    pub dirs: PerSide<WsDir>,
     /// Time of the most recent SYN (without ACK).
     ts_mru_syn: Option<i64>,
     /// SYN to the first pure ACK: Wireshark's iRTT, its out-of-order threshold.
@@ -126,10 +127,9 @@ fn since(now: i64, then: i64) -> u64 {
 
 impl WsConn {
     /// Analyses one segment sent by `side`; returns its flags.
-    pub fn observe(&mut self, side: usize, s: &Segment) -> Events {
+    pub fn analyse(&mut self, side: Side, s: &Segment) -> Events {
         let mut ev = Events::default();
-        let [d0, d1] = &mut self.dirs;
-        let (fwd, rev) = if side == 0 { (d0, d1) } else { (d1, d0) };
+        let (fwd, rev) = self.dirs.split_mut(side);
         let flags = s.flags;
         let (seq, ack, seglen) = (s.seq, s.ack, s.len);
         let window = s.window as u32;
@@ -328,8 +328,7 @@ impl WsConn {
         }
         if flags & SYN != 0 {
             // verify_tcp_window_scaling(): scaling is on only if both SYNs carried the option.
-            let [d0, d1] = &mut self.dirs;
-            let (fwd, rev) = if side == 0 { (d0, d1) } else { (d1, d0) };
+            let (fwd, rev) = self.dirs.split_mut(side);
             if fwd.win_scale == WinScale::Unknown {
                 fwd.win_scale = WinScale::NotUsed;
                 rev.win_scale = WinScale::NotUsed;

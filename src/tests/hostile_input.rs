@@ -5,12 +5,13 @@ use std::fs;
 use std::path::PathBuf;
 
 use offload_doctor::analysis::{Settings, Severity};
-use offload_doctor::app::analyze_bytes;
 use offload_doctor::decode::DecodeConfig;
 use offload_doctor::flow::FullTrace;
+use offload_doctor::pipeline::analyze_bytes;
 use offload_doctor::plot::{self, render, PlotKind};
-use offload_doctor::report::check::{self, CaptureCheck, CheckRun};
+use offload_doctor::report::check::{text as check_text, CaptureCheck, CheckRun};
 use offload_doctor::report::compare::{self, Comparison, Matching};
+use offload_doctor::report::junit;
 use proptest::prelude::*;
 
 fn fixture_bytes() -> Vec<(String, Vec<u8>)> {
@@ -173,8 +174,8 @@ proptest! {
             for p in cmp.flows.iter().filter(|p| p.protocol == "tcp") {
                 if let (Some(fb), Some(fa)) = (b.flows.by_id(p.before.id), a.flows.by_id(p.after.id)) {
                     let sides = [
-                        plot::Side { label: "before", flow: fb, side: fb.client },
-                        plot::Side { label: "after", flow: fa, side: 1 - fa.client },
+                        plot::OverlaySide { label: "before", flow: fb, side: fb.client },
+                        plot::OverlaySide { label: "after", flow: fa, side: fa.client.other() },
                     ];
                     for c in plot::overlay_charts(sides, &cv) {
                         prop_assert!(render::svg(&c, (400, 300)).is_ok(), "{}", c.title);
@@ -185,11 +186,11 @@ proptest! {
                 CaptureCheck::new(b.report, b.damaged.map(|d| d.what), Severity::Warning),
                 CaptureCheck::new(a.report, None, Severity::Warning),
             ];
-            let line = check::text_line(&checks[0], Severity::Warning);
+            let line = check_text::text_line(&checks[0], Severity::Warning);
             let run = CheckRun::new(Severity::Warning, None, &[], checks);
             prop_assert!(!line.is_empty());
             prop_assert!(serde_json::to_string(&run).is_ok());
-            prop_assert!(check::junit(&run, &offload_doctor::analysis::finding_ids()).to_string().is_ok());
+            prop_assert!(junit::junit(&run, &offload_doctor::analysis::finding_ids()).to_string().is_ok());
         }
     }
 

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use common::{root, run};
 use offload_doctor::analysis::Settings;
-use offload_doctor::app::{busiest_tcp_flows, plot_charts, run_analysis};
 use offload_doctor::capture::Input;
 use offload_doctor::decode::DecodeConfig;
+use offload_doctor::pipeline::{busiest_tcp_flows, plot_charts, run_analysis};
 use offload_doctor::plot::chart::{Chart, PlotKind, Point, Style};
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ fn charts(name: &str) -> Vec<Chart> {
 fn chart(charts: &[Chart], kind: PlotKind, dir: Option<&str>) -> Chart {
     charts
         .iter()
-        .find(|c| c.kind == kind && (dir.is_none() || c.direction == dir))
+        .find(|c| c.kind == kind && (dir.is_none() || c.direction.map(|d| d.as_str()) == dir))
         .cloned()
         .unwrap_or_else(|| panic!("no {kind:?} chart for {dir:?}"))
 }

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use offload_doctor::analysis::Settings;
-use offload_doctor::app::frame_events;
 use offload_doctor::capture::Input;
 use offload_doctor::decode::DecodeConfig;
+use offload_doctor::pipeline::frame_events;
 use offload_doctor::tcp::events::Events;
 use serde_json::Value;
 

@@ -1,0 +1,90 @@
+//! `check CAPTURE...`: the CI gate. Every capture is analysed and judged against a fail-on
+//! severity; lines as they are read, or one JSON document, and optionally a JUnit file.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::{decode_settings, detector_settings};
+use crate::analysis::{self, Settings, Severity};
+use crate::capture::Input;
+use crate::cli::{CheckArgs, FailOn, OutputFormat};
+use crate::decode::DecodeConfig;
+use crate::pipeline::run_analysis;
+use crate::report::check::{text, CaptureCheck, CheckRun};
+use crate::report::{json, junit};
+
+pub fn run(args: &CheckArgs) -> Result<ExitCode> {
+    let (cfg, mut settings) = decode_settings(&args.decode);
+    let policy = detector_settings(&mut settings, &args.detectors)?;
+    let fail_on = args
+        .fail_on
+        .map(FailOn::severity)
+        .or(policy.fail_on)
+        .unwrap_or(Severity::Error);
+    if args
+        .captures
+        .iter()
+        .filter(|p| p.as_os_str() == "-")
+        .count()
+        > 1
+    {
+        anyhow::bail!("standard input (`-`) can be checked once per run");
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut captures = Vec::with_capacity(args.captures.len());
+    for path in &args.captures {
+        let checked = check_one(&Input::from_arg(path), &cfg, &settings, fail_on);
+        if args.format == OutputFormat::Text {
+            // Line by line as the captures are read: a long CI job shows progress.
+            out.write_all(text::text_line(&checked, fail_on).as_bytes())?;
+            out.flush()?;
+        }
+        captures.push(checked);
+    }
+    let policy_path = args
+        .detectors
+        .policy
+        .as_ref()
+        .map(|p| p.display().to_string());
+    let run = CheckRun::new(fail_on, policy_path, &policy.severities, captures);
+    match args.format {
+        OutputFormat::Text => out.write_all(text::text_total(&run).as_bytes())?,
+        OutputFormat::Json => json::write(&mut out, &run).context("writing the JSON result")?,
+    }
+    out.flush()?;
+    if let Some(path) = &args.junit {
+        let xml = junit::junit(&run, &analysis::finding_ids())
+            .to_string()
+            .context("serialising the JUnit report")?;
+        crate::atomic::write(path, xml.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::from(run.exit_code()))
+}
+
+/// One capture analysed and judged; a capture that cannot be read is an `ERROR` result, not
+/// the end of the run.
+fn check_one(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    fail_on: Severity,
+) -> CaptureCheck {
+    match run_analysis(input, cfg, settings) {
+        Ok(a) => CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on),
+        Err(e) => {
+            // `run_analysis` puts the file name on top of the cause; the result carries the name
+            // already, so keep the causes below it.
+            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            let msg = if causes.is_empty() {
+                e.to_string()
+            } else {
+                causes.join(": ")
+            };
+            CaptureCheck::unreadable(input.display_name(), msg)
+        }
+    }
+}

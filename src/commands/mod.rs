@@ -1,0 +1,73 @@
+//! The subcommands, one thin file each: they turn the command line into settings, call the
+//! [`crate::pipeline`], and hand its results to an exporter. `main.rs` only maps the returned
+//! exit code (or error) to the process's.
+
+mod analyze;
+mod check;
+mod compare;
+mod completions;
+mod explain;
+mod man;
+mod plot;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::analysis::Settings;
+use crate::cli::{Cli, Command, DecodeArgs, DetectorArgs};
+use crate::decode::DecodeConfig;
+use crate::gro::GroConfig;
+use crate::policy::Policy;
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Plot(args) => plot::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
+    }
+}
+
+/// Decoding and flow settings from the decoding options.
+fn decode_settings(args: &DecodeArgs) -> (DecodeConfig, Settings) {
+    let mut cfg = DecodeConfig::default();
+    cfg.vxlan_ports.extend(&args.vxlan_ports);
+    cfg.geneve_ports.extend(&args.geneve_ports);
+    let mut settings = Settings::default();
+    settings.flows.tcp.interval_ns = args.interval;
+    settings.flows.gro = GroConfig {
+        kernel: args.kernel,
+        mtu: args.mtu,
+    };
+    (cfg, settings)
+}
+
+/// Applies the detector options: the command line wins over the policy file, which wins over
+/// the defaults. Returns the policy (empty without `--policy`).
+fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Policy> {
+    let policy = match &args.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::default(),
+    };
+    if let Some(r) = args
+        .retransmission_threshold
+        .map(|p| p / 100.0)
+        .or(policy.retransmission_rate)
+    {
+        settings.retransmission_threshold = r;
+    }
+    if let Some(b) = args.inflight_budget.or(policy.inflight_budget) {
+        settings.inflight_budget = b;
+    }
+    settings.severities = policy.severities.clone();
+    Ok(policy)
+}
+
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}

@@ -1,0 +1,89 @@
+//! `plot CAPTURE`: graphs of the busiest (or chosen) TCP flows, written into a directory.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::decode_settings;
+use crate::analysis::Settings;
+use crate::capture::Input;
+use crate::cli::PlotArgs;
+use crate::decode::DecodeConfig;
+use crate::pipeline::{busiest_tcp_flows, plot_charts, run_analysis, DamagedInput};
+use crate::plot::{self, Format, PlotKind};
+
+/// Flows `analyze --plots` draws.
+pub const PLOT_TOP: usize = 3;
+
+/// What to draw and where.
+pub struct Graphs<'a> {
+    pub out: &'a Path,
+    pub kinds: &'a [PlotKind],
+    pub format: Format,
+    pub size: (u32, u32),
+}
+
+pub fn run(args: &PlotArgs) -> Result<ExitCode> {
+    let (cfg, settings) = decode_settings(&args.input.decode);
+    let input = Input::from_arg(&args.input.capture);
+    let ids = if args.flows.is_empty() {
+        if matches!(input, Input::Stdin) {
+            anyhow::bail!(
+                "plotting the busiest flows of standard input needs two passes: give a capture \
+                 file, or pick flows with --flow ID"
+            );
+        }
+        let first = run_analysis(&input, &cfg, &settings)?;
+        busiest_tcp_flows(&first.flows, args.top as usize)
+    } else {
+        args.flows.clone()
+    };
+    let kinds = if args.kinds.is_empty() {
+        PlotKind::ALL.to_vec()
+    } else {
+        args.kinds.clone()
+    };
+    let graphs = Graphs {
+        out: &args.out,
+        kinds: &kinds,
+        format: args.format,
+        size: args.size,
+    };
+    let (written, damaged) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for p in &written {
+        writeln!(out, "{}", p.display())?;
+    }
+    out.flush()?;
+    if written.is_empty() {
+        eprintln!("offload-doctor: no graphs: the flows chosen carried no TCP data");
+    }
+    if let Some(d) = damaged {
+        eprintln!("offload-doctor: {d}");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pass that keeps the full traces of flows `ids`, then their graphs, written into `g.out`.
+pub fn draw(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    ids: &[u32],
+    g: &Graphs<'_>,
+) -> Result<(Vec<PathBuf>, Option<DamagedInput>)> {
+    let (charts, damaged) = plot_charts(input, cfg, settings, ids, g.kinds, g.size)?;
+    std::fs::create_dir_all(g.out).with_context(|| format!("creating {}", g.out.display()))?;
+    let stem = match input {
+        Input::Path(p) => plot::capture_stem(p),
+        Input::Stdin => "stdin".into(),
+    };
+    Ok((
+        plot::write_all(&charts, g.out, &stem, g.format, g.size)?,
+        damaged,
+    ))
+}

@@ -1,0 +1,251 @@
+//! What decoding found in one frame: the facts offload analysis needs, as plain `Copy` values
+//! that borrow the frame (no allocation per packet).
+
+use std::net::IpAddr;
+
+use crate::capture::LinkType;
+
+/// Why a frame could not be decoded down to its transport layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Undecoded {
+    /// A link type we do not decode (counted, never dropped silently).
+    UnsupportedLinkType(LinkType),
+    /// A pcapng packet whose interface id names no interface of its section.
+    UnknownInterface,
+    /// Shorter than its link-layer header.
+    LinkTruncated,
+    /// The IP header is cut or malformed.
+    IpInvalid,
+    /// The TCP/UDP header is cut (snaplen) or malformed.
+    TransportInvalid,
+    /// A tunnel header (VXLAN/Geneve) is cut.
+    TunnelTruncated,
+    /// A pcapng Custom or Systemd Journal record: numbered like a frame, but not a packet.
+    NonPacket,
+}
+
+impl Undecoded {
+    /// Stable kebab-case name used in reports.
+    pub fn name(&self) -> String {
+        match self {
+            Undecoded::UnsupportedLinkType(lt) => format!("unsupported-link-type-{lt}"),
+            Undecoded::UnknownInterface => "pcapng-unknown-interface".into(),
+            Undecoded::LinkTruncated => "link-header-truncated".into(),
+            Undecoded::IpInvalid => "ip-header-invalid".into(),
+            Undecoded::TransportInvalid => "transport-header-invalid".into(),
+            Undecoded::TunnelTruncated => "tunnel-header-truncated".into(),
+            Undecoded::NonPacket => "pcapng-non-packet-record".into(),
+        }
+    }
+}
+
+/// What a frame turned out to be. Every frame gets exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Tcp,
+    Udp,
+    Icmp,
+    /// IP with another protocol (GRE, SCTP, ...).
+    OtherIp,
+    /// An IP fragment whose transport header is not in this frame (not reassembled).
+    IpFragment,
+    /// Decoded, and not IP (ARP, LLDP, ...).
+    NonIp,
+    Undecoded(Undecoded),
+}
+
+impl Kind {
+    pub fn name(&self) -> String {
+        match self {
+            Kind::Tcp => "tcp".into(),
+            Kind::Udp => "udp".into(),
+            Kind::Icmp => "icmp".into(),
+            Kind::OtherIp => "other-ip".into(),
+            Kind::IpFragment => "ip-fragment".into(),
+            Kind::NonIp => "non-ip".into(),
+            Kind::Undecoded(u) => u.name(),
+        }
+    }
+}
+
+/// Facts of one IP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpFacts {
+    pub version: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Length of the IP packet (header included) from the header's length fields.
+    pub len: u32,
+    /// `len` came from the wire length (IPv4 total length 0, TSO / BIG TCP).
+    pub len_from_wire: bool,
+    /// Header length including IPv4 options or IPv6 extension headers present in the capture.
+    pub header_len: u32,
+    /// Transport protocol number (after IPv6 extension headers).
+    pub protocol: u8,
+    /// IPv4 identification; the fragment header's identification for IPv6 fragments, else 0.
+    pub id: u32,
+    pub df: bool,
+    pub mf: bool,
+    /// Fragment offset in 8-byte units.
+    pub frag_offset: u16,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// IPv4 TOS / IPv6 traffic class (DSCP and ECN).
+    pub tos: u8,
+    pub flow_label: u32,
+    /// IPv4 options or IPv6 extension headers present (Linux GRO never merges those).
+    pub has_options: bool,
+    /// Bytes from the start of this IP header to the end of the frame on the wire.
+    pub on_wire: u32,
+}
+
+impl IpFacts {
+    /// A fragment of a larger datagram (first, middle or last).
+    pub fn is_fragment(&self) -> bool {
+        self.mf || self.frag_offset != 0
+    }
+
+    /// Bytes the transport layer gets, as Wireshark dissects them: the IP length, but never more
+    /// than the frame carried on the wire (a length field that overshoots the frame is an error,
+    /// not data).
+    pub fn transport_len(&self) -> u32 {
+        self.len.min(self.on_wire).saturating_sub(self.header_len)
+    }
+}
+
+/// TCP flags as on the wire (byte 13 of the header).
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+}
+
+/// Parsed TCP options (RFC 9293 §3.2, RFC 7323, RFC 2018).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    /// Up to 4 SACK blocks (left, right); only the first `sack_count` are valid.
+    pub sack: [(u32, u32); 4],
+    pub sack_count: u8,
+    /// (TSval, TSecr).
+    pub timestamp: Option<(u32, u32)>,
+    /// The option bytes could not be fully parsed (cut or malformed).
+    pub malformed: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TcpFacts<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    pub header_len: u32,
+    /// Payload length from the IP length fields (not the captured bytes).
+    pub payload_len: u32,
+    pub checksum: u16,
+    pub options: TcpOptions,
+    /// Raw option bytes (Linux GRO requires them byte-identical to merge).
+    pub option_bytes: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpFacts {
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// Payload length from the IP length fields.
+    pub payload_len: u32,
+    pub checksum_zero: bool,
+    /// Byte offset of the payload in the frame's captured data (it may be cut by the snaplen).
+    pub payload_offset: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TunnelKind {
+    Vxlan,
+    Geneve,
+}
+
+impl TunnelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TunnelKind::Vxlan => "vxlan",
+            TunnelKind::Geneve => "geneve",
+        }
+    }
+}
+
+/// The encapsulating headers of a tunnelled frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    pub vni: u32,
+    pub outer_ip: IpFacts,
+    pub outer_udp: UdpFacts,
+    /// VXLAN flags byte, or Geneve's O/C flags byte.
+    pub flags: u8,
+}
+
+/// Everything decoded from one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub kind: Kind,
+    /// Linux cooked capture packet type (0 to us, 4 outgoing, ...), when the link type has one.
+    pub sll_pkttype: Option<u16>,
+    /// 802.1Q / 802.1ad tags on the outermost Ethernet header.
+    pub vlan_tags: u8,
+    pub tunnel: Option<Tunnel>,
+    /// The innermost IP header.
+    pub ip: Option<IpFacts>,
+    pub tcp: Option<TcpFacts<'a>>,
+    pub udp: Option<UdpFacts>,
+}
+
+impl<'a> Packet<'a> {
+    pub(super) fn new(kind: Kind) -> Self {
+        Packet {
+            kind,
+            sll_pkttype: None,
+            vlan_tags: 0,
+            tunnel: None,
+            ip: None,
+            tcp: None,
+            udp: None,
+        }
+    }
+
+    /// Every IP header of the frame, outer first.
+    pub fn ip_headers(&self) -> impl Iterator<Item = (IpLayer, &IpFacts)> {
+        self.tunnel
+            .as_ref()
+            .map(|t| (IpLayer::Outer, &t.outer_ip))
+            .into_iter()
+            .chain(self.ip.as_ref().map(|ip| {
+                let l = if self.tunnel.is_some() {
+                    IpLayer::Inner
+                } else {
+                    IpLayer::Only
+                };
+                (l, ip)
+            }))
+    }
+}
+
+/// Where an IP header sits in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpLayer {
+    /// No tunnel: the only IP header.
+    Only,
+    /// The encapsulating header of a tunnel.
+    Outer,
+    /// The header inside the tunnel.
+    Inner,
+}

@@ -1,0 +1,323 @@
+//! The layer walk: from etherparse's lax slices to a [`Packet`], with lengths taken from the IP
+//! headers, and into a tunnel's inner frame.
+
+use std::net::IpAddr;
+
+use etherparse::err::Layer;
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice, TransportSlice};
+
+use super::ipv6_ext::{ipv6_fragment, jumbo_payload_len};
+use super::tcp_header::TcpHeader;
+use super::{
+    geneve, vxlan, DecodeConfig, IpFacts, Kind, Packet, TcpFacts, TcpOptions, Tunnel, TunnelKind,
+    UdpFacts, Undecoded,
+};
+
+/// Per-frame context for turning header slices into lengths.
+pub(super) struct Ctx {
+    pub frame_start: usize,
+    pub wire_len: u32,
+}
+
+/// What a frame without a network layer is, from where slicing stopped.
+fn no_network(stop: &Option<(etherparse::err::packet::SliceError, Layer)>) -> Kind {
+    match stop {
+        Some((_, Layer::Ethernet2Header | Layer::VlanHeader | Layer::LinuxSllHeader)) => {
+            Kind::Undecoded(Undecoded::LinkTruncated)
+        }
+        Some((_, Layer::EtherPayload | Layer::MacsecHeader | Layer::MacsecPacket)) => Kind::NonIp,
+        Some(_) => Kind::Undecoded(Undecoded::IpInvalid),
+        None => Kind::NonIp,
+    }
+}
+
+/// The TCP options etherparse parsed (RFC 9293 §3.2, RFC 7323, RFC 2018).
+fn tcp_options(t: &TcpSlice<'_>) -> TcpOptions {
+    let mut options = TcpOptions::default();
+    for o in t.options_iterator() {
+        match o {
+            Ok(TcpOptionElement::MaximumSegmentSize(m)) => options.mss = Some(m),
+            Ok(TcpOptionElement::WindowScale(s)) => options.window_scale = Some(s),
+            Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => {
+                options.sack_permitted = true
+            }
+            Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
+                options.sack[0] = first;
+                let mut n = 1;
+                for b in rest.iter().flatten() {
+                    options.sack[n] = *b;
+                    n += 1;
+                }
+                options.sack_count = n as u8;
+            }
+            Ok(TcpOptionElement::Timestamp(v, e)) => options.timestamp = Some((v, e)),
+            Ok(TcpOptionElement::Noop) => {}
+            Err(_) => {
+                options.malformed = true;
+                break;
+            }
+        }
+    }
+    options
+}
+
+fn tcp_facts<'a>(t: &TcpSlice<'a>, ip: &IpFacts) -> TcpFacts<'a> {
+    let header_len = t.header_slice().len() as u32;
+    TcpFacts {
+        src_port: t.source_port(),
+        dst_port: t.destination_port(),
+        seq: t.sequence_number(),
+        ack: t.acknowledgment_number(),
+        flags: t.header_slice().get(13).copied().unwrap_or(0),
+        window: t.window_size(),
+        header_len,
+        payload_len: ip.transport_len().saturating_sub(header_len),
+        checksum: t.checksum(),
+        options: tcp_options(t),
+        // `TcpSlice::options` borrows the slice struct; the header slice lives as long as the frame.
+        option_bytes: t.header_slice().get(20..).unwrap_or(&[]),
+    }
+}
+
+/// An IP packet with no transport slice: what stopped the slicing decides what the frame is.
+fn no_transport<'a>(
+    net: &LaxNetSlice<'a>,
+    stop: Option<Layer>,
+    ip: &IpFacts,
+    pkt: &mut Packet<'a>,
+) {
+    pkt.kind = match stop {
+        // The options are cut (snaplen) or the data offset is bogus. Wireshark still tracks the
+        // segment when the fixed 20 bytes are there; so do we.
+        Some(Layer::TcpHeader) => {
+            let fixed = net
+                .ip_payload_ref()
+                .and_then(|pl| TcpHeader::new_checked(pl.payload).ok())
+                .and_then(|h| h.facts(ip));
+            match fixed {
+                Some(t) => {
+                    pkt.tcp = Some(t);
+                    Kind::Tcp
+                }
+                None => Kind::Undecoded(Undecoded::TransportInvalid),
+            }
+        }
+        Some(Layer::UdpHeader | Layer::UdpPayload) => Kind::Undecoded(Undecoded::TransportInvalid),
+        Some(Layer::Icmpv4 | Layer::Icmpv6 | Layer::Igmp) => Kind::Icmp,
+        Some(
+            Layer::Ipv4Header
+            | Layer::Ipv4Packet
+            | Layer::Ipv6Header
+            | Layer::Ipv6Packet
+            | Layer::IpHeader
+            | Layer::IpAuthHeader
+            | Layer::Ipv6ExtHeader
+            | Layer::Ipv6HopByHopHeader
+            | Layer::Ipv6DestOptionsHeader
+            | Layer::Ipv6RouteHeader
+            | Layer::Ipv6FragHeader,
+        ) => Kind::Undecoded(Undecoded::IpInvalid),
+        // TCP/UDP with nothing sliced: cut before the transport header.
+        _ if ip.protocol == 6 || ip.protocol == 17 => Kind::Undecoded(Undecoded::TransportInvalid),
+        _ => pkt.kind,
+    };
+}
+
+/// The tunnel a UDP datagram carries, by port.
+fn tunnel_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
+    // The destination port names the tunnel; the source port is a flow hash (RFC 7348 §5).
+    // Fall back to the source port for captures of replies from a tunnel endpoint on that port.
+    for port in [udp.dst_port, udp.src_port] {
+        if cfg.vxlan_ports.contains(&port) {
+            return Some(TunnelKind::Vxlan);
+        }
+        if cfg.geneve_ports.contains(&port) {
+            return Some(TunnelKind::Geneve);
+        }
+    }
+    None
+}
+
+impl Ctx {
+    /// Byte offset of `s` inside the frame (s always points into the frame).
+    fn offset_of(&self, s: &[u8]) -> u32 {
+        (s.as_ptr() as usize).saturating_sub(self.frame_start) as u32
+    }
+
+    /// What the wire says the rest of the frame from `s` on is.
+    fn wire_len_from(&self, s: &[u8]) -> u32 {
+        self.wire_len.saturating_sub(self.offset_of(s))
+    }
+
+    pub fn layers<'a>(
+        &self,
+        p: &LaxSlicedPacket<'a>,
+        cfg: &DecodeConfig,
+        outer: bool,
+    ) -> Packet<'a> {
+        let Some(net) = &p.net else {
+            return Packet::new(no_network(&p.stop_err));
+        };
+        let ip = match net {
+            LaxNetSlice::Ipv4(v4) => self.ipv4(v4),
+            LaxNetSlice::Ipv6(v6) => self.ipv6(v6),
+            LaxNetSlice::Arp(_) => return Packet::new(Kind::NonIp),
+        };
+        let mut pkt = Packet::new(Kind::OtherIp);
+        pkt.ip = Some(ip);
+        // etherparse slices no transport from a fragmented payload; a first fragment whose
+        // transport header did parse is still a TCP/UDP frame.
+        if ip.is_fragment() && p.transport.is_none() {
+            pkt.kind = Kind::IpFragment;
+            return pkt;
+        }
+        match &p.transport {
+            Some(TransportSlice::Tcp(t)) => {
+                pkt.kind = Kind::Tcp;
+                pkt.tcp = Some(tcp_facts(t, &ip));
+            }
+            Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, outer, pkt),
+            Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)) => pkt.kind = Kind::Icmp,
+            Some(TransportSlice::Igmp(_)) => {}
+            None => no_transport(net, p.stop_err.as_ref().map(|e| e.1), &ip, &mut pkt),
+        }
+        pkt
+    }
+
+    fn udp<'a>(
+        &self,
+        u: &etherparse::UdpSlice<'a>,
+        ip: IpFacts,
+        cfg: &DecodeConfig,
+        outer: bool,
+        mut pkt: Packet<'a>,
+    ) -> Packet<'a> {
+        let udp = UdpFacts {
+            src_port: u.source_port(),
+            dst_port: u.destination_port(),
+            payload_len: ip.transport_len().saturating_sub(8),
+            checksum_zero: u.checksum() == 0,
+            payload_offset: self.offset_of(u.payload()),
+        };
+        pkt.kind = Kind::Udp;
+        pkt.udp = Some(udp);
+        match tunnel_kind(&udp, cfg).filter(|_| outer) {
+            Some(kind) => self.tunnel(kind, ip, udp, u.payload(), cfg, pkt),
+            None => pkt,
+        }
+    }
+
+    fn tunnel<'a>(
+        &self,
+        kind: TunnelKind,
+        outer_ip: IpFacts,
+        outer_udp: UdpFacts,
+        payload: &'a [u8],
+        cfg: &DecodeConfig,
+        mut pkt: Packet<'a>,
+    ) -> Packet<'a> {
+        let header = match kind {
+            TunnelKind::Vxlan => vxlan::Vxlan::new_checked(payload).map(|v| {
+                let inner = LaxSlicedPacket::from_ethernet(v.payload()).ok();
+                (v.vni(), v.flags(), inner)
+            }),
+            TunnelKind::Geneve => geneve::Geneve::new_checked(payload).map(|g| {
+                let inner = match g.protocol() {
+                    geneve::PROTO_ETHERNET => LaxSlicedPacket::from_ethernet(g.payload()).ok(),
+                    et => Some(LaxSlicedPacket::from_ether_type(
+                        etherparse::EtherType(et),
+                        g.payload(),
+                    )),
+                };
+                (g.vni(), g.flags(), inner)
+            }),
+        };
+        let Ok((vni, flags, inner)) = header else {
+            pkt.kind = Kind::Undecoded(Undecoded::TunnelTruncated);
+            return pkt;
+        };
+        let mut inner_pkt = match inner {
+            Some(p) => self.layers(&p, cfg, false),
+            None => Packet::new(Kind::Undecoded(Undecoded::TunnelTruncated)),
+        };
+        inner_pkt.tunnel = Some(Tunnel {
+            kind,
+            vni,
+            outer_ip,
+            outer_udp,
+            flags,
+        });
+        inner_pkt
+    }
+
+    fn ipv4(&self, v4: &etherparse::LaxIpv4Slice<'_>) -> IpFacts {
+        let h = v4.header();
+        let header_len = h.slice().len() as u32;
+        let total = h.total_len() as u32;
+        let (len, len_from_wire) = if total >= header_len {
+            (total, false)
+        } else {
+            // 0 (TSO/BIG TCP) or smaller than the header: what the wire carried from here on.
+            (self.wire_len_from(h.slice()), true)
+        };
+        // The AH header (if any) is an extension for etherparse; count it in the header.
+        let ext_len = v4
+            .extensions()
+            .auth
+            .map(|a| a.slice().len() as u32)
+            .unwrap_or(0);
+        IpFacts {
+            version: 4,
+            src: IpAddr::V4(h.source_addr()),
+            dst: IpAddr::V4(h.destination_addr()),
+            len,
+            len_from_wire,
+            header_len: header_len + ext_len,
+            protocol: v4.payload_ip_number().0,
+            id: h.identification() as u32,
+            df: h.dont_fragment(),
+            mf: h.more_fragments(),
+            frag_offset: h.fragments_offset().value(),
+            ttl: h.ttl(),
+            tos: (h.dcp().value() << 2) | h.ecn().value(),
+            flow_label: 0,
+            has_options: header_len > 20,
+            on_wire: self.wire_len_from(h.slice()),
+        }
+    }
+
+    fn ipv6(&self, v6: &etherparse::LaxIpv6Slice<'_>) -> IpFacts {
+        let h = v6.header();
+        let exts = v6.extensions();
+        let ext_bytes = exts.slice();
+        let plen = h.payload_length() as u32;
+        let (len, len_from_wire) = if plen != 0 {
+            (40 + plen, false)
+        } else if let Some(j) = jumbo_payload_len(h.next_header().0, ext_bytes) {
+            // RFC 2675 jumbogram (BIG TCP over IPv6): the length is in the hop-by-hop option.
+            (40u32.saturating_add(j), false)
+        } else {
+            (self.wire_len_from(h.slice()), true)
+        };
+        let (id, mf, frag_offset) =
+            ipv6_fragment(h.next_header().0, ext_bytes).unwrap_or((0, false, 0));
+        IpFacts {
+            version: 6,
+            src: IpAddr::V6(h.source_addr()),
+            dst: IpAddr::V6(h.destination_addr()),
+            len,
+            len_from_wire,
+            header_len: 40 + ext_bytes.len() as u32,
+            protocol: v6.payload().ip_number.0,
+            id,
+            df: false,
+            mf,
+            frag_offset,
+            ttl: h.hop_limit(),
+            tos: h.traffic_class(),
+            flow_label: h.flow_label().value(),
+            has_options: !ext_bytes.is_empty(),
+            on_wire: self.wire_len_from(h.slice()),
+        }
+    }
+}

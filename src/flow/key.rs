@@ -1,0 +1,92 @@
+//! Flow keys: the innermost 5-tuple plus tunnel context, direction-independent.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::Side;
+use crate::decode::TunnelKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// An address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.addr {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// Tunnel context of a flow: the same inner 5-tuple in two VNIs is two flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TunnelKey {
+    pub kind: TunnelKind,
+    pub vni: u32,
+    /// Outer addresses, lower first (direction-independent).
+    pub outer: [IpAddr; 2],
+}
+
+/// Direction-independent flow key: endpoints sorted, lower first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub protocol: Protocol,
+    pub ends: [Endpoint; 2],
+    pub tunnel: Option<TunnelKey>,
+}
+
+impl FlowKey {
+    /// The key of a packet from `src` to `dst`, and the side that sent it.
+    pub fn of(
+        protocol: Protocol,
+        src: Endpoint,
+        dst: Endpoint,
+        tunnel: Option<TunnelKey>,
+    ) -> (FlowKey, Side) {
+        let (ends, side) = if src <= dst {
+            ([src, dst], Side::A)
+        } else {
+            ([dst, src], Side::B)
+        };
+        let key = FlowKey {
+            protocol,
+            ends,
+            tunnel,
+        };
+        (key, side)
+    }
+
+    /// The endpoint that sends as `side`.
+    pub fn end(&self, side: Side) -> Endpoint {
+        self.ends[side.index()]
+    }
+
+    /// The key with the VNI blanked, for tunnelled keys: what both directions of an overlay with
+    /// a VNI per direction have in common.
+    pub fn without_vni(&self) -> Option<FlowKey> {
+        let mut k = *self;
+        k.tunnel.as_mut()?.vni = 0;
+        Some(k)
+    }
+}

@@ -1,0 +1,209 @@
+//! Flows: TCP and UDP conversations keyed by the innermost 5-tuple plus tunnel context.
+//!
+//! This stage owns who talks to whom. [`FlowTable`] accounts every decoded TCP/UDP packet to a
+//! bidirectional [`Flow`] ([`key`]), tells which [`Side`] sent it ([`side`]) and feeds each TCP
+//! flow's engine ([`crate::tcp`]) and GRO model ([`crate::gro`]). The client is the side that
+//! sent a SYN without ACK, else the side that received a SYN/ACK, else the side that sent first.
+//! Ids are 1-based in order of first appearance, so the same capture always gives the same ids.
+//! A SYN that reuses the ports of an earlier connection starts a new flow, by the rule with which
+//! Wireshark starts a new `tcp.stream`. [`capture_point`] tells which end the capture was taken
+//! on.
+
+pub mod capture_point;
+pub mod key;
+pub mod side;
+mod table;
+
+use std::net::IpAddr;
+
+use crate::capture::Frame;
+use crate::gro::GroFlow;
+use crate::tcp::TcpConn;
+
+pub use capture_point::{CaptureEvidence, CapturePoint};
+pub use key::{Endpoint, FlowKey, Protocol, TunnelKey};
+pub use side::{Direction, PerSide, Side};
+pub use table::{FlowConfig, FlowRef, FlowTable, FullTrace};
+
+/// Per-direction counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub frames: u64,
+    /// Wire bytes (`frame.len`).
+    pub bytes: u64,
+    /// Transport payload bytes, from the IP length fields.
+    pub payload_bytes: u64,
+    /// Largest frame on the wire.
+    pub max_frame_len: u32,
+    /// Largest innermost IP packet (from its length fields).
+    pub max_ip_len: u32,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    /// Frames a Linux cooked capture marked as sent by the capturing host (packet type 4,
+    /// `PACKET_OUTGOING`) or addressed to it (0, `PACKET_HOST`).
+    pub sll_outgoing: u64,
+    pub sll_incoming: u64,
+}
+
+impl DirStats {
+    fn add(&mut self, frame: &Frame<'_>, ip_len: u32, payload: u32, sll_pkttype: Option<u16>) {
+        match sll_pkttype {
+            Some(4) => self.sll_outgoing += 1,
+            Some(0) => self.sll_incoming += 1,
+            _ => {}
+        }
+        if self.frames == 0 {
+            self.first_frame = frame.number;
+            self.first_ts_ns = frame.ts_ns;
+        }
+        self.frames += 1;
+        self.bytes += frame.wire_len as u64;
+        self.payload_bytes += payload as u64;
+        self.max_frame_len = self.max_frame_len.max(frame.wire_len);
+        self.max_ip_len = self.max_ip_len.max(ip_len);
+        self.last_frame = frame.number;
+        self.last_ts_ns = frame.ts_ns;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// 1-based, in order of first appearance.
+    pub id: u32,
+    pub key: FlowKey,
+    /// Stats of what each side sent.
+    pub dirs: PerSide<DirStats>,
+    /// The client's side.
+    pub client: Side,
+    /// Side whose packet created the flow (its VNI is the one in `key`).
+    pub creator: Side,
+    client_known: bool,
+    /// The VNI of the other direction, when it differs from `key.tunnel.vni`.
+    pub reverse_vni: Option<u32>,
+    /// Outer source address of the packet that created the flow (sent by `creator`).
+    first_outer_src: Option<IpAddr>,
+    /// Base sequence number per side, as Wireshark sets it: the SYN's sequence number, or one
+    /// less than the first segment's when the handshake was not captured.
+    pub base_seq: PerSide<Option<u32>>,
+    /// FIN seen from each side; RST seen.
+    fin: PerSide<bool>,
+    rst: bool,
+    /// TCP analysis state and measurements (TCP flows only).
+    pub tcp: Option<Box<TcpConn>>,
+    /// Coalescing facts and the GRO merge model (TCP flows that carried data).
+    pub gro: Option<Box<GroFlow>>,
+}
+
+impl Flow {
+    /// The flow's index in [`FlowTable::flows`] (ids are 1-based).
+    pub fn index(&self) -> usize {
+        (self.id as usize).saturating_sub(1)
+    }
+    pub fn client(&self) -> Endpoint {
+        self.key.end(self.client)
+    }
+    pub fn server(&self) -> Endpoint {
+        self.key.end(self.client.other())
+    }
+    /// The side that sends in direction `d`.
+    pub fn side_of(&self, d: Direction) -> Side {
+        match d {
+            Direction::C2s => self.client,
+            Direction::S2c => self.client.other(),
+        }
+    }
+    /// The direction in which `side` sends.
+    pub fn direction(&self, side: Side) -> Direction {
+        if side == self.client {
+            Direction::C2s
+        } else {
+            Direction::S2c
+        }
+    }
+    /// The sides client first: what `c2s` and `s2c` are about.
+    pub fn client_first(&self) -> [Side; 2] {
+        [self.client, self.client.other()]
+    }
+    /// Client-to-server and server-to-client stats.
+    pub fn c2s(&self) -> &DirStats {
+        &self.dirs[self.client]
+    }
+    pub fn s2c(&self) -> &DirStats {
+        &self.dirs[self.client.other()]
+    }
+    pub fn frames(&self) -> u64 {
+        self.dirs.map(|d| d.frames).sum()
+    }
+    pub fn bytes(&self) -> u64 {
+        self.dirs.map(|d| d.bytes).sum()
+    }
+    /// The smallest of `f` over the directions that carried frames (a flow has at least one).
+    fn earliest<T: Ord + Default>(&self, f: impl Fn(&DirStats) -> T) -> T {
+        self.dirs
+            .iter()
+            .filter(|d| d.frames > 0)
+            .map(f)
+            .min()
+            .unwrap_or_default()
+    }
+    pub fn first_frame(&self) -> u64 {
+        self.earliest(|d| d.first_frame)
+    }
+    pub fn last_frame(&self) -> u64 {
+        self.dirs.iter().map(|d| d.last_frame).max().unwrap_or(0)
+    }
+    pub fn first_ts_ns(&self) -> i64 {
+        self.earliest(|d| d.first_ts_ns)
+    }
+    pub fn last_ts_ns(&self) -> i64 {
+        self.dirs.iter().map(|d| d.last_ts_ns).max().unwrap_or(0)
+    }
+    /// Display filter that shows this flow in Wireshark.
+    pub fn wireshark_filter(&self) -> String {
+        let (c, s) = (self.client(), self.server());
+        let proto = self.key.protocol.as_str();
+        let ip = |a: IpAddr| if a.is_ipv4() { "ip" } else { "ipv6" };
+        format!(
+            "{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
+            ip(c.addr),
+            c.addr,
+            ip(s.addr),
+            s.addr,
+            c.port,
+            s.port
+        )
+    }
+
+    /// `client` or `server`: the role of `side`.
+    pub fn role(&self, side: Side) -> &'static str {
+        self.direction(side).sender()
+    }
+
+    /// Outer (VTEP) addresses on the client's and the server's side, for tunnelled flows.
+    pub fn outer_client_server(&self) -> Option<(IpAddr, IpAddr)> {
+        let t = self.key.tunnel?;
+        let src = self.first_outer_src?;
+        let other = if t.outer[0] == src {
+            t.outer[1]
+        } else {
+            t.outer[0]
+        };
+        Some(if self.creator == self.client {
+            (src, other)
+        } else {
+            (other, src)
+        })
+    }
+
+    /// Wireshark's rule for a new `tcp.stream` on the same ports (epan/dissectors/packet-tcp.c,
+    /// "port reuse"): a SYN without ACK whose sequence number differs from the base sequence of its
+    /// direction, or that repeats it after the connection was closed by FIN or RST.
+    fn is_port_reuse(&self, side: Side, seq: u32) -> bool {
+        match self.base_seq[side] {
+            Some(base) => seq != base || self.rst || self.fin.iter().any(|&f| f),
+            None => false,
+        }
+    }
+}

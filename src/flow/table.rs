@@ -1,0 +1,294 @@
+//! The flow table: finds (or starts) the flow of each packet and accounts the packet to it.
+
+use rustc_hash::FxHashMap;
+
+use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
+use crate::capture::Frame;
+use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts};
+use crate::gro::{DataFrame, GroConfig};
+use crate::tcp::events::Events;
+use crate::tcp::trace::IdMark;
+use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
+
+/// Where a packet landed: which flow, and which side sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowRef {
+    /// Index into [`FlowTable::flows`] (id - 1).
+    pub index: usize,
+    /// The sender.
+    pub side: Side,
+    /// Wireshark's TCP analysis flags for this frame (empty for UDP).
+    pub events: Events,
+    /// Bytes in flight in both directions of the connection after this frame (0 for UDP).
+    pub inflight: u64,
+}
+
+/// Which flows keep a full per-segment trace (for plots); the others keep a bounded summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FullTrace {
+    #[default]
+    None,
+    /// These flow ids.
+    Flows(Vec<u32>),
+    All,
+}
+
+impl FullTrace {
+    fn covers(&self, id: u32) -> bool {
+        match self {
+            FullTrace::None => false,
+            FullTrace::Flows(ids) => ids.contains(&id),
+            FullTrace::All => true,
+        }
+    }
+}
+
+/// Flow table settings.
+#[derive(Debug, Clone, Default)]
+pub struct FlowConfig {
+    pub tcp: TcpConfig,
+    pub full_trace: FullTrace,
+    pub gro: GroConfig,
+}
+
+#[derive(Debug, Default)]
+pub struct FlowTable {
+    index: FxHashMap<FlowKey, usize>,
+    /// Tunnelled flows by key without the VNI, for pairing directions that use different VNIs.
+    by_tunnel_ends: FxHashMap<FlowKey, usize>,
+    pub flows: Vec<Flow>,
+    config: FlowConfig,
+}
+
+/// What the table needs of one TCP or UDP packet.
+struct Transport {
+    protocol: Protocol,
+    sport: u16,
+    dport: u16,
+    payload: u32,
+    flags: u8,
+}
+
+impl Transport {
+    fn of(pkt: &Packet<'_>) -> Option<Transport> {
+        let (protocol, sport, dport, payload, flags) = match (&pkt.tcp, &pkt.udp) {
+            (Some(t), _) => (
+                Protocol::Tcp,
+                t.src_port,
+                t.dst_port,
+                t.payload_len,
+                t.flags,
+            ),
+            (None, Some(u)) => (Protocol::Udp, u.src_port, u.dst_port, u.payload_len, 0),
+            _ => return None,
+        };
+        Some(Transport {
+            protocol,
+            sport,
+            dport,
+            payload,
+            flags,
+        })
+    }
+}
+
+impl FlowTable {
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            ..Default::default()
+        }
+    }
+
+    /// The flow with this id (ids are 1-based, in order of appearance).
+    pub fn by_id(&self, id: u32) -> Option<&Flow> {
+        let i = (id as usize).checked_sub(1)?;
+        self.flows.get(i).filter(|f| f.id == id)
+    }
+
+    /// Accounts one decoded packet; returns its flow, or `None` for packets that are not TCP/UDP.
+    pub fn account(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+        // Only frames decoded down to TCP/UDP; an undecodable tunnel payload is not a flow.
+        if !matches!(pkt.kind, Kind::Tcp | Kind::Udp) {
+            return None;
+        }
+        let ip = pkt.ip.as_ref()?;
+        let tr = Transport::of(pkt)?;
+        let tunnel = pkt.tunnel.map(|t| {
+            let (a, b) = (t.outer_ip.src, t.outer_ip.dst);
+            TunnelKey {
+                kind: t.kind,
+                vni: t.vni,
+                outer: if a <= b { [a, b] } else { [b, a] },
+            }
+        });
+        let src = Endpoint {
+            addr: ip.src,
+            port: tr.sport,
+        };
+        let dst = Endpoint {
+            addr: ip.dst,
+            port: tr.dport,
+        };
+        let (key, side) = FlowKey::of(tr.protocol, src, dst, tunnel);
+        let index = self.find_or_start(&key, side, frame, pkt, tr.flags);
+        let flow = &mut self.flows[index];
+        flow.note_header(side, tr.flags, pkt.tcp.as_ref());
+        flow.dirs[side].add(frame, ip.len, tr.payload, pkt.sll_pkttype);
+        let (events, inflight) = match &pkt.tcp {
+            Some(t) => flow.feed_tcp(side, frame, pkt, ip, t, &self.config.gro),
+            None => (Events::default(), 0),
+        };
+        Some(FlowRef {
+            index,
+            side,
+            events,
+            inflight,
+        })
+    }
+
+    /// The index of the packet's flow, starting a new one for an unknown key or a port reuse.
+    fn find_or_start(
+        &mut self,
+        key: &FlowKey,
+        side: Side,
+        frame: &Frame<'_>,
+        pkt: &Packet<'_>,
+        flags: u8,
+    ) -> usize {
+        let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let found = match self.index.get(key) {
+            Some(&i) => Some(i),
+            None => self.pair_reverse_vni(key, side),
+        };
+        let seq = pkt.tcp.map_or(0, |t| t.seq);
+        match found {
+            Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
+            _ => self.start(*key, side, frame, pkt),
+        }
+    }
+
+    /// A new flow, created by a packet `side` sent.
+    fn start(&mut self, key: FlowKey, side: Side, frame: &Frame<'_>, pkt: &Packet<'_>) -> usize {
+        let i = self.flows.len();
+        let id = i as u32 + 1;
+        let tcp = (key.protocol == Protocol::Tcp).then(|| {
+            let full = self.config.full_trace.covers(id);
+            Box::new(TcpConn::new(frame.ts_ns, full, self.config.tcp))
+        });
+        self.flows.push(Flow {
+            id,
+            key,
+            dirs: Default::default(),
+            client: side,
+            creator: side,
+            client_known: false,
+            reverse_vni: None,
+            first_outer_src: pkt.tunnel.map(|t| t.outer_ip.src),
+            base_seq: PerSide::default(),
+            fin: PerSide::default(),
+            rst: false,
+            tcp,
+            gro: None,
+        });
+        self.index.insert(key, i);
+        if let Some(loose) = key.without_vni() {
+            self.by_tunnel_ends.insert(loose, i);
+        }
+        i
+    }
+
+    /// Some overlays (OVN's Geneve, for one) use a different VNI in each direction of the same
+    /// conversation. A tunnelled packet whose key is unknown joins the flow with the same inner
+    /// 5-tuple and outer addresses but another VNI, provided that flow has so far only carried the
+    /// opposite direction; it then answers to both keys. Two tenants reusing the same addresses in
+    /// both directions still get separate flows.
+    fn pair_reverse_vni(&mut self, key: &FlowKey, side: Side) -> Option<usize> {
+        let &i = self.by_tunnel_ends.get(&key.without_vni()?)?;
+        let f = &mut self.flows[i];
+        if f.dirs[side].frames != 0 || f.reverse_vni.is_some() {
+            return None;
+        }
+        f.reverse_vni = key.tunnel.map(|t| t.vni);
+        self.index.insert(*key, i);
+        Some(i)
+    }
+}
+
+impl Flow {
+    /// What the TCP header tells the table: the client (from the first SYN), the base sequence
+    /// numbers, FIN and RST (for the port-reuse rule).
+    fn note_header(&mut self, side: Side, flags: u8, tcp: Option<&TcpFacts<'_>>) {
+        if !self.client_known && tcp.is_some() && flags & tcp_flags::SYN != 0 {
+            // SYN alone: the sender is the client; SYN/ACK: the receiver is.
+            self.client = if flags & tcp_flags::ACK == 0 {
+                side
+            } else {
+                side.other()
+            };
+            self.client_known = true;
+        }
+        if let (Some(t), None) = (tcp, self.base_seq[side]) {
+            self.base_seq[side] = Some(if t.flags & tcp_flags::SYN != 0 {
+                t.seq
+            } else {
+                t.seq.wrapping_sub(1)
+            });
+        }
+        if flags & tcp_flags::FIN != 0 {
+            self.fin[side] = true;
+        }
+        if flags & tcp_flags::RST != 0 {
+            self.rst = true;
+        }
+    }
+
+    /// Feeds one TCP segment to the engine and, when it carries data, to the GRO model; returns
+    /// its Wireshark flags and the connection's bytes in flight.
+    fn feed_tcp(
+        &mut self,
+        side: Side,
+        frame: &Frame<'_>,
+        pkt: &Packet<'_>,
+        ip: &IpFacts,
+        t: &TcpFacts<'_>,
+        gro: &GroConfig,
+    ) -> (Events, u64) {
+        let Some(conn) = self.tcp.as_mut() else {
+            return (Events::default(), 0);
+        };
+        let events = conn.segment(
+            side,
+            &TcpFrame {
+                number: frame.number,
+                ts_ns: frame.ts_ns,
+                tcp: t,
+                ip_len: ip.len,
+                has_seglen: ip.transport_len() >= t.header_len,
+                ip_id: pkt
+                    .ip_headers()
+                    .find(|(_, h)| h.version == 4)
+                    .map(|(layer, h)| IdMark {
+                        id: h.id as u16,
+                        df: h.df,
+                        outer: layer == IpLayer::Outer,
+                    }),
+            },
+        );
+        if t.payload_len > 0 {
+            self.gro.get_or_insert_with(Default::default).dirs[side].data_segment(
+                &DataFrame {
+                    number: frame.number,
+                    ts_ns: frame.ts_ns,
+                    pkt,
+                    ip,
+                    tcp: t,
+                    peer_mss: conn.options[side.other()].mss,
+                },
+                gro,
+            );
+        }
+        let inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
+        (events, inflight)
+    }
+}

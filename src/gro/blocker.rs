@@ -1,0 +1,144 @@
+//! Why GRO would not merge a pair of segments: one [`Blocker`] per merge rule, with its report
+//! name and what to do about it.
+
+/// Declares [`Blocker`] once: each variant with its stable report name, in kernel order.
+macro_rules! blockers {
+    ($($variant:ident => $name:literal,)+) => {
+        /// Why GRO would not merge a pair: one rule each, in kernel order (IP, tunnel, TCP).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Blocker {
+            $($variant,)+
+        }
+
+        impl Blocker {
+            /// Every blocker, in declaration order (`ALL[b as usize] == b`).
+            pub const ALL: &'static [Blocker] = &[$(Blocker::$variant,)+];
+            pub const COUNT: usize = Blocker::ALL.len();
+
+            /// Stable kebab-case name (report keys, docs/detectors.md).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Blocker::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+blockers! {
+    OuterIpOptions => "outer-ip-options",
+    OuterFragment => "outer-fragment",
+    OuterTtl => "outer-ttl",
+    OuterTos => "outer-tos",
+    OuterDf => "outer-df",
+    OuterFlowLabel => "outer-flow-label",
+    OuterIpId => "outer-ip-id",
+    OuterUdpPorts => "outer-udp-ports",
+    OuterUdpChecksum => "outer-udp-checksum",
+    Vni => "vni",
+    TunnelFlags => "tunnel-flags",
+    IpOptions => "ip-options",
+    Fragment => "fragment",
+    Ttl => "ttl",
+    Tos => "tos",
+    Df => "df",
+    FlowLabel => "flow-label",
+    IpId => "ip-id",
+    TcpFlags => "tcp-flags",
+    Ack => "ack",
+    Window => "window",
+    TcpOptions => "tcp-options",
+    TrainEnded => "train-ended",
+    NotContiguous => "not-contiguous",
+    LargerSegment => "larger-segment",
+}
+
+impl Blocker {
+    /// The IP ID rule (either layer), which `gro-blocked-ip-id` reports.
+    pub fn is_ip_id(self) -> bool {
+        matches!(self, Blocker::IpId | Blocker::OuterIpId)
+    }
+
+    /// A property of the traffic rather than of the headers a device writes: ACKs and windows
+    /// that move with data in both directions, loss or reordering, segment sizes that grow.
+    /// `gro-blocked-headers` does not report these.
+    pub fn is_traffic_shape(self) -> bool {
+        matches!(
+            self,
+            Blocker::Ack | Blocker::Window | Blocker::NotContiguous | Blocker::LargerSegment
+        )
+    }
+
+    /// What to do about it, in one sentence.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Blocker::OuterIpOptions | Blocker::IpOptions => {
+                "IPv4 options or IPv6 extension headers are never merged: find the device adding them."
+            }
+            Blocker::OuterFragment | Blocker::Fragment => {
+                "Fragments are never merged: lower the MSS or raise the path MTU so nothing is fragmented (check the tunnel overhead)."
+            }
+            Blocker::OuterTtl | Blocker::Ttl => {
+                "The TTL changes between segments: packets take different paths (ECMP per packet) or a middlebox rewrites it."
+            }
+            Blocker::OuterTos | Blocker::Tos => {
+                "DSCP/ECN bits change between segments: look for a device re-marking traffic or ECN marking (CE) on a congested hop."
+            }
+            Blocker::OuterDf | Blocker::Df => {
+                "The DF bit changes between segments: the sender or tunnel endpoint sets it inconsistently (ip link ... df set)."
+            }
+            Blocker::OuterFlowLabel | Blocker::FlowLabel => {
+                "The IPv6 flow label changes between segments (net.ipv6.auto_flowlabels, or label rehash after a timeout: net.ipv6.flowlabel_state_ranges)."
+            }
+            Blocker::OuterIpId | Blocker::IpId => {
+                "The IP ID does not follow the rule GRO needs: set DF on the encapsulating device, or make IDs increment by one per packet."
+            }
+            Blocker::OuterUdpPorts => {
+                "The tunnel's outer UDP source port changes within one inner flow: the encapsulating device must hash the inner flow, not the packet, into the source port."
+            }
+            Blocker::OuterUdpChecksum => {
+                "Some outer UDP checksums are zero and others not: make the tunnel endpoint consistent (ip link ... udpcsum / noudpcsum)."
+            }
+            Blocker::Vni | Blocker::TunnelFlags => {
+                "The tunnel header differs between segments of one inner flow: check the encapsulating device's configuration."
+            }
+            Blocker::TcpFlags => {
+                "TCP flags (CWR, ECE, URG) change between segments: ECN congestion signalling or an unusual sender."
+            }
+            Blocker::Ack => {
+                "The ACK number changes between segments: both ends send data at once, so segments carry fresh ACKs (expected for bidirectional traffic)."
+            }
+            Blocker::Window => {
+                "The advertised window changes between segments: the sender's own receive window is moving (often with bidirectional traffic)."
+            }
+            Blocker::TcpOptions => {
+                "TCP option bytes differ between segments, usually a timestamp that ticks on every segment (a sender with a fine-grained clock, or segments spread out in time)."
+            }
+            Blocker::TrainEnded => {
+                "Segments end GRO trains: PSH on every segment, or writes smaller than the MSS; let the sender write larger buffers (disable TCP_NODELAY-style small writes, enable autocorking)."
+            }
+            Blocker::NotContiguous => {
+                "Segments arrive out of sequence (loss or reordering): look at retransmissions and reordering on the path first."
+            }
+            Blocker::LargerSegment => {
+                "Segments grow within a train (the sender's MSS or segment sizes vary): check for MSS clamping that differs by path."
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocker_names_are_unique_and_listed_in_order() {
+        for (i, b) in Blocker::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i);
+        }
+        let mut names: Vec<_> = Blocker::ALL.iter().map(|b| b.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Blocker::COUNT);
+    }
+}

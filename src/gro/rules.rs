@@ -1,0 +1,242 @@
+//! The merge rules: whether Linux GRO would merge one judged pair of consecutive segments, and
+//! which rules refuse it.
+//!
+//! net/ipv4/af_inet.c `inet_gro_receive` and net/ipv6/ip6_offload.c `ipv6_gro_receive` (IP),
+//! net/ipv4/udp_offload.c `udp_gro_receive` and drivers/net/vxlan/vxlan_core.c
+//! `vxlan_gro_receive` (tunnel), net/ipv4/tcp_offload.c `tcp_gro_receive` (TCP).
+
+use super::{Blocker, DataFrame, GroDir, IdLayer, IdStep, Kernel};
+use crate::decode::{tcp_flags, IpFacts};
+use crate::tcp::seq::SeqNum;
+
+/// The header facts of a data segment that a merge decision compares.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Head {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub payload: u32,
+    seq: SeqNum,
+    seq_end: SeqNum,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    options: [u8; 40],
+    options_len: usize,
+    inner: IpHead,
+    outer: Option<(IpHead, TunHead)>,
+    pub oversized: bool,
+}
+
+impl Head {
+    pub fn of(f: &DataFrame<'_>, oversized: bool) -> Head {
+        let t = f.tcp;
+        let mut options = [0u8; 40];
+        let options_len = t.option_bytes.len().min(40);
+        options[..options_len].copy_from_slice(&t.option_bytes[..options_len]);
+        Head {
+            frame: f.number,
+            ts_ns: f.ts_ns,
+            payload: t.payload_len,
+            seq: SeqNum(t.seq),
+            seq_end: SeqNum(t.seq).plus(t.payload_len),
+            ack: t.ack,
+            flags: t.flags,
+            window: t.window,
+            options,
+            options_len,
+            inner: IpHead::of(f.ip),
+            outer: f.pkt.tunnel.map(|tun| {
+                (
+                    IpHead::of(&tun.outer_ip),
+                    TunHead {
+                        ports: (tun.outer_udp.src_port, tun.outer_udp.dst_port),
+                        checksum_zero: tun.outer_udp.checksum_zero,
+                        vni: tun.vni,
+                        flags: tun.flags,
+                    },
+                )
+            }),
+            oversized,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IpHead {
+    v4: bool,
+    ttl: u8,
+    tos: u8,
+    df: bool,
+    id: u16,
+    options: bool,
+    fragment: bool,
+    flow_label: u32,
+}
+
+impl IpHead {
+    fn of(ip: &IpFacts) -> Self {
+        IpHead {
+            v4: ip.version == 4,
+            ttl: ip.ttl,
+            tos: ip.tos,
+            df: ip.df,
+            id: ip.id as u16,
+            options: ip.has_options,
+            fragment: ip.is_fragment(),
+            flow_label: ip.flow_label,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TunHead {
+    ports: (u16, u16),
+    checksum_zero: bool,
+    vni: u32,
+    flags: u8,
+}
+
+/// The rules a pair failed.
+struct Verdict([bool; Blocker::COUNT]);
+
+impl Verdict {
+    fn block(&mut self, b: Blocker) {
+        self.0[b as usize] = true;
+    }
+    fn blocked(&self) -> bool {
+        self.0.iter().any(|&b| b)
+    }
+    /// A header rule (not the IP ID, not the traffic's shape) failed.
+    fn by_headers(&self) -> bool {
+        Blocker::ALL
+            .iter()
+            .any(|b| self.0[*b as usize] && !b.is_ip_id() && !b.is_traffic_shape())
+    }
+}
+
+/// IP rules (inet_gro_receive / ipv6_gro_receive, and for the outer header the same code called
+/// from udp_gro_receive): options and fragments never merge; TTL, TOS and DF must match; the ID
+/// rule is the generation's.
+fn ip_rules(p: &IpHead, c: &IpHead, layer: IdLayer, kernel: Kernel, v: &mut Verdict) {
+    let pick = |o: Blocker, i: Blocker| if layer == IdLayer::Outer { o } else { i };
+    if p.options || c.options {
+        v.block(pick(Blocker::OuterIpOptions, Blocker::IpOptions));
+    }
+    if p.fragment || c.fragment {
+        v.block(pick(Blocker::OuterFragment, Blocker::Fragment));
+    }
+    if p.ttl != c.ttl {
+        v.block(pick(Blocker::OuterTtl, Blocker::Ttl));
+    }
+    if p.tos != c.tos {
+        v.block(pick(Blocker::OuterTos, Blocker::Tos));
+    }
+    if p.v4 && c.v4 {
+        if p.df != c.df {
+            v.block(pick(Blocker::OuterDf, Blocker::Df));
+        } else if !kernel.id_ok(layer, c.df, c.id.wrapping_sub(p.id)) {
+            v.block(pick(Blocker::OuterIpId, Blocker::IpId));
+        }
+    } else if p.flow_label != c.flow_label {
+        v.block(pick(Blocker::OuterFlowLabel, Blocker::FlowLabel));
+    }
+}
+
+/// udp_gro_receive / vxlan_gro_receive: same ports, same checksum presence, same VXLAN flags
+/// and VNI.
+fn tunnel_rules(p: &TunHead, c: &TunHead, v: &mut Verdict) {
+    if p.ports != c.ports {
+        v.block(Blocker::OuterUdpPorts);
+    }
+    if p.checksum_zero != c.checksum_zero {
+        v.block(Blocker::OuterUdpChecksum);
+    }
+    if p.vni != c.vni {
+        v.block(Blocker::Vni);
+    }
+    if p.flags != c.flags {
+        v.block(Blocker::TunnelFlags);
+    }
+}
+
+/// tcp_gro_receive: flags equal except CWR/FIN/PSH and no CWR on the new one; same ACK number,
+/// window and option bytes; contiguous; not larger than the train's first segment. The previous
+/// segment ended the train when it had PSH, FIN, URG, RST or SYN, or was shorter than the train's
+/// segment size (`out_check_final`).
+fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Verdict) {
+    use tcp_flags::{CWR, FIN, PSH, RST, SYN, URG};
+    if c.flags & CWR != 0 || (c.flags ^ p.flags) & !(CWR | FIN | PSH) != 0 {
+        v.block(Blocker::TcpFlags);
+    }
+    if c.ack != p.ack {
+        v.block(Blocker::Ack);
+    }
+    if c.window != p.window {
+        v.block(Blocker::Window);
+    }
+    if p.options[..p.options_len] != c.options[..c.options_len] {
+        v.block(Blocker::TcpOptions);
+    }
+    if p.flags & (PSH | FIN | URG | RST | SYN) != 0 || p.payload < train_first {
+        v.block(Blocker::TrainEnded);
+    }
+    if p.seq_end != c.seq {
+        v.block(Blocker::NotContiguous);
+    }
+    if c.payload > train_first {
+        v.block(Blocker::LargerSegment);
+    }
+}
+
+impl GroDir {
+    /// Applies the merge rules to one judged pair and tallies the result.
+    pub(super) fn judge(&mut self, p: &Head, c: &Head, kernel: Kernel) {
+        let mut v = Verdict([false; Blocker::COUNT]);
+        if let (Some((po, pt)), Some((co, ct))) = (p.outer, c.outer) {
+            ip_rules(&po, &co, IdLayer::Outer, kernel, &mut v);
+            tunnel_rules(&pt, &ct, &mut v);
+        }
+        ip_rules(&p.inner, &c.inner, IdLayer::Inner, kernel, &mut v);
+        tcp_rules(p, c, self.train_first, &mut v);
+
+        self.judged_pairs += 1;
+        self.record_ids(p, c);
+        if v.blocked() {
+            for (n, b) in self.blockers.iter_mut().zip(v.0) {
+                *n += u64::from(b);
+            }
+            if v.by_headers() {
+                self.header_blocked.push(c.frame);
+            }
+            self.train_first = c.payload;
+        } else {
+            self.mergeable_pairs += 1;
+        }
+    }
+
+    /// The ID facts cover judged pairs with equal DF, whatever else blocked them. The IDs a
+    /// finding quotes come from judged pairs only too: in a capture that spans the moment
+    /// coalescing stopped, the merged frames before it say nothing about the IDs after.
+    fn record_ids(&mut self, p: &Head, c: &Head) {
+        for (layer, heads) in [
+            (
+                IdLayer::Outer,
+                p.outer.map(|o| o.0).zip(c.outer.map(|o| o.0)),
+            ),
+            (IdLayer::Inner, Some((p.inner, c.inner))),
+        ] {
+            let Some((ph, ch)) = heads.filter(|(a, b)| a.v4 && b.v4) else {
+                continue;
+            };
+            let ids = &mut self.ids[layer.index()];
+            if ids.sample_count == 0 {
+                ids.sample(p.frame, ph.id, ph.df);
+            }
+            ids.sample(c.frame, ch.id, ch.df);
+            if ph.df == ch.df {
+                let step = IdStep::of(ch.id.wrapping_sub(ph.id));
+                ids.steps[usize::from(ch.df)][step as usize] += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The single streaming pass as library API: capture → decode → flow → analysis → report, and the
+//! graphs of chosen flows from a second pass. The only module that knows every stage; the
+//! commands call it.
+//!
+//! Nothing on the per-frame path allocates: the record bytes live in one reusable buffer,
+//! decoding produces a `Copy` struct that borrows the frame, detector counters are fixed-size, and
+//! heap memory grows only with the number of flows and declared interfaces.
+
+use std::io;
+
+use anyhow::{Context, Result};
+use rustc_hash::FxHashMap;
+
+use crate::analysis::{self, FrameCtx, Registered, Settings, Summary};
+use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
+use crate::decode::{self, DecodeConfig, Kind};
+use crate::flow::{FlowRef, FlowTable, FullTrace};
+use crate::plot::{self, PlotKind};
+use crate::report::{self, CaptureReport, FlowReport, Report, Totals, Verdict};
+use crate::tcp::events::Events;
+
+/// An input problem that still produced a report: printed, then exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {what}")]
+pub struct DamagedInput {
+    pub path: String,
+    pub what: String,
+}
+
+/// Result of one pass over a capture.
+pub struct Analysis {
+    pub report: Report,
+    /// Set when the capture was damaged mid-file (as opposed to cut short): exit code 2.
+    pub damaged: Option<DamagedInput>,
+    /// The flows, with full traces for those the settings asked for (graphs).
+    pub flows: FlowTable,
+}
+
+/// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
+pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
+    let name = input.display_name();
+    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    analyze_stream(reader, name.clone(), cfg, settings, &mut |_, _| {}).with_context(|| name)
+}
+
+/// The TCP analysis flags of every frame that has any, with its frame number: what the
+/// agreement test compares with tshark's `tcp.analysis.*` fields.
+pub fn frame_events(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Vec<(u64, Events)>> {
+    let name = input.display_name();
+    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    let mut out = Vec::new();
+    analyze_stream(reader, name.clone(), cfg, settings, &mut |number, flow| {
+        if let Some(f) = flow.filter(|f| !f.events.is_empty()) {
+            out.push((number, f.events));
+        }
+    })
+    .with_context(|| name)?;
+    Ok(out)
+}
+
+/// The same pass over bytes in memory (tests, fuzzing).
+pub fn analyze_bytes(
+    bytes: Vec<u8>,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Analysis, CaptureError> {
+    let reader = CaptureReader::from_reader(Box::new(io::Cursor::new(bytes)))?;
+    analyze_stream(reader, "<memory>".into(), cfg, settings, &mut |_, _| {})
+}
+
+/// The state of one pass while frames stream through it.
+struct Pass {
+    flows: FlowTable,
+    detectors: Vec<Registered>,
+    totals: Totals,
+    /// Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
+    /// String).
+    kinds: FxHashMap<Kind, u64>,
+}
+
+impl Pass {
+    fn new(settings: &Settings) -> Self {
+        Pass {
+            flows: FlowTable::new(settings.flows.clone()),
+            detectors: analysis::registry(settings),
+            totals: Totals::default(),
+            kinds: FxHashMap::default(),
+        }
+    }
+
+    /// One frame through decode, flow and every detector; returns where it landed.
+    fn frame(&mut self, frame: &Frame<'_>, cfg: &DecodeConfig) -> Option<FlowRef> {
+        let pkt = decode::decode(frame, cfg);
+        *self.kinds.entry(pkt.kind).or_default() += 1;
+        let flow = self.flows.account(frame, &pkt);
+        let ctx = FrameCtx {
+            frame,
+            pkt: &pkt,
+            flow,
+        };
+        for r in self.detectors.iter_mut() {
+            r.detector.on_frame(&ctx);
+        }
+        self.totals.count(frame);
+        flow
+    }
+}
+
+impl Totals {
+    /// Counts one frame into the capture-wide totals.
+    fn count(&mut self, frame: &Frame<'_>) {
+        self.frames += 1;
+        self.bytes += frame.wire_len as u64;
+        self.captured_bytes += frame.data.len() as u64;
+        if frame.ts_known {
+            // Earliest and latest, as capinfos reports them: multi-interface pcapng files are
+            // often slightly out of order, and a duration must never be negative.
+            let ts = frame.ts_ns;
+            self.first_ts_ns = Some(self.first_ts_ns.map_or(ts, |t| t.min(ts)));
+            self.last_ts_ns = Some(self.last_ts_ns.map_or(ts, |t| t.max(ts)));
+        }
+        if let Some(i) = frame.interface {
+            let i = i as usize;
+            if self.per_interface.len() <= i {
+                self.per_interface.resize(i + 1, 0);
+            }
+            self.per_interface[i] += 1;
+        }
+    }
+}
+
+/// The pass itself; `tap` sees each frame's number and where it landed.
+fn analyze_stream(
+    mut reader: CaptureReader,
+    name: String,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    tap: &mut dyn FnMut(u64, Option<FlowRef>),
+) -> Result<Analysis, CaptureError> {
+    let mut pass = Pass::new(settings);
+    while let Some(frame) = reader.next_frame()? {
+        let flow = pass.frame(&frame, cfg);
+        tap(frame.number, flow);
+    }
+    Ok(finish(pass, &reader, name, settings))
+}
+
+/// The findings, the verdict and the report, once the capture has been read.
+fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Settings) -> Analysis {
+    let totals = &mut pass.totals;
+    for (kind, n) in pass.kinds {
+        match kind {
+            Kind::Undecoded(u) => *totals.undecoded.entry(u.name()).or_default() += n,
+            k => *totals.decoded.entry(k.name()).or_default() += n,
+        }
+    }
+    let meta = &reader.meta;
+    let summary = Summary {
+        meta,
+        frames: totals.frames,
+        flows: &pass.flows,
+    };
+    let analysis::Findings { findings, ignored } =
+        analysis::finish_all(&mut pass.detectors, &summary, settings);
+    let damaged = meta.truncation.as_ref().and_then(|t| match t.kind {
+        TruncationKind::Corrupt(_) => Some(DamagedInput {
+            path: name.clone(),
+            what: t.to_string(),
+        }),
+        TruncationKind::CutShort => None,
+    });
+    let report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        tool: Default::default(),
+        capture: CaptureReport::new(name, meta, totals),
+        flows: pass
+            .flows
+            .flows
+            .iter()
+            .map(|f| FlowReport::new(f, settings.flows.gro.kernel))
+            .collect(),
+        verdict: Verdict::new(&findings),
+        findings,
+        ignored: ignored.into_iter().collect(),
+    };
+    Analysis {
+        report,
+        damaged,
+        flows: pass.flows,
+    }
+}
+
+/// Ids of the `n` TCP flows with the most bytes that carried data.
+pub fn busiest_tcp_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
+    let mut tcp: Vec<_> = flows
+        .flows
+        .iter()
+        .filter(|f| {
+            f.tcp
+                .as_ref()
+                .is_some_and(|c| c.dirs.iter().any(|d| d.data_segments > 0))
+        })
+        .collect();
+    tcp.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
+    tcp.into_iter().take(n).map(|f| f.id).collect()
+}
+
+/// A pass that keeps the full traces of flows `ids` (for graphs).
+pub fn traced(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    ids: Vec<u32>,
+) -> Result<Analysis> {
+    let mut s = settings.clone();
+    s.flows.full_trace = FullTrace::Flows(ids);
+    run_analysis(input, cfg, &s)
+}
+
+/// The data of the graphs of `kinds` for flows `ids`, for a picture of `size`: one pass that
+/// keeps those flows' full traces. An unknown or non-TCP flow id is an error; a capture damaged
+/// mid-file still gives the graphs of what was read, and the damage.
+pub fn plot_charts(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    ids: &[u32],
+    kinds: &[PlotKind],
+    size: (u32, u32),
+) -> Result<(Vec<plot::Chart>, Option<DamagedInput>)> {
+    let a = traced(input, cfg, settings, ids.to_vec())?;
+    let mut chosen = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let f = a.flows.by_id(id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: there is no flow {id} (the capture has {} flows; `analyze` lists them)",
+                input.display_name(),
+                a.flows.flows.len()
+            )
+        })?;
+        if f.tcp.is_none() {
+            anyhow::bail!(
+                "{}: flow {id} is not TCP; graphs are drawn for TCP flows",
+                input.display_name()
+            );
+        }
+        chosen.push(f);
+    }
+    let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
+    let cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
+    let charts = plot::charts(&chosen, kinds, &cv);
+    Ok((charts, a.damaged))
+}

@@ -1,0 +1,109 @@
+//! Evidence frames of the engine's events, per connection: the frames the event findings
+//! (`retransmissions`, `zero-window`, `keep-alive`, `out-of-order`, `capture-gaps`) cite.
+//!
+//! Kept by the engine, where the flags are made, so that those detectors need no per-frame state
+//! of their own. Allocated at a connection's first such event, so quiet connections cost one
+//! pointer.
+
+use super::events::Events;
+use crate::evidence::Evidence;
+
+/// The classes of events a finding cites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventClass {
+    /// Any retransmission (`tcp.analysis.retransmission`, fast and spurious included).
+    Retransmission,
+    ZeroWindow,
+    KeepAlive,
+    OutOfOrder,
+    /// Data the capture missed: "previous segment not captured" or "ACKed unseen segment".
+    CaptureGap,
+}
+
+impl EventClass {
+    pub const ALL: [EventClass; 5] = [
+        EventClass::Retransmission,
+        EventClass::ZeroWindow,
+        EventClass::KeepAlive,
+        EventClass::OutOfOrder,
+        EventClass::CaptureGap,
+    ];
+
+    /// The flags that put a frame in this class.
+    pub fn flags(self) -> Events {
+        match self {
+            EventClass::Retransmission => Events::ANY_RETRANSMISSION,
+            EventClass::ZeroWindow => Events::ZERO_WINDOW,
+            EventClass::KeepAlive => Events::KEEP_ALIVE,
+            EventClass::OutOfOrder => Events::OUT_OF_ORDER,
+            EventClass::CaptureGap => Events::ACK_LOST_SEGMENT | Events::LOST_SEGMENT,
+        }
+    }
+}
+
+/// The first evidence frames of each class for one connection.
+#[derive(Debug, Clone, Default)]
+pub struct EventEvidence(Option<Box<[Evidence; EventClass::ALL.len()]>>);
+
+impl EventEvidence {
+    /// Records `frame` under every class its flags `ev` belong to.
+    pub fn note(&mut self, frame: u64, ev: Events) {
+        for c in EventClass::ALL {
+            if ev.any(c.flags()) {
+                self.0.get_or_insert_with(Default::default)[c as usize].push(frame);
+            }
+        }
+    }
+
+    /// The evidence frames of one class, in frame order.
+    pub fn frames(&self, c: EventClass) -> Vec<u64> {
+        self.0
+            .as_ref()
+            .map(|e| e[c as usize].frames())
+            .unwrap_or_default()
+    }
+
+    /// The first evidence frames of any of `classes`, in frame order, each once: every class
+    /// keeps its first frames, so the first of their union are among them.
+    pub fn any_of(&self, classes: &[EventClass]) -> Vec<u64> {
+        let mut v: Vec<u64> = classes.iter().flat_map(|&c| self.frames(c)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.truncate(crate::evidence::MAX_EVIDENCE);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_land_in_their_classes_once() {
+        let mut e = EventEvidence::default();
+        e.note(1, Events::DUP_ACK);
+        assert!(e.0.is_none(), "no class, no allocation");
+        e.note(2, Events::FAST_RETRANSMISSION);
+        e.note(3, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
+        e.note(4, Events::KEEP_ALIVE);
+        assert_eq!(e.frames(EventClass::Retransmission), vec![2]);
+        assert_eq!(e.frames(EventClass::KeepAlive), vec![3, 4]);
+        let both = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
+        assert_eq!(both, vec![3, 4]);
+    }
+
+    #[test]
+    fn the_union_keeps_the_first_frames() {
+        let mut e = EventEvidence::default();
+        for n in 1..=40 {
+            let ev = if n % 2 == 0 {
+                Events::ZERO_WINDOW
+            } else {
+                Events::KEEP_ALIVE
+            };
+            e.note(n, ev);
+        }
+        let v = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
+        assert_eq!(v, (1..=20).collect::<Vec<u64>>());
+    }
+}
