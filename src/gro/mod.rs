@@ -15,7 +15,7 @@ mod rules;
 
 use crate::decode::{IpFacts, Packet, TcpFacts};
 use crate::evidence::Evidence;
-use crate::flow::PerSide;
+use crate::flow::side::PerSide;
 
 pub use blocker::Blocker;
 pub use ip_id::{IdFacts, IdStep, ID_SAMPLES};

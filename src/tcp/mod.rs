@@ -15,7 +15,7 @@ pub mod trace;
 pub mod wireshark;
 
 use crate::decode::{tcp_flags, TcpFacts};
-use crate::flow::{PerSide, Side};
+use crate::flow::side::{PerSide, Side};
 use events::Events;
 use evidence::EventEvidence;
 use metrics::{DirMetrics, Sent};

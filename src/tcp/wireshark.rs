@@ -15,7 +15,7 @@
 use super::events::Events;
 use super::seq::SeqNum;
 use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
-use crate::flow::{PerSide, Side};
+use crate::flow::side::{PerSide, Side};
 
 /// Window scale as Wireshark tracks it: unknown, not used, or the shift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,5 @@
 //! Helpers shared by the integration tests: run the binary, compare JSON subsets.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,4 +87,42 @@ pub fn subset(expected: &Value, actual: &Value, path: &str, errors: &mut Vec<Str
             }
         }
     }
+}
+
+/// Fixtures the command tests share.
+pub const CLEAN: &str = "testdata/fixtures/tcp_clean_transfer.pcap";
+pub const NEW_PORT: &str = "testdata/fixtures/tcp_clean_transfer_new_port.pcap";
+/// gro-blocked-ip-id (error under the default kernel) and no-coalescing (warning).
+pub const VXLAN_DF0: &str = "testdata/fixtures/vxlan_outer_ip_id_df0.pcap";
+pub const VXLAN_OK: &str = "testdata/fixtures/vxlan_outer_ip_id_incrementing.pcap";
+/// One retransmission in 203 segments (0.49%): info under the default 1% threshold.
+pub const RETX_LOW: &str = "testdata/fixtures/tcp_retransmission_below_threshold.pcap";
+pub const ZERO_WINDOW: &str = "testdata/fixtures/tcp_zero_window.pcap";
+pub const KEEPALIVE: &str = "testdata/fixtures/tcp_keepalive.pcap";
+pub const NOT_A_CAPTURE: &str = "testdata/fixtures/not_a_capture.txt";
+pub const DAMAGED: &str = "testdata/fixtures/corrupt_record_length.pcap";
+pub const CUT_SHORT: &str = "testdata/fixtures/cut_mid_record.pcap";
+
+pub fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// A policy file in a fresh temporary directory.
+pub fn policy(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("od-policy-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join("policy.toml");
+    std::fs::write(&p, text).expect("policy written");
+    p
+}
+
+pub fn ids_of(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }

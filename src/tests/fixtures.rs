@@ -1,12 +1,10 @@
 //! Every fixture in testdata/fixtures against the facts its generator wrote beside it, plus golden
 //! snapshots of the full JSON and text output for a few of them.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::{analyze_json, finding, root, run, subset};
+use crate::common::{analyze_json, finding, root, run, subset};
 use serde_json::Value;
 
 fn fixtures() -> Vec<(String, Value)> {
@@ -153,15 +151,28 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     errors
 }
 
+/// The check of one fixture (a case of `fixture_cases`): every fact its expectation file states.
+pub fn expect(name: &str) {
+    let path = root()
+        .join("testdata/fixtures")
+        .join(format!("{name}.expect.json"));
+    let text = fs::read_to_string(&path).expect("the fixture has an expectation file");
+    let exp: Value = serde_json::from_str(&text).expect("valid JSON");
+    let errors = check_fixture(name, &exp);
+    assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
+}
+
 #[test]
-fn every_fixture_matches_its_expectations() {
-    let mut failures = Vec::new();
-    for (name, exp) in fixtures() {
-        for e in check_fixture(&name, &exp) {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+fn every_fixture_has_a_case() {
+    let names: Vec<String> = fixtures().into_iter().map(|(name, _)| name).collect();
+    let cases: Vec<String> = super::fixture_cases::CASES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        names, cases,
+        "src/tests/fixture_cases.rs must list every fixture of testdata/fixtures, in order"
+    );
 }
 
 #[test]

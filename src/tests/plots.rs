@@ -1,12 +1,10 @@
 //! Graphs: the data behind each graph (facts and golden snapshots), and the files `plot` and
 //! `analyze --plots` write (valid PNG/SVG of the requested size, no temporary files left).
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{root, run};
+use crate::common::{root, run};
 use offload_doctor::analysis::Settings;
 use offload_doctor::capture::Input;
 use offload_doctor::decode::DecodeConfig;

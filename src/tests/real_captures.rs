@@ -4,11 +4,10 @@
 //! the test skips when they are absent; CI sets OFFLOAD_DOCTOR_REQUIRE_SHARED=1 so it cannot pass
 //! vacuously there.
 
-mod common;
-
+use crate::common;
 use std::path::PathBuf;
 
-use common::{analyze_json, finding};
+use crate::common::{analyze_json, finding};
 use serde_json::Value;
 
 fn shared() -> Option<PathBuf> {

@@ -6,8 +6,7 @@
 //! [`DIFFERENCES`] says why not (each also explained in docs/tcp-analysis.md). Then the JSON
 //! report's per-direction counts must add up to the same numbers.
 
-mod common;
-
+use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

@@ -1,0 +1,22 @@
+//! The integration tests, one binary: the library is linked once, and every module runs in
+//! parallel under one `cargo test`.
+//!
+//! - `fixtures` and `fixture_cases`: every generated fixture against the facts its generator
+//!   wrote beside it (one case per fixture), the generator's reproducibility, golden outputs.
+//! - `real_captures`: agreement with the tshark oracle on ../shared/captures.
+//! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
+//! - `hostile_input`: cut and mutated captures never panic.
+//! - `plots`: the graphs' data (charts) and their files.
+//! - `check`, `commands`: check, compare, explain, completions and man end to end.
+//! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
+
+mod architecture;
+mod check;
+mod commands;
+mod common;
+mod fixture_cases;
+mod fixtures;
+mod hostile_input;
+mod plots;
+mod real_captures;
+mod tcp_agreement;
