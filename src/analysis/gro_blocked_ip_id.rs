@@ -60,6 +60,20 @@ enum Pattern {
 }
 
 impl Pattern {
+    /// The IDs as the message describes them.
+    fn describe(self, src: IpAddr, dst: IpAddr) -> String {
+        match self {
+            Pattern::Fixed => "a fixed ID".to_string(),
+            Pattern::Increment => "IDs that increase by one".to_string(),
+            Pattern::SharedCounter => format!(
+                "IDs that jump because one counter is shared with interleaved traffic (from {src} \
+                 to {dst} the IDs increase by one)"
+            ),
+            Pattern::SmallJump => "IDs that increase in small jumps".to_string(),
+            Pattern::Other => "random IDs".to_string(),
+        }
+    }
+
     fn of(step: IdStep, shared: bool) -> Pattern {
         match step {
             IdStep::SmallJump if shared => Pattern::SharedCounter,
@@ -150,6 +164,27 @@ impl Detector for GroBlockedIpId {
 }
 
 impl GroBlockedIpId {
+    /// What the selected kernel does with the pairs, and which generations refuse them.
+    fn verdict(&self, severity: Severity, selected: f64, blocked: &[(Kernel, f64)]) -> String {
+        if severity == Self::SEVERITY {
+            return format!(
+                "Linux GRO ({}) refuses to merge {:.0}% of the back-to-back segment pairs",
+                self.kernel.range(),
+                100.0 * selected
+            );
+        }
+        let blocking: Vec<&str> = blocked
+            .iter()
+            .filter(|(_, x)| *x >= MIN_SHARE)
+            .map(|(k, _)| k.range())
+            .collect();
+        format!(
+            "Linux GRO ({}) merges them, but {} would not",
+            self.kernel.range(),
+            blocking.join(" or ")
+        )
+    }
+
     fn finding(
         &self,
         f: &Flow,
@@ -162,36 +197,12 @@ impl GroBlockedIpId {
         let selected = blocked.iter().find(|(k, _)| *k == self.kernel)?.1;
         let df = ids.df();
         let pattern = ids.pattern();
-        let (src, dst) = match layer {
-            IdLayer::Outer => {
-                let (c, s) = f.outer_client_server()?;
-                if side == f.client {
-                    (c, s)
-                } else {
-                    (s, c)
-                }
-            }
-            IdLayer::Inner => (f.key.end(side).addr, f.key.end(side.other()).addr),
-        };
+        let (src, dst) = hosts(f, side, layer)?;
         let host_inc = self.host_increment_share(layer == IdLayer::Outer, src, dst);
         let shared = pattern == IdStep::SmallJump && host_inc.is_some_and(|x| x >= 0.9);
         let pattern = Pattern::of(pattern, shared);
-        let described = match pattern {
-            Pattern::Fixed => "a fixed ID".to_string(),
-            Pattern::Increment => "IDs that increase by one".to_string(),
-            Pattern::SharedCounter => format!(
-                "IDs that jump because one counter is shared with interleaved traffic (from {src} \
-                 to {dst} the IDs increase by one)"
-            ),
-            Pattern::SmallJump => "IDs that increase in small jumps".to_string(),
-            Pattern::Other => "random IDs".to_string(),
-        };
+        let described = pattern.describe(src, dst);
         let sample: Vec<String> = ids.samples().iter().map(|s| s.1.to_string()).collect();
-        let blocking: Vec<&str> = blocked
-            .iter()
-            .filter(|(_, x)| *x >= MIN_SHARE)
-            .map(|(k, _)| k.range())
-            .collect();
         let header = match layer {
             IdLayer::Outer => "outer (tunnel) IPv4 headers",
             IdLayer::Inner if f.key.tunnel.is_some() => "inner IPv4 headers",
@@ -204,19 +215,7 @@ impl GroBlockedIpId {
         } else {
             Severity::Info
         };
-        let verdict = if severity == Self::SEVERITY {
-            format!(
-                "Linux GRO ({}) refuses to merge {:.0}% of the back-to-back segment pairs",
-                self.kernel.range(),
-                100.0 * selected
-            )
-        } else {
-            format!(
-                "Linux GRO ({}) merges them, but {} would not",
-                self.kernel.range(),
-                blocking.join(" or ")
-            )
-        };
+        let verdict = self.verdict(severity, selected, blocked);
         let message = format!(
             "The {header} from {} have DF={} and {described} ({}{}): {verdict}.",
             sender(f, side),
@@ -228,31 +227,7 @@ impl GroBlockedIpId {
                 ""
             },
         );
-        let hint = match (layer, df, pattern) {
-            (IdLayer::Outer, false, _) => {
-                "Set DF on the encapsulating device (Linux: `ip link set DEV type vxlan df set`; \
-                 other VTEPs: their 'copy/set DF' option) or make it increment the outer ID by one \
-                 per packet of a flow; from Linux 6.18 a fixed ID is accepted too."
-            }
-            (IdLayer::Outer, true, _) => {
-                "Linux 6.18+ also checks outer IDs with DF set: make the tunnel endpoint use a fixed \
-                 or per-flow incrementing outer ID, or keep the receiver on older GRO rules."
-            }
-            (IdLayer::Inner, false, _) => {
-                "The sender clears DF (path MTU discovery off: net.ipv4.ip_no_pmtu_disc, or a \
-                 middlebox clearing it) without per-flow incrementing IDs: turn PMTU discovery \
-                 back on, or make the sender increment IDs per flow."
-            }
-            (IdLayer::Inner, true, Pattern::Fixed) => {
-                "Kernels before 4.7 need incrementing IDs even with DF set: upgrade the receiver, \
-                 or make the sender increment IDs."
-            }
-            (IdLayer::Inner, true, _) => {
-                "With DF set GRO still needs a fixed or incrementing ID: the sender (or a NAT or \
-                 load balancer rewriting IDs) randomises them; make it keep them fixed or \
-                 incrementing."
-            }
-        };
+        let hint = hint(layer, df, pattern);
         let filter_layer = match layer {
             IdLayer::Outer => " && (vxlan || geneve)",
             IdLayer::Inner => "",
@@ -293,5 +268,49 @@ impl GroBlockedIpId {
                 host_increment_share: host_inc,
             }),
         })
+    }
+}
+
+/// The sending and receiving addresses of the IPv4 header at `layer` of `side`'s packets.
+fn hosts(f: &Flow, side: Side, layer: IdLayer) -> Option<(IpAddr, IpAddr)> {
+    Some(match layer {
+        IdLayer::Outer => {
+            let (c, s) = f.outer_client_server()?;
+            if side == f.client {
+                (c, s)
+            } else {
+                (s, c)
+            }
+        }
+        IdLayer::Inner => (f.key.end(side).addr, f.key.end(side.other()).addr),
+    })
+}
+
+/// What to do, by the layer, DF and pattern of the IDs.
+fn hint(layer: IdLayer, df: bool, pattern: Pattern) -> &'static str {
+    match (layer, df, pattern) {
+        (IdLayer::Outer, false, _) => {
+            "Set DF on the encapsulating device (Linux: `ip link set DEV type vxlan df set`; \
+             other VTEPs: their 'copy/set DF' option) or make it increment the outer ID by one \
+             per packet of a flow; from Linux 6.18 a fixed ID is accepted too."
+        }
+        (IdLayer::Outer, true, _) => {
+            "Linux 6.18+ also checks outer IDs with DF set: make the tunnel endpoint use a fixed \
+             or per-flow incrementing outer ID, or keep the receiver on older GRO rules."
+        }
+        (IdLayer::Inner, false, _) => {
+            "The sender clears DF (path MTU discovery off: net.ipv4.ip_no_pmtu_disc, or a \
+             middlebox clearing it) without per-flow incrementing IDs: turn PMTU discovery \
+             back on, or make the sender increment IDs per flow."
+        }
+        (IdLayer::Inner, true, Pattern::Fixed) => {
+            "Kernels before 4.7 need incrementing IDs even with DF set: upgrade the receiver, \
+             or make the sender increment IDs."
+        }
+        (IdLayer::Inner, true, _) => {
+            "With DF set GRO still needs a fixed or incrementing ID: the sender (or a NAT or \
+             load balancer rewriting IDs) randomises them; make it keep them fixed or \
+             incrementing."
+        }
     }
 }

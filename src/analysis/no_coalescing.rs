@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::kit::{flow_filter, gro_dirs, sender, share, SideDetails};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
-use crate::flow::CaptureEvidence;
+use crate::flow::{CaptureEvidence, FlowTable};
+use crate::gro::Blocker;
 
 /// A bulk flow: at least this many full-size segments arrived right after another segment.
 pub const MIN_BACK_TO_BACK: u64 = 32;
@@ -48,15 +49,7 @@ impl Identity for NoCoalescing {
 
 impl Detector for NoCoalescing {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        // Directions with coalesced frames, per receiving address: counted once.
-        let mut coalesced_by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
-        for (f, side, g) in gro_dirs(s.flows) {
-            if g.oversized.total > 0 {
-                *coalesced_by_receiver
-                    .entry(f.key.end(side.other()).addr)
-                    .or_default() += 1;
-            }
-        }
+        let coalesced_by_receiver = coalesced_by_receiver(s.flows);
         let mut out = Vec::new();
         for (f, side, g) in gro_dirs(s.flows) {
             let Some(point) = f.capture_point() else {
@@ -85,40 +78,7 @@ impl Detector for NoCoalescing {
                     .is_some_and(|o| o.dirs[receiver].oversized.total > 0);
             let coalesced_elsewhere =
                 coalesced_by_receiver.get(&addr).copied().unwrap_or(0) - usize::from(own);
-            let (why, hint) = match blocker {
-                Some((b, n)) => (
-                    format!(
-                        "the headers explain it: `{}` blocks {:.0}% of the segment pairs",
-                        b.name(),
-                        100.0 * share(n, g.judged_pairs)
-                    ),
-                    format!(
-                        "{} Then check that GRO is on: `ethtool -k IFACE | grep -E \
-                         'generic-receive|large-receive'`.",
-                        b.hint()
-                    ),
-                ),
-                None if coalesced_elsewhere > 0 => (
-                    format!(
-                        "the headers would merge and GRO works for {coalesced_elsewhere} other \
-                         flow{} to this host, so these segments reached it apart (another queue \
-                         or interface, or paced wider than one NAPI poll)",
-                        if coalesced_elsewhere == 1 { "" } else { "s" }
-                    ),
-                    "Check which interface and receive queue this flow arrives on (`ethtool -S \
-                     IFACE`, RSS/RPS settings) and whether GRO is on there; a flow paced below \
-                     the interrupt-coalescing interval cannot be merged (`ethtool -c IFACE`)."
-                        .to_string(),
-                ),
-                None => (
-                    "the headers would merge, so GRO/LRO is off or not reached".to_string(),
-                    "Turn receive coalescing on: `ethtool -K IFACE gro on` (and `lro on` where \
-                     the NIC supports it); for VXLAN/Geneve check the tunnel device and \
-                     `rx-udp_tunnel-port-offload` too, and that no XDP program or tap disables \
-                     GRO."
-                        .to_string(),
-                ),
-            };
+            let (why, hint) = explain(blocker, coalesced_elsewhere, g.judged_pairs);
             out.push(Finding {
                 id: Self::ID,
                 severity: Self::SEVERITY,
@@ -148,5 +108,59 @@ impl Detector for NoCoalescing {
             });
         }
         out
+    }
+}
+
+/// Directions with coalesced frames, per receiving address: counted once.
+fn coalesced_by_receiver(flows: &FlowTable) -> FxHashMap<IpAddr, usize> {
+    let mut by_receiver: FxHashMap<IpAddr, usize> = FxHashMap::default();
+    for (f, side, g) in gro_dirs(flows) {
+        if g.oversized.total > 0 {
+            *by_receiver.entry(f.key.end(side.other()).addr).or_default() += 1;
+        }
+    }
+    by_receiver
+}
+
+/// Why nothing was coalesced, and what to do: a header rule that blocks most pairs, or GRO
+/// working for other flows to the host, or GRO off.
+fn explain(
+    blocker: Option<(Blocker, u64)>,
+    coalesced_elsewhere: usize,
+    judged: u64,
+) -> (String, String) {
+    match blocker {
+        Some((b, n)) => (
+            format!(
+                "the headers explain it: `{}` blocks {:.0}% of the segment pairs",
+                b.name(),
+                100.0 * share(n, judged)
+            ),
+            format!(
+                "{} Then check that GRO is on: `ethtool -k IFACE | grep -E \
+                 'generic-receive|large-receive'`.",
+                b.hint()
+            ),
+        ),
+        None if coalesced_elsewhere > 0 => (
+            format!(
+                "the headers would merge and GRO works for {coalesced_elsewhere} other \
+                 flow{} to this host, so these segments reached it apart (another queue \
+                 or interface, or paced wider than one NAPI poll)",
+                if coalesced_elsewhere == 1 { "" } else { "s" }
+            ),
+            "Check which interface and receive queue this flow arrives on (`ethtool -S \
+             IFACE`, RSS/RPS settings) and whether GRO is on there; a flow paced below \
+             the interrupt-coalescing interval cannot be merged (`ethtool -c IFACE`)."
+                .to_string(),
+        ),
+        None => (
+            "the headers would merge, so GRO/LRO is off or not reached".to_string(),
+            "Turn receive coalescing on: `ethtool -K IFACE gro on` (and `lro on` where \
+             the NIC supports it); for VXLAN/Geneve check the tunnel device and \
+             `rx-udp_tunnel-port-offload` too, and that no XDP program or tap disables \
+             GRO."
+                .to_string(),
+        ),
     }
 }

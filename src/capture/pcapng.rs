@@ -197,129 +197,135 @@ impl PcapNgReader {
     ) -> Result<Option<Record>, CaptureError> {
         loop {
             let offset = src.offset;
-            let mut head = [0u8; 8];
-            match src.fill(&mut head)? {
-                Fill::Full => {}
-                Fill::Eof => return Ok(None),
-                Fill::Short(_) => {
-                    meta.truncation = Some(Truncation {
-                        offset,
-                        kind: TruncationKind::CutShort,
-                    });
+            let (block_type, head) = match self.frame_block(src, buf, meta, offset)? {
+                Framed::Block(t, h) => (t, h),
+                Framed::Section => continue,
+                Framed::End(t) => {
+                    if t.is_some() {
+                        meta.truncation = t;
+                    }
                     return Ok(None);
                 }
-            }
-            if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == SHB_TYPE {
-                if let Err(t) = self.read_shb(src, buf, head, offset, meta)? {
-                    meta.truncation = Some(t);
-                    return Ok(None);
-                }
-                continue;
-            }
-            let block_type = self.u32_at(&head, 0);
-            let len = self.u32_at(&head, 4);
-            // A length below 12 or not a multiple of 4 cannot frame a block (pcapng §3.1);
-            // pcap-parser panics or misreads on those (crates.md, B4), so they never reach it.
-            if !(12..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
-                meta.truncation = Some(corrupt(
-                    offset,
-                    format!("pcapng block of type {block_type:#x} has invalid length {len}"),
-                ));
-                return Ok(None);
-            }
-            match src.fill_vec(buf, len as usize - 8)? {
-                Fill::Full => {}
-                _ => {
-                    meta.truncation = Some(Truncation {
-                        offset,
-                        kind: TruncationKind::CutShort,
-                    });
-                    return Ok(None);
-                }
-            }
-            let trailer = self.u32_at(buf, buf.len() - 4);
-            if trailer != len {
-                meta.truncation = Some(corrupt(
-                    offset,
-                    format!("pcapng block length {len} does not match its trailer {trailer}"),
-                ));
-                return Ok(None);
-            }
+            };
             // `buf` holds the block without its first 8 bytes.
-            match block_type {
-                EPB_TYPE | OPB_TYPE => {
-                    if buf.len() < 24 {
-                        meta.truncation =
-                            Some(corrupt(offset, "pcapng packet block too short".into()));
-                        return Ok(None);
-                    }
-                    let if_id = if block_type == EPB_TYPE {
-                        self.u32_at(buf, 0)
-                    } else {
-                        self.u16_at(buf, 0) as u32
-                    };
-                    let ts = ((self.u32_at(buf, 4) as u64) << 32) | self.u32_at(buf, 8) as u64;
-                    let caplen = self.u32_at(buf, 12);
-                    let origlen = self.u32_at(buf, 16);
-                    // Data starts at 20 and is padded; 4 bytes of trailer follow at least.
-                    if caplen as usize > buf.len() - 24 {
-                        meta.truncation = Some(corrupt(
-                            offset,
-                            format!(
-                                "packet block claims {caplen} captured bytes in a {len}-byte block"
-                            ),
-                        ));
-                        return Ok(None);
-                    }
-                    return Ok(Some(self.record(
-                        if_id,
-                        ts,
-                        origlen,
-                        20..20 + caplen as usize,
-                        offset,
-                    )));
+            let rec = match block_type {
+                EPB_TYPE | OPB_TYPE => self.packet_block(block_type, buf, offset),
+                SPB_TYPE => self.simple_block(buf, offset),
+                SJE_TYPE | CB_TYPE | DCB_TYPE => Ok(non_packet(block_type, buf, offset)),
+                IDB_TYPE => {
+                    self.read_idb(&head, buf, meta);
+                    continue;
                 }
-                SPB_TYPE => {
-                    if buf.len() < 8 {
-                        meta.truncation = Some(corrupt(
-                            offset,
-                            "pcapng simple packet block too short".into(),
-                        ));
-                        return Ok(None);
-                    }
-                    let origlen = self.u32_at(buf, 0);
-                    // SPB: captured length is min(original length, block room, snaplen) (§4.4).
-                    let room = buf.len() as u32 - 8;
-                    let snap = match self.interfaces.first() {
-                        Some(i) if i.snaplen > 0 => i.snaplen,
-                        _ => u32::MAX,
-                    };
-                    let caplen = origlen.min(room).min(snap);
-                    // SPBs carry no timestamp.
-                    let mut rec = self.record(0, 0, origlen, 4..4 + caplen as usize, offset);
-                    rec.ts_ns = None;
-                    return Ok(Some(rec));
+                ISB_TYPE => {
+                    self.read_isb(&head, buf, meta);
+                    continue;
                 }
-                SJE_TYPE | CB_TYPE | DCB_TYPE => {
-                    // Custom blocks start with a 4-byte Private Enterprise Number that Wireshark
-                    // does not count in `frame.len`.
-                    let skip = if block_type == SJE_TYPE { 0 } else { 4 };
-                    let end = buf.len() - 4;
-                    let start = skip.min(end);
-                    return Ok(Some(Record {
-                        ts_ns: None,
-                        link_type: NON_PACKET,
-                        interface: None,
-                        wire_len: (end - start) as u32,
-                        data: start..end,
-                        offset,
-                    }));
+                _ => {
+                    meta.skipped_blocks += 1;
+                    continue;
                 }
-                IDB_TYPE => self.read_idb(&head, buf, meta),
-                ISB_TYPE => self.read_isb(&head, buf, meta),
-                _ => meta.skipped_blocks += 1,
-            }
+            };
+            return match rec {
+                Ok(r) => Ok(Some(r)),
+                Err(t) => {
+                    meta.truncation = Some(t);
+                    Ok(None)
+                }
+            };
         }
+    }
+
+    /// Reads the next block into `buf` (without its first 8 bytes, which it returns), checking
+    /// its framing; a Section Header Block is read here and starts a new section.
+    fn frame_block(
+        &mut self,
+        src: &mut Source,
+        buf: &mut Vec<u8>,
+        meta: &mut CaptureMeta,
+        offset: u64,
+    ) -> Result<Framed, CaptureError> {
+        let cut = Framed::End(Some(Truncation {
+            offset,
+            kind: TruncationKind::CutShort,
+        }));
+        let mut head = [0u8; 8];
+        match src.fill(&mut head)? {
+            Fill::Full => {}
+            Fill::Eof => return Ok(Framed::End(None)),
+            Fill::Short(_) => return Ok(cut),
+        }
+        if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == SHB_TYPE {
+            return Ok(match self.read_shb(src, buf, head, offset, meta)? {
+                Ok(()) => Framed::Section,
+                Err(t) => Framed::End(Some(t)),
+            });
+        }
+        let block_type = self.u32_at(&head, 0);
+        let len = self.u32_at(&head, 4);
+        // A length below 12 or not a multiple of 4 cannot frame a block (pcapng §3.1);
+        // pcap-parser panics or misreads on those (crates.md, B4), so they never reach it.
+        if !(12..=MAX_BLOCK_LEN).contains(&len) || !len.is_multiple_of(4) {
+            return Ok(Framed::End(Some(corrupt(
+                offset,
+                format!("pcapng block of type {block_type:#x} has invalid length {len}"),
+            ))));
+        }
+        if !matches!(src.fill_vec(buf, len as usize - 8)?, Fill::Full) {
+            return Ok(cut);
+        }
+        let trailer = self.u32_at(buf, buf.len() - 4);
+        if trailer != len {
+            return Ok(Framed::End(Some(corrupt(
+                offset,
+                format!("pcapng block length {len} does not match its trailer {trailer}"),
+            ))));
+        }
+        Ok(Framed::Block(block_type, head))
+    }
+
+    /// An Enhanced (or obsolete) Packet Block.
+    fn packet_block(&self, block_type: u32, buf: &[u8], offset: u64) -> Result<Record, Truncation> {
+        if buf.len() < 24 {
+            return Err(corrupt(offset, "pcapng packet block too short".into()));
+        }
+        let if_id = if block_type == EPB_TYPE {
+            self.u32_at(buf, 0)
+        } else {
+            self.u16_at(buf, 0) as u32
+        };
+        let ts = ((self.u32_at(buf, 4) as u64) << 32) | self.u32_at(buf, 8) as u64;
+        let caplen = self.u32_at(buf, 12);
+        let origlen = self.u32_at(buf, 16);
+        // Data starts at 20 and is padded; 4 bytes of trailer follow at least.
+        if caplen as usize > buf.len() - 24 {
+            let len = buf.len() + 8;
+            return Err(corrupt(
+                offset,
+                format!("packet block claims {caplen} captured bytes in a {len}-byte block"),
+            ));
+        }
+        Ok(self.record(if_id, ts, origlen, 20..20 + caplen as usize, offset))
+    }
+
+    /// A Simple Packet Block: captured length is min(original length, block room, snaplen)
+    /// (pcapng §4.4), and there is no timestamp.
+    fn simple_block(&self, buf: &[u8], offset: u64) -> Result<Record, Truncation> {
+        if buf.len() < 8 {
+            return Err(corrupt(
+                offset,
+                "pcapng simple packet block too short".into(),
+            ));
+        }
+        let origlen = self.u32_at(buf, 0);
+        let room = buf.len() as u32 - 8;
+        let snap = match self.interfaces.first() {
+            Some(i) if i.snaplen > 0 => i.snaplen,
+            _ => u32::MAX,
+        };
+        let caplen = origlen.min(room).min(snap);
+        let mut rec = self.record(0, 0, origlen, 4..4 + caplen as usize, offset);
+        rec.ts_ns = None;
+        Ok(rec)
     }
 
     fn record(
@@ -446,5 +452,32 @@ impl PcapNgReader {
             Some(s) => *s = stats,
             None => meta.interface_stats.push(stats),
         }
+    }
+}
+
+/// What framing the next block gave.
+enum Framed {
+    /// A block of this type, with its first 8 bytes; the rest is in the buffer.
+    Block(u32, [u8; 8]),
+    /// A Section Header Block was read: a new section starts.
+    Section,
+    /// The end of the records: the file's end, or where it is cut or damaged.
+    End(Option<Truncation>),
+}
+
+/// A Custom or Systemd Journal Export block: numbered as a frame, as Wireshark does, but not a
+/// packet. Custom blocks start with a 4-byte Private Enterprise Number that Wireshark does not
+/// count in `frame.len`.
+fn non_packet(block_type: u32, buf: &[u8], offset: u64) -> Record {
+    let skip = if block_type == SJE_TYPE { 0 } else { 4 };
+    let end = buf.len() - 4;
+    let start = skip.min(end);
+    Record {
+        ts_ns: None,
+        link_type: NON_PACKET,
+        interface: None,
+        wire_len: (end - start) as u32,
+        data: start..end,
+        offset,
     }
 }

@@ -11,6 +11,7 @@ use crate::analysis::Settings;
 use crate::capture::Input;
 use crate::cli::{CompareArgs, OutputFormat};
 use crate::decode::DecodeConfig;
+use crate::flow::Protocol;
 use crate::pipeline::{run_analysis, traced, DamagedInput};
 use crate::plot::{self, Format, OverlaySide};
 use crate::report::compare::{self, Comparison, Matching};
@@ -85,7 +86,7 @@ fn compare_plots(
     let pairs: Vec<&compare::FlowPair> = cmp
         .flows
         .iter()
-        .filter(|p| p.protocol == "tcp")
+        .filter(|p| p.protocol == Protocol::Tcp)
         .take(COMPARE_PLOT_TOP)
         .collect();
     let b = traced(

@@ -10,7 +10,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use super::chart::{Axis, Chart, Point, Rgb, Style, Unit};
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::types::RangedCoordf64;
+
+use super::chart::{Axis, Chart, Point, Rgb, Series, Style, Unit};
 
 /// DejaVu Sans (Bitstream Vera license, `fonts/LICENSE-DejaVu`), embedded so that drawing text
 /// needs no fontconfig and no installed fonts (see the notes on plotters' `ttf` feature).
@@ -176,19 +179,49 @@ fn desc(axis: &Axis) -> String {
 
 type DrawResult = Result<(), String>;
 
+/// Both coordinate systems of a graph: seconds (or frames) against the left and right axes.
+type Coords = Cartesian2d<RangedCoordf64, RangedCoordf64>;
+type Ctx<'a, DB> = DualCoordChartContext<'a, DB, Coords, Coords>;
+
+fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String {
+    e.to_string()
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
+    root.fill(&WHITE).map_err(err)?;
     let (w, h) = root.dim_in_pixel();
     // Type sizes follow the picture so a 4K graph and a thumbnail both read well.
     let base = (f64::from(w.min(h * 16 / 9)) / 80.0).clamp(9.0, 28.0);
     let (head, body) = root.split_vertically((base * 3.6) as u32);
+    heading(&head, chart, base)?;
+    let mut ctx = axes(&body, chart, base)?;
+    let mut named: Vec<&str> = Vec::new();
+    for s in &chart.series {
+        series(&mut ctx, s, base, !named.contains(&s.name.as_str()))?;
+        named.push(&s.name);
+    }
+    ctx.configure_series_labels()
+        .position(quiet_corner(chart))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(190, 190, 190))
+        .label_font((FAMILY, base * 0.9))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// The title and the caption under it.
+fn heading<DB: DrawingBackend>(
+    head: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    base: f64,
+) -> DrawResult {
     head.draw_text(
         &chart.title,
         &(FAMILY, base * 1.35).into_font().color(&BLACK),
         ((base * 0.8) as i32, (base * 0.5) as i32),
     )
-    .map_err(e)?;
+    .map_err(err)?;
     head.draw_text(
         &chart.caption,
         &(FAMILY, base * 0.95)
@@ -196,12 +229,20 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
             .color(&RGBColor(80, 80, 80)),
         ((base * 0.8) as i32, (base * 2.2) as i32),
     )
-    .map_err(e)?;
+    .map_err(err)
+}
 
+/// The plotting area with its mesh, axis descriptions and tick labels (and the right axis when
+/// the chart has one).
+fn axes<'a, DB: DrawingBackend>(
+    body: &'a DrawingArea<DB, Shift>,
+    chart: &Chart,
+    base: f64,
+) -> Result<Ctx<'a, DB>, String> {
     let (x, y) = (&chart.x, &chart.y);
     let y2 = chart.y2.clone().unwrap_or_else(|| y.clone());
     let label_font = (FAMILY, base);
-    let mut ctx = ChartBuilder::on(&body)
+    let mut ctx = ChartBuilder::on(body)
         .margin((base * 0.8) as u32)
         .x_label_area_size((base * 3.2) as u32)
         .y_label_area_size((base * 5.5) as u32)
@@ -211,7 +252,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
             0
         })
         .build_cartesian_2d(x.min..x.max, y.min..y.max)
-        .map_err(e)?
+        .map_err(err)?
         .set_secondary_coord(x.min..x.max, y2.min..y2.max);
     ctx.configure_mesh()
         .light_line_style(RGBColor(235, 235, 235))
@@ -223,7 +264,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
         .x_label_formatter(&|v| tick(*v, x))
         .y_label_formatter(&|v| tick(*v, y))
         .draw()
-        .map_err(e)?;
+        .map_err(err)?;
     if chart.y2.is_some() {
         ctx.configure_secondary_axes()
             .y_desc(desc(&y2))
@@ -231,97 +272,99 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
             .axis_desc_style(label_font)
             .y_label_formatter(&|v| tick(*v, &y2))
             .draw()
-            .map_err(e)?;
+            .map_err(err)?;
     }
+    Ok(ctx)
+}
 
-    let mut named: Vec<&str> = Vec::new();
-    for s in &chart.series {
-        let c = color(s.color);
-        let stroke = c.stroke_width(1);
-        let r = (base / 4.0).max(2.0) as i32;
-        let pts = &s.points;
-        // Each style has its own element type: plotters' `DynElement` needs a `'static` backend,
-        // which a PNG backend borrowing its path is not.
-        macro_rules! series {
-            ($iter:expr) => {
-                if s.secondary {
-                    ctx.draw_secondary_series($iter)
-                } else {
-                    ctx.draw_series($iter)
-                }
-                .map_err(e)?
-            };
+/// A line's path: a step line holds each value until the next point.
+fn path(s: &Series) -> Vec<(f64, f64)> {
+    let pts = &s.points;
+    let mut path: Vec<(f64, f64)> = Vec::with_capacity(pts.len() * 2);
+    for (i, p) in pts.iter().enumerate() {
+        if let (Style::Step, Some(prev)) = (s.style, i.checked_sub(1).and_then(|j| pts.get(j))) {
+            path.push((p.x, prev.y));
         }
-        let anno = match s.style {
-            Style::Step | Style::Line => {
-                let mut path: Vec<(f64, f64)> = Vec::with_capacity(pts.len() * 2);
-                for (i, p) in pts.iter().enumerate() {
-                    if let (Style::Step, Some(prev)) =
-                        (s.style, i.checked_sub(1).and_then(|j| pts.get(j)))
-                    {
-                        path.push((p.x, prev.y));
-                    }
-                    path.push((p.x, p.y));
-                }
-                series!(std::iter::once(PathElement::new(path, c.stroke_width(2))))
-            }
-            Style::Bar => {
-                // End ticks (tcptrace's arrow heads) only while bars are far enough apart to see.
-                if pts.len() < 400 {
-                    series!(pts
-                        .iter()
-                        .flat_map(|p| [(p.x, p.y), (p.x, p.top)])
-                        .map(|at| {
-                            EmptyElement::at(at) + PathElement::new(vec![(-r, 0), (r, 0)], stroke)
-                        }));
-                }
-                series!(pts
-                    .iter()
-                    .map(|p: &Point| PathElement::new(vec![(p.x, p.y), (p.x, p.top)], stroke)))
-            }
-            Style::Dot => {
-                series!(pts
-                    .iter()
-                    .map(|p| Circle::new((p.x, p.y), (r - 1).max(2), c.filled())))
-            }
-            Style::Diamond => series!(pts.iter().map(|p| {
-                EmptyElement::at((p.x, p.y))
-                    + Polygon::new(vec![(0, -r), (r, 0), (0, r), (-r, 0)], c.filled())
-            })),
-            Style::Label(letter) => {
-                let font = (FAMILY, base * 0.9).into_font().color(&c);
-                let text = letter.to_string();
-                series!(pts.iter().map(|p| {
-                    EmptyElement::at((p.x, p.y))
-                        + Text::new(text.clone(), (r, -(base as i32)), font.clone())
-                }))
-            }
-        };
-        if !named.contains(&s.name.as_str()) {
-            named.push(&s.name);
-            let style = s.style;
-            let font = (FAMILY, base * 0.9).into_font().color(&c);
-            anno.label(s.name.clone())
-                .legend(move |(lx, ly)| match style {
-                    Style::Dot | Style::Diamond => {
-                        Circle::new((lx + 8, ly), 4, c.filled()).into_dyn()
-                    }
-                    Style::Label(letter) => {
-                        Text::new(letter.to_string(), (lx + 3, ly - 7), font.clone()).into_dyn()
-                    }
-                    Style::Step | Style::Line | Style::Bar => {
-                        PathElement::new(vec![(lx, ly), (lx + 16, ly)], c.stroke_width(2))
-                            .into_dyn()
-                    }
-                });
-        }
+        path.push((p.x, p.y));
     }
-    ctx.configure_series_labels()
-        .position(quiet_corner(chart))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(190, 190, 190))
-        .label_font((FAMILY, base * 0.9))
-        .draw()
-        .map_err(e)?;
+    path
+}
+
+/// One series in its style; `legend` gives it a legend entry (the first series of each name).
+fn series<'a, DB: DrawingBackend + 'a>(
+    ctx: &mut Ctx<'a, DB>,
+    s: &Series,
+    base: f64,
+    legend: bool,
+) -> DrawResult {
+    let c = color(s.color);
+    let stroke = c.stroke_width(1);
+    let r = (base / 4.0).max(2.0) as i32;
+    let pts = &s.points;
+    // Each style has its own element type: plotters' `DynElement` needs a `'static` backend,
+    // which a PNG backend borrowing its path is not.
+    macro_rules! series {
+        ($iter:expr) => {
+            if s.secondary {
+                ctx.draw_secondary_series($iter)
+            } else {
+                ctx.draw_series($iter)
+            }
+            .map_err(err)?
+        };
+    }
+    let anno = match s.style {
+        Style::Step | Style::Line => {
+            series!(std::iter::once(PathElement::new(
+                path(s),
+                c.stroke_width(2)
+            )))
+        }
+        Style::Bar => {
+            // End ticks (tcptrace's arrow heads) only while bars are far enough apart to see.
+            if pts.len() < 400 {
+                series!(pts
+                    .iter()
+                    .flat_map(|p| [(p.x, p.y), (p.x, p.top)])
+                    .map(|at| {
+                        EmptyElement::at(at) + PathElement::new(vec![(-r, 0), (r, 0)], stroke)
+                    }));
+            }
+            series!(pts
+                .iter()
+                .map(|p: &Point| PathElement::new(vec![(p.x, p.y), (p.x, p.top)], stroke)))
+        }
+        Style::Dot => {
+            series!(pts
+                .iter()
+                .map(|p| Circle::new((p.x, p.y), (r - 1).max(2), c.filled())))
+        }
+        Style::Diamond => series!(pts.iter().map(|p| {
+            EmptyElement::at((p.x, p.y))
+                + Polygon::new(vec![(0, -r), (r, 0), (0, r), (-r, 0)], c.filled())
+        })),
+        Style::Label(letter) => {
+            let font = (FAMILY, base * 0.9).into_font().color(&c);
+            let text = letter.to_string();
+            series!(pts.iter().map(|p| {
+                EmptyElement::at((p.x, p.y))
+                    + Text::new(text.clone(), (r, -(base as i32)), font.clone())
+            }))
+        }
+    };
+    if legend {
+        let style = s.style;
+        let font = (FAMILY, base * 0.9).into_font().color(&c);
+        anno.label(s.name.clone())
+            .legend(move |(lx, ly)| match style {
+                Style::Dot | Style::Diamond => Circle::new((lx + 8, ly), 4, c.filled()).into_dyn(),
+                Style::Label(letter) => {
+                    Text::new(letter.to_string(), (lx + 3, ly - 7), font.clone()).into_dyn()
+                }
+                Style::Step | Style::Line | Style::Bar => {
+                    PathElement::new(vec![(lx, ly), (lx + 16, ly)], c.stroke_width(2)).into_dyn()
+                }
+            });
+    }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::time::seconds;
-use crate::flow::{CaptureEvidence, DirStats, Direction, Flow, Side};
+use crate::flow::{CaptureEvidence, DirStats, Direction, Flow, Protocol, Side};
 use crate::gro::{GroDir, Kernel, MtuSource};
 use crate::tcp::metrics::{Counts, DirMetrics, RttSource};
 use crate::tcp::TcpConn;
@@ -296,7 +296,7 @@ impl From<&DirStats> for DirReport {
 #[derive(Debug, Serialize)]
 pub struct FlowReport {
     pub id: u32,
-    pub protocol: &'static str,
+    pub protocol: Protocol,
     pub client: String,
     pub server: String,
     pub tunnel: Option<TunnelReport>,
@@ -328,11 +328,10 @@ impl FlowReport {
     /// The report of one flow; `kernel` names the GRO rules the model applied.
     pub fn new(f: &Flow, kernel: Kernel) -> Self {
         let (c, s) = (f.client(), f.server());
-        let proto = f.key.protocol.as_str();
         let wireshark_filter = f.wireshark_filter();
         FlowReport {
             id: f.id,
-            protocol: proto,
+            protocol: f.key.protocol,
             client: c.to_string(),
             server: s.to_string(),
             tunnel: f.key.tunnel.map(|t| {

@@ -42,11 +42,31 @@ pub struct Report {
     pub verdict: Verdict,
 }
 
+/// How a capture came out: no finding, or the highest severity found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Info,
+    Warning,
+    Error,
+}
+
+impl From<Severity> for Status {
+    fn from(s: Severity) -> Status {
+        match s {
+            Severity::Info => Status::Info,
+            Severity::Warning => Status::Warning,
+            Severity::Error => Status::Error,
+        }
+    }
+}
+
 /// The conclusion in plain words: the most important finding and what to try next.
 #[derive(Debug, Serialize)]
 pub struct Verdict {
     /// `ok` (no finding), or the highest severity found: `info`, `warning`, `error`.
-    pub status: &'static str,
+    pub status: Status,
     pub summary: String,
     pub next_step: Option<String>,
     /// Index into `findings` of the finding the summary is about.
@@ -64,7 +84,7 @@ impl Verdict {
         }
         match findings.first() {
             None => Verdict {
-                status: "ok",
+                status: Status::Ok,
                 summary: "No problem found: no offload, tunnel or TCP issue in this capture."
                     .into(),
                 next_step: None,
@@ -72,14 +92,14 @@ impl Verdict {
                 counts,
             },
             Some(f) if f.severity == Severity::Info => Verdict {
-                status: "info",
+                status: Status::Info,
                 summary: format!("No problem found. Of note: {}", f.message),
                 next_step: Some(f.hint.clone()),
                 finding: Some(0),
                 counts,
             },
             Some(f) => Verdict {
-                status: f.severity.as_str(),
+                status: f.severity.into(),
                 summary: f.message.clone(),
                 next_step: Some(f.hint.clone()),
                 finding: Some(0),

@@ -10,8 +10,9 @@ const STYLE: TableStyle = TableStyle::new()
     .header_separator(LineStyle::none().fill('─').junction('─'))
     .bottom_border(LineStyle::none().fill('─').junction('─'));
 
-use super::{FlowReport, Report};
+use super::{FlowReport, Report, Status};
 use crate::analysis::Severity;
+use crate::flow::Protocol;
 use crate::units::{bytes, duration, rate, thousands};
 
 /// Options for the text rendering.
@@ -24,6 +25,17 @@ pub struct TextOptions {
 
 pub fn render(r: &Report, opts: &TextOptions) -> String {
     let mut out = String::new();
+    summary(&mut out, r);
+    if !r.flows.is_empty() {
+        flows(&mut out, r, opts);
+    }
+    findings(&mut out, r);
+    verdict(&mut out, r);
+    out
+}
+
+/// The capture summary: file, format, frames, what they decoded to, flows, truncation.
+fn summary(out: &mut String, r: &Report) {
     let c = &r.capture;
     let _ = writeln!(out, "{} {} — {}", r.tool.name, r.tool.version, c.path);
     let lts: Vec<String> = c
@@ -56,11 +68,12 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
         thousands(c.frames),
         bytes(c.bytes)
     );
-    let decoded: Vec<String> = c
-        .decoded
-        .iter()
-        .map(|(k, v)| format!("{k} {}", thousands(*v)))
-        .collect();
+    let counted = |m: &std::collections::BTreeMap<String, u64>| -> Vec<String> {
+        m.iter()
+            .map(|(k, v)| format!("{k} {}", thousands(*v)))
+            .collect()
+    };
+    let decoded = counted(&c.decoded);
     let _ = writeln!(
         out,
         "  decoded    {}",
@@ -71,14 +84,13 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
         }
     );
     if !c.undecoded.is_empty() {
-        let u: Vec<String> = c
-            .undecoded
-            .iter()
-            .map(|(k, v)| format!("{k} {}", thousands(*v)))
-            .collect();
-        let _ = writeln!(out, "  undecoded  {}", u.join(" · "));
+        let _ = writeln!(out, "  undecoded  {}", counted(&c.undecoded).join(" · "));
     }
-    let tcp = r.flows.iter().filter(|f| f.protocol == "tcp").count();
+    let tcp = r
+        .flows
+        .iter()
+        .filter(|f| f.protocol == Protocol::Tcp)
+        .count();
     let tunnelled = r.flows.iter().filter(|f| f.tunnel.is_some()).count();
     let _ = writeln!(
         out,
@@ -99,31 +111,35 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
             t.description
         );
     }
+}
 
-    if !r.flows.is_empty() {
-        let mut order: Vec<&FlowReport> = r.flows.iter().collect();
-        order.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id)));
-        let shown = order.len().min(opts.top);
-        let _ = writeln!(
-            out,
-            "\nFlows, largest first ({shown} of {}{})",
-            order.len(),
-            if shown < order.len() {
-                "; --top N shows more"
-            } else {
-                ""
-            }
-        );
-        out.push_str(&flows_table(&order[..shown], opts.width));
-        out.push('\n');
-    }
+/// The flows table, largest first, `--top` of them.
+fn flows(out: &mut String, r: &Report, opts: &TextOptions) {
+    let mut order: Vec<&FlowReport> = r.flows.iter().collect();
+    order.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.id.cmp(&b.id)));
+    let shown = order.len().min(opts.top);
+    let _ = writeln!(
+        out,
+        "\nFlows, largest first ({shown} of {}{})",
+        order.len(),
+        if shown < order.len() {
+            "; --top N shows more"
+        } else {
+            ""
+        }
+    );
+    out.push_str(&flows_table(&order[..shown], opts.width));
+    out.push('\n');
+}
 
+/// Every finding with its hint, frames and filter. Info findings repeat per flow
+/// (oversized-frames on every coalesced flow): the first few of each id are shown, the rest
+/// summarised.
+fn findings(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\nFindings");
     if r.findings.is_empty() {
         let _ = writeln!(out, "  none");
     }
-    // Info findings repeat per flow (oversized-frames on every coalesced flow): the first few of
-    // each id are shown, the rest summarised.
     let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut hidden: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for f in &r.findings {
@@ -161,8 +177,6 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
             flows.join(", ")
         );
     }
-    verdict(&mut out, r);
-    out
 }
 
 /// Info findings of one id shown in full before the rest are summarised.
@@ -173,8 +187,8 @@ fn verdict(out: &mut String, r: &Report) {
     let v = &r.verdict;
     let _ = writeln!(out, "\nVerdict");
     let label = match v.status {
-        "error" | "warning" => "Problem",
-        _ => "OK",
+        Status::Error | Status::Warning => "Problem",
+        Status::Ok | Status::Info => "OK",
     };
     let _ = writeln!(out, "  {label:<8} {}", v.summary);
     if let Some(n) = &v.next_step {
@@ -265,7 +279,7 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
         };
         t.add_row(vec![
             f.id.to_string(),
-            f.protocol.to_string(),
+            f.protocol.as_str().to_string(),
             f.client.clone(),
             f.server.clone(),
             tunnel,

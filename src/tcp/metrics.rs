@@ -160,68 +160,97 @@ impl DirMetrics {
     pub fn sent(&mut self, s: &Sent) {
         let ev = s.events;
         self.counts.add(ev);
-        let end = s.seq.plus(s.len);
-
-        // Zero window advertised by this side (RST carries no window worth reading).
-        if !s.rst {
-            match (s.window_zero, self.zero_since) {
-                (true, None) => {
-                    self.zero_since = Some(s.ts_ns);
-                    self.zero_window_periods += 1;
-                }
-                (false, Some(t0)) => {
-                    self.zero_window_ns += s.ts_ns.saturating_sub(t0).max(0);
-                    self.zero_since = None;
-                }
-                _ => {}
-            }
-        }
-
+        self.window(s);
         if let Some(v) = s.tsval {
-            if self
-                .tsvals
-                .back()
-                .is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0)
-            {
-                if self.tsvals.len() == MAX_TSVALS {
-                    self.tsvals.pop_front();
-                }
-                self.tsvals.push_back((v, s.ts_ns));
-            }
+            self.tsval(v, s.ts_ns);
         }
-
         if s.len == 0 && !s.syn_fin {
             return;
         }
         self.seq_segments += 1;
-        let mut new = 0u32;
-        if s.len > 0 {
-            self.data_segments += 1;
-            self.data_bytes += s.len as u64;
-            self.first_data_ns.get_or_insert(s.ts_ns);
-            self.last_data_ns = Some(s.ts_ns);
-            if ev.any(Events::ANY_RETRANSMISSION) {
-                self.retransmitted_bytes += s.len as u64;
-            }
-            let highest = *self.highest.get_or_insert(s.seq);
-            if ev.any(Events::LOST_SEGMENT) {
-                if let Some(gap) = s.seq.bytes_after(highest).filter(|&g| g > 0) {
-                    self.open_hole(highest, highest.plus(gap));
-                }
-            }
-            // New: what lies beyond the highest byte sent, plus what fills a hole left earlier.
-            let filled = self.fill_holes(s.seq, end);
-            new = (end.bytes_after(highest).unwrap_or(0).min(s.len) + filled).min(s.len);
-            self.new_bytes += new as u64;
-            self.series
-                .get_or_insert_with(|| Series::new(s.series_start, s.interval_ns))
-                .add(s.ts_ns, s.len as u64, new as u64);
-        }
+        let new = if s.len > 0 { self.data(s) } else { 0 };
+        let end = s.seq.plus(s.len);
         let seg_end = if s.syn_fin { end.plus(1) } else { end };
         self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
+        self.karn(s, new, seg_end);
 
-        // Karn's rule: a retransmitted range never gives a sample.
-        if ev.any(Events::ANY_RETRANSMISSION | Events::OUT_OF_ORDER) || new < s.len {
+        // Bytes in flight after this segment: highest sent minus cumulative ACK minus SACKed.
+        if s.len > 0 {
+            if let Some(inflight) = self.outstanding_bytes() {
+                self.inflight_now = inflight;
+                self.inflight_peak = self.inflight_peak.max(inflight);
+                self.inflight_sum += inflight as u128;
+                self.inflight_samples += 1;
+            }
+        }
+    }
+
+    /// Zero window advertised by this side (RST carries no window worth reading).
+    fn window(&mut self, s: &Sent) {
+        if s.rst {
+            return;
+        }
+        match (s.window_zero, self.zero_since) {
+            (true, None) => {
+                self.zero_since = Some(s.ts_ns);
+                self.zero_window_periods += 1;
+            }
+            (false, Some(t0)) => {
+                self.zero_window_ns += s.ts_ns.saturating_sub(t0).max(0);
+                self.zero_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps a TSval that moved forward, for timestamp RTT samples.
+    fn tsval(&mut self, v: u32, ts_ns: i64) {
+        if self
+            .tsvals
+            .back()
+            .is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0)
+        {
+            if self.tsvals.len() == MAX_TSVALS {
+                self.tsvals.pop_front();
+            }
+            self.tsvals.push_back((v, ts_ns));
+        }
+    }
+
+    /// Accounts a segment's payload: data and retransmitted bytes, holes the capture shows, and
+    /// the new bytes (goodput); returns those.
+    fn data(&mut self, s: &Sent) -> u32 {
+        let end = s.seq.plus(s.len);
+        self.data_segments += 1;
+        self.data_bytes += s.len as u64;
+        self.first_data_ns.get_or_insert(s.ts_ns);
+        self.last_data_ns = Some(s.ts_ns);
+        if s.events.any(Events::ANY_RETRANSMISSION) {
+            self.retransmitted_bytes += s.len as u64;
+        }
+        let highest = *self.highest.get_or_insert(s.seq);
+        if s.events.any(Events::LOST_SEGMENT) {
+            if let Some(gap) = s.seq.bytes_after(highest).filter(|&g| g > 0) {
+                self.open_hole(highest, highest.plus(gap));
+            }
+        }
+        // New: what lies beyond the highest byte sent, plus what fills a hole left earlier.
+        let filled = self.fill_holes(s.seq, end);
+        let new = (end.bytes_after(highest).unwrap_or(0).min(s.len) + filled).min(s.len);
+        self.new_bytes += new as u64;
+        self.series
+            .get_or_insert_with(|| Series::new(s.series_start, s.interval_ns))
+            .add(s.ts_ns, s.len as u64, new as u64);
+        new
+    }
+
+    /// Karn's rule: a retransmitted range never gives a sample; a new one is outstanding until
+    /// ACKed.
+    fn karn(&mut self, s: &Sent, new: u32, seg_end: SeqNum) {
+        if s.events
+            .any(Events::ANY_RETRANSMISSION | Events::OUT_OF_ORDER)
+            || new < s.len
+        {
             for o in self.outstanding.iter_mut().rev() {
                 if o.end <= s.seq {
                     break;
@@ -240,16 +269,6 @@ impl DirMetrics {
                 ts: s.ts_ns,
                 no_sample: false,
             });
-        }
-
-        // Bytes in flight after this segment: highest sent minus cumulative ACK minus SACKed.
-        if s.len > 0 {
-            if let Some(inflight) = self.outstanding_bytes() {
-                self.inflight_now = inflight;
-                self.inflight_peak = self.inflight_peak.max(inflight);
-                self.inflight_sum += inflight as u128;
-                self.inflight_samples += 1;
-            }
         }
     }
 

@@ -135,17 +135,8 @@ impl TcpConn {
     /// Analyses one frame sent by `side`; returns its Wireshark flags.
     pub fn segment(&mut self, side: Side, f: &TcpFrame<'_>) -> Events {
         let t = f.tcp;
-        let o = &t.options;
         self.handshake.note(side, t.flags, f.ts_ns);
-        if t.flags & tcp_flags::SYN != 0 {
-            let so = &mut self.options[side];
-            so.isn = Some(t.seq);
-            so.mss = o.mss.or(so.mss);
-            so.sack_permitted |= o.sack_permitted;
-        }
-        if o.timestamp.is_some() {
-            self.options[side].timestamps = true;
-        }
+        self.note_options(side, t);
         if !f.has_seglen {
             return Events::default();
         }
@@ -156,19 +147,41 @@ impl TcpConn {
             len: t.payload_len,
             flags: t.flags,
             window: t.window,
-            wscale: o.window_scale,
+            wscale: t.options.window_scale,
         };
         let ev = self.ws.analyse(side, &seg);
         self.evidence.note(f.number, ev);
         let so = &mut self.options[side];
         so.max_payload = so.max_payload.max(t.payload_len);
+        self.measure(side, f, &seg, ev);
+        self.trace(side, f, &seg, ev);
+        ev
+    }
 
-        let syn_fin = t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0;
+    /// What the handshake and the options tell about `side`.
+    fn note_options(&mut self, side: Side, t: &TcpFacts<'_>) {
+        let o = &t.options;
+        let so = &mut self.options[side];
+        if t.flags & tcp_flags::SYN != 0 {
+            so.isn = Some(t.seq);
+            so.mss = o.mss.or(so.mss);
+            so.sack_permitted |= o.sack_permitted;
+        }
+        if o.timestamp.is_some() {
+            so.timestamps = true;
+        }
+    }
+
+    /// The measurements: what `side` sent, what its ACK says of the other side's data (RTT
+    /// samples), and both directions' bytes in flight.
+    fn measure(&mut self, side: Side, f: &TcpFrame<'_>, seg: &Segment, ev: Events) {
+        let t = f.tcp;
+        let o = &t.options;
         self.dirs[side].sent(&Sent {
             ts_ns: f.ts_ns,
             seq: seg.seq,
             len: seg.len,
-            syn_fin,
+            syn_fin: t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0,
             rst: t.flags & tcp_flags::RST != 0,
             window_zero: t.window == 0 && t.flags & tcp_flags::SYN == 0,
             tsval: o.timestamp.map(|(v, _)| v),
@@ -177,8 +190,8 @@ impl TcpConn {
             interval_ns: self.config.interval_ns,
         });
         let other = side.other();
-        let sack = &o.sack[..(o.sack_count as usize).min(4)];
         if t.flags & tcp_flags::ACK != 0 {
+            let sack = &o.sack[..(o.sack_count as usize).min(4)];
             let rtt = self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
             for (sample, timestamps) in [(rtt.seq, false), (rtt.ts, true)] {
                 if let Some(rtt_ns) = sample {
@@ -194,8 +207,13 @@ impl TcpConn {
         for d in [side, other] {
             self.traces[d].inflight_at(f.ts_ns, self.dirs[d].inflight_now);
         }
+    }
 
-        // The trace: this side's segment, and this frame's ACK of the other side's data.
+    /// The trace: this side's segment, and this frame's ACK (and SACK blocks) of the other
+    /// side's data.
+    fn trace(&mut self, side: Side, f: &TcpFrame<'_>, seg: &Segment, ev: Events) {
+        let t = f.tcp;
+        let syn_fin = t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0;
         if seg.len > 0 || syn_fin || !ev.is_empty() {
             let start = self.place(side, seg.seq);
             let end = start + seg.len as i64 + i64::from(syn_fin);
@@ -210,29 +228,30 @@ impl TcpConn {
                 ip_id: f.ip_id,
             });
         }
-        if t.flags & tcp_flags::ACK != 0 {
-            let ack = self.place(other, seg.ack);
-            let window = (t.window as i64) << self.ws.dirs[side].shift();
-            self.traces[other].ack(AckPoint {
-                frame: f.number,
-                t_ns: f.ts_ns,
-                ack,
-                window_edge: ack + window,
-                events: ev,
-            });
-            if self.traces[other].is_full() {
-                for &(l, r) in sack {
-                    let (left, right) =
-                        (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
-                    self.traces[other].sack(SackPoint {
-                        t_ns: f.ts_ns,
-                        left,
-                        right,
-                    });
-                }
+        if t.flags & tcp_flags::ACK == 0 {
+            return;
+        }
+        let other = side.other();
+        let ack = self.place(other, seg.ack);
+        let window = (t.window as i64) << self.ws.dirs[side].shift();
+        self.traces[other].ack(AckPoint {
+            frame: f.number,
+            t_ns: f.ts_ns,
+            ack,
+            window_edge: ack + window,
+            events: ev,
+        });
+        if self.traces[other].is_full() {
+            let o = &t.options;
+            for &(l, r) in &o.sack[..(o.sack_count as usize).min(4)] {
+                let (left, right) = (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
+                self.traces[other].sack(SackPoint {
+                    t_ns: f.ts_ns,
+                    left,
+                    right,
+                });
             }
         }
-        ev
     }
 
     /// Window scaling as negotiated: `Some(shift)` per side when both SYNs carried the option,

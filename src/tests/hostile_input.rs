@@ -171,7 +171,7 @@ proptest! {
             prop_assert!(!compare::render(&cmp, 5, Some(120)).is_empty());
             prop_assert!(serde_json::to_string(&cmp).is_ok());
             let cv = plot::canvas(0, 100_000_000, (400, 300));
-            for p in cmp.flows.iter().filter(|p| p.protocol == "tcp") {
+            for p in cmp.flows.iter().filter(|p| p.protocol == offload_doctor::flow::Protocol::Tcp) {
                 if let (Some(fb), Some(fa)) = (b.flows.by_id(p.before.id), a.flows.by_id(p.after.id)) {
                     let sides = [
                         plot::OverlaySide { label: "before", flow: fb, side: fb.client },

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{FlowReport, Report, Tool, SCHEMA_VERSION};
 use crate::analysis::{Finding, Severity};
-use crate::flow::Direction;
+use crate::flow::{Direction, Protocol};
 use metrics::{capture_metrics, flow_metrics, metrics, CAPTURE_METRICS, FLOW_METRICS};
 pub use metrics::{GroState, GroVerdict, Metric, MetricName, Unit};
 pub use render::render;
@@ -43,7 +43,7 @@ pub struct FlowSide {
 /// Two flows that match, with the metrics of the direction that sent the most data.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowPair {
-    pub protocol: &'static str,
+    pub protocol: Protocol,
     pub before: FlowSide,
     pub after: FlowSide,
     /// The direction the metrics are about: `c2s` or `s2c` (in BEFORE's roles).
@@ -109,7 +109,7 @@ pub struct Comparison {
 }
 
 /// The key flows are matched on.
-fn key(f: &FlowReport, m: Matching) -> (String, String, String) {
+fn key(f: &FlowReport, m: Matching) -> (Protocol, String, String) {
     let host = |ep: &str| ep.rsplit_once(':').map_or(ep, |(h, _)| h).to_string();
     match m {
         Matching::Endpoints => {
@@ -119,11 +119,9 @@ fn key(f: &FlowReport, m: Matching) -> (String, String, String) {
             } else {
                 (&f.server, &f.client)
             };
-            (f.protocol.to_string(), a.clone(), b.clone())
+            (f.protocol, a.clone(), b.clone())
         }
-        Matching::IgnoreEphemeralPorts => {
-            (f.protocol.to_string(), host(&f.client), f.server.clone())
-        }
+        Matching::IgnoreEphemeralPorts => (f.protocol, host(&f.client), f.server.clone()),
     }
 }
 

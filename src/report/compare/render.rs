@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 
 use comfy_table::CellAlignment;
 
-use super::{Comparison, FindingRef, GroState, GroVerdict, Matching, Metric, MetricName, Unit};
+use super::{
+    Comparison, FindingChanges, FindingRef, FlowPair, GroState, GroVerdict, Matching, Metric,
+    MetricName, Unit,
+};
 use crate::units::{duration, rate, thousands};
 
 /// A value in its unit, `-` when unknown.
@@ -118,39 +121,7 @@ pub fn render(c: &Comparison, top: usize, width: Option<u16>) -> String {
         c.unmatched_after.len()
     );
     for p in c.flows.iter().take(top) {
-        let tunnel = p
-            .before
-            .tunnel
-            .as_ref()
-            .map(|t| format!(" ({t})"))
-            .unwrap_or_default();
-        let ids = if p.before.id == p.after.id {
-            format!("flow {}", p.before.id)
-        } else {
-            format!("flow {} before, {} after", p.before.id, p.after.id)
-        };
-        let _ = writeln!(
-            s,
-            "\n{ids}: {} {} ↔ {}{tunnel}, data from the {}",
-            p.protocol,
-            p.before.client,
-            p.before.server,
-            p.direction.sender()
-        );
-        let rows: Vec<Metric> = p
-            .metrics
-            .iter()
-            .filter(|m| m.before.is_some() || m.after.is_some())
-            .cloned()
-            .collect();
-        let extra = (p.before.gro.is_some() || p.after.gro.is_some()).then(|| {
-            [
-                verdict_text(p.before.gro.as_ref()),
-                verdict_text(p.after.gro.as_ref()),
-            ]
-        });
-        s.push_str(&table(&rows, extra, width));
-        s.push('\n');
+        flow_pair(&mut s, p, width);
     }
     if c.flows.len() > top {
         let _ = writeln!(
@@ -159,7 +130,49 @@ pub fn render(c: &Comparison, top: usize, width: Option<u16>) -> String {
             c.flows.len() - top
         );
     }
-    let f = &c.findings;
+    findings(&mut s, &c.findings);
+    s
+}
+
+/// One matched flow: who, and its metrics table.
+fn flow_pair(s: &mut String, p: &FlowPair, width: Option<u16>) {
+    let tunnel = p
+        .before
+        .tunnel
+        .as_ref()
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    let ids = if p.before.id == p.after.id {
+        format!("flow {}", p.before.id)
+    } else {
+        format!("flow {} before, {} after", p.before.id, p.after.id)
+    };
+    let _ = writeln!(
+        s,
+        "\n{ids}: {} {} ↔ {}{tunnel}, data from the {}",
+        p.protocol.as_str(),
+        p.before.client,
+        p.before.server,
+        p.direction.sender()
+    );
+    let rows: Vec<Metric> = p
+        .metrics
+        .iter()
+        .filter(|m| m.before.is_some() || m.after.is_some())
+        .cloned()
+        .collect();
+    let extra = (p.before.gro.is_some() || p.after.gro.is_some()).then(|| {
+        [
+            verdict_text(p.before.gro.as_ref()),
+            verdict_text(p.after.gro.as_ref()),
+        ]
+    });
+    s.push_str(&table(&rows, extra, width));
+    s.push('\n');
+}
+
+/// The findings that appeared, disappeared or stayed.
+fn findings(s: &mut String, f: &FindingChanges) {
     let _ = writeln!(s, "\nFindings");
     let list = |s: &mut String, label: &str, v: &[FindingRef]| {
         for x in v {
@@ -173,8 +186,8 @@ pub fn render(c: &Comparison, top: usize, width: Option<u16>) -> String {
             );
         }
     };
-    list(&mut s, "appeared", &f.appeared);
-    list(&mut s, "disappeared", &f.disappeared);
+    list(s, "appeared", &f.appeared);
+    list(s, "disappeared", &f.disappeared);
     if !f.unchanged.is_empty() {
         let ids: BTreeSet<&str> = f.unchanged.iter().map(|x| x.id).collect();
         let _ = writeln!(
@@ -188,5 +201,4 @@ pub fn render(c: &Comparison, top: usize, width: Option<u16>) -> String {
     if f.appeared.is_empty() && f.disappeared.is_empty() && f.unchanged.is_empty() {
         let _ = writeln!(s, "  none in either capture");
     }
-    s
 }
