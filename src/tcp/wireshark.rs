@@ -126,188 +126,30 @@ fn since(now: i64, then: i64) -> u64 {
 }
 
 impl WsConn {
-    /// Analyses one segment sent by `side`; returns its flags.
+    /// Analyses one segment sent by `side`; returns its flags. The phases follow
+    /// `tcp_analyze_sequence_number()` in order; each phase's early exits end only that phase,
+    /// as the `goto finished_fwd` and `goto finished_checking_retransmission_type` there do.
     pub fn analyse(&mut self, side: Side, s: &Segment) -> Events {
-        let mut ev = Events::default();
+        let initial_rtt_ns = self.initial_rtt_ns;
         let (fwd, rev) = self.dirs.split_mut(side);
-        let flags = s.flags;
-        let (seq, ack, seglen) = (s.seq, s.ack, s.len);
-        let window = s.window as u32;
-
-        // dissect_tcp(): a SYN repeating the base sequence is a retransmitted SYN; Wireshark
-        // rewinds nextseq so it is flagged as such (issue 17616) and marks the port reuse.
-        if flags & (SYN | ACK) == SYN {
-            if let Some(base) = fwd.base_seq {
-                if base == seq {
-                    fwd.nextseq = fwd.maxseqtobeacked;
-                    ev.insert(Events::REUSED_PORTS);
-                }
-            }
-        }
-        // A SYN/ACK with another sequence number than the base: port reuse, base replaced.
-        if flags & (SYN | ACK) == SYN | ACK {
-            if let Some(base) = fwd.base_seq {
-                if base != seq {
-                    fwd.base_seq = Some(seq);
-                    ev.insert(Events::REUSED_PORTS);
-                }
-            }
-        }
-
-        if fwd.base_seq.is_none() {
-            fwd.base_seq = Some(if flags & SYN != 0 { seq } else { seq.minus(1) });
-        }
-        if rev.base_seq.is_none() && flags & ACK != 0 {
-            rev.base_seq = Some(ack.minus(1));
-        }
-
-        'fwd: {
-            // ZERO WINDOW PROBE: one byte at the next expected sequence into a zero window.
-            if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
-                ev.insert(Events::ZERO_WINDOW_PROBE);
-                break 'fwd;
-            }
-            // ZERO WINDOW: window 0 on anything but SYN/FIN/RST.
-            if window == 0 && flags & (RST | FIN | SYN) == 0 {
-                ev.insert(Events::ZERO_WINDOW);
-            }
-            // LOST PACKET (previous segment not captured): beyond the next expected sequence.
-            if !fwd.nextseq.is_zero() && seq > fwd.nextseq && flags & RST == 0 {
-                ev.insert(Events::LOST_SEGMENT);
-            }
-            // KEEP ALIVE: 0 or 1 byte one before the next expected sequence.
-            if seglen <= 1 && seq == fwd.nextseq.minus(1) && flags & (SYN | FIN | RST) == 0 {
-                ev.insert(Events::KEEP_ALIVE);
-            }
-            let pure = seglen == 0
-                && seq == fwd.nextseq
-                && ack == fwd.lastack
-                && flags & (SYN | FIN | RST) == 0;
-            // WINDOW UPDATE: nothing new but the window.
-            if pure && window != 0 && window != fwd.window {
-                ev.insert(Events::WINDOW_UPDATE);
-            }
-            // WINDOW FULL: data up to the right edge of the receiver's window.
-            if seglen > 0 && rev.win_scale != WinScale::Unknown && flags & (SYN | FIN | RST) == 0 {
-                let edge = rev
-                    .lastack
-                    .plus(rev.window.wrapping_shl(rev.shift() as u32));
-                if seq.plus(seglen) == edge {
-                    ev.insert(Events::WINDOW_FULL);
-                }
-            }
-            // KEEP ALIVE ACK: repeats the ACK right after a keep-alive from the other side.
-            if pure
-                && window != 0
-                && window == fwd.window
-                && rev.lastsegmentflags.any(Events::KEEP_ALIVE)
-            {
-                ev.insert(Events::KEEP_ALIVE_ACK);
-                break 'fwd;
-            }
-            // ZERO WINDOW PROBE ACK: still zero, right after a probe from the other side.
-            if pure
-                && window == 0
-                && fwd.window == 0
-                && rev.lastsegmentflags.any(Events::ZERO_WINDOW_PROBE)
-            {
-                ev.insert(Events::ZERO_WINDOW_PROBE_ACK);
-                break 'fwd;
-            }
-            // DUPLICATE ACK: same ACK, same window, no data.
-            if pure && window != 0 && window == fwd.window {
-                // -1 marks an "ACKed unseen segment" already reported (see below).
-                fwd.dupacknum = if fwd.dupacknum == ACKED_UNSEEN {
-                    1
-                } else {
-                    fwd.dupacknum.wrapping_add(1)
-                };
-                ev.insert(Events::DUP_ACK);
-            }
-        }
-
+        let mut ev = base_sequences(fwd, rev, s);
+        ev.insert(forward_checks(fwd, rev, s));
         // finished_fwd: a new ACK number resets the duplicate count.
-        if ack != fwd.lastack {
+        if s.ack != fwd.lastack {
             fwd.dupacknum = 0;
         }
+        ev.insert(acked_unseen(rev, s));
+        ev.insert(retransmission_type(fwd, rev, s, ev, initial_rtt_ns));
+        advance(fwd, s, ev);
+        self.handshake(side, s);
+        ev
+    }
 
-        // ACKED LOST PACKET: acknowledges beyond what the other side was seen to send.
-        if !rev.maxseqtobeacked.is_zero() && ack > rev.maxseqtobeacked && flags & ACK != 0 {
-            // packet-tcp.c compares these two as plain integers here, not with GT_SEQ.
-            if rev.maxseqtobeacked.0 > rev.nextseq.0 {
-                rev.maxseqtobeacked = rev.nextseq;
-                ev.insert(Events::ACK_LOST_SEGMENT);
-            } else {
-                if rev.dupacknum == 0 {
-                    ev.insert(Events::ACK_LOST_SEGMENT);
-                }
-                rev.dupacknum = ACKED_UNSEEN;
-            }
-        }
-
-        // RETRANSMISSION / FAST RETRANSMISSION / SPURIOUS / OUT-OF-ORDER: a segment with data (or
-        // SYN/FIN) that does not advance the sequence.
-        'retx: {
-            if !(seglen > 0 || flags & (SYN | FIN) != 0) || ev.any(Events::KEEP_ALIVE) {
-                break 'retx;
-            }
-            let mut not_advanced = !fwd.nextseq.is_zero() && seq < fwd.nextseq;
-            // More than one byte right after a (possible) zero-window probe adds new data.
-            if seglen > 1 && fwd.nextseq.minus(1) == seq {
-                not_advanced = false;
-            }
-            // Spurious: everything in it was already acknowledged.
-            if seglen > 0 && !rev.lastack.is_zero() && seq.plus(seglen) <= rev.lastack {
-                ev.insert(Events::SPURIOUS_RETRANSMISSION);
-                break 'retx;
-            }
-            // Fast retransmission (Wireshark's default precedence: before out-of-order): at
-            // least two duplicate ACKs asked for this sequence, within 20 ms.
-            if not_advanced
-                && rev.dupacknum >= 2
-                && rev.lastack == seq
-                && since(s.ts_ns, rev.lastack_time) < FAST_RETRANSMISSION_WINDOW_NS
-            {
-                ev.insert(Events::FAST_RETRANSMISSION);
-                break 'retx;
-            }
-            // Out-of-order: close in time (under the handshake RTT, or 3 ms) to the highest
-            // segment, and not an exact repeat of the end of the stream.
-            let threshold = self
-                .initial_rtt_ns
-                .map_or(DEFAULT_OOO_THRESHOLD_NS, |r| r as u64);
-            let syn_fin = u32::from(flags & (SYN | FIN) != 0);
-            if not_advanced
-                && since(s.ts_ns, fwd.nextseq_time) < threshold
-                && fwd.nextseq != seq.plus(seglen).plus(syn_fin)
-            {
-                ev.insert(Events::OUT_OF_ORDER);
-                break 'retx;
-            }
-            if not_advanced {
-                ev.insert(Events::RETRANSMISSION);
-            }
-        }
-
-        // finished_checking_retransmission_type: advance the state.
-        let mut nextseq = seq.plus(seglen);
-        if flags & (SYN | FIN) != 0 {
-            nextseq = nextseq.plus(1);
-        }
-        let probe = ev.any(Events::ZERO_WINDOW_PROBE);
-        if (nextseq > fwd.nextseq || fwd.nextseq.is_zero()) && !probe {
-            fwd.nextseq = nextseq;
-            fwd.nextseq_time = s.ts_ns;
-        }
-        if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked.is_zero()) && !probe {
-            fwd.maxseqtobeacked = fwd.nextseq;
-        }
-        fwd.window = window;
-        fwd.lastack = ack;
-        fwd.lastack_time = s.ts_ns;
-        fwd.lastsegmentflags = ev;
-
-        // After the analysis, dissect_tcp() records the handshake facts.
+    /// After the analysis, dissect_tcp() records the handshake facts: the SYN's time (for the
+    /// initial RTT), whether the window is still unscaled, and the window scale negotiation.
+    fn handshake(&mut self, side: Side, s: &Segment) {
+        let flags = s.flags;
+        let (fwd, rev) = self.dirs.split_mut(side);
         if flags & SYN != 0 {
             if flags & ACK == 0 {
                 self.ts_mru_syn = Some(s.ts_ns);
@@ -328,7 +170,6 @@ impl WsConn {
         }
         if flags & SYN != 0 {
             // verify_tcp_window_scaling(): scaling is on only if both SYNs carried the option.
-            let (fwd, rev) = self.dirs.split_mut(side);
             if fwd.win_scale == WinScale::Unknown {
                 fwd.win_scale = WinScale::NotUsed;
                 rev.win_scale = WinScale::NotUsed;
@@ -336,6 +177,176 @@ impl WsConn {
                 fwd.win_scale = WinScale::NotUsed;
             }
         }
-        ev
     }
+}
+
+/// dissect_tcp()'s port-reuse checks, then the base sequence numbers of both directions.
+fn base_sequences(fwd: &mut WsDir, rev: &mut WsDir, s: &Segment) -> Events {
+    let mut ev = Events::default();
+    let (flags, seq) = (s.flags, s.seq);
+    // A SYN repeating the base sequence is a retransmitted SYN; Wireshark rewinds nextseq so it
+    // is flagged as such (issue 17616) and marks the port reuse.
+    if flags & (SYN | ACK) == SYN && fwd.base_seq == Some(seq) {
+        fwd.nextseq = fwd.maxseqtobeacked;
+        ev.insert(Events::REUSED_PORTS);
+    }
+    // A SYN/ACK with another sequence number than the base: port reuse, base replaced.
+    if flags & (SYN | ACK) == SYN | ACK && fwd.base_seq.is_some_and(|b| b != seq) {
+        fwd.base_seq = Some(seq);
+        ev.insert(Events::REUSED_PORTS);
+    }
+    if fwd.base_seq.is_none() {
+        fwd.base_seq = Some(if flags & SYN != 0 { seq } else { seq.minus(1) });
+    }
+    if rev.base_seq.is_none() && flags & ACK != 0 {
+        rev.base_seq = Some(s.ack.minus(1));
+    }
+    ev
+}
+
+/// The checks of the forward direction, up to `finished_fwd`: zero-window probes and windows,
+/// lost segments, keep-alives, window updates and full windows, and the ACKs of keep-alives and
+/// probes, or duplicate ACKs.
+fn forward_checks(fwd: &mut WsDir, rev: &WsDir, s: &Segment) -> Events {
+    let mut ev = Events::default();
+    let (flags, seq, ack, seglen) = (s.flags, s.seq, s.ack, s.len);
+    let window = s.window as u32;
+    // ZERO WINDOW PROBE: one byte at the next expected sequence into a zero window.
+    if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
+        return Events::ZERO_WINDOW_PROBE;
+    }
+    // ZERO WINDOW: window 0 on anything but SYN/FIN/RST.
+    if window == 0 && flags & (RST | FIN | SYN) == 0 {
+        ev.insert(Events::ZERO_WINDOW);
+    }
+    // LOST PACKET (previous segment not captured): beyond the next expected sequence.
+    if !fwd.nextseq.is_zero() && seq > fwd.nextseq && flags & RST == 0 {
+        ev.insert(Events::LOST_SEGMENT);
+    }
+    // KEEP ALIVE: 0 or 1 byte one before the next expected sequence.
+    if seglen <= 1 && seq == fwd.nextseq.minus(1) && flags & (SYN | FIN | RST) == 0 {
+        ev.insert(Events::KEEP_ALIVE);
+    }
+    let pure =
+        seglen == 0 && seq == fwd.nextseq && ack == fwd.lastack && flags & (SYN | FIN | RST) == 0;
+    // WINDOW UPDATE: nothing new but the window.
+    if pure && window != 0 && window != fwd.window {
+        ev.insert(Events::WINDOW_UPDATE);
+    }
+    // WINDOW FULL: data up to the right edge of the receiver's window.
+    if seglen > 0 && rev.win_scale != WinScale::Unknown && flags & (SYN | FIN | RST) == 0 {
+        let edge = rev
+            .lastack
+            .plus(rev.window.wrapping_shl(rev.shift() as u32));
+        if seq.plus(seglen) == edge {
+            ev.insert(Events::WINDOW_FULL);
+        }
+    }
+    // KEEP ALIVE ACK: repeats the ACK right after a keep-alive from the other side.
+    if pure && window != 0 && window == fwd.window && rev.lastsegmentflags.any(Events::KEEP_ALIVE) {
+        return ev | Events::KEEP_ALIVE_ACK;
+    }
+    // ZERO WINDOW PROBE ACK: still zero, right after a probe from the other side.
+    if pure && window == 0 && fwd.window == 0 && rev.lastsegmentflags.any(Events::ZERO_WINDOW_PROBE)
+    {
+        return ev | Events::ZERO_WINDOW_PROBE_ACK;
+    }
+    // DUPLICATE ACK: same ACK, same window, no data.
+    if pure && window != 0 && window == fwd.window {
+        // -1 marks an "ACKed unseen segment" already reported (see below).
+        fwd.dupacknum = if fwd.dupacknum == ACKED_UNSEEN {
+            1
+        } else {
+            fwd.dupacknum.wrapping_add(1)
+        };
+        ev.insert(Events::DUP_ACK);
+    }
+    ev
+}
+
+/// ACKED LOST PACKET: acknowledges beyond what the other side was seen to send.
+fn acked_unseen(rev: &mut WsDir, s: &Segment) -> Events {
+    if rev.maxseqtobeacked.is_zero() || s.ack <= rev.maxseqtobeacked || s.flags & ACK == 0 {
+        return Events::default();
+    }
+    // packet-tcp.c compares these two as plain integers here, not with GT_SEQ.
+    if rev.maxseqtobeacked.0 > rev.nextseq.0 {
+        rev.maxseqtobeacked = rev.nextseq;
+        return Events::ACK_LOST_SEGMENT;
+    }
+    let first = rev.dupacknum == 0;
+    rev.dupacknum = ACKED_UNSEEN;
+    if first {
+        Events::ACK_LOST_SEGMENT
+    } else {
+        Events::default()
+    }
+}
+
+/// RETRANSMISSION / FAST RETRANSMISSION / SPURIOUS / OUT-OF-ORDER: a segment with data (or
+/// SYN/FIN) that does not advance the sequence, up to `finished_checking_retransmission_type`.
+fn retransmission_type(
+    fwd: &WsDir,
+    rev: &WsDir,
+    s: &Segment,
+    ev: Events,
+    initial_rtt_ns: Option<i64>,
+) -> Events {
+    let (flags, seq, seglen) = (s.flags, s.seq, s.len);
+    if !(seglen > 0 || flags & (SYN | FIN) != 0) || ev.any(Events::KEEP_ALIVE) {
+        return Events::default();
+    }
+    let mut not_advanced = !fwd.nextseq.is_zero() && seq < fwd.nextseq;
+    // More than one byte right after a (possible) zero-window probe adds new data.
+    if seglen > 1 && fwd.nextseq.minus(1) == seq {
+        not_advanced = false;
+    }
+    // Spurious: everything in it was already acknowledged.
+    if seglen > 0 && !rev.lastack.is_zero() && seq.plus(seglen) <= rev.lastack {
+        return Events::SPURIOUS_RETRANSMISSION;
+    }
+    // Fast retransmission (Wireshark's default precedence: before out-of-order): at least two
+    // duplicate ACKs asked for this sequence, within 20 ms.
+    if not_advanced
+        && rev.dupacknum >= 2
+        && rev.lastack == seq
+        && since(s.ts_ns, rev.lastack_time) < FAST_RETRANSMISSION_WINDOW_NS
+    {
+        return Events::FAST_RETRANSMISSION;
+    }
+    // Out-of-order: close in time (under the handshake RTT, or 3 ms) to the highest segment,
+    // and not an exact repeat of the end of the stream.
+    let threshold = initial_rtt_ns.map_or(DEFAULT_OOO_THRESHOLD_NS, |r| r as u64);
+    let syn_fin = u32::from(flags & (SYN | FIN) != 0);
+    if not_advanced
+        && since(s.ts_ns, fwd.nextseq_time) < threshold
+        && fwd.nextseq != seq.plus(seglen).plus(syn_fin)
+    {
+        return Events::OUT_OF_ORDER;
+    }
+    if not_advanced {
+        Events::RETRANSMISSION
+    } else {
+        Events::default()
+    }
+}
+
+/// finished_checking_retransmission_type: advance the forward direction's state.
+fn advance(fwd: &mut WsDir, s: &Segment, ev: Events) {
+    let mut nextseq = s.seq.plus(s.len);
+    if s.flags & (SYN | FIN) != 0 {
+        nextseq = nextseq.plus(1);
+    }
+    let probe = ev.any(Events::ZERO_WINDOW_PROBE);
+    if (nextseq > fwd.nextseq || fwd.nextseq.is_zero()) && !probe {
+        fwd.nextseq = nextseq;
+        fwd.nextseq_time = s.ts_ns;
+    }
+    if (s.seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked.is_zero()) && !probe {
+        fwd.maxseqtobeacked = fwd.nextseq;
+    }
+    fwd.window = s.window as u32;
+    fwd.lastack = s.ack;
+    fwd.lastack_time = s.ts_ns;
+    fwd.lastsegmentflags = ev;
 }
