@@ -133,18 +133,7 @@ impl StarvedFlow {
             };
             let zw = conn.dirs.map(|d| d.counts.zero_windows).sum();
             let ka = conn.dirs.map(|d| d.counts.keep_alives).sum();
-            let mut signs = Vec::new();
-            if zw > 0 {
-                signs.push(format!("{zw} zero-window advertisements"));
-            }
-            if ka > 0 {
-                signs.push(format!("{ka} keep-alives"));
-            }
-            let signs = if signs.is_empty() {
-                String::new()
-            } else {
-                format!("; it shows {}", signs.join(" and "))
-            };
+            let signs = signs(zw, ka);
             out.push(Finding {
                 id: Self::ID,
                 severity: Self::SEVERITY,
@@ -194,5 +183,21 @@ impl StarvedFlow {
                 }),
             });
         }
+    }
+}
+
+/// "; it shows 3 zero-window advertisements and 2 keep-alives", or nothing.
+fn signs(zero_windows: u64, keep_alives: u64) -> String {
+    let mut signs = Vec::new();
+    if zero_windows > 0 {
+        signs.push(format!("{zero_windows} zero-window advertisements"));
+    }
+    if keep_alives > 0 {
+        signs.push(format!("{keep_alives} keep-alives"));
+    }
+    if signs.is_empty() {
+        String::new()
+    } else {
+        format!("; it shows {}", signs.join(" and "))
     }
 }

@@ -104,6 +104,17 @@ struct Details {
     quic_version: Option<u32>,
 }
 
+/// The QUIC version as the message names it (empty when the traffic is not QUIC).
+fn quic_name(version: Option<u32>, quic: bool) -> String {
+    match version {
+        Some(1) => "QUIC v1".to_string(),
+        Some(0x6b33_43cf) => "QUIC v2".to_string(),
+        Some(v) if v != 0 => format!("QUIC version {v:#x}"),
+        _ if quic => "QUIC".to_string(),
+        _ => String::new(),
+    }
+}
+
 impl Identity for UdpGsoSuperframes {
     const ID: &'static str = "udp-gso-superframes";
     const SEVERITY: Severity = Severity::Info;
@@ -167,13 +178,7 @@ impl Detector for UdpGsoSuperframes {
             let segments = gso.map(|g| d.max_super.div_ceil(g.max(1)));
             let n = d.supers.total;
             let mtu = self.mtu.unwrap_or(DEFAULT_MTU);
-            let quic_name = match version {
-                Some(1) => "QUIC v1".to_string(),
-                Some(0x6b33_43cf) => "QUIC v2".to_string(),
-                Some(v) if v != 0 => format!("QUIC version {v:#x}"),
-                _ if quic => "QUIC".to_string(),
-                _ => String::new(),
-            };
+            let quic_name = quic_name(version, quic);
             let shape = match (gso, segments) {
                 (Some(g), Some(k)) => format!(", up to {k} segments of {g} bytes"),
                 _ => String::new(),

@@ -72,8 +72,15 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     if json["schema_version"] != 1 {
         errors.push("schema_version is not 1".into());
     }
+    check_capture(exp, &json, &mut errors);
+    check_findings(exp, &json, &mut errors);
+    errors
+}
+
+/// The capture's facts and flows, and that every frame is accounted for exactly once.
+fn check_capture(exp: &Value, json: &Value, errors: &mut Vec<String>) {
     if let Some(c) = exp.get("capture") {
-        subset(c, &json["capture"], "capture", &mut errors);
+        subset(c, &json["capture"], "capture", errors);
         // decoded/undecoded are complete maps, not subsets.
         for k in ["decoded", "undecoded"] {
             if let Some(e) = c.get(k) {
@@ -96,7 +103,7 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
         ));
     }
     if let Some(f) = exp.get("flows") {
-        subset(f, &json["flows"], "flows", &mut errors);
+        subset(f, &json["flows"], "flows", errors);
     }
     if let Some(n) = exp["flows_count"].as_u64() {
         let got = json["flows"].as_array().map_or(0, |a| a.len()) as u64;
@@ -104,6 +111,10 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
             errors.push(format!("{got} flows, expected {n}"));
         }
     }
+}
+
+/// The exact set of findings, and the severities, details and frames the expectation names.
+fn check_findings(exp: &Value, json: &Value, errors: &mut Vec<String>) {
     let want: BTreeSet<&str> = exp["findings"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -131,16 +142,16 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     }
     if let Some(fd) = exp["finding_details"].as_object() {
         for (id, want) in fd {
-            let f = finding(&json, id.as_str());
+            let f = finding(json, id.as_str());
             match f {
-                Some(f) => subset(want, &f["details"], &format!("{id}.details"), &mut errors),
+                Some(f) => subset(want, &f["details"], &format!("{id}.details"), errors),
                 None => errors.push(format!("{id} missing")),
             }
         }
     }
     if let Some(ff) = exp["finding_frames"].as_object() {
         for (id, frames) in ff {
-            let f = finding(&json, id.as_str());
+            let f = finding(json, id.as_str());
             match f {
                 Some(f) if &f["frames"] == frames => {}
                 Some(f) => errors.push(format!("{id} frames {} expected {frames}", f["frames"])),
@@ -148,7 +159,6 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
             }
         }
     }
-    errors
 }
 
 /// The check of one fixture (a case of `fixture_cases`): every fact its expectation file states.
