@@ -3,8 +3,10 @@
 //!
 //! [`wireshark`] reproduces Wireshark's `tcp.analysis.*` flags frame by frame; [`metrics`]
 //! measures what those flags do not (bytes, RTT, bytes in flight, zero-window time, capture gaps,
-//! throughput series); [`trace`] keeps the per-segment data behind time-sequence graphs. All
-//! sequence arithmetic goes through [`seq::SeqNum`].
+//! throughput series); [`evidence`] keeps each connection's first frames of the events that
+//! findings cite; [`trace`] keeps the per-segment data behind time-sequence graphs. All sequence
+//! arithmetic goes through [`seq::SeqNum`]. Part of the flow stage: the flow table feeds it, and
+//! it knows sides only through [`crate::flow::side`].
 
 pub mod events;
 pub mod evidence;
