@@ -8,9 +8,8 @@
 
 use serde::Serialize;
 
-use super::events::EventReport;
-use super::kit::flow_filter;
-use super::{details, Finding, Identity, Severity, Summary};
+use super::events::{EventReport, Said};
+use super::{details, Identity, Severity, Summary};
 use crate::flow::Flow;
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
@@ -36,8 +35,9 @@ impl Identity for CaptureGaps {
 
 impl EventReport for CaptureGaps {
     const CLASS: EventClass = EventClass::CaptureGap;
+    const FILTER: &'static str = "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)";
 
-    fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+    fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         let gap = conn.dirs.map(|d| d.capture_gap_bytes);
         if gap.sum() == 0 {
             return Vec::new();
@@ -50,11 +50,8 @@ impl EventReport for CaptureGaps {
             .map(|i| i.if_drop.unwrap_or(0) + i.os_drop.unwrap_or(0))
             .sum();
         let [client, server] = f.client_first().map(|side| gap[side]);
-        vec![Finding {
-            id: Self::ID,
+        vec![Said {
             severity: Self::SEVERITY,
-            flow: Some(f.id),
-            frames,
             message: format!(
                 "The capture missed {} of this connection in {events} places that the receiver \
                  acknowledged: loss and retransmission figures are a lower bound.",
@@ -62,12 +59,7 @@ impl EventReport for CaptureGaps {
             ),
             hint: "The capture itself dropped packets, or started late. Capture with a larger \
                    buffer (tcpdump -B 65536), a smaller snaplen (-s 128), on the host rather than \
-                   a SPAN port, or filter to fewer flows."
-                .into(),
-            wireshark_filter: flow_filter(
-                f,
-                "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)",
-            ),
+                   a SPAN port, or filter to fewer flows.",
             details: details(&Details {
                 gap_bytes: gap.sum(),
                 gap_events: events,

@@ -3,21 +3,34 @@
 //!
 //! The engine counts the flags per direction and keeps each connection's evidence frames
 //! ([`crate::tcp::evidence`]), so such a detector has no per-frame work: it names its event
-//! class and says, per TCP flow, what the finding reads.
+//! class and display filter and says, per TCP flow, what its findings read. This file turns that
+//! into findings with the id, flow, evidence frames and filter.
 
-use super::kit::tcp_flows;
+use serde_json::{Map, Value};
+
+use super::kit::{flow_filter, tcp_flows};
 use super::{Detector, Finding, Identity, Severity, Summary};
 use crate::flow::Flow;
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
 
 /// What an event detector adds to the shared implementation.
-pub trait EventReport {
+pub trait EventReport: Identity {
     /// The events its findings cite.
     const CLASS: EventClass;
-    /// The findings for one TCP flow (none when it had no such events); `frames` are its
-    /// evidence frames.
-    fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding>;
+    /// The display filter of those events (`tcp.analysis.…`).
+    const FILTER: &'static str;
+    /// What its findings say about one TCP flow (none when it had no such events).
+    fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said>;
+}
+
+/// One finding as an event detector says it.
+pub struct Said {
+    pub severity: Severity,
+    pub message: String,
+    pub hint: &'static str,
+    /// The detector's typed details ([`super::details`]).
+    pub details: Map<String, Value>,
 }
 
 /// An [`EventReport`] as a registered detector.
@@ -30,11 +43,21 @@ impl<R: Identity> Identity for EventDetector<R> {
 
 impl<R: EventReport> Detector for EventDetector<R> {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        tcp_flows(s.flows)
-            .flat_map(|(f, conn)| {
-                let frames = conn.evidence.frames(R::CLASS);
-                self.0.report(s, f, conn, frames)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (f, conn) in tcp_flows(s.flows) {
+            for said in self.0.report(s, f, conn) {
+                out.push(Finding {
+                    id: R::ID,
+                    severity: said.severity,
+                    flow: Some(f.id),
+                    frames: conn.evidence.frames(R::CLASS),
+                    message: said.message,
+                    hint: said.hint.into(),
+                    wireshark_filter: flow_filter(f, R::FILTER),
+                    details: said.details,
+                });
+            }
+        }
+        out
     }
 }

@@ -6,9 +6,8 @@
 
 use serde::Serialize;
 
-use super::events::EventReport;
-use super::kit::flow_filter;
-use super::{details, Finding, Identity, Severity, Summary};
+use super::events::{EventReport, Said};
+use super::{details, Identity, Severity, Summary};
 use crate::flow::Flow;
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
@@ -32,28 +31,24 @@ impl Identity for KeepAlive {
 
 impl EventReport for KeepAlive {
     const CLASS: EventClass = EventClass::KeepAlive;
+    const FILTER: &'static str = "tcp.analysis.keep_alive";
 
-    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         let n = conn.dirs.map(|d| d.counts.keep_alives);
         if n.sum() == 0 {
             return Vec::new();
         }
         let [client, server] = f.client_first().map(|s| n[s]);
         let data = conn.dirs.map(|d| d.data_bytes).sum();
-        vec![Finding {
-            id: Self::ID,
+        vec![Said {
             severity: Self::SEVERITY,
-            flow: Some(f.id),
-            frames,
             message: format!(
                 "{} keep-alives ({client} from the client, {server} from the server) on a \
                  connection that carried {data} payload bytes.",
                 n.sum(),
             ),
             hint: "Normal on an idle connection. If this connection should be moving data, it is \
-                   stalled: check for a zero window from the receiver."
-                .into(),
-            wireshark_filter: flow_filter(f, "tcp.analysis.keep_alive"),
+                   stalled: check for a zero window from the receiver.",
             details: details(&Details {
                 keep_alives: n.sum(),
                 from_client: client,

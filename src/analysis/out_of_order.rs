@@ -7,9 +7,8 @@
 
 use serde::Serialize;
 
-use super::events::EventReport;
-use super::kit::flow_filter;
-use super::{details, Finding, Identity, Severity, Summary};
+use super::events::{EventReport, Said};
+use super::{details, Identity, Severity, Summary};
 use crate::flow::Flow;
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
@@ -33,19 +32,17 @@ impl Identity for OutOfOrder {
 
 impl EventReport for OutOfOrder {
     const CLASS: EventClass = EventClass::OutOfOrder;
+    const FILTER: &'static str = "tcp.analysis.out_of_order";
 
-    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         let n = conn.dirs.map(|d| d.counts.out_of_order);
         if n.sum() == 0 {
             return Vec::new();
         }
         let [client, server] = f.client_first().map(|s| n[s]);
         let segs = conn.dirs.map(|d| d.data_segments).sum();
-        vec![Finding {
-            id: Self::ID,
+        vec![Said {
             severity: Self::SEVERITY,
-            flow: Some(f.id),
-            frames,
             message: format!(
                 "{} of {segs} data segments arrived out of order ({client} from the client, \
                  {server} from the server).",
@@ -53,9 +50,7 @@ impl EventReport for OutOfOrder {
             ),
             hint: "Reordering on the path (ECMP or LAG hashing, several NIC queues) or a capture \
                    that merges several taps. Harmless in small numbers; if it comes with spurious \
-                   retransmissions, raise net.ipv4.tcp_reordering or fix the hashing."
-                .into(),
-            wireshark_filter: flow_filter(f, "tcp.analysis.out_of_order"),
+                   retransmissions, raise net.ipv4.tcp_reordering or fix the hashing.",
             details: details(&Details {
                 out_of_order: n.sum(),
                 from_client: client,

@@ -8,9 +8,8 @@
 
 use serde::Serialize;
 
-use super::events::EventReport;
-use super::kit::flow_filter;
-use super::{details, Finding, Identity, Severity, Summary};
+use super::events::{EventReport, Said};
+use super::{details, Identity, Severity, Summary};
 use crate::flow::{Flow, Side};
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
@@ -48,8 +47,9 @@ impl Identity for Retransmissions {
 
 impl EventReport for Retransmissions {
     const CLASS: EventClass = EventClass::Retransmission;
+    const FILTER: &'static str = "tcp.analysis.retransmission";
 
-    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         // The direction with the highest rate speaks for the flow.
         let Some((side, rate)) = Side::BOTH
             .into_iter()
@@ -66,11 +66,8 @@ impl EventReport for Retransmissions {
         } else {
             Severity::Info
         };
-        vec![Finding {
-            id: Self::ID,
+        vec![Said {
             severity,
-            flow: Some(f.id),
-            frames,
             message: format!(
                 "The {} ({}) retransmitted {} of {} segments ({:.1}%, {} of data resent; {} fast, {} spurious).",
                 f.role(side),
@@ -85,9 +82,7 @@ impl EventReport for Retransmissions {
             hint: "Find where the packets are lost: compare with a capture at the other end. \
                    Spurious retransmissions mean the data had arrived (RTO too short or ACKs \
                    lost); runs of many consecutive retransmitted segments suggest a lost \
-                   TSO/GSO burst: test with `ethtool -K <dev> tso off gso off`."
-                .into(),
-            wireshark_filter: flow_filter(f, "tcp.analysis.retransmission"),
+                   TSO/GSO burst: test with `ethtool -K <dev> tso off gso off`.",
             details: details(&Details {
                 side: f.role(side),
                 retransmissions: c.retransmissions,

@@ -7,9 +7,8 @@
 
 use serde::Serialize;
 
-use super::events::EventReport;
-use super::kit::flow_filter;
-use super::{details, Finding, Identity, Severity, Summary};
+use super::events::{EventReport, Said};
+use super::{details, Identity, Severity, Summary};
 use crate::flow::{Flow, Side};
 use crate::tcp::evidence::EventClass;
 use crate::tcp::TcpConn;
@@ -38,8 +37,9 @@ impl Identity for ZeroWindow {
 
 impl EventReport for ZeroWindow {
     const CLASS: EventClass = EventClass::ZeroWindow;
+    const FILTER: &'static str = "tcp.analysis.zero_window";
 
-    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn, frames: Vec<u64>) -> Vec<Finding> {
+    fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         let mut out = Vec::new();
         for side in Side::BOTH {
             let m = &conn.dirs[side];
@@ -48,11 +48,8 @@ impl EventReport for ZeroWindow {
             }
             let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
             let open = m.zero_window_open();
-            out.push(Finding {
-                id: Self::ID,
+            out.push(Said {
                 severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: frames.clone(),
                 message: format!(
                     "The {} ({}) advertised a zero window {} times, {} in total{}.",
                     f.role(side),
@@ -68,9 +65,7 @@ impl EventReport for ZeroWindow {
                 hint: "The receiving application is not reading its socket fast enough (a \
                        stalled event loop or io_uring completion queue, a slow consumer), or its \
                        receive buffer is too small (net.ipv4.tcp_rmem, SO_RCVBUF). Look at the \
-                       receiver, not the network."
-                    .into(),
-                wireshark_filter: flow_filter(f, "tcp.analysis.zero_window"),
+                       receiver, not the network.",
                 details: details(&Details {
                     side: f.role(side),
                     advertised_by: f.key.end(side).to_string(),
