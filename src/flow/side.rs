@@ -48,9 +48,6 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// Client to server first.
-    pub const BOTH: [Direction; 2] = [Direction::C2s, Direction::S2c];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::C2s => "c2s",
@@ -146,7 +143,9 @@ mod tests {
     #[test]
     fn directions_serialise_as_report_keys() {
         assert_eq!(
-            serde_json::to_string(&Direction::BOTH).ok().as_deref(),
+            serde_json::to_string(&[Direction::C2s, Direction::S2c])
+                .ok()
+                .as_deref(),
             Some(r#"["c2s","s2c"]"#)
         );
         assert_eq!(Direction::S2c.reverse(), Direction::C2s);

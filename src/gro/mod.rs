@@ -75,16 +75,6 @@ pub enum MtuSource {
     Default,
 }
 
-impl MtuSource {
-    pub fn name(self) -> &'static str {
-        match self {
-            MtuSource::Option => "option",
-            MtuSource::Mss => "mss",
-            MtuSource::Default => "default",
-        }
-    }
-}
-
 /// The coalescing facts and merge model of one direction.
 #[derive(Debug, Clone, Default)]
 pub struct GroDir {
