@@ -1,40 +1,177 @@
-//! Output files written whole: into a hidden temporary file beside the target (the same file
-//! system, so the rename is atomic), then renamed over it. A reader never sees half a file.
+//! Output files written safely and whole.
+//!
+//! A regular file (or a path that does not exist yet) is written into a temporary file created
+//! beside it with an unpredictable name and `O_CREAT|O_EXCL` (the `tempfile` crate), so a
+//! symlink planted in a shared output directory is never followed, then renamed over the target:
+//! a reader never sees half a file, and a symlink planted at the target path is replaced, not
+//! written through. A FIFO or a character device (`/proc/self/fd/1`, a terminal) is written
+//! through, as a user who names one expects. Temporary files still open when the process is
+//! interrupted are removed by [`cleanup`] (see `commands::signals`). Errors name the target, not
+//! the temporary file.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
+#[cfg(unix)]
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-/// `.NAME.PID.tmp.EXT` beside `path`: hidden, and with the extension encoders that choose their
-/// format by it (plotters' PNG backend) need.
-pub fn temp_beside(path: &Path, ext: &str) -> PathBuf {
+/// The temporary files being written now, for [`cleanup`].
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary file still being written (on SIGINT/SIGTERM, before exiting).
+pub fn cleanup() {
+    let pending = match PENDING.lock() {
+        Ok(p) => p.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for p in pending {
+        let _ = fs::remove_file(p);
+    }
+}
+
+fn pending(path: &Path, add: bool) {
+    let mut p = match PENDING.lock() {
+        Ok(p) => p,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if add {
+        p.push(path.to_path_buf());
+    } else {
+        p.retain(|q| q != path);
+    }
+}
+
+/// A FIFO or a character device: written through, never replaced.
+fn is_stream(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        fs::metadata(path).is_ok_and(|m| {
+            let t = m.file_type();
+            t.is_fifo() || t.is_char_device()
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// Writes `bytes` to `path` whole: through a FIFO or device, else via a temporary file beside it
+/// and a rename. An error names `path`.
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if is_stream(path) {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(named)?;
+        return f.write_all(bytes).and_then(|()| f.flush()).map_err(named);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}.tmp.{ext}", std::process::id()))
-}
-
-/// Writes `path` through `write`, which fills the temporary file it is given; `rename_error`
-/// turns a failed rename into the caller's error. The temporary file is removed on failure.
-pub fn write_with<E>(
-    path: &Path,
-    ext: &str,
-    write: impl FnOnce(&Path) -> Result<(), E>,
-    rename_error: impl FnOnce(io::Error) -> E,
-) -> Result<(), E> {
-    let tmp = temp_beside(path, ext);
-    let result = write(&tmp).and_then(|()| fs::rename(&tmp, path).map_err(rename_error));
-    if result.is_err() {
-        // Best effort: the temporary file may not exist.
-        let _ = fs::remove_file(&tmp);
-    }
+    let mut builder = tempfile::Builder::new();
+    let prefix = format!(".{name}.");
+    builder.prefix(&prefix).suffix(".tmp");
+    // Created with the mode any new file gets (0666 less the umask), not tempfile's 0600: a
+    // graph or report is meant to be read by whoever may read the directory.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir).map_err(named)?;
+    pending(tmp.path(), true);
+    let tmp_path = tmp.path().to_path_buf();
+    let result = tmp
+        .write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_data())
+        .map_err(named)
+        .and_then(|()| tmp.persist(path).map(drop).map_err(|e| named(e.error)));
+    // A failed write or rename drops the temporary file, which removes it.
+    pending(&tmp_path, false);
     result
 }
 
-/// Writes `bytes` to `path` whole.
-pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let ext = path
-        .extension()
-        .map_or_else(String::new, |e| e.to_string_lossy().into_owned());
-    write_with(path, &ext, |tmp| fs::write(tmp, bytes), |e| e)
+/// Whether `a` and `b` name the same existing file (same device and inode), so that an output
+/// path never overwrites an input.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (fs::metadata(a), fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("out.xml");
+        write(&target, b"<a/>").expect("written");
+        write(&target, b"<b/>").expect("rewritten");
+        assert_eq!(fs::read(&target).expect("readable"), b"<b/>");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("listable")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["out.xml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_target_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").expect("victim");
+        let target = dir.path().join("out.png");
+        std::os::unix::fs::symlink(&victim, &target).expect("planted");
+        write(&target, b"graph").expect("written");
+        assert_eq!(fs::read(&victim).expect("victim"), b"precious");
+        assert!(!fs::symlink_metadata(&target).expect("exists").is_symlink());
+        assert_eq!(fs::read(&target).expect("target"), b"graph");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_the_usual_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("g.svg");
+        write(&target, b"<svg/>").expect("written");
+        let mode = |p: &Path| fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        // The mode a plain `File::create` gets under the current umask.
+        let plain = dir.path().join("plain");
+        fs::File::create(&plain).expect("created");
+        assert_eq!(mode(&target), mode(&plain));
+    }
+
+    #[test]
+    fn errors_name_the_target() {
+        let e = write(Path::new("/nonexistent-dir/out.xml"), b"x").expect_err("no such dir");
+        assert!(e.to_string().contains("/nonexistent-dir/out.xml"), "{e}");
+    }
+
+    #[test]
+    fn same_file_is_by_identity() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = dir.path().join("a");
+        fs::write(&a, b"1").expect("a");
+        let also_a = dir.path().join(".").join("a");
+        assert!(same_file(&a, &also_a));
+        assert!(!same_file(&a, &dir.path().join("b")));
+    }
 }

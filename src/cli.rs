@@ -51,8 +51,8 @@ pub enum Command {
         Examples:\n  \
         offload-doctor plot capture.pcap --out graphs/\n  \
         offload-doctor plot capture.pcap --flow 3 --kind time-sequence --format svg\n\n\
-        Exit codes: 0 written; 2 unreadable input, unknown flow, or a graph that could not be \
-        written."
+        Exit codes: 0 written; 1 no graph: the flows chosen carried no TCP data; 2 unreadable \
+        input, unknown flow, or a graph that could not be written."
     )]
     Plot(PlotArgs),
 
@@ -234,7 +234,8 @@ pub struct CheckArgs {
     pub fail_on: Option<FailOn>,
 
     /// Also write the results as JUnit XML to FILE: one test suite per capture, one test case
-    /// per detector.
+    /// per detector. `-` writes the XML to standard output instead of the lines (or JSON); a
+    /// FIFO or device is written through; a path that is one of the captures is refused.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 

@@ -32,12 +32,15 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     {
         anyhow::bail!("standard input (`-`) can be checked once per run");
     }
+    refuse_junit_over_input(args)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut captures = Vec::with_capacity(args.captures.len());
+    // `--junit -`: the XML is what stdout carries.
+    let junit_to_stdout = args.junit.as_ref().is_some_and(|p| p.as_os_str() == "-");
     for path in &args.captures {
         let checked = check_one(&Input::from_arg(path), &cfg, &settings, fail_on);
-        if args.format == OutputFormat::Text {
+        if args.format == OutputFormat::Text && !junit_to_stdout {
             // Line by line as the captures are read: a long CI job shows progress.
             out.write_all(text::text_line(&checked, fail_on).as_bytes())?;
             out.flush()?;
@@ -51,6 +54,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         .map(|p| p.display().to_string());
     let run = CheckRun::new(fail_on, policy_path, &policy.severities, captures);
     match args.format {
+        _ if junit_to_stdout => {}
         OutputFormat::Text => out.write_all(text::text_total(&run).as_bytes())?,
         OutputFormat::Json => json::write(&mut out, &run).context("writing the JSON result")?,
     }
@@ -59,10 +63,35 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         let xml = junit::junit(&run, &analysis::finding_ids())
             .to_string()
             .context("serialising the JUnit report")?;
-        crate::atomic::write(path, xml.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        if path.as_os_str() == "-" {
+            out.write_all(xml.as_bytes())?;
+            out.flush()?;
+        } else {
+            crate::atomic::write(path, xml.as_bytes()).context("writing the JUnit report")?;
+        }
     }
     Ok(ExitCode::from(run.exit_code()))
+}
+
+/// `check --junit t/*.pcap` puts a capture right after `--junit`: writing there would destroy
+/// it. Refused before anything is read.
+fn refuse_junit_over_input(args: &CheckArgs) -> Result<()> {
+    let Some(junit) = &args.junit else {
+        return Ok(());
+    };
+    if let Some(c) = args
+        .captures
+        .iter()
+        .find(|c| c.as_os_str() != "-" && crate::atomic::same_file(junit, c))
+    {
+        anyhow::bail!(
+            "--junit {} names an input capture ({}); refusing to overwrite it (did a glob put a \
+             capture right after --junit?)",
+            junit.display(),
+            c.display()
+        );
+    }
+    Ok(())
 }
 
 /// One capture analysed and judged; a capture that cannot be read is an `ERROR` result, not

@@ -9,6 +9,7 @@ mod completions;
 mod explain;
 mod man;
 mod plot;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ use crate::policy::Policy;
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    signals::clean_up_on_interrupt();
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Plot(args) => plot::run(&args),

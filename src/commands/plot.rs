@@ -58,12 +58,13 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
         writeln!(out, "{}", p.display())?;
     }
     out.flush()?;
-    if written.is_empty() {
-        eprintln!("offload-doctor: no graphs: the flows chosen carried no TCP data");
-    }
     if let Some(d) = damaged {
         eprintln!("offload-doctor: {d}");
         return Ok(ExitCode::from(2));
+    }
+    if written.is_empty() {
+        eprintln!("offload-doctor: no graphs: the flows chosen carried no TCP data");
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -87,8 +87,10 @@ pub fn capture_stem(path: &Path) -> String {
             name = s.to_string();
         }
     }
-    // Keep file names portable: only letters, digits, `-`, `_` and `.`.
-    name.chars()
+    // Keep file names portable: only letters, digits, `-`, `_` and `.`; and visible: a stem
+    // never starts with a dot (`..pcap` would otherwise give hidden graph files).
+    let stem: String = name
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.".contains(c) {
                 c
@@ -96,7 +98,11 @@ pub fn capture_stem(path: &Path) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    match stem.trim_start_matches('.') {
+        "" => "capture".into(),
+        s => s.to_string(),
+    }
 }
 
 /// Writes each chart into `dir` as `<stem>-flow<ID>[-<dir>]-<kind>.<ext>`; returns the paths.
@@ -125,5 +131,9 @@ mod tests {
         assert_eq!(capture_stem(Path::new("a/b/trace.pcapng.gz")), "trace");
         assert_eq!(capture_stem(Path::new("x.pcap")), "x");
         assert_eq!(capture_stem(Path::new("my trace:1.cap")), "my_trace_1");
+        // Never hidden, never empty.
+        assert_eq!(capture_stem(Path::new("..pcap")), "capture");
+        assert_eq!(capture_stem(Path::new("d/.hidden.pcap")), "hidden");
+        assert_eq!(capture_stem(Path::new("...x.pcap")), "x");
     }
 }

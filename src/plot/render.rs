@@ -2,7 +2,6 @@
 //! units, the legend, and a write to a temporary file renamed into place, so no half-written
 //! graph is ever left behind.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -22,7 +21,8 @@ const FAMILY: &str = "sans-serif";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("{path}: {source}")]
+    /// `source` names the path already ([`crate::atomic::write`]).
+    #[error("{source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -61,7 +61,8 @@ fn font() -> Result<(), RenderError> {
     }
 }
 
-/// Draws `chart` into `path` (`size` = width, height in pixels).
+/// Draws `chart` into `path` (`size` = width, height in pixels), written whole and safely
+/// ([`crate::atomic`]): the picture is drawn in memory, then written.
 pub fn write(
     chart: &Chart,
     path: &Path,
@@ -69,41 +70,38 @@ pub fn write(
     size: (u32, u32),
 ) -> Result<(), RenderError> {
     font()?;
-    crate::atomic::write_with(
-        path,
-        format.extension(),
-        |tmp| write_to(chart, tmp, format, size),
-        |source| RenderError::Write {
-            path: path.to_path_buf(),
-            source,
-        },
-    )
-}
-
-fn write_to(
-    chart: &Chart,
-    tmp: &Path,
-    format: Format,
-    size: (u32, u32),
-) -> Result<(), RenderError> {
     let draw_err = |what: String| RenderError::Draw {
-        path: tmp.to_path_buf(),
+        path: path.to_path_buf(),
         what,
     };
-    match format {
-        Format::Png => {
-            let root = BitMapBackend::new(tmp, size).into_drawing_area();
-            draw(&root, chart).map_err(draw_err)?;
-            root.present().map_err(|e| draw_err(e.to_string()))
-        }
-        Format::Svg => {
-            let svg = svg(chart, size).map_err(draw_err)?;
-            fs::write(tmp, svg).map_err(|source| RenderError::Write {
-                path: tmp.to_path_buf(),
-                source,
-            })
-        }
+    let bytes = match format {
+        Format::Png => png(chart, size).map_err(draw_err)?,
+        Format::Svg => svg(chart, size).map_err(draw_err)?.into_bytes(),
+    };
+    crate::atomic::write(path, &bytes).map_err(|source| RenderError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Draws `chart` as a PNG file's bytes.
+pub fn png(chart: &Chart, size: (u32, u32)) -> Result<Vec<u8>, String> {
+    font().map_err(|e| e.to_string())?;
+    let (w, h) = size;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(&root, chart)?;
+        root.present().map_err(|e| e.to_string())?;
     }
+    let mut out = Vec::new();
+    let mut encoder = ::png::Encoder::new(&mut out, w, h);
+    encoder.set_color(::png::ColorType::Rgb);
+    encoder.set_depth(::png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Draws `chart` as an SVG document.

@@ -8,6 +8,7 @@
 //! - `hostile_input`: cut and mutated captures never panic.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
+//! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
 mod architecture;
@@ -17,6 +18,7 @@ mod common;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
+mod outputs;
 mod plots;
 mod real_captures;
 mod tcp_agreement;
