@@ -436,10 +436,42 @@ def pcapng_fixtures():
     ooo += ng_epb(e, 0, (T0 + 5) * 10**6, eth(pk[0]))
     ooo += ng_epb(e, 1, (T0 + 1) * 10**6, eth(pk[1]))
     ooo += ng_epb(e, 0, (T0 + 3) * 10**6, eth(pk[2]))
+    # Frames 2 and 3 are older than frame 1 (by 4 s and 2 s): capture-timestamps warns; the flow,
+    # like the capture, spans the earliest to the latest time.
     fixture("pcapng_out_of_order.pcapng", ooo, {
         "capture": {"frames": 3, "first_timestamp_ns": (T0 + 1) * 10**9,
                     "last_timestamp_ns": (T0 + 5) * 10**9, "duration_s": 4.0},
+        "flows": [{"duration_s": 4.0, "first_timestamp_ns": (T0 + 1) * 10**9,
+                   "last_timestamp_ns": (T0 + 5) * 10**9}],
+        "findings": ["capture-timestamps"],
+        "finding_frames": {"capture-timestamps": [2, 3]},
+        "finding_severity": {"capture-timestamps": "warning"},
+        "finding_details": {"capture-timestamps": {
+            "steps_back": 2, "largest_step_back_s": 4.0, "bad_fraction_records": 0}}})
+    # Two taps merged with half a millisecond of jitter: out of order, but nothing a user reads
+    # changes; capture-timestamps stays silent.
+    jit = ng_shb(e) + ng_idb(e, 1) + ng_idb(e, 1)
+    jit += ng_epb(e, 0, T0 * 10**6 + 1_000, eth(pk[0]))
+    jit += ng_epb(e, 1, T0 * 10**6 + 500, eth(pk[1]))
+    jit += ng_epb(e, 0, T0 * 10**6 + 2_000, eth(pk[2]))
+    fixture("pcapng_merged_taps_jitter.pcapng", jit, {
+        "capture": {"frames": 3, "first_timestamp_ns": T0 * 10**9 + 500_000,
+                    "last_timestamp_ns": T0 * 10**9 + 2_000_000},
         "findings": []})
+    # A classic pcap whose last record (at T0 + 0.7 s) has a microsecond field of 1,000,000 (a
+    # writer's bug): its time carries into the next second, as libpcap does, and
+    # capture-timestamps warns.
+    bad = pcap([(eth(p), None) for p in pk])
+    last = len(bad) - (16 + len(eth(pk[-1])))
+    bad = bad[:last + 4] + struct.pack("<I", 1_000_000) + bad[last + 8:]
+    fixture("pcap_bad_usec.pcap", bad, {
+        "capture": {"frames": len(pk), "last_timestamp_ns": (T0 + 1) * 10**9},
+        "flows_count": 1,
+        "findings": ["capture-timestamps"],
+        "finding_frames": {"capture-timestamps": [len(pk)]},
+        "finding_severity": {"capture-timestamps": "warning"},
+        "finding_details": {"capture-timestamps": {
+            "steps_back": 0, "bad_fraction_records": 1}}})
     # Only a section header and an interface: valid, empty.
     fixture("empty_section.pcapng", ng_shb("<") + ng_idb("<", 1), {
         "capture": {"format": "pcapng", "frames": 0, "file_truncated": False},

@@ -25,6 +25,7 @@ mod oversized_frames;
 mod retransmissions;
 mod snaplen;
 mod starved_flow;
+mod timestamps;
 mod truncation;
 mod udp_gso_superframes;
 mod udp_stall;
@@ -127,6 +128,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(oversized_frames::OversizedFrames),
         entry(truncation::Truncation),
         entry(snaplen::Snaplen::default()),
+        entry(timestamps::Timestamps::default()),
         entry(fragmentation::Fragmentation::default()),
         entry(EventDetector(capture_gaps::CaptureGaps)),
         entry(EventDetector(retransmissions::Retransmissions::new(

@@ -47,6 +47,10 @@ pub struct Frame<'a> {
     pub ts_ns: i64,
     /// False when the record had no timestamp of its own.
     pub ts_known: bool,
+    /// The record's sub-second field is a second or more (a classic pcap microsecond field of
+    /// 1,000,000 or above, or a nanosecond one of 10^9 or above): a writer's bug, and its time is
+    /// not what the writer meant (libpcap adds the excess to the seconds, as we do).
+    pub ts_bad_fraction: bool,
     pub link_type: LinkType,
     /// Interface index over all pcapng sections (0 for classic pcap); `None` for records that
     /// belong to no declared interface (a bad interface id, a custom record).
@@ -355,6 +359,7 @@ impl CaptureReader {
             number,
             ts_ns: self.last_ts_ns,
             ts_known: rec.ts_ns.is_some(),
+            ts_bad_fraction: rec.ts_bad_fraction,
             link_type: rec.link_type,
             interface: rec.interface,
             wire_len: rec.wire_len.max(data.len() as u32),
@@ -367,6 +372,8 @@ impl CaptureReader {
 /// What a format reader hands back: where the record's bytes are in the shared buffer.
 pub(crate) struct Record {
     pub ts_ns: Option<i64>,
+    /// See [`Frame::ts_bad_fraction`].
+    pub ts_bad_fraction: bool,
     pub link_type: LinkType,
     pub interface: Option<u32>,
     pub wire_len: u32,

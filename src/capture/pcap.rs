@@ -141,6 +141,7 @@ impl PcapReader {
         let ticks = ts_sec as u64 * self.units_per_sec as u64 + ts_frac as u64;
         Ok(Some(Record {
             ts_ns: Some(ticks_to_ns(ticks, self.units_per_sec, 0)),
+            ts_bad_fraction: u128::from(ts_frac) >= self.units_per_sec,
             link_type: self.link_type,
             interface: Some(0),
             wire_len: origlen,

@@ -338,6 +338,7 @@ impl PcapNgReader {
     ) -> Record {
         match self.interfaces.get(if_id as usize) {
             Some(i) => Record {
+                ts_bad_fraction: false,
                 ts_ns: Some(ticks_to_ns(ts, i.units_per_sec, i.offset_s)),
                 link_type: i.link_type,
                 interface: Some(i.global),
@@ -346,6 +347,7 @@ impl PcapNgReader {
                 offset,
             },
             None => Record {
+                ts_bad_fraction: false,
                 ts_ns: Some(ticks_to_ns(ts, 1_000_000, 0)),
                 link_type: UNKNOWN_INTERFACE,
                 interface: None,
@@ -473,6 +475,7 @@ fn non_packet(block_type: u32, buf: &[u8], offset: u64) -> Record {
     let end = buf.len() - 4;
     let start = skip.min(end);
     Record {
+        ts_bad_fraction: false,
         ts_ns: None,
         link_type: NON_PACKET,
         interface: None,

@@ -91,6 +91,7 @@ mod tests {
             number: 1,
             ts_ns: 0,
             ts_known: true,
+            ts_bad_fraction: false,
             link_type: link::RAW,
             interface: Some(0),
             wire_len: f.len() as u32,

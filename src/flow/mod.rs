@@ -54,17 +54,21 @@ impl DirStats {
             Some(0) => self.sll_incoming += 1,
             _ => {}
         }
+        // Earliest and latest time, as for the capture: a frame stamped before the one in front
+        // of it (merged taps, a clock step) must never make a duration negative.
         if self.frames == 0 {
             self.first_frame = frame.number;
             self.first_ts_ns = frame.ts_ns;
+            self.last_ts_ns = frame.ts_ns;
         }
+        self.first_ts_ns = self.first_ts_ns.min(frame.ts_ns);
+        self.last_ts_ns = self.last_ts_ns.max(frame.ts_ns);
         self.frames += 1;
         self.bytes += frame.wire_len as u64;
         self.payload_bytes += payload as u64;
         self.max_frame_len = self.max_frame_len.max(frame.wire_len);
         self.max_ip_len = self.max_ip_len.max(ip_len);
         self.last_frame = frame.number;
-        self.last_ts_ns = frame.ts_ns;
     }
 }
 
