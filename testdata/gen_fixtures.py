@@ -448,6 +448,18 @@ def pcapng_fixtures():
         "finding_severity": {"capture-timestamps": "warning"},
         "finding_details": {"capture-timestamps": {
             "steps_back": 2, "largest_step_back_s": 4.0, "bad_fraction_records": 0}}})
+    # 64-bit timestamps at the limits, the second frame of the flow far before the first: the
+    # flow's duration is the span of its earliest and latest time, never negative.
+    ext = ng_shb(e) + ng_idb(e, 1)
+    ext += ng_epb(e, 0, 2**63 - 1, eth(pk[0]))
+    ext += ng_epb(e, 0, 0, eth(pk[1]))
+    fixture("pcapng_extreme_times.pcapng", ext, {
+        "capture": {"frames": 2, "first_timestamp_ns": 0, "last_timestamp_ns": 2**63 - 1},
+        "flows_count": 1,
+        "flows": [{"first_timestamp_ns": 0, "last_timestamp_ns": 2**63 - 1}],
+        "findings": ["capture-timestamps"],
+        "finding_frames": {"capture-timestamps": [2]},
+        "finding_severity": {"capture-timestamps": "warning"}})
     # Two taps merged with half a millisecond of jitter: out of order, but nothing a user reads
     # changes; capture-timestamps stays silent.
     jit = ng_shb(e) + ng_idb(e, 1) + ng_idb(e, 1)

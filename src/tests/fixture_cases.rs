@@ -59,6 +59,7 @@ fixture_cases! {
     pcap_header_cut_pcap => "pcap_header_cut.pcap",
     pcapng_bad_version_pcapng => "pcapng_bad_version.pcapng",
     pcapng_block_len_8_pcapng => "pcapng_block_len_8.pcapng",
+    pcapng_extreme_times_pcapng => "pcapng_extreme_times.pcapng",
     pcapng_merged_taps_jitter_pcapng => "pcapng_merged_taps_jitter.pcapng",
     pcapng_out_of_order_pcapng => "pcapng_out_of_order.pcapng",
     pcapng_unknown_interface_pcapng => "pcapng_unknown_interface.pcapng",
