@@ -8,5 +8,9 @@ use offload_doctor::decode::DecodeConfig;
 use offload_doctor::pipeline::analyze_bytes;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = analyze_bytes(data.to_vec(), &DecodeConfig::default(), &Settings::default());
+    let _ = analyze_bytes(
+        data.to_vec(),
+        &DecodeConfig::default(),
+        &Settings::default(),
+    );
 });

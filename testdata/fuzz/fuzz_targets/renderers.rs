@@ -13,8 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&width, capture)) = data.split_first() else {
         return;
     };
-    let Ok(a) = analyze_bytes(capture.to_vec(), &DecodeConfig::default(), &Settings::default())
-    else {
+    let Ok(a) = analyze_bytes(
+        capture.to_vec(),
+        &DecodeConfig::default(),
+        &Settings::default(),
+    ) else {
         return;
     };
     let opts = text::TextOptions {
