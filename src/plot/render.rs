@@ -98,6 +98,9 @@ pub fn png(chart: &Chart, size: (u32, u32)) -> Result<Vec<u8>, String> {
     let mut encoder = ::png::Encoder::new(&mut out, w, h);
     encoder.set_color(::png::ColorType::Rgb);
     encoder.set_depth(::png::BitDepth::Eight);
+    // As plotters' own encoder (the image crate) did: a filter chosen per row, which keeps
+    // graphs of flat colours small.
+    encoder.set_adaptive_filter(::png::AdaptiveFilterType::Adaptive);
     let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
     writer.write_image_data(&rgb).map_err(|e| e.to_string())?;
     writer.finish().map_err(|e| e.to_string())?;
