@@ -58,6 +58,7 @@ pub struct FlowKey {
 
 impl FlowKey {
     /// The key of a packet from `src` to `dst`, and the side that sent it.
+    #[inline]
     pub fn of(
         protocol: Protocol,
         src: Endpoint,
@@ -78,6 +79,7 @@ impl FlowKey {
     }
 
     /// The endpoint that sends as `side`.
+    #[inline]
     pub fn end(&self, side: Side) -> Endpoint {
         self.ends[side.index()]
     }

@@ -21,6 +21,7 @@ impl Side {
     pub const BOTH: [Side; 2] = [Side::A, Side::B];
 
     /// The other end.
+    #[inline]
     pub fn other(self) -> Side {
         match self {
             Side::A => Side::B,
@@ -29,6 +30,7 @@ impl Side {
     }
 
     /// The index into `key.ends`.
+    #[inline]
     pub fn index(self) -> usize {
         match self {
             Side::A => 0,
@@ -91,6 +93,7 @@ impl<T> PerSide<T> {
     }
 
     /// The value of `side` for writing and the other side's for reading, at once.
+    #[inline]
     pub fn split_mut(&mut self, side: Side) -> (&mut T, &mut T) {
         let [a, b] = &mut self.0;
         match side {
@@ -113,12 +116,14 @@ impl<T: Copy + std::ops::Add<Output = T>> PerSide<T> {
 
 impl<T> Index<Side> for PerSide<T> {
     type Output = T;
+    #[inline]
     fn index(&self, s: Side) -> &T {
         &self.0[s.index()]
     }
 }
 
 impl<T> IndexMut<Side> for PerSide<T> {
+    #[inline]
     fn index_mut(&mut self, s: Side) -> &mut T {
         &mut self.0[s.index()]
     }

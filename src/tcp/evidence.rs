@@ -47,6 +47,7 @@ pub struct EventEvidence(Option<Box<[Evidence; EventClass::ALL.len()]>>);
 
 impl EventEvidence {
     /// Records `frame` under every class its flags `ev` belong to.
+    #[inline]
     pub fn note(&mut self, frame: u64, ev: Events) {
         // Most frames carry no flag at all: one test instead of one per class.
         if ev.is_empty() {
