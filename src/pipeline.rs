@@ -16,7 +16,7 @@ use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::{FlowRef, FlowTable, FullTrace};
 use crate::plot::{self, PlotKind};
-use crate::report::{self, CaptureReport, FlowReport, Report, Totals, Verdict};
+use crate::report::{self, CaptureReport, Coverage, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
 
 /// An input problem that still produced a report: printed, then exit 2.
@@ -173,17 +173,19 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         }),
         TruncationKind::CutShort => None,
     });
+    let capture = CaptureReport::new(name, meta, totals);
+    let coverage = Coverage::of(&capture);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
         tool: Default::default(),
-        capture: CaptureReport::new(name, meta, totals),
+        capture,
         flows: pass
             .flows
             .flows
             .iter()
             .map(|f| FlowReport::new(f, settings.flows.gro.kernel))
             .collect(),
-        verdict: Verdict::new(&findings),
+        verdict: Verdict::new(&findings, &coverage),
         findings,
         ignored: ignored.into_iter().collect(),
     };

@@ -47,6 +47,9 @@ pub struct Report {
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
+    /// No finding, but the capture is empty or most of it was not analysed: nothing to judge.
+    #[serde(rename = "not-analysed")]
+    NotAnalysed,
     Info,
     Warning,
     Error,
@@ -75,26 +78,109 @@ pub struct Verdict {
     pub counts: BTreeMap<&'static str, usize>,
 }
 
+/// What share of the capture the analysis could look at: "no problem found" means little when
+/// the capture is empty or most of it was not analysed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub frames: u64,
+    /// Frames not analysed, by reason (undecoded frames, and IP payloads we do not look into),
+    /// largest first.
+    pub not_analysed: Vec<(String, u64)>,
+}
+
+impl Coverage {
+    /// From the capture's decoded and undecoded counts.
+    pub fn of(c: &CaptureReport) -> Self {
+        let mut not_analysed: Vec<(String, u64)> = c
+            .undecoded
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .chain(
+                c.decoded
+                    .get("other-ip")
+                    .map(|&n| ("other-ip".to_string(), n)),
+            )
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        not_analysed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Coverage {
+            frames: c.frames,
+            not_analysed,
+        }
+    }
+
+    fn unanalysed(&self) -> u64 {
+        self.not_analysed.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The sentence that replaces "no problem found" when it would mislead.
+    fn caveat(&self) -> Option<String> {
+        if self.frames == 0 {
+            return Some("Nothing to judge: the capture holds no frames.".into());
+        }
+        let n = self.unanalysed();
+        if n * 2 <= self.frames {
+            return None;
+        }
+        let reasons: Vec<String> = self
+            .not_analysed
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        Some(format!(
+            "Nothing found in what could be analysed, but {n} of {} frames ({:.0}%) were not \
+             analysed ({}).",
+            self.frames,
+            100.0 * n as f64 / self.frames as f64,
+            reasons.join(", ")
+        ))
+    }
+}
+
+/// What to do when most of the capture was not analysed.
+const NOT_ANALYSED_HINT: &str = "`other-ip` frames carry a protocol inside IP that is not decoded \
+    (GRE, IP-in-IP, ESP, …); `unsupported-link-type-N` frames a link type that is not decoded: \
+    capture on the inner interface, or on an interface with a supported link type (Ethernet, raw \
+    IP, Linux cooked). `capture.decoded` and `capture.undecoded` in the JSON report count them.";
+
 impl Verdict {
-    /// From findings already in report order (most important first).
-    pub fn new(findings: &[Finding]) -> Self {
+    /// From findings already in report order (most important first), and how much of the
+    /// capture was analysed.
+    pub fn new(findings: &[Finding], coverage: &Coverage) -> Self {
         let mut counts = BTreeMap::new();
         for f in findings {
             *counts.entry(f.severity.as_str()).or_default() += 1;
         }
+        let caveat = coverage.caveat();
+        let next = |hint: Option<String>| match (&caveat, coverage.frames) {
+            (Some(_), f) if f > 0 => Some(NOT_ANALYSED_HINT.to_string()),
+            _ => hint,
+        };
         match findings.first() {
             None => Verdict {
-                status: Status::Ok,
-                summary: "No problem found: no offload, tunnel or TCP issue in this capture."
-                    .into(),
-                next_step: None,
+                status: if caveat.is_some() {
+                    Status::NotAnalysed
+                } else {
+                    Status::Ok
+                },
+                summary: caveat.clone().unwrap_or_else(|| {
+                    "No problem found: no offload, tunnel or TCP issue in this capture.".into()
+                }),
+                next_step: next(None),
                 finding: None,
                 counts,
             },
             Some(f) if f.severity == Severity::Info => Verdict {
-                status: Status::Info,
-                summary: format!("No problem found. Of note: {}", f.message),
-                next_step: Some(f.hint.clone()),
+                status: if caveat.is_some() {
+                    Status::NotAnalysed
+                } else {
+                    Status::Info
+                },
+                summary: match &caveat {
+                    Some(c) => format!("{c} Of note: {}", f.message),
+                    None => format!("No problem found. Of note: {}", f.message),
+                },
+                next_step: next(Some(f.hint.clone())),
                 finding: Some(0),
                 counts,
             },
@@ -121,5 +207,43 @@ impl Default for Tool {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coverage(frames: u64, not_analysed: &[(&str, u64)]) -> Coverage {
+        Coverage {
+            frames,
+            not_analysed: not_analysed
+                .iter()
+                .map(|(k, n)| (k.to_string(), *n))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn no_problem_found_only_when_the_capture_was_analysed() {
+        let v = Verdict::new(&[], &coverage(100, &[("other-ip", 50)]));
+        assert_eq!(v.status, Status::Ok);
+        assert!(v.summary.starts_with("No problem found"), "{}", v.summary);
+        let v = Verdict::new(
+            &[],
+            &coverage(100, &[("other-ip", 40), ("link-header-truncated", 11)]),
+        );
+        assert_eq!(v.status, Status::NotAnalysed);
+        assert!(
+            v.summary.contains(
+                "51 of 100 frames (51%) were not analysed (other-ip 40, link-header-truncated 11)"
+            ),
+            "{}",
+            v.summary
+        );
+        assert!(v.next_step.is_some());
+        let v = Verdict::new(&[], &coverage(0, &[]));
+        assert_eq!(v.status, Status::NotAnalysed);
+        assert!(v.summary.contains("no frames"), "{}", v.summary);
     }
 }

@@ -188,6 +188,7 @@ fn verdict(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\nVerdict");
     let label = match v.status {
         Status::Error | Status::Warning => "Problem",
+        Status::NotAnalysed => "Unknown",
         Status::Ok | Status::Info => "OK",
     };
     let _ = writeln!(out, "  {label:<8} {}", v.summary);

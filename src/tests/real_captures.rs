@@ -245,3 +245,16 @@ fn outer_and_inner_header_facts_match_tcpdump() {
     );
     assert_eq!(tcp.options.timestamp, Some((3716023471, 900070726)));
 }
+
+/// A capture whose TCP travels inside GRE, which is not decoded yet: the verdict must not say
+/// "no problem found" about traffic it never looked into.
+#[test]
+fn a_capture_that_was_not_analysed_gets_no_all_clear() {
+    let Some(dir) = shared() else { return };
+    let (_, json) = analyze_json(&dir.join("zeek__gre-sample.pcap"), &[]);
+    let json = json.expect("report");
+    assert_eq!(json["verdict"]["status"], "not-analysed");
+    let summary = json["verdict"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("40 of 40 frames"), "{summary}");
+    assert!(!summary.contains("No problem found"), "{summary}");
+}
