@@ -152,7 +152,11 @@ fn analyze_stream(
 /// The findings, the verdict and the report, once the capture has been read.
 fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Settings) -> Analysis {
     let totals = &mut pass.totals;
+    let mut not_analysed = Vec::new();
     for (kind, n) in pass.kinds {
+        if !kind.is_analysed() {
+            not_analysed.push((kind.name(), n));
+        }
         match kind {
             Kind::Undecoded(u) => *totals.undecoded.entry(u.name()).or_default() += n,
             k => *totals.decoded.entry(k.name()).or_default() += n,
@@ -173,8 +177,8 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         }),
         TruncationKind::CutShort => None,
     });
+    let coverage = Coverage::new(totals.frames, not_analysed);
     let capture = CaptureReport::new(name, meta, totals);
-    let coverage = Coverage::of(&capture);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
         tool: Default::default(),

@@ -55,6 +55,12 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether the analysis looks into frames of this kind: not into undecoded frames, nor into
+    /// IP payloads of a protocol that is not decoded (GRE, IP-in-IP, ESP, …).
+    pub fn is_analysed(&self) -> bool {
+        !matches!(self, Kind::Undecoded(_) | Kind::OtherIp)
+    }
+
     pub fn name(&self) -> String {
         match self {
             Kind::Tcp => "tcp".into(),

@@ -89,22 +89,12 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// From the capture's decoded and undecoded counts.
-    pub fn of(c: &CaptureReport) -> Self {
-        let mut not_analysed: Vec<(String, u64)> = c
-            .undecoded
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .chain(
-                c.decoded
-                    .get("other-ip")
-                    .map(|&n| ("other-ip".to_string(), n)),
-            )
-            .filter(|(_, n)| *n > 0)
-            .collect();
+    /// From the frames read and the frames not analysed, by reason (in any order).
+    pub fn new(frames: u64, mut not_analysed: Vec<(String, u64)>) -> Self {
+        not_analysed.retain(|(_, n)| *n > 0);
         not_analysed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         Coverage {
-            frames: c.frames,
+            frames,
             not_analysed,
         }
     }
