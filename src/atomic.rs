@@ -5,7 +5,8 @@
 //! symlink planted in a shared output directory is never followed, then renamed over the target:
 //! a reader never sees half a file, and a symlink planted at the target path is replaced, not
 //! written through. A FIFO or a character device (`/proc/self/fd/1`, a terminal) is written
-//! through, as a user who names one expects. Temporary files still open when the process is
+//! through, as a user who names one expects. A path that is one of the run's input captures
+//! ([`protect_inputs`]) is never written. Temporary files still open when the process is
 //! interrupted are removed by [`cleanup`] (see `commands::signals`). Errors name the target, not
 //! the temporary file.
 
@@ -18,6 +19,32 @@ use std::sync::Mutex;
 
 /// The temporary files being written now, for [`cleanup`].
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The run's input captures: no output is ever written over one.
+static INPUTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Declares the run's input captures (`-`, standard input, is no file and is left out).
+pub fn protect_inputs<'a>(paths: impl IntoIterator<Item = &'a Path>) {
+    let mut inputs = match INPUTS.lock() {
+        Ok(i) => i,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    inputs.extend(
+        paths
+            .into_iter()
+            .filter(|p| p.as_os_str() != "-")
+            .map(Path::to_path_buf),
+    );
+}
+
+/// The input capture that `path` names, if it names one.
+pub fn input_at(path: &Path) -> Option<PathBuf> {
+    let inputs = match INPUTS.lock() {
+        Ok(i) => i,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    inputs.iter().find(|i| same_file(path, i)).cloned()
+}
 
 /// Removes every temporary file still being written (on SIGINT/SIGTERM, before exiting).
 pub fn cleanup() {
@@ -62,6 +89,16 @@ fn is_stream(path: &Path) -> bool {
 /// and a rename. An error names `path`.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if let Some(input) = input_at(path) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} is the input capture {}: refusing to overwrite it",
+                path.display(),
+                input.display()
+            ),
+        ));
+    }
     if is_stream(path) {
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -163,6 +200,18 @@ mod tests {
     fn errors_name_the_target() {
         let e = write(Path::new("/nonexistent-dir/out.xml"), b"x").expect_err("no such dir");
         assert!(e.to_string().contains("/nonexistent-dir/out.xml"), "{e}");
+    }
+
+    #[test]
+    fn an_input_capture_is_never_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let capture = dir.path().join("in.pcap");
+        fs::write(&capture, b"capture").expect("capture");
+        protect_inputs([capture.as_path()]);
+        let e = write(&dir.path().join(".").join("in.pcap"), b"xml").expect_err("refused");
+        assert!(e.to_string().contains("refusing to overwrite"), "{e}");
+        assert_eq!(fs::read(&capture).expect("capture"), b"capture");
+        write(&dir.path().join("out.xml"), b"xml").expect("other paths are written");
     }
 
     #[test]

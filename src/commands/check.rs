@@ -79,11 +79,7 @@ fn refuse_junit_over_input(args: &CheckArgs) -> Result<()> {
     let Some(junit) = &args.junit else {
         return Ok(());
     };
-    if let Some(c) = args
-        .captures
-        .iter()
-        .find(|c| c.as_os_str() != "-" && crate::atomic::same_file(junit, c))
-    {
+    if let Some(c) = crate::atomic::input_at(junit) {
         anyhow::bail!(
             "--junit {} names an input capture ({}); refusing to overwrite it (did a glob put a \
              capture right after --junit?)",

@@ -11,6 +11,7 @@ mod man;
 mod plot;
 mod signals;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -24,6 +25,7 @@ use crate::policy::Policy;
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     signals::clean_up_on_interrupt();
+    crate::atomic::protect_inputs(inputs(&cli.command));
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Plot(args) => plot::run(&args),
@@ -32,6 +34,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => man::run(&args),
+    }
+}
+
+/// The captures a command reads: no output may be written over them.
+fn inputs(command: &Command) -> Vec<&Path> {
+    match command {
+        Command::Analyze(a) => vec![a.input.capture.as_path()],
+        Command::Plot(a) => vec![a.input.capture.as_path()],
+        Command::Check(a) => a.captures.iter().map(PathBuf::as_path).collect(),
+        Command::Compare(a) => vec![a.before.as_path(), a.after.as_path()],
+        Command::Explain(_) | Command::Completions(_) | Command::Man(_) => Vec::new(),
     }
 }
 
