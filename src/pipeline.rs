@@ -110,29 +110,6 @@ impl Pass {
     }
 }
 
-impl Totals {
-    /// Counts one frame into the capture-wide totals.
-    fn count(&mut self, frame: &Frame<'_>) {
-        self.frames += 1;
-        self.bytes += frame.wire_len as u64;
-        self.captured_bytes += frame.data.len() as u64;
-        if frame.ts_known {
-            // Earliest and latest, as capinfos reports them: multi-interface pcapng files are
-            // often slightly out of order, and a duration must never be negative.
-            let ts = frame.ts_ns;
-            self.first_ts_ns = Some(self.first_ts_ns.map_or(ts, |t| t.min(ts)));
-            self.last_ts_ns = Some(self.last_ts_ns.map_or(ts, |t| t.max(ts)));
-        }
-        if let Some(i) = frame.interface {
-            let i = i as usize;
-            if self.per_interface.len() <= i {
-                self.per_interface.resize(i + 1, 0);
-            }
-            self.per_interface[i] += 1;
-        }
-    }
-}
-
 /// The pass itself; `tap` sees each frame's number and where it landed.
 fn analyze_stream(
     mut reader: CaptureReader,

@@ -42,7 +42,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         let checked = check_one(&Input::from_arg(path), &cfg, &settings, fail_on);
         if args.format == OutputFormat::Text && !junit_to_stdout {
             // Line by line as the captures are read: a long CI job shows progress.
-            out.write_all(text::text_line(&checked, fail_on).as_bytes())?;
+            out.write_all(text::line(&checked, fail_on).as_bytes())?;
             out.flush()?;
         }
         captures.push(checked);
@@ -55,7 +55,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     let run = CheckRun::new(fail_on, policy_path, &policy.severities, captures);
     match args.format {
         _ if junit_to_stdout => {}
-        OutputFormat::Text => out.write_all(text::text_total(&run).as_bytes())?,
+        OutputFormat::Text => out.write_all(text::total(&run).as_bytes())?,
         OutputFormat::Json => json::write(&mut out, &run).context("writing the JSON result")?,
     }
     out.flush()?;

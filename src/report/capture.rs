@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::time::{format_time, seconds};
-use crate::capture::{CaptureMeta, InterfaceStats};
+use crate::capture::{CaptureMeta, Frame, InterfaceStats};
 use crate::decode::link;
 
 #[derive(Debug, Serialize)]
@@ -85,6 +85,29 @@ pub struct Totals {
     pub per_interface: Vec<u64>,
     pub decoded: BTreeMap<String, u64>,
     pub undecoded: BTreeMap<String, u64>,
+}
+
+impl Totals {
+    /// Counts one frame into the capture-wide totals.
+    pub fn count(&mut self, frame: &Frame<'_>) {
+        self.frames += 1;
+        self.bytes += frame.wire_len as u64;
+        self.captured_bytes += frame.data.len() as u64;
+        if frame.ts_known {
+            // Earliest and latest, as capinfos reports them: multi-interface pcapng files are
+            // often slightly out of order, and a duration must never be negative.
+            let ts = frame.ts_ns;
+            self.first_ts_ns = Some(self.first_ts_ns.map_or(ts, |t| t.min(ts)));
+            self.last_ts_ns = Some(self.last_ts_ns.map_or(ts, |t| t.max(ts)));
+        }
+        if let Some(i) = frame.interface {
+            let i = i as usize;
+            if self.per_interface.len() <= i {
+                self.per_interface.resize(i + 1, 0);
+            }
+            self.per_interface[i] += 1;
+        }
+    }
 }
 
 impl CaptureReport {

@@ -186,7 +186,7 @@ proptest! {
                 CaptureCheck::new(b.report, b.damaged.map(|d| d.what), Severity::Warning),
                 CaptureCheck::new(a.report, None, Severity::Warning),
             ];
-            let line = check_text::text_line(&checks[0], Severity::Warning);
+            let line = check_text::line(&checks[0], Severity::Warning);
             let run = CheckRun::new(Severity::Warning, None, &[], checks);
             prop_assert!(!line.is_empty());
             prop_assert!(serde_json::to_string(&run).is_ok());

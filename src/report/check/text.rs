@@ -11,7 +11,7 @@ use crate::report::Report;
 const MAX_LISTED: usize = 5;
 
 /// `FAIL  path: 1 error, 2 warnings: gro-blocked-ip-id (flow 1)`, then the failing findings.
-pub fn text_line(c: &CaptureCheck, fail_on: Severity) -> String {
+pub fn line(c: &CaptureCheck, fail_on: Severity) -> String {
     let mut s = String::new();
     let label = match c.result {
         Outcome::Pass => "PASS ",
@@ -82,7 +82,7 @@ pub fn text_line(c: &CaptureCheck, fail_on: Severity) -> String {
 }
 
 /// The closing line: `3 captures checked (fail on error): 1 passed, 1 failed, 1 not readable`.
-pub fn text_total(run: &CheckRun) -> String {
+pub fn total(run: &CheckRun) -> String {
     let n = |o: Outcome| run.captures.iter().filter(|c| c.result == o).count();
     let plural = if run.captures.len() == 1 { "" } else { "s" };
     let mut s = format!(

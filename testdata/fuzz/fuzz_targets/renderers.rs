@@ -28,8 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     json::write(&mut out, &a.report).expect("JSON into memory");
     let check = CaptureCheck::new(a.report, None, Severity::Warning);
-    let _ = check_text::text_line(&check, Severity::Warning);
+    let _ = check_text::line(&check, Severity::Warning);
     let run = CheckRun::new(Severity::Warning, None, &[], vec![check]);
-    let _ = check_text::text_total(&run);
+    let _ = check_text::total(&run);
     let _ = junit::junit(&run, &finding_ids()).to_string();
 });
