@@ -10,6 +10,7 @@
 //! holds the helpers detectors share.
 
 mod burst_retransmission;
+mod capture_duplicates;
 mod capture_gaps;
 pub mod events;
 pub mod finding;
@@ -137,6 +138,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(EventDetector(zero_window::ZeroWindow)),
         entry(EventDetector(keep_alive::KeepAlive)),
         entry(EventDetector(out_of_order::OutOfOrder)),
+        entry(EventDetector(capture_duplicates::CaptureDuplicates)),
     ]
 }
 

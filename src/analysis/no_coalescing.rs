@@ -4,6 +4,13 @@
 //! GRO and LRO run before the capture tap on the receiver (`napi_gro_receive` →
 //! `__netif_receive_skb_core`), so on a receiver with working coalescing a bulk flow shows frames
 //! of several MSS. The GRO model says whether the headers would have allowed it.
+//!
+//! Only where the capture is known to be on a Linux receiver: its own frames leave with the
+//! initial TTL Linux uses ([`LINUX_TTLS`]; one lower and they crossed a router before the tap,
+//! 128 is Windows, whose receive segment coalescing this model does not describe), and the
+//! flow has no capture duplicates (a mirror port is not the receiver). A warning only for a bulk
+//! flow big enough for per-packet receive cost to matter ([`WARN_BACK_TO_BACK`]); smaller ones
+//! are info.
 
 use std::net::IpAddr;
 
@@ -19,6 +26,12 @@ use crate::gro::Blocker;
 pub const MIN_BACK_TO_BACK: u64 = 32;
 /// … and they are at least this share of the direction's data frames.
 pub const MIN_BULK_SHARE: f64 = 0.5;
+/// Below this many back-to-back full-size segments (about 700 kB at a 1448-byte MSS) the
+/// receiver spends well under a millisecond of CPU on the packets GRO would have saved
+/// (net/core/gro.c's saving is one stack traversal per merged segment): info, not a warning.
+pub const WARN_BACK_TO_BACK: u64 = 500;
+/// Initial TTLs of Linux (`net.ipv4.ip_default_ttl` = 64; 255 for some raw and ICMP paths).
+pub const LINUX_TTLS: [u8; 2] = [64, 255];
 /// A rule that fails for at least this share of the judged pairs explains the lack of merging.
 pub const BLOCKER_SHARE: f64 = 0.5;
 
@@ -57,6 +70,10 @@ impl Detector for NoCoalescing {
             };
             let receiver = side.other();
             if point.side != receiver
+                || !linux_local(f.dirs[receiver].ttl)
+                || f.tcp
+                    .as_ref()
+                    .is_some_and(|t| t.dirs.map(|d| d.counts.capture_duplicates).sum() > 0)
                 || g.oversized.total > 0
                 || g.full_size.total < MIN_BACK_TO_BACK
                 || share(g.full_size.total, g.data_frames) < MIN_BULK_SHARE
@@ -81,7 +98,11 @@ impl Detector for NoCoalescing {
             let (why, hint) = explain(blocker, coalesced_elsewhere, g.judged_pairs);
             out.push(Finding {
                 id: Self::ID,
-                severity: Self::SEVERITY,
+                severity: if g.full_size.total >= WARN_BACK_TO_BACK {
+                    Self::SEVERITY
+                } else {
+                    Severity::Info
+                },
                 flow: Some(f.id),
                 frames: g.full_size.frames(),
                 message: format!(
@@ -109,6 +130,12 @@ impl Detector for NoCoalescing {
         }
         out
     }
+}
+
+/// Every frame the receiver sent left it with one of Linux's initial TTLs: the tap is on that
+/// host, and it is Linux.
+fn linux_local(ttl: Option<(u8, u8)>) -> bool {
+    ttl.is_some_and(|(lo, hi)| lo == hi && LINUX_TTLS.contains(&lo))
 }
 
 /// Directions with coalesced frames, per receiving address: counted once.

@@ -1,38 +1,72 @@
-//! `udp-stall`: a UDP conversation that goes silent for many times its usual gap between packets:
-//! the ping-pong round trips of seconds of the UDP GSO story, where a QUIC endpoint waited for
-//! datagrams that were lost and then retried.
+//! `udp-stall`: a UDP conversation where one side keeps asking and the other does not answer,
+//! repeating with growing gaps: the retry back-off of the UDP GSO story, where a QUIC endpoint
+//! waited for datagrams that were lost (RFC 9002 §6.2: each probe timeout doubles the wait) and
+//! round trips took seconds.
 //!
-//! The usual gap is the median inter-packet gap of the conversation (both directions), read from
-//! a log2 histogram kept per flow; silences of at least [`MIN_STALL_NS`] are kept as candidates and
-//! judged against it at the end.
+//! Silence alone is not a stall. DNS, RADIUS, NFS, NTP, SIP and voice all go quiet between
+//! exchanges, and a browser's QUIC connection idles between page loads: in all of them the side
+//! that speaks after the silence is answered at once, or speaks on a fixed cadence. What marks
+//! unmet demand is a *run*: at least [`MIN_REPEATS`] sends from one side with no packet from the
+//! other between them, each gap at least [`BACKOFF`] times the one before (a timer backing off),
+//! the longest gap at least [`MIN_STALL_NS`] and [`STALL_FACTOR`] times the conversation's usual
+//! gap. Sends within [`BURST_NS`] of each other are one send (a PTO probe may be two datagrams).
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
-use crate::flow::PerSide;
+use crate::flow::{PerSide, Side};
 use crate::units::duration;
 
-/// A silence is a stall when it is at least this many times the usual gap …
+/// The longest unanswered gap must be at least this many times the usual gap …
 pub const STALL_FACTOR: i64 = 20;
 /// … and at least this long (shorter pauses are not what users notice).
 pub const MIN_STALL_NS: i64 = 200_000_000;
+/// Sends in an unanswered run: the first send and at least two retries.
+pub const MIN_REPEATS: u32 = 3;
+/// Each gap of the run is at least this share larger than the one before (timers double; 1.5
+/// leaves room for jitter and granularity).
+pub const BACKOFF: f64 = 1.5;
+/// Packets this close to the previous one from the same side are part of the same send.
+pub const BURST_NS: i64 = 1_000_000;
 /// A conversation needs this many packets, in both directions, for its usual gap to mean anything.
-pub const MIN_PACKETS: u64 = 20;
-/// Candidate silences kept per flow (first ones; the rest are counted).
-const MAX_CANDIDATES: usize = 64;
+pub const MIN_PACKETS: u64 = 10;
+/// Runs kept per flow (first ones; the rest are counted).
+const MAX_RUNS: usize = 64;
+
+/// One side sending with no answer, in progress or closed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Run {
+    side: Option<Side>,
+    sends: u32,
+    first_frame: u64,
+    last_frame: u64,
+    first_ns: i64,
+    last_ns: i64,
+    last_gap: i64,
+    longest_gap: i64,
+    /// Every gap so far grew by [`BACKOFF`].
+    growing: bool,
+}
+
+/// A closed run that looks like a back-off.
+#[derive(Debug, Clone, Copy)]
+struct Stall {
+    run: Run,
+    /// Whether the other side answered in the end (false: the capture ended first).
+    answered: bool,
+}
 
 #[derive(Debug, Default)]
 struct Conv {
     last_ns: Option<i64>,
-    last_frame: u64,
     packets: u64,
     sides: PerSide<bool>,
     /// Gaps by bit length of the microseconds (bucket b holds [2^(b-1), 2^b) µs; 31: 18 min+).
     histogram: [u32; 32],
-    /// (frame before, frame after, gap) for gaps of at least MIN_STALL_NS.
-    candidates: Vec<(u64, u64, i64)>,
-    more_candidates: u64,
+    run: Run,
+    stalls: Vec<Stall>,
+    more_stalls: u64,
 }
 
 impl Conv {
@@ -52,6 +86,60 @@ impl Conv {
         }
         None
     }
+
+    fn gap(&mut self, ts_ns: i64) {
+        if let Some(last) = self.last_ns {
+            // Out-of-order timestamps (merged interfaces) count as no gap.
+            let gap = ts_ns.saturating_sub(last).max(0);
+            let bucket = (64 - (gap as u64 / 1000).leading_zeros() as usize).min(31);
+            self.histogram[bucket] = self.histogram[bucket].saturating_add(1);
+        }
+        self.last_ns = Some(self.last_ns.map_or(ts_ns, |l| l.max(ts_ns)));
+    }
+
+    /// One packet from `side`: it extends that side's unanswered run or closes the other's.
+    fn send(&mut self, side: Side, frame: u64, ts_ns: i64) {
+        let r = &mut self.run;
+        if r.side == Some(side) {
+            let gap = ts_ns.saturating_sub(r.last_ns);
+            if gap >= BURST_NS {
+                r.growing &= r.sends < 2 || gap as f64 >= BACKOFF * r.last_gap as f64;
+                r.sends += 1;
+                r.last_gap = gap;
+                r.longest_gap = r.longest_gap.max(gap);
+            }
+            r.last_frame = frame;
+            r.last_ns = r.last_ns.max(ts_ns);
+            return;
+        }
+        self.close(Some(ts_ns));
+        self.run = Run {
+            side: Some(side),
+            sends: 1,
+            first_frame: frame,
+            last_frame: frame,
+            first_ns: ts_ns,
+            last_ns: ts_ns,
+            last_gap: 0,
+            longest_gap: 0,
+            growing: true,
+        };
+    }
+
+    /// Ends the current run, answered at `answer_ns` or not at all; keeps it when it backed off.
+    fn close(&mut self, answer_ns: Option<i64>) {
+        let mut r = self.run;
+        r.last_ns = answer_ns.unwrap_or(r.last_ns).max(r.last_ns);
+        let answered = answer_ns.is_some();
+        if r.side.is_none() || r.sends < MIN_REPEATS || !r.growing || r.longest_gap < MIN_STALL_NS {
+            return;
+        }
+        if self.stalls.len() < MAX_RUNS {
+            self.stalls.push(Stall { run: r, answered });
+        } else {
+            self.more_stalls += 1;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -63,23 +151,29 @@ pub struct UdpStall {
 #[derive(Serialize)]
 struct Details {
     stalls: usize,
-    /// Silences beyond the candidates kept per flow, not judged.
-    unjudged_silences: u64,
+    /// Back-off runs beyond the first 64, not judged.
+    unjudged_runs: u64,
+    /// The longest gap between two unanswered sends.
     longest_s: f64,
+    /// Time from the first unanswered send to the answer (or to the last send), summed.
     total_stall_s: f64,
     /// The median gap between the conversation's packets.
     usual_gap_s: f64,
-    /// The silence a stall needs: the usual gap times the stall factor, at least 200 ms.
+    /// The gap a stall needs: the usual gap times the stall factor, at least 200 ms.
     threshold_s: f64,
     packets: u64,
-    silences: Vec<Silence>,
+    runs: Vec<RunDetails>,
 }
 
 #[derive(Serialize)]
-struct Silence {
-    after_frame: u64,
-    frame: u64,
-    gap_s: f64,
+struct RunDetails {
+    /// `client` or `server`: who kept sending.
+    side: &'static str,
+    first_frame: u64,
+    last_frame: u64,
+    sends: u32,
+    longest_gap_s: f64,
+    answered: bool,
 }
 
 impl Identity for UdpStall {
@@ -96,21 +190,8 @@ impl Detector for UdpStall {
         let c = self.convs.entry(fr.index).or_default();
         c.packets += 1;
         c.sides[fr.side] = true;
-        if let Some(last) = c.last_ns {
-            // Out-of-order timestamps (merged interfaces) count as no gap.
-            let gap = frame.ts_ns.saturating_sub(last).max(0);
-            let bucket = (64 - (gap as u64 / 1000).leading_zeros() as usize).min(31);
-            c.histogram[bucket] = c.histogram[bucket].saturating_add(1);
-            if gap >= MIN_STALL_NS {
-                if c.candidates.len() < MAX_CANDIDATES {
-                    c.candidates.push((c.last_frame, frame.number, gap));
-                } else {
-                    c.more_candidates += 1;
-                }
-            }
-        }
-        c.last_ns = Some(c.last_ns.map_or(frame.ts_ns, |l| l.max(frame.ts_ns)));
-        c.last_frame = frame.number;
+        c.gap(frame.ts_ns);
+        c.send(fr.side, frame.number, frame.ts_ns);
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
@@ -118,9 +199,10 @@ impl Detector for UdpStall {
         keys.sort_unstable();
         let mut out = Vec::new();
         for i in keys {
-            let (Some(c), Some(f)) = (self.convs.get(&i), s.flows.flows.get(i)) else {
+            let (Some(c), Some(f)) = (self.convs.get_mut(&i), s.flows.flows.get(i)) else {
                 continue;
             };
+            c.close(None);
             if c.packets < MIN_PACKETS || !c.sides.iter().all(|&s| s) {
                 continue;
             }
@@ -128,65 +210,80 @@ impl Detector for UdpStall {
                 continue;
             };
             let limit = (usual.saturating_mul(STALL_FACTOR)).max(MIN_STALL_NS);
-            let stalls: Vec<&(u64, u64, i64)> =
-                c.candidates.iter().filter(|x| x.2 >= limit).collect();
-            if stalls.is_empty() {
-                continue;
+            let stalls: Vec<Stall> = c
+                .stalls
+                .iter()
+                .filter(|x| x.run.longest_gap >= limit)
+                .copied()
+                .collect();
+            if !stalls.is_empty() {
+                out.push(finding(f, &stalls, c, usual, limit));
             }
-            let longest = stalls.iter().map(|x| x.2).max().unwrap_or(0);
-            let total = stalls.iter().fold(0i64, |t, x| t.saturating_add(x.2));
-            let secs = |ns: i64| ns as f64 / 1e9;
-            out.push(Finding {
-                id: Self::ID,
-                severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: stalls
-                    .iter()
-                    .take(super::MAX_EVIDENCE)
-                    .map(|x| x.1)
-                    .collect(),
-                message: format!(
-                    "The UDP conversation {} ↔ {} went silent {} time{} for up to {} ({} in all), \
-                     while its packets are usually {} apart.",
-                    f.client(),
-                    f.server(),
-                    stalls.len(),
-                    if stalls.len() == 1 { "" } else { "s" },
-                    duration(secs(longest)),
-                    duration(secs(total)),
-                    duration(secs(usual)),
-                ),
-                hint:
-                    "Silences of this length are timeouts: an endpoint waited for datagrams that \
-                       never came, then retried. Look for loss around the silences: receive \
-                       buffer drops (`netstat -su`, net.core.rmem_max), and for QUIC with UDP GSO \
-                       a sender kernel or NIC that mishandles GSO (see udp-gso-superframes)."
-                        .into(),
-                wireshark_filter: Some(format!(
-                    "{} && frame.time_delta_displayed > {:.3}",
-                    f.wireshark_filter(),
-                    secs(limit)
-                )),
-                details: details(&Details {
-                    stalls: stalls.len(),
-                    unjudged_silences: c.more_candidates,
-                    longest_s: secs(longest),
-                    total_stall_s: secs(total),
-                    usual_gap_s: secs(usual),
-                    threshold_s: secs(limit),
-                    packets: c.packets,
-                    silences: stalls
-                        .iter()
-                        .take(super::MAX_EVIDENCE)
-                        .map(|x| Silence {
-                            after_frame: x.0,
-                            frame: x.1,
-                            gap_s: secs(x.2),
-                        })
-                        .collect(),
-                }),
-            });
         }
         out
+    }
+}
+
+fn finding(f: &crate::flow::Flow, stalls: &[Stall], c: &Conv, usual: i64, limit: i64) -> Finding {
+    let secs = |ns: i64| ns as f64 / 1e9;
+    let longest = stalls.iter().map(|x| x.run.longest_gap).max().unwrap_or(0);
+    let total = stalls.iter().fold(0i64, |t, x| {
+        t.saturating_add(x.run.last_ns.saturating_sub(x.run.first_ns))
+    });
+    let first = stalls[0].run;
+    let who = first.side.map_or("client", |s| f.role(s));
+    let sends = stalls.iter().map(|x| x.run.sends).max().unwrap_or(0);
+    Finding {
+        id: UdpStall::ID,
+        severity: UdpStall::SEVERITY,
+        flow: Some(f.id),
+        frames: stalls
+            .iter()
+            .take(super::MAX_EVIDENCE)
+            .map(|x| x.run.first_frame)
+            .collect(),
+        message: format!(
+            "In the UDP conversation {} ↔ {}, the {who} sent up to {sends} times without an \
+             answer, waiting longer each time (up to {}), in {} such run{} ({} in all); its \
+             packets are usually {} apart.",
+            f.client(),
+            f.server(),
+            duration(secs(longest)),
+            stalls.len(),
+            if stalls.len() == 1 { "" } else { "s" },
+            duration(secs(total)),
+            duration(secs(usual)),
+        ),
+        hint: "Repeats with growing gaps are a retry timer backing off: what it sent was lost \
+               or the peer stopped answering. Look for loss around the first frames cited: \
+               receive buffer drops (`netstat -su`, net.core.rmem_max), and for QUIC with UDP \
+               GSO a sender kernel or NIC that mishandles GSO (see udp-gso-superframes)."
+            .into(),
+        wireshark_filter: Some(format!(
+            "{} && frame.time_delta_displayed > {:.3}",
+            f.wireshark_filter(),
+            secs(limit)
+        )),
+        details: details(&Details {
+            stalls: stalls.len(),
+            unjudged_runs: c.more_stalls,
+            longest_s: secs(longest),
+            total_stall_s: secs(total),
+            usual_gap_s: secs(usual),
+            threshold_s: secs(limit),
+            packets: c.packets,
+            runs: stalls
+                .iter()
+                .take(super::MAX_EVIDENCE)
+                .map(|x| RunDetails {
+                    side: x.run.side.map_or("client", |s| f.role(s)),
+                    first_frame: x.run.first_frame,
+                    last_frame: x.run.last_frame,
+                    sends: x.run.sends,
+                    longest_gap_s: secs(x.run.longest_gap),
+                    answered: x.answered,
+                })
+                .collect(),
+        }),
     }
 }

@@ -4,6 +4,11 @@
 //! The io_uring story: a server's fourth connection got no throughput, only ZeroWindow and
 //! keep-alive exchanges, while the other flows ran. Reports who advertised it, how often, for how
 //! long in total, and whether it was still closed when the capture ended.
+//!
+//! Severity follows the cost: a window that closes for moments is flow control doing its job
+//! (info; a healthy iperf3 run shows a few sub-millisecond zero windows), a closed window that
+//! holds the sender for a real share of the connection, or is still closed at the end, is a
+//! warning.
 
 use serde::Serialize;
 
@@ -15,6 +20,11 @@ use crate::tcp::TcpConn;
 use crate::units::duration;
 
 pub struct ZeroWindow;
+
+/// A warning when the window stayed closed for at least this share of the connection's life …
+pub const MIN_STALL_SHARE: f64 = 0.05;
+/// … and at least this long (a few RTOs' worth of a LAN: what a user notices).
+pub const MIN_STALL_S: f64 = 0.05;
 
 /// `details` of a `zero-window` finding.
 #[derive(Serialize)]
@@ -48,8 +58,14 @@ impl EventReport for ZeroWindow {
             }
             let time = m.zero_window_time(f.last_ts_ns()) as f64 / 1e9;
             let open = m.zero_window_open();
+            let life = (f.last_ts_ns() - f.first_ts_ns()) as f64 / 1e9;
+            let costly = time >= MIN_STALL_S && (open || time >= MIN_STALL_SHARE * life);
             out.push(Said {
-                severity: Self::SEVERITY,
+                severity: if costly {
+                    Self::SEVERITY
+                } else {
+                    Severity::Info
+                },
                 message: format!(
                     "The {} ({}) advertised a zero window {} times, {} in total{}.",
                     f.role(side),

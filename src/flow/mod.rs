@@ -17,6 +17,7 @@ mod table;
 use std::net::IpAddr;
 
 use crate::capture::Frame;
+use crate::decode::IpFacts;
 use crate::gro::GroFlow;
 use crate::tcp::TcpConn;
 
@@ -45,10 +46,17 @@ pub struct DirStats {
     /// `PACKET_OUTGOING`) or addressed to it (0, `PACKET_HOST`).
     pub sll_outgoing: u64,
     pub sll_incoming: u64,
+    /// Lowest and highest TTL (IPv4) or hop limit (IPv6) of the innermost IP header.
+    pub ttl: Option<(u8, u8)>,
 }
 
 impl DirStats {
-    fn add(&mut self, frame: &Frame<'_>, ip_len: u32, payload: u32, sll_pkttype: Option<u16>) {
+    fn add(&mut self, frame: &Frame<'_>, ip: &IpFacts, payload: u32, sll_pkttype: Option<u16>) {
+        let ip_len = ip.len;
+        self.ttl = Some(match self.ttl {
+            None => (ip.ttl, ip.ttl),
+            Some((lo, hi)) => (lo.min(ip.ttl), hi.max(ip.ttl)),
+        });
         match sll_pkttype {
             Some(4) => self.sll_outgoing += 1,
             Some(0) => self.sll_incoming += 1,

@@ -134,7 +134,7 @@ impl FlowTable {
         let index = self.find_or_start(&key, side, frame, pkt, tr.flags);
         let flow = &mut self.flows[index];
         flow.note_header(side, tr.flags, pkt.tcp.as_ref());
-        flow.dirs[side].add(frame, ip.len, tr.payload, pkt.sll_pkttype);
+        flow.dirs[side].add(frame, ip, tr.payload, pkt.sll_pkttype);
         let (events, inflight) = match &pkt.tcp {
             Some(t) => flow.feed_tcp(side, frame, pkt, ip, t, &self.config.gro),
             None => (Events::default(), 0),
@@ -275,7 +275,8 @@ impl Flow {
                     }),
             },
         );
-        if t.payload_len > 0 {
+        // A capture duplicate never reached a receiver's GRO a second time.
+        if t.payload_len > 0 && !events.any(Events::CAPTURE_DUPLICATE) {
             self.gro.get_or_insert_with(Default::default).dirs[side].data_segment(
                 &DataFrame {
                     number: frame.number,

@@ -2,7 +2,7 @@
 
 /// A set of analysis flags for one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Events(pub u16);
+pub struct Events(pub u32);
 
 impl Events {
     pub const RETRANSMISSION: Events = Events(1 << 0);
@@ -23,6 +23,12 @@ impl Events {
     pub const KEEP_ALIVE_ACK: Events = Events(1 << 13);
     /// A SYN on the ports of an earlier connection (`tcp.analysis.reused_ports`).
     pub const REUSED_PORTS: Events = Events(1 << 14);
+    /// Not a Wireshark flag: the frame copies one the same side sent moments before
+    /// ([`super::duplicates`]); not in [`Events::FIELDS`].
+    pub const CAPTURE_DUPLICATE: Events = Events(1 << 15);
+    /// Not a Wireshark flag: a frame captured after frames its sender sent later
+    /// ([`super::id_order`]).
+    pub const SENT_EARLIER: Events = Events(1 << 16);
 
     /// Any kind of retransmission: what `tcp.analysis.retransmission` matches, since Wireshark
     /// adds that expert item to fast and spurious retransmissions too.

@@ -11,22 +11,26 @@ use crate::evidence::Evidence;
 /// The classes of events a finding cites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventClass {
-    /// Any retransmission (`tcp.analysis.retransmission`, fast and spurious included).
+    /// Any retransmission (`tcp.analysis.retransmission`, fast and spurious included) that is
+    /// not a capture duplicate.
     Retransmission,
     ZeroWindow,
     KeepAlive,
     OutOfOrder,
     /// Data the capture missed: "previous segment not captured" or "ACKed unseen segment".
     CaptureGap,
+    /// A frame captured twice ([`super::duplicates`]).
+    CaptureDuplicate,
 }
 
 impl EventClass {
-    pub const ALL: [EventClass; 5] = [
+    pub const ALL: [EventClass; 6] = [
         EventClass::Retransmission,
         EventClass::ZeroWindow,
         EventClass::KeepAlive,
         EventClass::OutOfOrder,
         EventClass::CaptureGap,
+        EventClass::CaptureDuplicate,
     ];
 
     /// The flags that put a frame in this class.
@@ -37,7 +41,16 @@ impl EventClass {
             EventClass::KeepAlive => Events::KEEP_ALIVE,
             EventClass::OutOfOrder => Events::OUT_OF_ORDER,
             EventClass::CaptureGap => Events::ACK_LOST_SEGMENT | Events::LOST_SEGMENT,
+            EventClass::CaptureDuplicate => Events::CAPTURE_DUPLICATE,
         }
+    }
+
+    /// Whether a frame with flags `ev` belongs to this class: a capture duplicate or a frame
+    /// captured out of order is no retransmission, whatever Wireshark calls it.
+    pub fn matches(self, ev: Events) -> bool {
+        let dup_resend = self == EventClass::Retransmission
+            && ev.any(Events::CAPTURE_DUPLICATE | Events::SENT_EARLIER);
+        ev.any(self.flags()) && !dup_resend
     }
 }
 
@@ -54,7 +67,7 @@ impl EventEvidence {
             return;
         }
         for c in EventClass::ALL {
-            if ev.any(c.flags()) {
+            if c.matches(ev) {
                 self.0.get_or_insert_with(Default::default)[c as usize].push(frame);
             }
         }
@@ -91,7 +104,9 @@ mod tests {
         e.note(2, Events::FAST_RETRANSMISSION);
         e.note(3, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
         e.note(4, Events::KEEP_ALIVE);
+        e.note(5, Events::RETRANSMISSION | Events::CAPTURE_DUPLICATE);
         assert_eq!(e.frames(EventClass::Retransmission), vec![2]);
+        assert_eq!(e.frames(EventClass::CaptureDuplicate), vec![5]);
         assert_eq!(e.frames(EventClass::KeepAlive), vec![3, 4]);
         let both = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
         assert_eq!(both, vec![3, 4]);

@@ -1,4 +1,4 @@
-//! Per-direction TCP measurements: event counts, bytes, RTT, bytes in flight, zero-window time
+//! Per-direction TCP measurements: bytes, RTT, bytes in flight, zero-window time
 //! and capture gaps. Everything is updated in place per frame; the only allocations are bounded
 //! per-flow buffers that grow to their cap and stay there.
 
@@ -8,51 +8,7 @@ use super::events::Events;
 use super::seq::SeqNum;
 use super::stats::{Samples, Series};
 
-/// Counts of Wireshark's flags, per frame, for frames sent in one direction. Serialised as they
-/// are into the report's `c2s`/`s2c` objects (docs/json-format.md).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Counts {
-    /// Frames matching `tcp.analysis.retransmission` (includes fast and spurious).
-    pub retransmissions: u64,
-    pub fast_retransmissions: u64,
-    pub spurious_retransmissions: u64,
-    pub out_of_order: u64,
-    /// "Previous segment not captured".
-    pub lost_segments: u64,
-    /// "ACKed unseen segment" (an ACK sent in this direction).
-    pub acked_unseen: u64,
-    pub dup_acks: u64,
-    pub zero_windows: u64,
-    pub zero_window_probes: u64,
-    pub window_full: u64,
-    pub window_updates: u64,
-    pub keep_alives: u64,
-}
-
-impl Counts {
-    fn add(&mut self, ev: Events) {
-        let bump = |flag: Events, n: &mut u64| {
-            if ev.any(flag) {
-                *n += 1;
-            }
-        };
-        bump(Events::ANY_RETRANSMISSION, &mut self.retransmissions);
-        bump(Events::FAST_RETRANSMISSION, &mut self.fast_retransmissions);
-        bump(
-            Events::SPURIOUS_RETRANSMISSION,
-            &mut self.spurious_retransmissions,
-        );
-        bump(Events::OUT_OF_ORDER, &mut self.out_of_order);
-        bump(Events::LOST_SEGMENT, &mut self.lost_segments);
-        bump(Events::ACK_LOST_SEGMENT, &mut self.acked_unseen);
-        bump(Events::DUP_ACK, &mut self.dup_acks);
-        bump(Events::ZERO_WINDOW, &mut self.zero_windows);
-        bump(Events::ZERO_WINDOW_PROBE, &mut self.zero_window_probes);
-        bump(Events::WINDOW_FULL, &mut self.window_full);
-        bump(Events::WINDOW_UPDATE, &mut self.window_updates);
-        bump(Events::KEEP_ALIVE, &mut self.keep_alives);
-    }
-}
+pub use super::counts::Counts;
 
 /// Segments remembered for RTT sampling (RFC 6298 §3 / Karn's rule) per direction; older ones
 /// are forgotten when more are outstanding (no sample for them).
@@ -100,6 +56,11 @@ pub struct DirMetrics {
     highest: Option<SeqNum>,
     /// Highest cumulative ACK the other side sent for this direction.
     acked: Option<SeqNum>,
+    /// Where the capture last skipped data of this direction ("previous segment not captured"):
+    /// bytes in flight count from here, since whether the unseen bytes were still in flight is
+    /// unknowable (counting them reported 740 MB in flight for a connection whose windows were
+    /// 16 kB, zeek's bigtransfer capture).
+    inflight_floor: Option<SeqNum>,
     /// SACK blocks of the latest ACK for this direction.
     sack: [(SeqNum, SeqNum); 4],
     sack_count: usize,
@@ -125,12 +86,22 @@ pub struct DirMetrics {
     /// Bytes the receiver acknowledged that the capture never saw, and how often.
     pub capture_gap_bytes: u64,
     pub capture_gap_events: u64,
+    /// Sequence jumps too large for the time they took (more than [`MAX_GAP_RATE`]): a damaged
+    /// or reused connection, not data the capture missed; not counted as gap bytes.
+    pub seq_jumps: u64,
+    /// When this side last sent anything.
+    last_sent_ns: Option<i64>,
 
     pub series: Option<Series>,
 }
 
 /// The largest window TCP can advertise: 65535 << 14 (RFC 7323 §2.3), rounded to 2^30.
 pub const MAX_WINDOW: u32 = 1 << 30;
+
+/// The fastest a gap can have been filled on the wire, in bytes per second: 400 Gbit/s, beyond
+/// any NIC of today. A "missed 436 MB" between two frames microseconds apart in a 33 kB file is
+/// a corrupt or reused sequence number, not data.
+pub const MAX_GAP_RATE: f64 = 50e9;
 
 /// The RTT samples one ACK gave, in nanoseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,6 +130,7 @@ impl DirMetrics {
     /// Accounts a frame sent by this side.
     pub fn sent(&mut self, s: &Sent) {
         let ev = s.events;
+        let previous_ns = self.last_sent_ns.replace(s.ts_ns);
         self.counts.add(ev);
         self.window(s);
         if let Some(v) = s.tsval {
@@ -168,7 +140,11 @@ impl DirMetrics {
             return;
         }
         self.seq_segments += 1;
-        let new = if s.len > 0 { self.data(s) } else { 0 };
+        let new = if s.len > 0 {
+            self.data(s, previous_ns)
+        } else {
+            0
+        };
         let end = s.seq.plus(s.len);
         let seg_end = if s.syn_fin { end.plus(1) } else { end };
         self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
@@ -219,7 +195,7 @@ impl DirMetrics {
 
     /// Accounts a segment's payload: data and retransmitted bytes, holes the capture shows, and
     /// the new bytes (goodput); returns those.
-    fn data(&mut self, s: &Sent) -> u32 {
+    fn data(&mut self, s: &Sent, previous_ns: Option<i64>) -> u32 {
         let end = s.seq.plus(s.len);
         self.data_segments += 1;
         self.data_bytes += s.len as u64;
@@ -231,7 +207,13 @@ impl DirMetrics {
         let highest = *self.highest.get_or_insert(s.seq);
         if s.events.any(Events::LOST_SEGMENT) {
             if let Some(gap) = s.seq.bytes_after(highest).filter(|&g| g > 0) {
-                self.open_hole(highest, highest.plus(gap));
+                let secs = previous_ns.map_or(0.0, |p| s.ts_ns.saturating_sub(p) as f64 / 1e9);
+                if gap as f64 > MAX_GAP_RATE * secs && gap > MAX_WINDOW / 16 {
+                    self.seq_jumps += 1;
+                } else {
+                    self.open_hole(highest, highest.plus(gap));
+                }
+                self.inflight_floor = Some(s.seq);
             }
         }
         // New: what lies beyond the highest byte sent, plus what fills a hole left earlier.
@@ -275,7 +257,10 @@ impl DirMetrics {
     /// Highest sequence sent minus the cumulative ACK minus SACKed bytes (RFC 6675's "pipe"
     /// without loss marking), once both are known.
     fn outstanding_bytes(&self) -> Option<u32> {
-        let (h, a) = (self.highest?, self.acked?);
+        let (h, mut a) = (self.highest?, self.acked?);
+        if let Some(floor) = self.inflight_floor.filter(|&f| f > a) {
+            a = floor;
+        }
         let mut inflight = h.bytes_after(a).unwrap_or(0);
         for &(l, r) in &self.sack[..self.sack_count] {
             let l = l.max(a);
@@ -457,7 +442,7 @@ impl DirMetrics {
         if self.seq_segments == 0 {
             0.0
         } else {
-            self.counts.retransmissions as f64 / self.seq_segments as f64
+            self.counts.real_retransmissions() as f64 / self.seq_segments as f64
         }
     }
 

@@ -8,8 +8,11 @@
 //! arithmetic goes through [`seq::SeqNum`]. Part of the flow stage: the flow table feeds it, and
 //! it knows sides only through [`crate::flow::side`].
 
+pub mod counts;
+pub mod duplicates;
 pub mod events;
 pub mod evidence;
+pub mod id_order;
 pub mod metrics;
 pub mod seq;
 pub mod stats;
@@ -92,10 +95,26 @@ pub struct TcpConn {
     pub traces: PerSide<Trace>,
     /// The frames the event findings cite.
     pub evidence: EventEvidence,
+    recent: PerSide<duplicates::Recent>,
+    id_order: PerSide<id_order::IdOrder>,
     unwrap: PerSide<Option<Unwrapper>>,
     /// Start of the series: the connection's first frame.
     start_ns: i64,
     config: TcpConfig,
+}
+
+/// What a copy of this frame would share with it.
+fn fingerprint(f: &TcpFrame<'_>) -> duplicates::Fingerprint {
+    let t = f.tcp;
+    duplicates::Fingerprint {
+        ip_id: f.ip_id.map(|m| m.id),
+        seq: t.seq,
+        ack: t.ack,
+        len: t.payload_len,
+        flags: t.flags,
+        window: t.window,
+        tsval: t.options.timestamp,
+    }
 }
 
 /// One frame as the engine needs it.
@@ -121,6 +140,8 @@ impl TcpConn {
             traces: PerSide::new(Trace::new(full_trace), Trace::new(full_trace)),
             unwrap: PerSide::default(),
             evidence: EventEvidence::default(),
+            recent: PerSide::default(),
+            id_order: PerSide::default(),
             start_ns,
             config,
         }
@@ -151,7 +172,12 @@ impl TcpConn {
             window: t.window,
             wscale: t.options.window_scale,
         };
-        let ev = self.ws.analyse(side, &seg);
+        let mut ev = self.ws.analyse(side, &seg);
+        if self.recent[side].is_copy(fingerprint(f), f.ts_ns) {
+            ev.insert(Events::CAPTURE_DUPLICATE);
+        } else if self.id_order[side].sent_earlier(f.ip_id.map(|m| m.id)) {
+            ev.insert(Events::SENT_EARLIER);
+        }
         self.evidence.note(f.number, ev);
         let so = &mut self.options[side];
         so.max_payload = so.max_payload.max(t.payload_len);

@@ -46,6 +46,87 @@ const DIFFERENCES: &[(&str, &str, u64, bool, &str)] = &[
         "fuzzed capture: the FIN after an 'ACKed unseen' frame; the 4.0 source's -1 duplicate \
          ACK count makes it fast, tshark 4.0.17 calls it a plain retransmission",
     ),
+    // A second "ACKed unseen" for the same gap in the other direction: by the 4.0 source the
+    // repeat is suppressed until the acknowledging side's duplicate-ACK count is reset; the
+    // tshark 4.0.17 binary reports some repeats anyway (see docs/tcp-analysis.md). Both real
+    // captures miss large parts of the data they acknowledge.
+    (
+        "shared/zeek__bigtransfer_ftp_gro.pcap",
+        "ack_lost_segment",
+        55,
+        false,
+        "a repeated 'ACKed unseen' while most of the transfer is missing from the capture",
+    ),
+    (
+        "shared/zeek__bigtransfer_ftp_gro.pcap",
+        "ack_lost_segment",
+        57,
+        false,
+        "a repeated 'ACKed unseen' while most of the transfer is missing from the capture",
+    ),
+    (
+        "shared/zeek__bigtransfer_ftp_gro.pcap",
+        "ack_lost_segment",
+        60,
+        false,
+        "a repeated 'ACKed unseen' while most of the transfer is missing from the capture",
+    ),
+    (
+        "shared/zeek__bigtransfer_ftp_gro.pcap",
+        "ack_lost_segment",
+        64,
+        false,
+        "a repeated 'ACKed unseen' while most of the transfer is missing from the capture",
+    ),
+    (
+        "shared/zeek__bigtransfer_ftp_gro.pcap",
+        "ack_lost_segment",
+        67,
+        false,
+        "a repeated 'ACKed unseen' while most of the transfer is missing from the capture",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        180,
+        false,
+        "a repeated 'ACKed unseen' right after 'previous segment not captured'",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        245,
+        true,
+        "the gap left open by frame 180 not being reported keeps 'max seq to be acked' behind",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        263,
+        true,
+        "the gap left open by frame 180 not being reported keeps 'max seq to be acked' behind",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        322,
+        true,
+        "the gap left open by frame 180 not being reported keeps 'max seq to be acked' behind",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        415,
+        true,
+        "the gap left open by frame 180 not being reported keeps 'max seq to be acked' behind",
+    ),
+    (
+        "shared/zeek__bro.org_http_browse.pcap",
+        "ack_lost_segment",
+        671,
+        true,
+        "the gap left open by frame 180 not being reported keeps 'max seq to be acked' behind",
+    ),
 ];
 
 /// The JSON counter (in `c2s`/`s2c`) that counts each tshark field per frame.
@@ -73,6 +154,14 @@ fn path_of(key: &str) -> Option<PathBuf> {
         return Some(root.join("testdata/fixtures").join(name));
     }
     let name = key.strip_prefix("shared/")?;
+    // TCP inside an encapsulation we do not decode yet cannot agree; real_captures.rs asserts
+    // today's counts for these files, so an entry goes the moment decoding lands.
+    if crate::real_captures::NOT_YET_DECODED
+        .iter()
+        .any(|g| g.0 == name)
+    {
+        return None;
+    }
     let dir = std::env::var_os("OFFLOAD_DOCTOR_CAPTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/captures"));
