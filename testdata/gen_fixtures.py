@@ -254,6 +254,12 @@ def link_type_fixtures():
         return struct.pack("!HHH8sH", pkttype, 1, 6, b"\2\0\0\0\0\1\0\0", et) + p
     def sll2(p, et=0x0800, pkttype=0):
         return struct.pack("!HHIHBB8s", et, 0, 2, 1, pkttype, 6, b"\2\0\0\0\0\1\0\0") + p
+    def nflog(p):
+        # family AF_INET, version 0, resource 1; TLVs in little-endian (an x86 capture host):
+        # NFULA_PACKET_HDR, NFULA_PREFIX "drop", NFULA_PAYLOAD.
+        tlv = lambda t, v: pad4(struct.pack("<HH", 4 + len(v), t) + v)
+        return (struct.pack("!BBH", 2, 0, 1) + tlv(1, b"\x08\x00\x01\x00")
+                + tlv(10, b"drop\0") + tlv(9, p))
     cases = [
         ("link_raw_101.pcap", 101, [p for p in pk], facts, "raw-ip"),
         ("link_raw_12.pcap", 12, [p for p in pk], facts, "raw-ip"),
@@ -267,6 +273,8 @@ def link_type_fixtures():
         ("link_null_be_0.pcap", 0, [struct.pack(">I", 2) + p for p in pk], facts, "null"),
         ("link_null_ipv6_0.pcap", 0, [struct.pack("<I", 30) + p for p in v6pk], v6facts, "null"),
         ("link_loop_108.pcap", 108, [struct.pack(">I", 2) + p for p in pk], facts, "loop"),
+        ("link_ppp_9.pcap", 9, [b"\xff\x03\x00\x21" + p for p in pk], facts, "ppp"),
+        ("link_nflog_239.pcap", 239, [nflog(p) for p in pk], facts, "nflog"),
     ]
     for name, lt, frames, f, lname in cases:
         n = len(frames)
@@ -306,6 +314,76 @@ def tunnel_fixtures():
             "args": args,
             "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
             "flows": [f], "findings": []})
+    # Encapsulations without UDP ports of their own, and GTP-U (port 2152).
+    def gre(proto, body, key=None, seq=None):
+        flags = (0x20 if key is not None else 0) | (0x10 if seq is not None else 0)
+        h = struct.pack("!BBH", flags, 0, proto)
+        if key is not None:
+            h += struct.pack("!I", key)
+        if seq is not None:
+            h += struct.pack("!I", seq)
+        return h + body
+    def erspan2(session, frame):
+        return struct.pack("!HHI", 0x1000 | 100, session, 0) + frame
+    def erspan3(session, frame):
+        # version 2, session; timestamp; SGT 0, frame type 0 (Ethernet), O bit set + subheader
+        return struct.pack("!HHIHH", 0x2000, session, 1234, 0, 0x0001) + bytes(8) + frame
+    def gtpu(teid, ip):
+        ext = struct.pack("!HBB", 0, 0, 0x85) + bytes([1, 0, 9, 0])
+        body = ext + ip
+        return struct.pack("!BBHI", 0x34, 0xff, len(body), teid) + body
+    def ipip(ip, client):
+        v6 = ip[0] >> 4 == 6
+        a, b = ("172.16.0.1", "172.16.0.2") if client else ("172.16.0.2", "172.16.0.1")
+        return ipv4(a, b, 41 if v6 else 4, ip, df=False)
+    v6_pk, v6_inner = tcp_conversation("2001:db8:1::1", "2001:db8:1::2", cport=33001, sport=443, v6=True)
+    encaps = [
+        ("gre_ipv4_key.pcap", "gre", 77, inner_pk, inner,
+         lambda ip, i: (47, gre(0x0800, ip, key=77))),
+        ("nvgre.pcap", "nvgre", 0x1234, inner_pk, inner,
+         lambda ip, i: (47, gre(0x6558, eth(ip), key=(0x1234 << 8) | 1))),
+        ("gretap_mirror.pcap", "gre", 0, inner_pk, inner,
+         lambda ip, i: (47, gre(0x6558, eth(ip)))),
+        ("erspan_type2.pcap", "erspan", 5, inner_pk, inner,
+         lambda ip, i: (47, gre(0x88BE, erspan2(5, eth(ip)), seq=i))),
+        ("erspan_type3.pcap", "erspan", 9, inner_pk, inner,
+         lambda ip, i: (47, gre(0x22EB, erspan3(9, eth(ip)), seq=i))),
+        ("ipip_4in4.pcap", "ip-in-ip", 0, inner_pk, inner, lambda ip, i: (4, ip)),
+        ("ipip_6in4.pcap", "ip-in-ip", 0, v6_pk, v6_inner, lambda ip, i: (41, ip)),
+        ("gtpu_ipv4.pcap", "gtp-u", 42, inner_pk, inner,
+         lambda ip, i: (17, udp(2152, 2152, gtpu(42, ip), 0))),
+    ]
+    for name, kind, vni, pkts, facts, enc in encaps:
+        frames = []
+        for i, p in enumerate(pkts):
+            client = p[12:16] == ip4("10.1.0.1") or p[8:24] == ip6("2001:db8:1::1")
+            a, b = ("172.16.0.1", "172.16.0.2") if client else ("172.16.0.2", "172.16.0.1")
+            proto, body = enc(p, i)
+            frames.append(eth(ipv4(a, b, proto, body, ident=100 + i, df=False)))
+        f = dict(facts)
+        f["tunnel"] = {"kind": kind, "vni": vni, "vni_s2c": vni,
+                       "outer_client": "172.16.0.1", "outer_server": "172.16.0.2"}
+        fixture(name, pcap([(x, None) for x in frames]), {
+            "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+            "flows": [f], "findings": []})
+    # Shims: MPLS (two labels) and PPPoE over 802.1ad + 802.1Q; the flow has no tunnel context.
+    def mpls(ip):
+        return struct.pack("!II", (16 << 12) | 64, (32 << 12) | 0x100 | 64) + ip
+    def pppoe(ip):
+        return struct.pack("!BBHHH", 0x11, 0, 7, len(ip) + 2, 0x0021) + ip
+    for name, frames in [
+        ("mpls_ipv4.pcap", [eth(mpls(p), ethertype=0x8847) for p in inner_pk]),
+        ("pppoe_qinq.pcap", [eth(pppoe(p) + bytes(6), ethertype=0x8864, vlans=((0x88a8, 10), (0x8100, 20)))
+                             for p in inner_pk]),
+    ]:
+        fixture(name, pcap([(x, None) for x in frames]), {
+            "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+            "flows": [dict(inner)], "findings": []})
+    # A GRE header cut short: counted as tunnel-header-truncated, the frame kept.
+    bad = eth(ipv4("172.16.0.1", "172.16.0.2", 47, b"\x30\0\x65\x58\0\0", df=False))
+    fixture("gre_header_truncated.pcap", pcap([(bad, None)]), {
+        "capture": {"frames": 1, "decoded": {}, "undecoded": {"tunnel-header-truncated": 1}},
+        "flows": [], "findings": []})
     # Without --vxlan-port, port 4790 is plain UDP: one UDP flow per source port.
     frames = wrap("vxlan", 4790, 7)
     # One flow per unordered pair of outer endpoints.
@@ -893,6 +971,20 @@ def tcp_analysis_fixtures():
         "s2c": {"lost_segments": 1, "capture_gap_bytes": 1448, "capture_gap_events": 1,
                 "retransmissions": 0, "new_bytes": 8 * 1448},
     }, findings=["capture-gaps"], frames={"capture-gaps": [7, 11]}))
+
+    # Close case: the same gap, but IP fragments pass between the two hosts (a 1448-byte
+    # segment too big for the path, fragmented on the way): the bytes are probably in them, as
+    # Wireshark would show after reassembly. Info, not a warning.
+    c = Conv()
+    c.handshake()
+    c.frames.append((c.t, eth(ipv4("10.20.0.2", "10.20.0.1", 6, b"f" * 600, ident=0x3000,
+                                   df=False, frag_off=100))))
+    end = c.bulk(1, 8, skip=(3,), ack_every=8)
+    c.close(end)
+    fixture("tcp_capture_gap_in_fragments.pcap", c.pcap(), tcp_expect({
+        "s2c": {"lost_segments": 1, "capture_gap_bytes": 1448, "capture_gap_events": 1},
+    }, findings=["capture-gaps", "ip-fragmentation"], severity={"capture-gaps": "info"},
+        details={"capture-gaps": {"in_fragments": True}}))
 
     # Close case: segment 3 lost on the network before the capture point, then resent: a real
     # loss (retransmission), not a capture gap.

@@ -29,7 +29,14 @@ struct Details {
     /// Sequence jumps too large for the time between the frames (faster than 400 Gbit/s): not
     /// counted as missed bytes.
     sequence_jumps: u64,
+    /// IP fragments passed between the flow's hosts (or tunnel endpoints): the bytes are
+    /// probably in fragments, not missing (info, not a warning).
+    in_fragments: bool,
 }
+
+const FRAGMENT_HINT: &str = "Wireshark reassembles IP fragments and shows these segments. The \
+    fragmentation itself is the finding to act on (see ip-fragmentation): an MTU too small for \
+    the encapsulated packets.";
 
 impl Identity for CaptureGaps {
     const ID: &'static str = "capture-gaps";
@@ -54,6 +61,31 @@ impl EventReport for CaptureGaps {
             .map(|i| i.if_drop.unwrap_or(0) + i.os_drop.unwrap_or(0))
             .sum();
         let [client, server] = f.client_first().map(|side| gap[side]);
+        // Segments inside IP fragments are in the capture but not analysed (no reassembly):
+        // then "missed" is our blind spot, not the capture's, and no reason to distrust it.
+        if s.flows.fragments_between(f) {
+            return vec![Said {
+                severity: Severity::Info,
+                message: format!(
+                    "{} of this connection in {events} place{} that the receiver acknowledged \
+                     were not seen as TCP segments; IP fragments passed between these hosts, so \
+                     they are probably inside fragments, which offload-doctor does not \
+                     reassemble.",
+                    bytes(gap.sum()),
+                    if events == 1 { "" } else { "s" },
+                ),
+                hint: FRAGMENT_HINT,
+                details: details(&Details {
+                    gap_bytes: gap.sum(),
+                    gap_events: events,
+                    client_gap_bytes: client,
+                    server_gap_bytes: server,
+                    interface_drops: dropped,
+                    sequence_jumps: jumps,
+                    in_fragments: true,
+                }),
+            }];
+        }
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(
@@ -80,6 +112,7 @@ impl EventReport for CaptureGaps {
                 server_gap_bytes: server,
                 interface_drops: dropped,
                 sequence_jumps: jumps,
+                in_fragments: false,
             }),
         }]
     }

@@ -176,8 +176,21 @@ pub struct UdpFacts {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TunnelKind {
+    /// RFC 7348, over UDP.
     Vxlan,
+    /// RFC 8926, over UDP.
     Geneve,
+    /// RFC 2784/2890 GRE carrying IP, or Ethernet (gretap, protocol 0x6558) without a key.
+    Gre,
+    /// RFC 7637: GRE with protocol 0x6558 and a key (the 24-bit VSID is the `vni`).
+    Nvgre,
+    /// Cisco ERSPAN type I, II or III over GRE (draft-foschiano-erspan): a port mirror, so the
+    /// inner frames are copies of traffic between other hosts.
+    Erspan,
+    /// IP in IP: IPv4 or IPv6 in IPv4 or IPv6 (RFC 2003, RFC 4213 6in4, RFC 2473).
+    IpInIp,
+    /// 3GPP TS 29.281 GTP-U over UDP 2152 (the TEID is the `vni`).
+    GtpU,
 }
 
 impl TunnelKind {
@@ -185,7 +198,23 @@ impl TunnelKind {
         match self {
             TunnelKind::Vxlan => "vxlan",
             TunnelKind::Geneve => "geneve",
+            TunnelKind::Gre => "gre",
+            TunnelKind::Nvgre => "nvgre",
+            TunnelKind::Erspan => "erspan",
+            TunnelKind::IpInIp => "ip-in-ip",
+            TunnelKind::GtpU => "gtp-u",
         }
+    }
+
+    /// The UDP overlays whose outer headers Linux GRO judges the way the GRO model does
+    /// (udp_gro_receive → vxlan/geneve gro_receive): the outer-header rules apply only to these.
+    pub fn is_udp_overlay(self) -> bool {
+        matches!(self, TunnelKind::Vxlan | TunnelKind::Geneve)
+    }
+
+    /// A port mirror: the capture point sees copies, never the endpoints' own stack.
+    pub fn is_mirror(self) -> bool {
+        matches!(self, TunnelKind::Erspan)
     }
 }
 
@@ -193,10 +222,13 @@ impl TunnelKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tunnel {
     pub kind: TunnelKind,
+    /// The tunnel's identifier: VXLAN/Geneve VNI, NVGRE VSID, GRE key, ERSPAN session ID,
+    /// GTP-U TEID; 0 when the encapsulation has none.
     pub vni: u32,
     pub outer_ip: IpFacts,
-    pub outer_udp: UdpFacts,
-    /// VXLAN flags byte, or Geneve's O/C flags byte.
+    /// The outer UDP header of UDP encapsulations (VXLAN, Geneve, GTP-U).
+    pub outer_udp: Option<UdpFacts>,
+    /// VXLAN flags byte, Geneve's O/C flags byte, GRE's first flags byte, GTP-U's flags byte.
     pub flags: u8,
 }
 

@@ -8,15 +8,19 @@ use etherparse::{LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice, Trans
 
 use super::ipv6_ext::{ipv6_fragment, jumbo_payload_len};
 use super::tcp_header::TcpHeader;
-use super::{
-    geneve, vxlan, DecodeConfig, IpFacts, Kind, Packet, TcpFacts, TcpOptions, Tunnel, TunnelKind,
-    UdpFacts, Undecoded,
-};
+use super::tunnel::is_ip_tunnel;
+use super::{DecodeConfig, IpFacts, Kind, Packet, TcpFacts, TcpOptions, UdpFacts, Undecoded};
 
 /// Per-frame context for turning header slices into lengths.
 pub(super) struct Ctx {
     pub frame_start: usize,
     pub wire_len: u32,
+    /// MPLS/PPPoE shims still allowed in this frame: each is sliced again, so hostile nesting
+    /// must not recurse without bound.
+    pub shims_left: std::cell::Cell<u8>,
+    /// Where the packet ends when a shim's length field says so (PPPoE): what follows is
+    /// Ethernet padding, as Wireshark bounds the IP dissector by the PPPoE payload length.
+    pub wire_end: std::cell::Cell<u32>,
 }
 
 /// What a frame without a network layer is, from where slicing stopped.
@@ -123,30 +127,17 @@ fn no_transport<'a>(
     };
 }
 
-/// The tunnel a UDP datagram carries, by port.
-fn tunnel_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
-    // The destination port names the tunnel; the source port is a flow hash (RFC 7348 §5).
-    // Fall back to the source port for captures of replies from a tunnel endpoint on that port.
-    for port in [udp.dst_port, udp.src_port] {
-        if cfg.vxlan_ports.contains(&port) {
-            return Some(TunnelKind::Vxlan);
-        }
-        if cfg.geneve_ports.contains(&port) {
-            return Some(TunnelKind::Geneve);
-        }
-    }
-    None
-}
-
 impl Ctx {
     /// Byte offset of `s` inside the frame (s always points into the frame).
-    fn offset_of(&self, s: &[u8]) -> u32 {
+    pub(super) fn offset_of(&self, s: &[u8]) -> u32 {
         (s.as_ptr() as usize).saturating_sub(self.frame_start) as u32
     }
 
     /// What the wire says the rest of the frame from `s` on is.
     fn wire_len_from(&self, s: &[u8]) -> u32 {
-        self.wire_len.saturating_sub(self.offset_of(s))
+        self.wire_len
+            .min(self.wire_end.get())
+            .saturating_sub(self.offset_of(s))
     }
 
     pub fn layers<'a>(
@@ -156,6 +147,9 @@ impl Ctx {
         outer: bool,
     ) -> Packet<'a> {
         let Some(net) = &p.net else {
+            if let Some(pkt) = self.unshim(p, cfg, outer) {
+                return pkt;
+            }
             return Packet::new(no_network(&p.stop_err));
         };
         let ip = match net {
@@ -179,6 +173,10 @@ impl Ctx {
             Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, outer, pkt),
             Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)) => pkt.kind = Kind::Icmp,
             Some(TransportSlice::Igmp(_)) => {}
+            None if outer && is_ip_tunnel(ip.protocol) => {
+                let payload = net.ip_payload_ref().map_or(&[][..], |pl| pl.payload);
+                return self.ip_tunnel(ip, payload, cfg, pkt);
+            }
             None => no_transport(net, p.stop_err.as_ref().map(|e| e.1), &ip, &mut pkt),
         }
         pkt
@@ -201,53 +199,10 @@ impl Ctx {
         };
         pkt.kind = Kind::Udp;
         pkt.udp = Some(udp);
-        match tunnel_kind(&udp, cfg).filter(|_| outer) {
-            Some(kind) => self.tunnel(kind, ip, udp, u.payload(), cfg, pkt),
-            None => pkt,
-        }
-    }
-
-    fn tunnel<'a>(
-        &self,
-        kind: TunnelKind,
-        outer_ip: IpFacts,
-        outer_udp: UdpFacts,
-        payload: &'a [u8],
-        cfg: &DecodeConfig,
-        mut pkt: Packet<'a>,
-    ) -> Packet<'a> {
-        let header = match kind {
-            TunnelKind::Vxlan => vxlan::Vxlan::new_checked(payload).map(|v| {
-                let inner = LaxSlicedPacket::from_ethernet(v.payload()).ok();
-                (v.vni(), v.flags(), inner)
-            }),
-            TunnelKind::Geneve => geneve::Geneve::new_checked(payload).map(|g| {
-                let inner = match g.protocol() {
-                    geneve::PROTO_ETHERNET => LaxSlicedPacket::from_ethernet(g.payload()).ok(),
-                    et => Some(LaxSlicedPacket::from_ether_type(
-                        etherparse::EtherType(et),
-                        g.payload(),
-                    )),
-                };
-                (g.vni(), g.flags(), inner)
-            }),
-        };
-        let Ok((vni, flags, inner)) = header else {
-            pkt.kind = Kind::Undecoded(Undecoded::TunnelTruncated);
+        if !outer {
             return pkt;
-        };
-        let mut inner_pkt = match inner {
-            Some(p) => self.layers(&p, cfg, false),
-            None => Packet::new(Kind::Undecoded(Undecoded::TunnelTruncated)),
-        };
-        inner_pkt.tunnel = Some(Tunnel {
-            kind,
-            vni,
-            outer_ip,
-            outer_udp,
-            flags,
-        });
-        inner_pkt
+        }
+        self.udp_tunnel(ip, udp, u.payload(), cfg, pkt)
     }
 
     fn ipv4(&self, v4: &etherparse::LaxIpv4Slice<'_>) -> IpFacts {

@@ -1,8 +1,9 @@
 //! Decoding: turns one captured frame into the facts offload analysis needs, without allocating.
 //!
-//! Link layer (Ethernet, raw IP, Linux SLL/SLL2, BSD null/loop: [`link`]) → VLAN stack →
-//! IPv4/IPv6 → TCP/UDP ([`layers`]), and for VXLAN ([`vxlan`]) or Geneve ([`geneve`]) the inner
-//! Ethernet frame decoded the same way. etherparse's `LaxSlicedPacket` does the standard layers
+//! Link layer (Ethernet, raw IP, Linux SLL/SLL2, BSD null/loop, NFLOG: [`link`]) → VLAN stack
+//! → MPLS / PPPoE ([`shim`]) → IPv4/IPv6 → TCP/UDP ([`layers`]), and for a tunnel — VXLAN
+//! ([`vxlan`]), Geneve ([`geneve`]), GTP-U ([`gtp`]), GRE with gretap, NVGRE and ERSPAN
+//! ([`gre`]), IP in IP — the inner frame decoded the same way ([`tunnel`]). etherparse's `LaxSlicedPacket` does the standard layers
 //! and keeps whatever parsed when a frame is cut by the snaplen or has IPv4 total length 0 (TSO /
 //! BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and the IPv6 extension
 //! walk ([`ipv6_ext`]) are small checked views of our own. A frame is never dropped: what parsed
@@ -15,10 +16,14 @@
 
 pub mod facts;
 pub mod geneve;
+pub mod gre;
+pub mod gtp;
 pub mod ipv6_ext;
 mod layers;
 pub mod link;
+pub mod shim;
 pub mod tcp_header;
+mod tunnel;
 pub mod vxlan;
 
 use crate::capture::Frame;
@@ -61,6 +66,8 @@ pub fn decode<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
     let ctx = layers::Ctx {
         frame_start: data.as_ptr() as usize,
         wire_len: frame.wire_len,
+        shims_left: std::cell::Cell::new(4),
+        wire_end: std::cell::Cell::new(u32::MAX),
     };
     let mut pkt = ctx.layers(&sliced, cfg, true);
     pkt.sll_pkttype = sll_pkttype;

@@ -1,5 +1,7 @@
 //! The flow table: finds (or starts) the flow of each packet and accounts the packet to it.
 
+use std::net::IpAddr;
+
 use rustc_hash::FxHashMap;
 
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
@@ -58,7 +60,14 @@ pub struct FlowTable {
     by_tunnel_ends: FxHashMap<FlowKey, usize>,
     pub flows: Vec<Flow>,
     config: FlowConfig,
+    /// Host pairs (lower address first) that exchanged IP fragments, at most
+    /// [`FRAGMENT_PAIRS`]: a flow between them may have segments inside fragments, which are not
+    /// reassembled (docs/architecture.md), so its "missing" bytes may be in the capture.
+    fragment_pairs: Vec<[IpAddr; 2]>,
 }
+
+/// Bound on [`FlowTable::fragment_pairs`]; beyond it every pair counts as fragmented.
+const FRAGMENT_PAIRS: usize = 64;
 
 /// What the table needs of one TCP or UDP packet.
 struct Transport {
@@ -106,21 +115,42 @@ impl FlowTable {
         self.flows.get(i).filter(|f| f.id == id)
     }
 
+    fn note_fragment(&mut self, pkt: &Packet<'_>) {
+        for (_, ip) in pkt.ip_headers().filter(|(_, ip)| ip.is_fragment()) {
+            let pair = sorted(ip.src, ip.dst);
+            if !self.fragment_pairs.contains(&pair) && self.fragment_pairs.len() <= FRAGMENT_PAIRS {
+                self.fragment_pairs.push(pair);
+            }
+        }
+    }
+
+    /// Whether IP fragments passed between the flow's hosts or its tunnel's endpoints.
+    pub fn fragments_between(&self, f: &Flow) -> bool {
+        if self.fragment_pairs.len() > FRAGMENT_PAIRS {
+            return true;
+        }
+        let inner = sorted(f.key.ends[0].addr, f.key.ends[1].addr);
+        let outer = f.key.tunnel.map(|t| t.outer);
+        self.fragment_pairs
+            .iter()
+            .any(|p| *p == inner || Some(*p) == outer)
+    }
+
     /// Accounts one decoded packet; returns its flow, or `None` for packets that are not TCP/UDP.
     pub fn account(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+        if pkt.kind == Kind::IpFragment {
+            self.note_fragment(pkt);
+        }
         // Only frames decoded down to TCP/UDP; an undecodable tunnel payload is not a flow.
         if !matches!(pkt.kind, Kind::Tcp | Kind::Udp) {
             return None;
         }
         let ip = pkt.ip.as_ref()?;
         let tr = Transport::of(pkt)?;
-        let tunnel = pkt.tunnel.map(|t| {
-            let (a, b) = (t.outer_ip.src, t.outer_ip.dst);
-            TunnelKey {
-                kind: t.kind,
-                vni: t.vni,
-                outer: if a <= b { [a, b] } else { [b, a] },
-            }
+        let tunnel = pkt.tunnel.map(|t| TunnelKey {
+            kind: t.kind,
+            vni: t.vni,
+            outer: sorted(t.outer_ip.src, t.outer_ip.dst),
         });
         let src = Endpoint {
             addr: ip.src,
@@ -291,5 +321,13 @@ impl Flow {
         }
         let inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
         (events, inflight)
+    }
+}
+
+fn sorted(a: IpAddr, b: IpAddr) -> [IpAddr; 2] {
+    if a <= b {
+        [a, b]
+    } else {
+        [b, a]
     }
 }

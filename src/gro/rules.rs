@@ -45,17 +45,25 @@ impl Head {
             options,
             options_len,
             inner: IpHead::of(f.ip),
-            outer: f.pkt.tunnel.map(|tun| {
-                (
-                    IpHead::of(&tun.outer_ip),
-                    TunHead {
-                        ports: (tun.outer_udp.src_port, tun.outer_udp.dst_port),
-                        checksum_zero: tun.outer_udp.checksum_zero,
-                        vni: tun.vni,
-                        flags: tun.flags,
-                    },
-                )
-            }),
+            // Only the UDP overlays' outer headers are judged (udp_gro_receive → vxlan/geneve
+            // gro_receive, net/ipv4/udp_offload.c); other encapsulations are judged by their
+            // inner headers alone rather than by rules we have not proven against the kernel.
+            outer: f
+                .pkt
+                .tunnel
+                .filter(|tun| tun.kind.is_udp_overlay())
+                .and_then(|tun| Some((tun, tun.outer_udp?)))
+                .map(|(tun, udp)| {
+                    (
+                        IpHead::of(&tun.outer_ip),
+                        TunHead {
+                            ports: (udp.src_port, udp.dst_port),
+                            checksum_zero: udp.checksum_zero,
+                            vni: tun.vni,
+                            flags: tun.flags,
+                        },
+                    )
+                }),
             oversized,
         }
     }
