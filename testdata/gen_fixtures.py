@@ -1181,9 +1181,51 @@ def offload_fixtures():
         severity={"gro-blocked-ip-id": "error", "no-coalescing": "info"},
         details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
                                        "pairs": 39, "failing_pairs": 39, "share": 1.0,
+                                       "only_ids_blocked": 39, "other_blocker": None,
                                        "blocked_by_kernel": {"4.6": False, "4.7": True,
                                                              "6.10": True, "6.18": True}},
                  "no-coalescing": {"blocker": "outer-ip-id"}}))
+
+    # Close case: the same IDs, but the application pushes every segment (PSH on each, one
+    # write per segment): GRO ends a train at every PSH anyway (tcp_gro_receive's
+    # out_check_final), so fixing the IDs alone would merge nothing. Info, not an error.
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
+             wrap=vxlan_wrap(id_sequence(101, [4, 2, 3, 5, 2])))
+    c.handshake(local="c", options=VX_OPTS)
+    for i in range(40):
+        c.send("s", 1 + i * 1398, 1, ACK | PSH, 1398)
+        if i % 2 == 1:
+            c.at(20e-6)
+            c.send("c", 1, 1 + (i + 1) * 1398, ACK, win=512)
+        c.at(12e-6)
+    c.close(1 + 40 * 1398)
+    fixture("vxlan_outer_ip_id_df0_psh_every_segment.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 39, "mergeable_pairs": 0,
+                                    "blockers": {"outer-ip-id": 39, "train-ended": 39}}}},
+    }, findings=["gro-blocked-headers", "gro-blocked-ip-id", "no-coalescing"],
+        severity={"gro-blocked-ip-id": "info", "no-coalescing": "info"},
+        details={"gro-blocked-ip-id": {"layer": "outer", "only_ids_blocked": 0,
+                                       "other_blocker": "train-ended"}}))
+
+    # Close case: random IDs with DF=0 between two addresses of 127.0.0.0/8: on loopback no GRO
+    # runs (lo has no NAPI), so the IDs cost nothing. The same script between 10.20.0.x hosts
+    # is tcp_random_ip_id_df0.pcap, which fires.
+    for name, ends, findings in [
+        ("tcp_loopback_random_ip_id.pcap", (("127.0.0.1", 40000), ("127.0.0.2", 8080)), []),
+        ("tcp_random_ip_id_df0.pcap", (("10.20.0.1", 40000), ("10.20.0.2", 8080)),
+         ["gro-blocked-ip-id"]),
+    ]:
+        c = Conv(c=ends[0], s=ends[1])
+        c.handshake()
+        rnd = [(i * 40503 + 12345) % 65536 for i in range(20)]
+        for i in range(20):
+            c.send("s", 1 + i * 1448, 1, ACK, 1448, ident=rnd[i], df=False)
+            c.at(12e-6)
+        c.at(0.005)
+        c.send("c", 1, 1 + 20 * 1448, ACK)
+        c.close(1 + 20 * 1448)
+        fixture(name, c.pcap(), tcp_expect({}, findings=findings,
+                                           severity={f: "error" for f in findings}))
 
     # Close case: the same overlay with DF=0 and outer IDs that increase by one, captured on the
     # wire (no receiver to blame): GRO would merge every pair.
@@ -1291,6 +1333,25 @@ def offload_fixtures():
         details={"burst-retransmission": {"bursts": 1, "longest_segments": 20,
                                           "bytes_resent_in_bursts": 20 * seg,
                                           "segment_size": 1460}}))
+
+    # Close case: the receiver's capture (GRO on). The sender's spurious RTO recovery over a
+    # short path arrives merged: one 20-segment frame of resent data is GRO's doing, not a TSO
+    # burst the sender resent. Retransmissions, but no burst.
+    c = Conv()
+    c.handshake(local="c")
+    for k in range(3):
+        c.send("s", 1 + 8 * k * seg, 1, ACK, 8 * seg)
+        c.at(30e-6)
+    c.at(20e-6)
+    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+    c.at(0.2)
+    merged = c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
+    c.at(20e-6)
+    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+    c.close(1 + 24 * seg)
+    fixture("tcp_gro_merged_resend_receiver.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 1, "retransmitted_bytes": 20 * seg},
+    }, findings=["oversized-frames", "retransmissions"], frames={"retransmissions": [merged]}))
 
     # Close case: RTO recovery in slow start resends 1, 2 and 4 segments, a round trip apart.
     c = Conv()

@@ -40,6 +40,8 @@ struct Dir {
     mss: Option<u16>,
     /// Largest payload of a frame no larger than 1500 bytes of IP: a wire segment.
     max_wire_payload: u32,
+    /// The highest sequence number this side sent so far: only bytes below it were resent.
+    highest: Option<SeqNum>,
     open: Option<Run>,
     /// Closed runs as (first frame, frames, bytes), for the segment count at the end.
     runs: Vec<(u64, u64, u64)>,
@@ -120,17 +122,28 @@ impl Detector for BurstRetransmission {
         if ip.len <= 1500 {
             d.max_wire_payload = d.max_wire_payload.max(t.payload_len);
         }
-        if !fr.events.any(Events::ANY_RETRANSMISSION) {
+        let seq = SeqNum(t.seq);
+        let end = seq.plus(t.payload_len);
+        let highest = d.highest.map_or(end, |h| h.max(end));
+        // Wireshark flags a whole frame that starts below the highest sequence sent; a frame a
+        // receiver's GRO merged from one resent segment and the new data after it resent only
+        // the part below that mark (and ends the run: new data follows).
+        let resent = d
+            .highest
+            .and_then(|h| h.bytes_after(seq))
+            .map_or(0, |below| below.min(t.payload_len));
+        d.highest = Some(highest);
+        if !fr.events.any(Events::ANY_RETRANSMISSION) || resent == 0 {
             d.close();
             return;
         }
-        let seq = SeqNum(t.seq);
-        let len = u64::from(t.payload_len);
+        let len = u64::from(resent);
+        let into_new_data = resent < t.payload_len;
         match &mut d.open {
             Some(r) if r.next == seq && frame.ts_ns.saturating_sub(r.last_ns) <= BURST_GAP_NS => {
                 r.frames += 1;
                 r.bytes += len;
-                r.next = seq.plus(t.payload_len);
+                r.next = seq.plus(resent);
                 r.last_ns = frame.ts_ns;
             }
             _ => {
@@ -139,10 +152,13 @@ impl Detector for BurstRetransmission {
                     first_frame: frame.number,
                     frames: 1,
                     bytes: len,
-                    next: seq.plus(t.payload_len),
+                    next: seq.plus(resent),
                     last_ns: frame.ts_ns,
                 });
             }
+        }
+        if into_new_data {
+            d.close();
         }
     }
 
@@ -163,9 +179,15 @@ impl Detector for BurstRetransmission {
                     .map(u64::from)
                     .or((d.max_wire_payload > 0).then_some(u64::from(d.max_wire_payload)))
                     .unwrap_or(1460);
+                // On the receiver's capture frame boundaries are GRO's: one merged frame of
+                // resent segments says nothing about how the sender sent them (after an RTO
+                // over a microsecond RTT, slow start's 1, 2, 4 segments arrive merged). There a
+                // burst needs that many separate frames.
+                let at_receiver = f.capture_point().is_some_and(|p| p.side == side.other());
                 let bursts: Vec<(u64, u64, u64)> = d
                     .runs
                     .iter()
+                    .filter(|&&(_, frames, _)| !at_receiver || frames >= MIN_BURST_SEGMENTS)
                     .map(|&(frame, _, bytes)| (frame, bytes.div_ceil(seg), bytes))
                     .filter(|&(_, segs, _)| segs >= MIN_BURST_SEGMENTS)
                     .collect();

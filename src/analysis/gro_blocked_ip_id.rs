@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::kit::{gro_dirs, sender, share, SideDetails};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
-use crate::decode::IpLayer;
+use crate::decode::{link, IpLayer};
 use crate::flow::{Flow, Side};
-use crate::gro::{IdFacts, IdLayer, IdStep, Kernel};
+use crate::gro::{Blocker, GroDir, IdFacts, IdLayer, IdStep, Kernel};
 
 /// Fewer judged pairs than this say nothing about a pattern.
 pub const MIN_PAIRS: u64 = 8;
@@ -102,6 +102,10 @@ struct Details {
     /// Per kernel generation: whether its ID rule refuses most pairs.
     blocked_by_kernel: BTreeMap<&'static str, bool>,
     id_sample: Vec<IdSample>,
+    /// Refused pairs that only ID rules refused (fixing the IDs would let them merge).
+    only_ids_blocked: u64,
+    /// The rule other than the IDs that refused most judged pairs, or null.
+    other_blocker: Option<&'static str>,
     /// Share of +1 steps between the two hosts over all their packets (a shared counter).
     host_increment_share: Option<f64>,
 }
@@ -140,7 +144,17 @@ impl Detector for GroBlockedIpId {
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
+        // GRO does not run on loopback (lo has no NAPI; BSD null/loop captures are loopback too):
+        // IDs there cost nothing.
+        let loopback_capture = !s.meta.interfaces.is_empty()
+            && s.meta
+                .interfaces
+                .iter()
+                .all(|&lt| matches!(lt, link::NULL | link::LOOP));
         for (f, side, g) in gro_dirs(s.flows) {
+            if loopback_capture || f.key.ends.iter().all(|e| e.addr.is_loopback()) {
+                continue;
+            }
             for layer in [IdLayer::Outer, IdLayer::Inner] {
                 let ids = &g.ids[layer.index()];
                 let pairs = ids.pairs();
@@ -154,7 +168,8 @@ impl Detector for GroBlockedIpId {
                 if blocked.iter().all(|&(_, x)| x < MIN_SHARE) {
                     continue;
                 }
-                if let Some(fd) = self.finding(f, side, layer, ids, &blocked) {
+                let other = other_blocker(g);
+                if let Some(fd) = self.finding(f, side, layer, ids, &blocked, other) {
                     out.push(fd);
                 }
             }
@@ -165,8 +180,8 @@ impl Detector for GroBlockedIpId {
 
 impl GroBlockedIpId {
     /// What the selected kernel does with the pairs, and which generations refuse them.
-    fn verdict(&self, severity: Severity, selected: f64, blocked: &[(Kernel, f64)]) -> String {
-        if severity == Self::SEVERITY {
+    fn verdict(&self, refused: bool, selected: f64, blocked: &[(Kernel, f64)]) -> String {
+        if refused {
             return format!(
                 "Linux GRO ({}) refuses to merge {:.0}% of the back-to-back segment pairs",
                 self.kernel.range(),
@@ -192,6 +207,7 @@ impl GroBlockedIpId {
         layer: IdLayer,
         ids: &IdFacts,
         blocked: &[(Kernel, f64)],
+        other: Option<Blocker>,
     ) -> Option<Finding> {
         let pairs = ids.pairs();
         let selected = blocked.iter().find(|(k, _)| *k == self.kernel)?.1;
@@ -208,14 +224,24 @@ impl GroBlockedIpId {
             IdLayer::Inner if f.key.tunnel.is_some() => "inner IPv4 headers",
             IdLayer::Inner => "IPv4 headers",
         };
-        // Error when the selected kernel refuses: a configuration fault with a known fix and a
-        // measured cost (the VXLAN story); info when only other generations would refuse.
-        let severity = if selected >= MIN_SHARE {
+        // Error when the selected kernel refuses and the IDs are all that stops most pairs: a
+        // configuration fault with a known fix and a measured cost (the VXLAN story). Info when
+        // only other generations would refuse, or when other rules (PSH or short segments ending
+        // every train, changing headers) would stop the merges anyway.
+        let sole = share(ids.only_ids_blocked, pairs) >= MIN_SHARE;
+        let severity = if selected >= MIN_SHARE && sole {
             Self::SEVERITY
         } else {
             Severity::Info
         };
-        let verdict = self.verdict(severity, selected, blocked);
+        let mut verdict = self.verdict(selected >= MIN_SHARE, selected, blocked);
+        if selected >= MIN_SHARE && !sole {
+            verdict += &format!(
+                ", but {} stops most of them anyway, so fixing the IDs alone would not let them \
+                 merge",
+                other.map_or("another rule", Blocker::name)
+            );
+        }
         let message = format!(
             "The {header} from {} have DF={} and {described} ({}{}): {verdict}.",
             sender(f, side),
@@ -266,9 +292,20 @@ impl GroBlockedIpId {
                     })
                     .collect(),
                 host_increment_share: host_inc,
+                only_ids_blocked: ids.only_ids_blocked,
+                other_blocker: other.map(Blocker::name),
             }),
         })
     }
+}
+
+/// The rule other than the IP IDs that refused most judged pairs, when it refused any.
+fn other_blocker(g: &GroDir) -> Option<Blocker> {
+    Blocker::ALL
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ip_id() && g.blockers[*b as usize] > 0)
+        .max_by_key(|b| (g.blockers[*b as usize], std::cmp::Reverse(*b as usize)))
 }
 
 /// The sending and receiving addresses of the IPv4 header at `layer` of `side`'s packets.

@@ -209,6 +209,20 @@ impl GroDir {
 
         self.judged_pairs += 1;
         self.record_ids(p, c);
+        let only_ids = v.blocked()
+            && Blocker::ALL
+                .iter()
+                .all(|b| !v.0[*b as usize] || b.is_ip_id());
+        if only_ids {
+            for (layer, b) in [
+                (IdLayer::Outer, Blocker::OuterIpId),
+                (IdLayer::Inner, Blocker::IpId),
+            ] {
+                if v.0[b as usize] {
+                    self.ids[layer.index()].only_ids_blocked += 1;
+                }
+            }
+        }
         if v.blocked() {
             for (n, b) in self.blockers.iter_mut().zip(v.0) {
                 *n += u64::from(b);
