@@ -1401,19 +1401,22 @@ class Udp(Script):
         self.ep = {"c": c, "s": s}
         self.ids = {"c": 0x3000, "s": 0x4000}
 
-    def send(self, side, payload):
+    def send(self, side, payload, df=True, udp_len=None):
         other = "s" if side == "c" else "c"
         (a, ap), (b, bp) = self.ep[side], self.ep[other]
         ident = self.ids[side]
         self.ids[side] = (ident + 1) % 65536
-        self.frames.append((self.t, eth(ipv4(a, b, 17, udp(ap, bp, payload), ident=ident))))
+        dgram = udp(ap, bp, payload)
+        if udp_len is not None:
+            dgram = dgram[:4] + struct.pack("!H", udp_len) + dgram[6:]
+        self.frames.append((self.t, eth(ipv4(a, b, 17, dgram, ident=ident, df=df))))
         return len(self.frames)
 
 
 def quic_fixtures():
     # UDP GSO on the server, captured there: after the handshake, each sendmsg carries 10 QUIC
     # packets of 1200 bytes in one 12,000-byte datagram.
-    def exchange(gso):
+    def exchange(gso, **big):
         u = Udp()
         u.send("c", quic_initial())
         u.at(0.010)
@@ -1423,7 +1426,7 @@ def quic_fixtures():
         n = 0
         for burst in range(6):
             if gso:
-                supers.append(u.send("s", b"".join(quic_short(n + k) for k in range(10))))
+                supers.append(u.send("s", b"".join(quic_short(n + k) for k in range(10)), **big))
                 u.at(0.001)
             else:
                 for k in range(10):
@@ -1445,6 +1448,15 @@ def quic_fixtures():
             "superframes": 6, "datagrams": 7, "gso_size": 1200,
             "gso_size_source": "quic-packet-boundaries", "max_segments": 10, "quic": True,
             "quic_version": 1, "max_datagram_bytes": 12000}}})
+    # Close cases: the same large datagrams with DF clear (what a capture tool's reassembly of
+    # IPv4 fragments leaves: fragments never have DF), and with a UDP length field that
+    # disagrees with the IP length (a broken or fuzzed header): neither is a GSO send.
+    for name, big in [("udp_large_df_clear_reassembled.pcap", {"df": False}),
+                      ("udp_large_bad_length_field.pcap", {"udp_len": 1208})]:
+        u, _ = exchange(True, **big)
+        fixture(name, u.pcap(), {
+            "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 7}}],
+            "findings": []})
     # Close case: the same traffic as the receiver sees it, 1200-byte datagrams at MTU size.
     u, _ = exchange(False)
     fixture("quic_mtu_sized.pcap", u.pcap(), {
@@ -1532,6 +1544,36 @@ def fairness_fixtures():
         "finding_severity": {"starved-flow": "warning"},
         "finding_details": {"starved-flow": {"bytes": 300, "zero_windows": 6, "keep_alives": 5,
                                              "fair_share": 0.25}}})
+
+    # Close case: iperf3's control connection beside its data connection. The control channel
+    # trades a cookie, parameters and results both ways and is otherwise idle: not starved.
+    data = busy(5201, 60, T0 + 0.002, 3.0)
+    ctl = Conv(c=("10.40.0.1", 5200), s=server, t0=T0)
+    ctl.handshake()
+    ctl.send("c", 1, 1, ACK | PSH, 37)
+    ctl.at(0.001)
+    ctl.send("s", 1, 38, ACK | PSH, 1)
+    ctl.at(3.2)
+    ctl.send("c", 38, 2, ACK | PSH, 200)
+    ctl.at(0.001)
+    ctl.send("s", 2, 238, ACK | PSH, 180)
+    fixture("tcp_iperf3_control_beside_data.pcap", merge_convs(data, ctl), {
+        "flows_count": 2, "findings": []})
+
+    # Close case: a pool of idle connections (handshake, then only keep-alives) beside a busy
+    # one: nothing was asked of the idle ones, so none is starved.
+    convs = [busy(43000, 60, T0, 3.0)]
+    for k in range(3):
+        p = Conv(c=("10.40.0.1", 43001 + k), s=server, t0=T0 + 0.001 * (k + 1))
+        p.handshake()
+        for _ in range(2):
+            p.at(1.0)
+            p.send("c", 0, 1, ACK)
+            p.at(0.001)
+            p.send("s", 1, 1, ACK)
+        convs.append(p)
+    fixture("tcp_idle_pool_beside_busy.pcap", merge_convs(*convs), {
+        "flows_count": 4, "findings": ["keep-alive"]})
 
     # Close case: four connections with unequal but real shares (16, 12, 8 and 4 segments).
     convs = [busy(42000 + k, n, T0 + k * 0.001, 3.0) for k, n in enumerate((16, 12, 8, 4))]

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use super::kit::{flow_filter, tcp_flows};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
-use crate::flow::{Endpoint, TunnelKey};
+use crate::flow::{Endpoint, Flow, TunnelKey};
 use crate::tcp::evidence::EventClass;
 use crate::tcp::stats::jain_index;
+use crate::tcp::TcpConn;
 
 /// A connection is starved below this fraction of the fair share (group bytes / n).
 pub const STARVED_FRACTION: f64 = 0.05;
@@ -38,6 +39,8 @@ struct Details {
     jain_index: f64,
     zero_windows: u64,
     keep_alives: u64,
+    /// The unmet demand that makes it starved rather than idle (see [`Demand`]).
+    demand: &'static str,
     /// Every connection of the group of overlapping lifetimes.
     group: Vec<GroupMember>,
 }
@@ -131,6 +134,10 @@ impl StarvedFlow {
             let Some(conn) = f.tcp.as_deref() else {
                 continue;
             };
+            let Some(demand) = Demand::of(f, conn) else {
+                // Merely idle (a pool connection, a control channel): nothing was denied.
+                continue;
+            };
             let zw = conn.dirs.map(|d| d.counts.zero_windows).sum();
             let ka = conn.dirs.map(|d| d.counts.keep_alives).sum();
             let signs = signs(zw, ka);
@@ -172,6 +179,7 @@ impl StarvedFlow {
                     jain_index: jain,
                     zero_windows: zw,
                     keep_alives: ka,
+                    demand: demand.as_str(),
                     group: group
                         .iter()
                         .map(|g| GroupMember {
@@ -182,6 +190,48 @@ impl StarvedFlow {
                         .collect(),
                 }),
             });
+        }
+    }
+}
+
+/// What shows that a connection wanted service it did not get: a quiet connection beside busy
+/// ones is starved only with one of these, else it was merely idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Demand {
+    /// A side advertised a zero window or probed one: data was waiting to be read or sent.
+    ZeroWindow,
+    /// The client sent data and the server never answered with any.
+    Unanswered,
+    /// Data still unacknowledged at the end after being resent.
+    DataWaiting,
+}
+
+impl Demand {
+    fn of(f: &Flow, conn: &TcpConn) -> Option<Demand> {
+        let d = &conn.dirs;
+        if d.iter()
+            .any(|x| x.counts.zero_windows + x.counts.zero_window_probes > 0)
+        {
+            return Some(Demand::ZeroWindow);
+        }
+        // A request the server never answered (a server pushing to a silent client is normal).
+        let [client, server] = f.client_first();
+        if d[client].new_bytes > 0 && d[server].new_bytes == 0 {
+            return Some(Demand::Unanswered);
+        }
+        if d.iter()
+            .any(|x| x.inflight_now > 0 && x.counts.retransmissions > 0)
+        {
+            return Some(Demand::DataWaiting);
+        }
+        None
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Demand::ZeroWindow => "zero-window",
+            Demand::Unanswered => "unanswered",
+            Demand::DataWaiting => "data-waiting",
         }
     }
 }

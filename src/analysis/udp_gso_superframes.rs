@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::kit::{sender, share, SideDetails};
 use super::{details, Detector, Evidence, Finding, FrameCtx, Identity, Severity, Summary};
+use crate::decode::{IpFacts, UdpFacts};
 use crate::flow::Side;
 use crate::gro::DEFAULT_MTU;
 
@@ -31,6 +32,38 @@ struct Dir {
     gso_from_quic: Option<u32>,
     /// The version of the first QUIC long header seen.
     quic_version: Option<u32>,
+    /// Datagrams above the MTU whose lengths disagree (UDP length field, IP length, frame):
+    /// broken or fuzzed, not judged.
+    length_mismatch: u64,
+    /// IPv4 datagrams above the MTU with DF clear: what a capture tool's fragment reassembly
+    /// produces, not a GSO send (see `plausible_gso`).
+    df_clear: u64,
+}
+
+/// Whether a datagram above the MTU can be a UDP GSO super-datagram as a sender's tap sees it:
+/// the UDP length field covers the IP payload exactly (udp_send_skb sets it for the whole GSO
+/// skb), the frame carries the IP packet (at most a 4-byte FCS after it), and an IPv4 header
+/// has DF set. Linux sockets default to IP_PMTUDISC_WANT, which sets DF (ip_dont_fragment), and
+/// QUIC stacks force it; IPv4 fragments, and so whatever a tool reassembled from them, have
+/// DF clear.
+fn plausible_gso(ip: &IpFacts, u: &UdpFacts) -> Result<(), NotGso> {
+    let lengths_agree = u32::from(u.length_field) == ip.len.saturating_sub(ip.header_len)
+        && !ip.len_from_wire
+        && ip.on_wire >= ip.len
+        && ip.on_wire - ip.len <= 4;
+    if !lengths_agree {
+        return Err(NotGso::LengthMismatch);
+    }
+    if ip.version == 4 && !ip.df {
+        return Err(NotGso::DfClear);
+    }
+    Ok(())
+}
+
+/// Why a datagram above the MTU was not taken for a GSO super-datagram.
+enum NotGso {
+    LengthMismatch,
+    DfClear,
 }
 
 pub struct UdpGsoSuperframes {
@@ -102,6 +135,9 @@ struct Details {
     max_segments: Option<u32>,
     quic: bool,
     quic_version: Option<u32>,
+    /// Datagrams above the MTU not counted: lengths that disagree, and IPv4 with DF clear.
+    not_counted_length_mismatch: u64,
+    not_counted_df_clear: u64,
 }
 
 /// The QUIC version as the message names it (empty when the traffic is not QUIC).
@@ -143,6 +179,13 @@ impl Detector for UdpGsoSuperframes {
             d.quic_version = quic_long_header(payload);
         }
         if ip.len > mtu && !ip.is_fragment() {
+            if let Err(why) = plausible_gso(ip, u) {
+                match why {
+                    NotGso::LengthMismatch => d.length_mismatch += 1,
+                    NotGso::DfClear => d.df_clear += 1,
+                }
+                return;
+            }
             d.supers.push(frame.number);
             d.max_super = d.max_super.max(u.payload_len);
             // The first few are enough; a non-QUIC flow would otherwise be scanned in full.
@@ -225,6 +268,8 @@ impl Detector for UdpGsoSuperframes {
                     max_segments: segments,
                     quic,
                     quic_version: version,
+                    not_counted_length_mismatch: d.length_mismatch,
+                    not_counted_df_clear: d.df_clear,
                 }),
             });
         }

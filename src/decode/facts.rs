@@ -170,6 +170,9 @@ pub struct UdpFacts {
     /// Payload length from the IP length fields.
     pub payload_len: u32,
     pub checksum_zero: bool,
+    /// The header's own length field (header included): 0 on BIG UDP / some GSO captures, and
+    /// on broken or fuzzed frames it disagrees with the IP length.
+    pub length_field: u16,
     /// Byte offset of the payload in the frame's captured data (it may be cut by the snaplen).
     pub payload_offset: u32,
 }

@@ -195,6 +195,7 @@ impl Ctx {
             dst_port: u.destination_port(),
             payload_len: ip.transport_len().saturating_sub(8),
             checksum_zero: u.checksum() == 0,
+            length_field: u.length(),
             payload_offset: self.offset_of(u.payload()),
         };
         pkt.kind = Kind::Udp;
