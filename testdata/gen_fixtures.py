@@ -972,6 +972,27 @@ def tcp_analysis_fixtures():
                 "retransmissions": 0, "new_bytes": 8 * 1448},
     }, findings=["capture-gaps"], frames={"capture-gaps": [7, 11]}))
 
+    # A slice of a long transfer (as Zeek's bigtransfer trace): 4 segments, then the receiver
+    # acknowledges 100 MB the capture never held, then 4 more. The gap is real, but the
+    # capture holds under 1% of the connection: the message says so instead of a "lower bound".
+    c = Conv()
+    c.handshake()
+    jump = 100_000_000
+    for i in range(4):
+        c.send("s", 1 + i * seg, 1, ACK, seg)
+        c.at(0.0001)
+    c.send("c", 1, 1 + 4 * seg, ACK, win=512)
+    c.at(0.5)
+    c.send("c", 1, 1 + jump, ACK, win=512)
+    for i in range(4):
+        c.send("s", 1 + jump + i * seg, 1, ACK, seg)
+        c.at(0.0001)
+    c.send("c", 1, 1 + jump + 4 * seg, ACK, win=512)
+    fixture("tcp_capture_slice_of_transfer.pcap", c.pcap(), {
+        "flows_count": 1, "findings": ["capture-gaps"],
+        "finding_details": {"capture-gaps": {"captured_bytes": 8 * seg,
+                                             "gap_bytes": jump - 4 * seg}}})
+
     # Close case: the same gap, but IP fragments pass between the two hosts (a 1448-byte
     # segment too big for the path, fragmented on the way): the bytes are probably in them, as
     # Wireshark would show after reassembly. Info, not a warning.
@@ -1118,6 +1139,23 @@ def offload_fixtures():
     fixture("offload_jumbo_mtu.pcap", c.pcap(), tcp_expect({
         "s2c": {"max_ip_len": 9000, "offload": {"oversized_frames": 0, "mtu": 9000,
                                                 "segments_per_frame": 1.0}},
+    }))
+
+    # Close case: a sender that fills the peer's MSS (1460) and puts a 12-byte timestamp option
+    # on top (RFC 6691 says it should subtract it): every data frame is 1512 bytes of IP, a dozen
+    # over MSS plus headers, and all the same size. One wire segment each, never coalesced.
+    c = Conv()
+    c.handshake()
+    ts = bytes.fromhex("0101080a") + (1000).to_bytes(4, "big") + (2000).to_bytes(4, "big")
+    for i in range(20):
+        c.send("s", 1 + i * 1460, 1, ACK, 1460, options=ts)
+        c.at(0.0001)
+        if i % 2:
+            c.send("c", 1, 1 + (i + 1) * 1460, ACK)
+    c.close(1 + 20 * 1460)
+    fixture("offload_mss_plus_options.pcap", c.pcap(), tcp_expect({
+        "s2c": {"max_ip_len": 1512, "offload": {"oversized_frames": 0, "segments_per_frame": 1.0,
+                                                "mtu_source": "mss"}},
     }))
 
     # GRO off on the receiver: 520 back-to-back full-size segments (750 kB) with headers GRO

@@ -33,6 +33,12 @@ pub const DEFAULT_MTU: u32 = 1500;
 /// Linux's loopback MTU (drivers/net/loopback.c: 64 KiB), for flows between loopback addresses.
 pub const LOOPBACK_MTU: u32 = 65536;
 
+/// The most a wire segment's payload can exceed the MTU-derived segment size without being
+/// coalesced: TCP options are at most 40 bytes (RFC 9293 §3.1, data offset ≤ 15 words), and a
+/// sender that fills the peer's MSS without subtracting its own options (RFC 6691 says it should)
+/// sends segments that much larger. A GRO merge with a tail under this size is not counted.
+pub const OPTION_SLACK: u32 = 40;
+
 /// Settings of the model.
 #[derive(Debug, Clone, Copy)]
 pub struct GroConfig {
@@ -148,7 +154,13 @@ impl GroDir {
         self.mtu_source = source;
         let seg_size = mtu.saturating_sub(f.ip.header_len + t.header_len).max(1);
         self.seg_size = seg_size;
-        let segments = t.payload_len.div_ceil(seg_size).max(1);
+        // A frame a few bytes over one segment (a sender filling the MSS with its options on
+        // top, a path MTU slightly off) is one wire segment, not two.
+        let segments = if t.payload_len <= seg_size + OPTION_SLACK {
+            1
+        } else {
+            t.payload_len.div_ceil(seg_size)
+        };
         // Larger than the MTU *and* carrying more than one segment's payload: a frame that is
         // only over by its headers (long options, a wrong MTU guess) was not coalesced.
         let oversized = f.ip.len > mtu && segments > 1;
