@@ -76,6 +76,44 @@ pub struct Verdict {
     pub finding: Option<usize>,
     /// Findings per severity.
     pub counts: BTreeMap<&'static str, usize>,
+    /// The other flows with the same finding (id and severity) as the headline: one problem on
+    /// many flows is named once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub same_on_flows: Vec<u32>,
+}
+
+/// Flows listed by number in the headline; more are counted.
+const LISTED_FLOWS: usize = 8;
+
+/// The other flows with the headline's finding, and the sentence that names them.
+fn same_elsewhere(findings: &[Finding]) -> (Vec<u32>, String) {
+    let Some(first) = findings.first() else {
+        return (Vec::new(), String::new());
+    };
+    let flows: Vec<u32> = findings[1..]
+        .iter()
+        .filter(|f| f.id == first.id && f.severity == first.severity)
+        .filter_map(|f| f.flow)
+        .collect();
+    if flows.is_empty() || first.flow.is_none() {
+        return (Vec::new(), String::new());
+    }
+    let mut listed: Vec<String> = flows
+        .iter()
+        .take(LISTED_FLOWS)
+        .map(u32::to_string)
+        .collect();
+    if flows.len() > LISTED_FLOWS {
+        listed.push(format!("and {} more", flows.len() - LISTED_FLOWS));
+    }
+    let sentence = format!(
+        " The same `{}` on {} more flow{}: {}.",
+        first.id,
+        flows.len(),
+        if flows.len() == 1 { "" } else { "s" },
+        listed.join(", ")
+    );
+    (flows, sentence)
 }
 
 /// What share of the capture the analysis could look at: "no problem found" means little when
@@ -159,6 +197,7 @@ impl Verdict {
                 next_step: next(None),
                 finding: None,
                 counts,
+                same_on_flows: Vec::new(),
             },
             Some(f) if f.severity == Severity::Info => Verdict {
                 status: if caveat.is_some() {
@@ -173,14 +212,19 @@ impl Verdict {
                 next_step: next(Some(f.hint.clone())),
                 finding: Some(0),
                 counts,
+                same_on_flows: Vec::new(),
             },
-            Some(f) => Verdict {
-                status: f.severity.into(),
-                summary: f.message.clone(),
-                next_step: Some(f.hint.clone()),
-                finding: Some(0),
-                counts,
-            },
+            Some(f) => {
+                let (same_on_flows, also) = same_elsewhere(findings);
+                Verdict {
+                    status: f.severity.into(),
+                    summary: format!("{}{also}", f.message),
+                    next_step: Some(f.hint.clone()),
+                    finding: Some(0),
+                    counts,
+                    same_on_flows,
+                }
+            }
         }
     }
 }
@@ -235,5 +279,45 @@ mod tests {
         let v = Verdict::new(&[], &coverage(0, &[]));
         assert_eq!(v.status, Status::NotAnalysed);
         assert!(v.summary.contains("no frames"), "{}", v.summary);
+    }
+
+    fn finding(id: &'static str, severity: Severity, flow: u32) -> Finding {
+        Finding {
+            id,
+            severity,
+            flow: Some(flow),
+            frames: vec![1],
+            message: format!("{id} on flow {flow}."),
+            hint: "hint".into(),
+            wireshark_filter: None,
+            details: Default::default(),
+        }
+    }
+
+    #[test]
+    fn one_problem_on_many_flows_is_named_once() {
+        let w = Severity::Warning;
+        let mut found: Vec<Finding> = (1..=10).map(|n| finding("zero-window", w, n)).collect();
+        found.insert(3, finding("retransmissions", w, 4));
+        found.push(finding("zero-window", Severity::Info, 11));
+        let v = Verdict::new(&found, &coverage(100, &[]));
+        assert_eq!(v.same_on_flows, (2..=10).collect::<Vec<u32>>());
+        assert_eq!(
+            v.summary,
+            "zero-window on flow 1. The same `zero-window` on 9 more flows: 2, 3, 4, 5, 6, 7, 8, 9, \
+             and 1 more."
+        );
+        found.insert(10, finding("zero-window", w, 12));
+        let v = Verdict::new(&found, &coverage(100, &[]));
+        assert!(
+            v.summary
+                .ends_with("on 10 more flows: 2, 3, 4, 5, 6, 7, 8, 9, and 2 more."),
+            "{}",
+            v.summary
+        );
+        // Alone, the headline is the finding's message as it is.
+        let v = Verdict::new(&found[..1], &coverage(100, &[]));
+        assert!(v.same_on_flows.is_empty());
+        assert_eq!(v.summary, "zero-window on flow 1.");
     }
 }
