@@ -243,8 +243,23 @@ def tcp_eth_pcap_variants():
         off += 16 + cap
     exp = json.loads(json.dumps(base))
     exp["capture"]["bytes"] = sum(len(eth(p)) + 100 for p in pk)
-    exp["findings"] = ["capture-snaplen"]
+    exp["findings"] = ["capture-header", "capture-snaplen"]
+    exp["finding_severity"] = {"capture-header": "info"}
+    exp["finding_details"] = {"capture-header": {"version": "2.2", "stray_bits": None}}
     fixture("tcp_v2_2_swapped_lengths.pcap", bytes(old), exp)
+    # A version libpcap refuses (3.0), read as 2.4: a warning, and every frame still read.
+    exp = json.loads(json.dumps(base))
+    exp["findings"] = ["capture-header"]
+    exp["finding_severity"] = {"capture-header": "warning"}
+    exp["finding_details"] = {"capture-header": {"version": "3.0"}}
+    fixture("tcp_pcap_version_3_0.pcap", pcap(recs, version=(3, 0)), exp)
+    # Bits above the link type that no writer sets (an FCS length without its "present" flag,
+    # as in a fuzzed capture): a warning, read as Ethernet.
+    exp = json.loads(json.dumps(base))
+    exp["findings"] = ["capture-header"]
+    exp["finding_details"] = {"capture-header": {"link_field": "0x40000001", "link_type": 1,
+                                                 "stray_bits": "0x40000000", "fcs_bytes": None}}
+    fixture("tcp_pcap_link_type_stray_bits.pcap", pcap(recs, linktype=0x40000001), exp)
 
 
 def link_type_fixtures():

@@ -12,6 +12,7 @@
 mod burst_retransmission;
 mod capture_duplicates;
 mod capture_gaps;
+mod capture_header;
 pub mod events;
 pub mod finding;
 mod fragmentation;
@@ -128,6 +129,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(high_inflight::HighInflight::new(settings.inflight_budget)),
         entry(oversized_frames::OversizedFrames),
         entry(truncation::Truncation),
+        entry(capture_header::CaptureHeader),
         entry(snaplen::Snaplen::default()),
         entry(timestamps::Timestamps::default()),
         entry(fragmentation::Fragmentation::default()),

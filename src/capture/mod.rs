@@ -177,6 +177,31 @@ pub struct CaptureMeta {
     pub truncation: Option<Truncation>,
     /// pcapng blocks we skipped because we do not need them (name resolution, custom, ...).
     pub skipped_blocks: u64,
+    /// The classic pcap file header's version and whole link-type field (pcap files only).
+    pub pcap_header: Option<PcapHeader>,
+}
+
+/// What a classic pcap file header says beyond the link type (pcap-savefile(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PcapHeader {
+    pub version: (u16, u16),
+    /// The 32-bit "link-layer header type and additional information" field.
+    pub link_field: u32,
+}
+
+impl PcapHeader {
+    /// libpcap's `LT_RESERVED1`: bits 16–25, which writers fill with 0.
+    pub fn reserved_bits(&self) -> u32 {
+        self.link_field & 0x03FF_0000
+    }
+    /// `LT_FCS_LENGTH_PRESENT`: the FCS length field below is meaningful.
+    pub fn fcs_present(&self) -> bool {
+        self.link_field & 0x0400_0000 != 0
+    }
+    /// `LT_FCS_LENGTH`: bytes of FCS at the end of every packet, in 16-bit words.
+    pub fn fcs_words(&self) -> u32 {
+        self.link_field >> 28
+    }
 }
 
 /// A byte source that counts what it hands out, so errors can name offsets.

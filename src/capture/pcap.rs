@@ -2,8 +2,8 @@
 //! (Kuznetzov) variant. Format: <https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-03.html>.
 
 use super::{
-    ticks_to_ns, CaptureError, CaptureMeta, Fill, Record, Source, Truncation, TruncationKind,
-    MAX_RECORD_LEN,
+    ticks_to_ns, CaptureError, CaptureMeta, Fill, PcapHeader, Record, Source, Truncation,
+    TruncationKind, MAX_RECORD_LEN,
 };
 
 const MAGIC_USEC: u32 = 0xa1b2_c3d4;
@@ -62,6 +62,10 @@ impl PcapReader {
         // (LINKTYPE_FCS in the pcap draft, §4): only the low 16 bits name the link type.
         let link_type = h.network.0 as u32 & 0xffff;
         meta.interfaces.push(link_type);
+        meta.pcap_header = Some(PcapHeader {
+            version: (h.version_major, h.version_minor),
+            link_field: h.network.0 as u32,
+        });
         meta.sections = 1;
         Ok(PcapReader {
             big_endian,

@@ -110,6 +110,8 @@ fixture_cases! {
     tcp_loss_before_capture_pcap => "tcp_loss_before_capture.pcap",
     tcp_no_handshake_pcap => "tcp_no_handshake.pcap",
     tcp_out_of_order_pcap => "tcp_out_of_order.pcap",
+    tcp_pcap_link_type_stray_bits_pcap => "tcp_pcap_link_type_stray_bits.pcap",
+    tcp_pcap_version_3_0_pcap => "tcp_pcap_version_3_0.pcap",
     tcp_random_ip_id_df0_pcap => "tcp_random_ip_id_df0.pcap",
     tcp_retransmission_below_threshold_pcap => "tcp_retransmission_below_threshold.pcap",
     tcp_rto_slow_start_pcap => "tcp_rto_slow_start.pcap",
