@@ -987,8 +987,31 @@ def tcp_analysis_fixtures():
                 "retransmissions": 0, "new_bytes": 8 * 1448},
     }, findings=["capture-gaps"], frames={"capture-gaps": [7, 11]}))
 
-    # A slice of a long transfer (as Zeek's bigtransfer trace): 4 segments, then the receiver
-    # acknowledges 100 MB the capture never held, then 4 more. The gap is real, but the
+    # A SYN refused with RST, then the same SYN (same ISN) again and a whole connection: one
+    # connection, as tshark counts tcp.stream (a retransmitted SYN, not a port reuse).
+    c = Conv()
+    c.send("c", 0, 0, SYN, options=WS7_SACK)
+    c.at(0.001)
+    c.send("s", 0, 1, RST | ACK)
+    c.at(1.0)
+    c.handshake()
+    c.close(c.bulk(1, 4))
+    fixture("tcp_syn_again_after_rst.pcap", c.pcap(), {
+        "flows_count": 1, "findings": ["retransmissions"],
+        "finding_severity": {"retransmissions": "info"}})
+    # Close case: the ports reused by a new connection (a new ISN) after the first one closed:
+    # two connections.
+    c = Conv()
+    c.handshake()
+    c.close(c.bulk(1, 4))
+    c.at(1.0)
+    c.isn = {k: (v + 0x01000000) % 2**32 for k, v in c.isn.items()}
+    c.handshake()
+    c.close(c.bulk(1, 4))
+    fixture("tcp_port_reuse_new_isn.pcap", c.pcap(), {"flows_count": 2, "findings": []})
+
+    # A slice of a long transfer (as Zeek's bigtransfer trace): 4 segments, then 4 more 100 MB
+    # further on, which the receiver acknowledges: it got the 100 MB the capture never held. The gap is real, but the
     # capture holds under 1% of the connection: the message says so instead of a "lower bound".
     c = Conv()
     c.handshake()
@@ -998,7 +1021,6 @@ def tcp_analysis_fixtures():
         c.at(0.0001)
     c.send("c", 1, 1 + 4 * seg, ACK, win=512)
     c.at(0.5)
-    c.send("c", 1, 1 + jump, ACK, win=512)
     for i in range(4):
         c.send("s", 1 + jump + i * seg, 1, ACK, seg)
         c.at(0.0001)

@@ -216,8 +216,6 @@ impl FlowTable {
             reverse_vni: None,
             first_outer_src: pkt.tunnel.map(|t| t.outer_ip.src),
             base_seq: PerSide::default(),
-            fin: PerSide::default(),
-            rst: false,
             tcp,
             gro: None,
         });
@@ -246,8 +244,8 @@ impl FlowTable {
 }
 
 impl Flow {
-    /// What the TCP header tells the table: the client (from the first SYN), the base sequence
-    /// numbers, FIN and RST (for the port-reuse rule).
+    /// What the TCP header tells the table: the client (from the first SYN) and the base sequence
+    /// numbers (for the port-reuse rule).
     fn note_header(&mut self, side: Side, flags: u8, tcp: Option<&TcpFacts<'_>>) {
         if !self.client_known && tcp.is_some() && flags & tcp_flags::SYN != 0 {
             // SYN alone: the sender is the client; SYN/ACK: the receiver is.
@@ -264,12 +262,6 @@ impl Flow {
             } else {
                 t.seq.wrapping_sub(1)
             });
-        }
-        if flags & tcp_flags::FIN != 0 {
-            self.fin[side] = true;
-        }
-        if flags & tcp_flags::RST != 0 {
-            self.rst = true;
         }
     }
 
