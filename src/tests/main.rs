@@ -4,6 +4,7 @@
 //! - `fixtures` and `fixture_cases`: every generated fixture against the facts its generator
 //!   wrote beside it (one case per fixture), the generator's reproducibility, golden outputs.
 //! - `real_captures`: agreement with the tshark oracle on ../shared/captures.
+//! - `review`: every warning and error on ../shared/captures is in testdata/review.tsv as true.
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
 //! - `hostile_input`: cut and mutated captures never panic.
 //! - `plots`: the graphs' data (charts) and their files.
@@ -21,4 +22,5 @@ mod hostile_input;
 mod outputs;
 mod plots;
 mod real_captures;
+mod review;
 mod tcp_agreement;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::common::{analyze_json, finding};
 use serde_json::Value;
 
-fn shared() -> Option<PathBuf> {
+pub(crate) fn shared() -> Option<PathBuf> {
     let dir = std::env::var_os("OFFLOAD_DOCTOR_CAPTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| common::root().join("../shared/captures"));
