@@ -215,8 +215,11 @@ impl Demand {
             return Some(Demand::ZeroWindow);
         }
         // A request the server never answered (a server pushing to a silent client is normal).
+        // Only when the capture holds the server's direction at all: a one-way capture
+        // (`tcpdump -Q out`, one side of a SPAN) shows no answers to anything.
         let [client, server] = f.client_first();
-        if d[client].new_bytes > 0 && d[server].new_bytes == 0 {
+        let server_seen = f.dirs[server].frames > 0;
+        if server_seen && d[client].new_bytes > 0 && d[server].new_bytes == 0 {
             return Some(Demand::Unanswered);
         }
         if d.iter()

@@ -14,6 +14,11 @@ use crate::tcp::Handshake;
 /// handshake answer must be at least this many times faster to name the capture point.
 pub const LOCAL_ANSWER_RATIO: i64 = 10;
 
+/// The slower answer must take at least this long (100 µs) for timing to name the capture point:
+/// over a veth or a loopback the "remote" host answers within microseconds too, and which answer
+/// was faster says nothing about where the tap sits (the kernel lab's veth shows both orders).
+pub const MIN_ROUND_TRIP_NS: i64 = 100_000;
+
 /// RTT samples each direction needs before data/ACK timing may name the capture point.
 pub const MIN_TIMING_SAMPLES: u64 = 3;
 
@@ -90,7 +95,9 @@ impl Flow {
                 .map(|q| q.median_ns)
         };
         let (a, b) = (median(Side::A)?, median(Side::B)?);
-        let fast = |x: u64, y: u64| y > 0 && x.saturating_mul(LOCAL_ANSWER_RATIO as u64) <= y;
+        let fast = |x: u64, y: u64| {
+            y >= MIN_ROUND_TRIP_NS as u64 && x.saturating_mul(LOCAL_ANSWER_RATIO as u64) <= y
+        };
         // A's data ACKed fast: B (its receiver) is local.
         let side = if fast(a, b) {
             Side::B
@@ -109,7 +116,9 @@ fn handshake_local(h: &Handshake) -> Option<Side> {
     let (syn_ack, ack) = (h.syn_ack_ns?, h.ack_ns?);
     // Timestamps are input: saturate rather than overflow on absurd ones.
     let (answer, reply) = (syn_ack.saturating_sub(syn), ack.saturating_sub(syn_ack));
-    let fast = |x: i64, y: i64| x >= 0 && y > 0 && x.saturating_mul(LOCAL_ANSWER_RATIO) <= y;
+    let fast = |x: i64, y: i64| {
+        x >= 0 && y >= MIN_ROUND_TRIP_NS && x.saturating_mul(LOCAL_ANSWER_RATIO) <= y
+    };
     if fast(answer, reply) {
         Some(syn_side.other())
     } else if fast(reply, answer) {
@@ -142,6 +151,10 @@ mod tests {
         );
         // Halfway on the wire: no side is 10 times faster.
         assert_eq!(handshake_local(&hs(0, 5_000_000, 10_000_000)), None);
+        // A veth: 3 µs against 40 µs is 10 times faster, but a 40 µs "round trip" is no
+        // evidence of distance.
+        assert_eq!(handshake_local(&hs(0, 3_000, 43_000)), None);
+        assert_eq!(handshake_local(&hs(0, 8_000, 108_000)), Some(Side::B));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - `review`: every warning and error on ../shared/captures is in testdata/review.tsv as true.
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
 //! - `hostile_input`: cut and mutated captures never panic.
+//! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
@@ -19,6 +20,7 @@ mod common;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
+mod lab;
 mod outputs;
 mod plots;
 mod real_captures;

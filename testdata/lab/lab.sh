@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The kernel lab: two network namespaces joined by a veth pair, so that the running kernel's GRO
+# (on the receiver's veth, NAPI mode) and TSO/GSO (on the sender) act on real traffic. Facts this
+# builds on: ../shared/notes/kernel-lab.md. Needs root, iproute2, ethtool, tcpdump, iperf3,
+# nftables, tcpreplay and python3 with scapy (what .ci/run installs).
+#
+#   bash testdata/lab/lab.sh SCENARIO OUTDIR
+#
+# writes OUTDIR/send.pcap (on the sender's veth) and OUTDIR/recv.pcap (on the receiver's veth,
+# after GRO), and in some scenarios send-any.pcap / recv-any.pcap (`tcpdump -i any`); the
+# expected findings are in testdata/lab/SCENARIO.expect.json, checked by src/tests/lab.rs.
+set -euo pipefail
+
+SCENARIO=${1:?scenario}
+OUT=${2:?output directory}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${LAB_PYTHON:-/usr/bin/python3}
+TAG=od$$
+A=${TAG}a
+B=${TAG}b
+mkdir -p "$OUT"
+
+cleanup() {
+  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+ina() { ip netns exec "$A" "$@"; }
+inb() { ip netns exec "$B" "$@"; }
+
+# The link: va (10.77.0.1, sender) -- vb (10.77.0.2, receiver). $1: sender offloads "on"/"off",
+# $2: receiver GRO "on"/"off".
+link() {
+  ip netns add "$A"
+  ip netns add "$B"
+  ip link add va netns "$A" type veth peer name vb netns "$B"
+  ina ip addr add 10.77.0.1/24 dev va
+  inb ip addr add 10.77.0.2/24 dev vb
+  ina ip link set va up
+  inb ip link set vb up
+  ina ip link set lo up
+  inb ip link set lo up
+  ina ethtool -K va tso "$1" gso "$1" >/dev/null
+  inb ethtool -K vb gro "$2" >/dev/null
+}
+
+# A VXLAN overlay over the link: vx0 with 10.88.0.1 / 10.88.0.2, VNI 42, outer UDP 4789.
+# The sender's vx0 has GSO off, so each outer packet is separate on va.
+vxlan() {
+  ina ip link add vx0 type vxlan id 42 dstport 4789 local 10.77.0.1 remote 10.77.0.2 dev va
+  inb ip link add vx0 type vxlan id 42 dstport 4789 local 10.77.0.2 remote 10.77.0.1 dev vb
+  ina ip addr add 10.88.0.1/24 dev vx0
+  inb ip addr add 10.88.0.2/24 dev vx0
+  ina ip link set vx0 up
+  inb ip link set vx0 up
+  ina ethtool -K vx0 tso off gso off >/dev/null
+}
+
+# Captures on both ends until stop_capture: send.pcap (on va), recv.pcap (on vb, after GRO).
+start_capture() {
+  CAPTURES=()
+  ip netns exec "$A" tcpdump -i va -s 262144 -B 65536 --immediate-mode -U -w "$OUT/send.pcap" \
+    2>"$OUT/tcpdump-send.log" &
+  CAPTURES+=($!)
+  ip netns exec "$B" tcpdump -i vb -s 262144 -B 65536 --immediate-mode -U -w "$OUT/recv.pcap" \
+    2>"$OUT/tcpdump-recv.log" &
+  CAPTURES+=($!)
+  # With ANY=1, also `tcpdump -i any` on each side: Linux cooked captures whose header says
+  # whether each packet was outgoing or incoming (what tells the capture point on a veth, where
+  # the round trip is too short to tell it by timing). Only where needed: every capture costs
+  # CPU, and a capture that falls behind drops packets.
+  local want=2
+  if [ "${ANY:-0}" = 1 ]; then
+    want=4
+    ip netns exec "$A" tcpdump -i any -s 262144 -B 65536 --immediate-mode -U \
+      -w "$OUT/send-any.pcap" 2>"$OUT/tcpdump-send-any.log" &
+    CAPTURES+=($!)
+    ip netns exec "$B" tcpdump -i any -s 262144 -B 65536 --immediate-mode -U \
+      -w "$OUT/recv-any.pcap" 2>"$OUT/tcpdump-recv-any.log" &
+    CAPTURES+=($!)
+  fi
+  # tcpdump says "listening on" once its socket is bound.
+  for _ in $(seq 100); do
+    if [ "$(cat "$OUT"/tcpdump-*.log 2>/dev/null | grep -c listening)" = "$want" ]; then return; fi
+    sleep 0.05
+  done
+  echo "tcpdump did not start" >&2
+  exit 1
+}
+
+stop_capture() {
+  # Let every tcpdump drain its ring: a signal ends it at once, and what is still queued is lost
+  # ("received by filter" above "captured" in its log).
+  sleep 1
+  # SIGTERM, not SIGINT: a background job of a script ignores SIGINT. tcpdump flushes on both.
+  kill -TERM "${CAPTURES[@]}" 2>/dev/null || true
+  wait "${CAPTURES[@]}" 2>/dev/null || true
+}
+
+# iperf3 for $1 bytes to $2 (the receiver's address) with extra client options.
+iperf() {
+  local bytes=$1 dst=$2
+  shift 2
+  inb iperf3 -s -1 -B "$dst" >/dev/null 2>&1 &
+  local server=$!
+  sleep 0.3
+  # 500 Mbit/s: iperf3 still writes back-to-back bursts (one per millisecond), slowly enough for
+  # the captures to keep up.
+  ina timeout 30 iperf3 -c "$dst" -n "$bytes" -b 500M "$@" >/dev/null
+  wait "$server" 2>/dev/null || true
+}
+
+case "$SCENARIO" in
+  tcp-gro-on)
+    # Kernel TCP, wire-size segments from the sender, GRO on at the receiver.
+    link off on
+    ANY=1 start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
+  tcp-gro-off)
+    link off off
+    start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
+  tcp-tso-on)
+    # TSO/GSO on at the sender: a capture on the sender sees unsegmented super-packets (veth
+    # passes them on whole, so the receiver's capture does too); send-any.pcap marks them as
+    # outgoing.
+    link on on
+    ANY=1 start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
+  vxlan-gro-on)
+    link off on
+    vxlan
+    start_capture
+    iperf 4M 10.88.0.2
+    stop_capture
+    ;;
+  vxlan-outer-id-jumps)
+    # The VXLAN story: nftables rewrites the outer IPv4 ID of every packet leaving va from a map
+    # of jumping values (DF stays as the kernel set it: 0 for vxlan). GRO on the receiver must
+    # refuse to merge the inner segments.
+    link off on
+    vxlan
+    ina nft -f - <<'NFT'
+table netdev lab {
+  chain egress {
+    type filter hook egress device "va" priority 0;
+    udp dport 4789 ip id set numgen random mod 4 map { 0 : 11, 1 : 2222, 2 : 33333, 3 : 4444 }
+  }
+}
+NFT
+    start_capture
+    iperf 4M 10.88.0.2
+    stop_capture
+    ;;
+  vxlan-ttl-alternating)
+    # Every other outer packet leaves with TTL 63 instead of 64: GRO flushes on a TTL change.
+    link off on
+    vxlan
+    ina nft -f - <<'NFT'
+table netdev lab {
+  chain egress {
+    type filter hook egress device "va" priority 0;
+    udp dport 4789 numgen inc mod 2 == 0 ip ttl set 63
+  }
+}
+NFT
+    start_capture
+    iperf 4M 10.88.0.2
+    stop_capture
+    ;;
+  udp-gso)
+    # A UDP GSO sender (UDP_SEGMENT) with offloads on: the sender's capture sees super-datagrams.
+    link on on
+    start_capture
+    inb "$PY" "$HERE/udp_sink.py" 10.77.0.2 9000 &
+    sink=$!
+    sleep 0.3
+    ina "$PY" "$HERE/udp_gso_send.py" 10.77.0.2 9000 1200 20
+    wait "$sink" || true
+    stop_capture
+    ;;
+  *)
+    echo "unknown scenario: $SCENARIO" >&2
+    exit 2
+    ;;
+esac
