@@ -86,7 +86,12 @@ impl Flow {
         }
         // Data both ways: the local host ACKs the remote one's data within microseconds, its own
         // data is ACKed a round trip later (RTT as measured at the capture point).
+        // Only RTT samples of data count: a pure-ACK direction's timestamp echoes measure when
+        // the peer next sent (its pacing), not a round trip.
         let median = |side: Side| {
+            if conn.dirs[side].data_segments < MIN_TIMING_SAMPLES {
+                return None;
+            }
             conn.dirs[side]
                 .rtt()
                 .0

@@ -31,8 +31,8 @@ trap cleanup EXIT
 ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
 
-# The link: va (10.77.0.1, sender) -- vb (10.77.0.2, receiver). $1: sender offloads "on"/"off",
-# $2: receiver GRO "on"/"off".
+# The link: va (10.77.0.1, sender) -- vb (10.77.0.2, receiver). $1: TSO/GSO "on"/"off" on both
+# ends, $2: receiver GRO "on"/"off".
 link() {
   ip netns add "$A"
   ip netns add "$B"
@@ -44,7 +44,9 @@ link() {
   ina ip link set lo up
   inb ip link set lo up
   ina ethtool -K va tso "$1" gso "$1" >/dev/null
-  inb ethtool -K vb gro "$2" >/dev/null
+  # The receiver's side too: a veth hands a GSO packet to its peer whole, so data the receiver
+  # sends (the applications' servers) would arrive unsegmented and look coalesced.
+  inb ethtool -K vb tso "$1" gso "$1" gro "$2" >/dev/null
 }
 
 # A VXLAN overlay over the link: vx0 with 10.88.0.1 / 10.88.0.2, VNI 42, outer UDP 4789.
@@ -107,9 +109,9 @@ iperf() {
   inb iperf3 -s -1 -B "$dst" >/dev/null 2>&1 &
   local server=$!
   sleep 0.3
-  # 500 Mbit/s: iperf3 still writes back-to-back bursts (one per millisecond), slowly enough for
+  # 200 Mbit/s: iperf3 still writes back-to-back bursts (one per millisecond), slowly enough for
   # the captures to keep up.
-  ina timeout 30 iperf3 -c "$dst" -n "$bytes" -b 500M "$@" >/dev/null
+  ina timeout 30 iperf3 -c "$dst" -n "$bytes" -b 200M "$@" >/dev/null
   wait "$server" 2>/dev/null || true
 }
 
@@ -186,6 +188,17 @@ NFT
     sleep 0.3
     ina "$PY" "$HERE/udp_gso_send.py" 10.77.0.2 9000 1200 20
     wait "$sink" || true
+    stop_capture
+    ;;
+  app-starve | app-pool | app-stop-reading | app-keepalive | app-udp-rr)
+    # Applications (app.py): the server in the receiver's namespace, the client in the sender's.
+    link off on
+    start_capture
+    inb "$PY" "$HERE/app.py" server "${SCENARIO#app-}" 10.77.0.2 7000 &
+    server=$!
+    sleep 0.3
+    ina timeout 20 "$PY" "$HERE/app.py" client "${SCENARIO#app-}" 10.77.0.2 7000
+    wait "$server"
     stop_capture
     ;;
   *)
