@@ -1678,6 +1678,23 @@ def fairness_fixtures():
     fixture("tcp_concurrent_inflight_within_budget.pcap", data, {
         "args": ["--inflight-budget", "256K"], "flows_count": 3, "findings": []})
 
+    # Close case: 40 connections one after another, each with 14 segments (20 kB) never
+    # acknowledged and then reset by the client. A reset frees the buffers: at no instant were
+    # more than 20 kB in flight, though the stale figures summed to 811 kB.
+    def reset(port, t0):
+        c = Conv(c=("10.50.0.1", port), s=("10.50.0.2", 443), t0=t0)
+        c.handshake()
+        for i in range(14):
+            c.send("s", 1 + i * seg, 1, ACK, seg)
+            c.at(30e-6)
+        c.at(0.010)
+        c.send("c", 1, 1, RST | ACK)
+        return c
+    convs = [reset(44000 + k, T0 + k * 0.1) for k in range(40)]
+    fixture("tcp_reset_connections_inflight.pcap", merge_convs(*convs), {
+        "args": ["--inflight-budget", "256K"], "flows_count": 40,
+        "findings": []})
+
 
 def merged_bulk(c, frames, seg, start=1):
     """What a receiver's capture shows when GRO merges: frames of 8 segments at about

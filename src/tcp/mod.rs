@@ -232,6 +232,13 @@ impl TcpConn {
                 }
             }
         }
+        // A RST ends the connection: neither side holds its unacknowledged data any longer (a
+        // proxy frees those buffers), so it must not count toward concurrent in-flight bytes.
+        if t.flags & tcp_flags::RST != 0 {
+            for d in [side, other] {
+                self.dirs[d].inflight_now = 0;
+            }
+        }
         for d in [side, other] {
             self.traces[d].inflight_at(f.ts_ns, self.dirs[d].inflight_now);
         }
