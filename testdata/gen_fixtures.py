@@ -1656,15 +1656,19 @@ def fairness_fixtures():
 
     # Three connections, each with 30 segments (43,440 bytes) unacknowledged at the same moment:
     # 130,320 bytes in flight; over a 64 KiB budget, within a 256 KiB one.
-    def inflight(port, t0):
+    def inflight(port, t0, count=30, reset=False):
+        """`count` segments in flight at once, then ACKed and closed (or reset by the client)."""
         c = Conv(c=("10.50.0.1", port), s=("10.50.0.2", 443), t0=t0)
         c.handshake()
-        for i in range(30):
+        for i in range(count):
             c.send("s", 1 + i * seg, 1, ACK, seg)
             c.at(30e-6)
         c.at(0.010)
-        c.send("c", 1, 1 + 30 * seg, ACK, win=512)
-        c.close(1 + 30 * seg)
+        if reset:
+            c.send("c", 1, 1, RST | ACK)
+            return c
+        c.send("c", 1, 1 + count * seg, ACK, win=512)
+        c.close(1 + count * seg)
         return c
     convs = [inflight(43000 + k, T0 + k * 10e-6) for k in range(3)]
     data = merge_convs(*convs)
@@ -1681,16 +1685,7 @@ def fairness_fixtures():
     # Close case: 40 connections one after another, each with 14 segments (20 kB) never
     # acknowledged and then reset by the client. A reset frees the buffers: at no instant were
     # more than 20 kB in flight, though the stale figures summed to 811 kB.
-    def reset(port, t0):
-        c = Conv(c=("10.50.0.1", port), s=("10.50.0.2", 443), t0=t0)
-        c.handshake()
-        for i in range(14):
-            c.send("s", 1 + i * seg, 1, ACK, seg)
-            c.at(30e-6)
-        c.at(0.010)
-        c.send("c", 1, 1, RST | ACK)
-        return c
-    convs = [reset(44000 + k, T0 + k * 0.1) for k in range(40)]
+    convs = [inflight(44000 + k, T0 + k * 0.1, count=14, reset=True) for k in range(40)]
     fixture("tcp_reset_connections_inflight.pcap", merge_convs(*convs), {
         "args": ["--inflight-budget", "256K"], "flows_count": 40,
         "findings": []})

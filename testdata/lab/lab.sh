@@ -115,6 +115,22 @@ iperf() {
   wait "$server" 2>/dev/null || true
 }
 
+# iperf3 over the VXLAN overlay with the nftables rule $1 in an egress chain on va: it sees every
+# outer packet as it leaves (kernel-lab.md: the egress hook runs after the vxlan encapsulation).
+vxlan_mangled() {
+  ina nft -f - <<NFT
+table netdev lab {
+  chain egress {
+    type filter hook egress device "va" priority 0;
+    $1
+  }
+}
+NFT
+  start_capture
+  iperf 4M 10.88.0.2
+  stop_capture
+}
+
 case "$SCENARIO" in
   tcp-gro-on)
     # Kernel TCP, wire-size segments from the sender, GRO on at the receiver.
@@ -151,33 +167,13 @@ case "$SCENARIO" in
     # refuse to merge the inner segments.
     link off on
     vxlan
-    ina nft -f - <<'NFT'
-table netdev lab {
-  chain egress {
-    type filter hook egress device "va" priority 0;
-    udp dport 4789 ip id set numgen random mod 4 map { 0 : 11, 1 : 2222, 2 : 33333, 3 : 4444 }
-  }
-}
-NFT
-    start_capture
-    iperf 4M 10.88.0.2
-    stop_capture
+    vxlan_mangled 'udp dport 4789 ip id set numgen random mod 4 map { 0 : 11, 1 : 2222, 2 : 33333, 3 : 4444 }'
     ;;
   vxlan-ttl-alternating)
     # Every other outer packet leaves with TTL 63 instead of 64: GRO flushes on a TTL change.
     link off on
     vxlan
-    ina nft -f - <<'NFT'
-table netdev lab {
-  chain egress {
-    type filter hook egress device "va" priority 0;
-    udp dport 4789 numgen inc mod 2 == 0 ip ttl set 63
-  }
-}
-NFT
-    start_capture
-    iperf 4M 10.88.0.2
-    stop_capture
+    vxlan_mangled 'udp dport 4789 numgen inc mod 2 == 0 ip ttl set 63'
     ;;
   udp-gso)
     # A UDP GSO sender (UDP_SEGMENT) with offloads on: the sender's capture sees super-datagrams.
