@@ -1386,28 +1386,47 @@ def offload_fixtures():
         }, findings=findings,
             details={"gro-blocked-headers": {"top_blocker": "tcp-options"}} if findings else None))
 
-    # A lost TSO burst: the sender's capture (server answers the SYN at once) shows 24 segments;
-    # the receiver ACKs 4 and nothing more arrives there; after the RTO the sender resends the 20
-    # segments back to back.
+    # A lost TSO burst: the sender's capture (server answers the SYN at once) shows a TSO
+    # super-packet of 4 segments and one of 20; the receiver ACKs 4 and nothing more arrives
+    # there; after the RTO the sender resends the 20 segments as one burst.
     c = Conv()
     c.handshake(local="s")
     seg = 1448
-    c.segments(0, 24, gap=10e-6)
+    c.send("s", 1, 1, ACK, 4 * seg)
+    c.at(10e-6)
+    c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
     c.at(0.010)
     c.send("c", 1, 1 + 4 * seg, ACK, win=512)
     c.at(0.2)
-    first = c.segments(4, 24, gap=10e-6)[0]
+    first = c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
     c.at(0.010)
     c.send("c", 1, 1 + 24 * seg, ACK, win=512)
     c.close(1 + 24 * seg)
     fixture("tcp_tso_burst_retransmission.pcap", c.pcap(), tcp_expect({
-        "s2c": {"retransmissions": 20, "retransmitted_bytes": 20 * seg},
-    }, findings=["burst-retransmission", "retransmissions"],
+        "s2c": {"retransmissions": 1, "retransmitted_bytes": 20 * seg},
+    }, findings=["burst-retransmission", "oversized-frames", "retransmissions"],
         frames={"burst-retransmission": [first]},
-        severity={"burst-retransmission": "warning", "retransmissions": "warning"},
+        severity={"burst-retransmission": "warning"},
         details={"burst-retransmission": {"bursts": 1, "longest_segments": 20,
                                           "bytes_resent_in_bursts": 20 * seg,
-                                          "segment_size": 1460}}))
+                                          "segment_size": 1460},
+                 "oversized-frames": {"offload": "send"}}))
+
+    # Close case: the same loss on a sender with TSO off (its capture shows wire-size segments):
+    # 20 segments resent back to back are loss recovery after a burst of drops, not a TSO burst.
+    c = Conv()
+    c.handshake(local="s")
+    c.segments(0, 24, gap=10e-6)
+    c.at(0.010)
+    c.send("c", 1, 1 + 4 * seg, ACK, win=512)
+    c.at(0.2)
+    c.segments(4, 24, gap=10e-6)
+    c.at(0.010)
+    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+    c.close(1 + 24 * seg)
+    fixture("tcp_resent_run_tso_off_sender.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 20, "retransmitted_bytes": 20 * seg},
+    }, findings=["retransmissions"], severity={"retransmissions": "warning"}))
 
     # Close case: the receiver's capture (GRO on). The sender's spurious RTO recovery over a
     # short path arrives merged: one 20-segment frame of resent data is GRO's doing, not a TSO

@@ -183,7 +183,18 @@ impl Detector for BurstRetransmission {
                 // resent segments says nothing about how the sender sent them (after an RTO
                 // over a microsecond RTT, slow start's 1, 2, 4 segments arrive merged). There a
                 // burst needs that many separate frames.
-                let at_receiver = f.capture_point().is_some_and(|p| p.side == side.other());
+                let point = f.capture_point();
+                let at_receiver = point.is_some_and(|p| p.side == side.other());
+                // On the sender's own capture TSO/GSO shows as frames above the MTU; without
+                // one, the sender sends wire-size segments and a run of resends is loss
+                // recovery after a burst of drops, not a TSO burst resent.
+                let sender_without_tso = point.is_some_and(|p| p.side == side)
+                    && f.gro
+                        .as_ref()
+                        .is_none_or(|g| g.dirs[side].oversized.total == 0);
+                if sender_without_tso {
+                    continue;
+                }
                 let bursts: Vec<(u64, u64, u64)> = d
                     .runs
                     .iter()

@@ -114,6 +114,7 @@ fixture_cases! {
     tcp_pcap_version_3_0_pcap => "tcp_pcap_version_3_0.pcap",
     tcp_port_reuse_new_isn_pcap => "tcp_port_reuse_new_isn.pcap",
     tcp_random_ip_id_df0_pcap => "tcp_random_ip_id_df0.pcap",
+    tcp_resent_run_tso_off_sender_pcap => "tcp_resent_run_tso_off_sender.pcap",
     tcp_reset_connections_inflight_pcap => "tcp_reset_connections_inflight.pcap",
     tcp_retransmission_below_threshold_pcap => "tcp_retransmission_below_threshold.pcap",
     tcp_rto_slow_start_pcap => "tcp_rto_slow_start.pcap",
