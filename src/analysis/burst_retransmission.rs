@@ -170,10 +170,14 @@ impl Detector for BurstRetransmission {
         }
         let mut out = Vec::new();
         for (f, conn) in tcp_flows(s.flows) {
+            let Some(pair) = self.dirs.get(f.index()) else {
+                continue;
+            };
+            if Side::BOTH.iter().all(|&side| pair[side].runs.is_empty()) {
+                continue;
+            }
+            let point = f.capture_point();
             for side in Side::BOTH {
-                let Some(pair) = self.dirs.get(f.index()) else {
-                    continue;
-                };
                 let (d, peer_mss) = (&pair[side], pair[side.other()].mss);
                 let seg = peer_mss
                     .map(u64::from)
@@ -183,7 +187,6 @@ impl Detector for BurstRetransmission {
                 // resent segments says nothing about how the sender sent them (after an RTO
                 // over a microsecond RTT, slow start's 1, 2, 4 segments arrive merged). There a
                 // burst needs that many separate frames.
-                let point = f.capture_point();
                 let at_receiver = point.is_some_and(|p| p.side == side.other());
                 // On the sender's own capture TSO/GSO shows as frames above the MTU; without
                 // one, the sender sends wire-size segments and a run of resends is loss

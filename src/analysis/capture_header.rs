@@ -39,11 +39,11 @@ impl Detector for CaptureHeader {
         let Some(h) = s.meta.pcap_header else {
             return Vec::new();
         };
-        let notes = notes(&h);
+        let stray = stray_bits(&h);
+        let notes = notes(&h, stray);
         let Some(severity) = notes.iter().map(|n| n.0).max() else {
             return Vec::new();
         };
-        let stray = stray_bits(&h);
         let message: Vec<&str> = notes.iter().map(|n| n.1.as_str()).collect();
         vec![Finding {
             id: Self::ID,
@@ -63,15 +63,16 @@ impl Detector for CaptureHeader {
             details: details(&Details {
                 version: format!("{}.{}", h.version.0, h.version.1),
                 link_field: format!("{:#010x}", h.link_field),
-                link_type: h.link_field & 0xffff,
+                link_type: h.link_type(),
                 stray_bits: (stray != 0).then(|| format!("{stray:#010x}")),
-                fcs_bytes: h.fcs_present().then(|| h.fcs_words() * 2),
+                fcs_bytes: h.fcs_present().then(|| h.fcs_bytes()),
             }),
         }]
     }
 }
 
-/// Bits no writer sets: `LT_RESERVED1`, and an FCS length without the flag that makes it count.
+/// Bits no writer sets: `LT_RESERVED1`, bit 27 (unassigned between the FCS flag and the FCS
+/// length), and an FCS length without the flag that makes it count.
 fn stray_bits(h: &PcapHeader) -> u32 {
     let fcs_len = if h.fcs_present() {
         0
@@ -81,8 +82,9 @@ fn stray_bits(h: &PcapHeader) -> u32 {
     h.reserved_bits() | fcs_len | (h.link_field & 0x0800_0000)
 }
 
-/// What the header says that is out of the ordinary, each with its severity.
-fn notes(h: &PcapHeader) -> Vec<(Severity, String)> {
+/// What the header says that is out of the ordinary (`stray`: its [`stray_bits`]), each with its
+/// severity.
+fn notes(h: &PcapHeader, stray: u32) -> Vec<(Severity, String)> {
     let mut notes = Vec::new();
     let (major, minor) = h.version;
     match (major, minor) {
@@ -102,7 +104,6 @@ fn notes(h: &PcapHeader) -> Vec<(Severity, String)> {
             ),
         )),
     }
-    let stray = stray_bits(h);
     if stray != 0 {
         notes.push((
             Severity::Warning,
@@ -110,7 +111,7 @@ fn notes(h: &PcapHeader) -> Vec<(Severity, String)> {
                 "The header's link-type field {:#010x} sets bits no writer sets ({stray:#010x}); \
                  it was read as link type {}.",
                 h.link_field,
-                h.link_field & 0xffff
+                h.link_type()
             ),
         ));
     } else if h.fcs_present() {
@@ -118,7 +119,7 @@ fn notes(h: &PcapHeader) -> Vec<(Severity, String)> {
             Severity::Info,
             format!(
                 "The header says every frame ends with a {}-byte frame check sequence.",
-                h.fcs_words() * 2
+                h.fcs_bytes()
             ),
         ));
     }
@@ -136,21 +137,25 @@ mod tests {
         }
     }
 
+    fn notes_of(h: &PcapHeader) -> Vec<(Severity, String)> {
+        notes(h, stray_bits(h))
+    }
+
     #[test]
     fn an_ordinary_header_says_nothing() {
-        assert!(notes(&header((2, 4), 1)).is_empty());
-        assert!(notes(&header((2, 4), 276)).is_empty());
+        assert!(notes_of(&header((2, 4), 1)).is_empty());
+        assert!(notes_of(&header((2, 4), 276)).is_empty());
     }
 
     #[test]
     fn old_versions_are_info_and_unknown_ones_warnings() {
-        let n = notes(&header((2, 2), 1));
+        let n = notes_of(&header((2, 2), 1));
         assert_eq!(n.len(), 1);
         assert_eq!(n[0].0, Severity::Info);
-        let n = notes(&header((3, 0), 1));
+        let n = notes_of(&header((3, 0), 1));
         assert_eq!(n[0].0, Severity::Warning);
         assert!(n[0].1.contains("3.0"), "{}", n[0].1);
-        assert_eq!(notes(&header((2, 5), 1))[0].0, Severity::Warning);
+        assert_eq!(notes_of(&header((2, 5), 1))[0].0, Severity::Warning);
     }
 
     #[test]
@@ -163,7 +168,7 @@ mod tests {
         // LT_FCS_DATALINK_EXT(2): a 4-byte FCS, declared properly: info.
         let h = header((2, 4), (2 << 28) | 0x0400_0000 | 1);
         assert_eq!(stray_bits(&h), 0);
-        let n = notes(&h);
+        let n = notes_of(&h);
         assert_eq!(n[0].0, Severity::Info);
         assert!(n[0].1.contains("4-byte"), "{}", n[0].1);
     }

@@ -190,6 +190,10 @@ pub struct PcapHeader {
 }
 
 impl PcapHeader {
+    /// `LT_LINKTYPE`: the link type proper, the low 16 bits.
+    pub fn link_type(&self) -> u32 {
+        self.link_field & 0xffff
+    }
     /// libpcap's `LT_RESERVED1`: bits 16–25, which writers fill with 0.
     pub fn reserved_bits(&self) -> u32 {
         self.link_field & 0x03FF_0000
@@ -198,9 +202,9 @@ impl PcapHeader {
     pub fn fcs_present(&self) -> bool {
         self.link_field & 0x0400_0000 != 0
     }
-    /// `LT_FCS_LENGTH`: bytes of FCS at the end of every packet, in 16-bit words.
-    pub fn fcs_words(&self) -> u32 {
-        self.link_field >> 28
+    /// `LT_FCS_LENGTH`: bytes of FCS at the end of every packet (the field counts 16-bit words).
+    pub fn fcs_bytes(&self) -> u32 {
+        (self.link_field >> 28) * 2
     }
 }
 

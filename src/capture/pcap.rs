@@ -60,12 +60,13 @@ impl PcapReader {
         meta.snaplen = h.snaplen;
         // The upper 16 bits of the link-type field may carry FCS information
         // (LINKTYPE_FCS in the pcap draft, §4): only the low 16 bits name the link type.
-        let link_type = h.network.0 as u32 & 0xffff;
-        meta.interfaces.push(link_type);
-        meta.pcap_header = Some(PcapHeader {
+        let header = PcapHeader {
             version: (h.version_major, h.version_minor),
             link_field: h.network.0 as u32,
-        });
+        };
+        let link_type = header.link_type();
+        meta.interfaces.push(link_type);
+        meta.pcap_header = Some(header);
         meta.sections = 1;
         Ok(PcapReader {
             big_endian,

@@ -205,12 +205,13 @@ impl TcpConn {
     fn measure(&mut self, side: Side, f: &TcpFrame<'_>, seg: &Segment, ev: Events) {
         let t = f.tcp;
         let o = &t.options;
+        let rst = t.flags & tcp_flags::RST != 0;
         self.dirs[side].sent(&Sent {
             ts_ns: f.ts_ns,
             seq: seg.seq,
             len: seg.len,
             syn_fin: t.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0,
-            rst: t.flags & tcp_flags::RST != 0,
+            rst,
             window_zero: t.window == 0 && t.flags & tcp_flags::SYN == 0,
             tsval: o.timestamp.map(|(v, _)| v),
             events: ev,
@@ -234,7 +235,7 @@ impl TcpConn {
         }
         // A RST ends the connection: neither side holds its unacknowledged data any longer (a
         // proxy frees those buffers), so it must not count toward concurrent in-flight bytes.
-        if t.flags & tcp_flags::RST != 0 {
+        if rst {
             for d in [side, other] {
                 self.dirs[d].inflight_now = 0;
             }

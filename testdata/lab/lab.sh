@@ -2,7 +2,8 @@
 # The kernel lab: two network namespaces joined by a veth pair, so that the running kernel's GRO
 # (on the receiver's veth, NAPI mode) and TSO/GSO (on the sender) act on real traffic. Facts this
 # builds on: ../shared/notes/kernel-lab.md. Needs root, iproute2, ethtool, tcpdump, iperf3,
-# nftables, tcpreplay and python3 with scapy (what .ci/run installs).
+# nftables (what .ci/run installs) and python3 (standard library only, for app.py and the UDP
+# GSO sender).
 #
 #   bash testdata/lab/lab.sh SCENARIO OUTDIR
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 SCENARIO=${1:?scenario}
 OUT=${2:?output directory}
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=${LAB_PYTHON:-/usr/bin/python3}
+PY=${LAB_PYTHON:-python3}
 TAG=od$$
 A=${TAG}a
 B=${TAG}b
