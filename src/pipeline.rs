@@ -15,6 +15,7 @@ use crate::analysis::{self, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::{FlowRef, FlowTable, FullTrace};
+use crate::gro::PairVerdict;
 use crate::plot::{self, PlotKind};
 use crate::report::{self, CaptureReport, Coverage, FlowReport, Report, Totals, Verdict};
 use crate::tcp::events::Events;
@@ -50,12 +51,34 @@ pub fn frame_events(
     cfg: &DecodeConfig,
     settings: &Settings,
 ) -> Result<Vec<(u64, Events)>> {
+    per_frame(input, cfg, settings, |f| {
+        Some(f.events).filter(|e| !e.is_empty())
+    })
+}
+
+/// The GRO model's verdict on every pair of consecutive TCP data frames of a direction, by the
+/// number of the pair's second frame: what the kernel lab holds against the running kernel.
+pub fn gro_pairs(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+) -> Result<Vec<(u64, PairVerdict)>> {
+    per_frame(input, cfg, settings, |f| f.gro)
+}
+
+/// One pass that collects `pick` of every frame that landed in a flow, with its frame number.
+fn per_frame<T>(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    pick: impl Fn(&FlowRef) -> Option<T>,
+) -> Result<Vec<(u64, T)>> {
     let name = input.display_name();
     let reader = CaptureReader::open(input).with_context(|| name.clone())?;
     let mut out = Vec::new();
     analyze_stream(reader, name.clone(), cfg, settings, &mut |number, flow| {
-        if let Some(f) = flow.filter(|f| !f.events.is_empty()) {
-            out.push((number, f.events));
+        if let Some(v) = flow.as_ref().and_then(&pick) {
+            out.push((number, v));
         }
     })
     .with_context(|| name)?;

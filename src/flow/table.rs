@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts};
-use crate::gro::{DataFrame, GroConfig};
+use crate::gro::{DataFrame, GroConfig, PairVerdict};
 use crate::tcp::events::Events;
 use crate::tcp::trace::IdMark;
 use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
@@ -23,6 +23,8 @@ pub struct FlowRef {
     pub events: Events,
     /// Bytes in flight in both directions of the connection after this frame (0 for UDP).
     pub inflight: u64,
+    /// The GRO model's verdict on the pair this TCP data frame closes (None for other frames).
+    pub gro: Option<PairVerdict>,
 }
 
 /// Which flows keep a full per-segment trace (for plots); the others keep a bounded summary.
@@ -165,15 +167,16 @@ impl FlowTable {
         let flow = &mut self.flows[index];
         flow.note_header(side, tr.flags, pkt.tcp.as_ref());
         flow.dirs[side].add(frame, ip, tr.payload, pkt.sll_pkttype);
-        let (events, inflight) = match &pkt.tcp {
+        let (events, inflight, gro) = match &pkt.tcp {
             Some(t) => flow.feed_tcp(side, frame, pkt, ip, t, &self.config.gro),
-            None => (Events::default(), 0),
+            None => (Events::default(), 0, None),
         };
         Some(FlowRef {
             index,
             side,
             events,
             inflight,
+            gro,
         })
     }
 
@@ -275,9 +278,9 @@ impl Flow {
         ip: &IpFacts,
         t: &TcpFacts<'_>,
         gro: &GroConfig,
-    ) -> (Events, u64) {
+    ) -> (Events, u64, Option<PairVerdict>) {
         let Some(conn) = self.tcp.as_mut() else {
-            return (Events::default(), 0);
+            return (Events::default(), 0, None);
         };
         let events = conn.segment(
             side,
@@ -298,21 +301,24 @@ impl Flow {
             },
         );
         // A capture duplicate never reached a receiver's GRO a second time.
+        let mut gro_verdict = None;
         if t.payload_len > 0 && !events.any(Events::CAPTURE_DUPLICATE) {
-            self.gro.get_or_insert_with(Default::default).dirs[side].data_segment(
-                &DataFrame {
-                    number: frame.number,
-                    ts_ns: frame.ts_ns,
-                    pkt,
-                    ip,
-                    tcp: t,
-                    peer_mss: conn.options[side.other()].mss,
-                },
-                gro,
+            gro_verdict = Some(
+                self.gro.get_or_insert_with(Default::default).dirs[side].data_segment(
+                    &DataFrame {
+                        number: frame.number,
+                        ts_ns: frame.ts_ns,
+                        pkt,
+                        ip,
+                        tcp: t,
+                        peer_mss: conn.options[side.other()].mss,
+                    },
+                    gro,
+                ),
             );
         }
         let inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
-        (events, inflight)
+        (events, inflight, gro_verdict)
     }
 }
 

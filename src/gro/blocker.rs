@@ -53,6 +53,45 @@ blockers! {
     LargerSegment => "larger-segment",
 }
 
+/// A set of [`Blocker`]s: the rules one pair failed.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Blockers(u32);
+
+impl std::fmt::Debug for Blockers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(Blocker::name))
+            .finish()
+    }
+}
+
+// One bit per blocker.
+const _: () = assert!(Blocker::COUNT <= 32);
+
+impl Blockers {
+    /// The set of the blockers whose flag is set (`flags[b as usize]`).
+    pub fn from_flags(flags: &[bool; Blocker::COUNT]) -> Blockers {
+        Blockers(
+            flags
+                .iter()
+                .enumerate()
+                .fold(0, |acc, (i, &f)| acc | (u32::from(f) << i)),
+        )
+    }
+
+    pub fn contains(self, b: Blocker) -> bool {
+        self.0 & (1 << b as u32) != 0
+    }
+
+    /// The members, in kernel order.
+    pub fn iter(self) -> impl Iterator<Item = Blocker> {
+        Blocker::ALL
+            .iter()
+            .copied()
+            .filter(move |&b| self.contains(b))
+    }
+}
+
 impl Blocker {
     /// The IP ID rule (either layer), which `gro-blocked-ip-id` reports.
     pub fn is_ip_id(self) -> bool {
@@ -140,5 +179,24 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), Blocker::COUNT);
+    }
+
+    #[test]
+    fn a_blocker_set_holds_exactly_its_flags() {
+        let mut flags = [false; Blocker::COUNT];
+        flags[Blocker::OuterIpOptions as usize] = true;
+        flags[Blocker::LargerSegment as usize] = true;
+        let set = Blockers::from_flags(&flags);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Blocker::OuterIpOptions, Blocker::LargerSegment]
+        );
+        assert!(!set.contains(Blocker::Ttl));
+        assert_eq!(
+            Blockers::from_flags(&[false; Blocker::COUNT])
+                .iter()
+                .count(),
+            0
+        );
     }
 }

@@ -74,21 +74,71 @@ impl Kernel {
     }
 
     /// Whether two consecutive IPv4 headers with the same DF and IDs `delta` apart pass the ID
-    /// rule at `layer`.
+    /// rule at `layer`: the second segment of a train (what ID statistics judge).
     pub fn id_ok(self, layer: IdLayer, df: bool, delta: u16) -> bool {
-        let fixed_or_inc = delta <= 1;
-        match (self, layer) {
+        self.id_joins(layer, df, IdTrain::start(0), delta)
+    }
+
+    /// Whether a segment with ID `id` (and the train's DF) may join `train` at `layer`. The kernel
+    /// compares with the train's first ID, not the previous one (include/net/gro.h
+    /// `inet_gro_flush`, `ipid_offset ^ (count * !ip_fixedid)`): the ID must be the first's plus
+    /// the segments held so far, or, in a fixed-ID train, the first's.
+    pub fn id_joins(self, layer: IdLayer, df: bool, train: IdTrain, id: u16) -> bool {
+        let offset = id.wrapping_sub(train.head);
+        let ignored = match (self, layer) {
+            // "Only the inner most IP ID is checked" (af_inet.c before 4.7).
             (Kernel::V4_6, IdLayer::Outer) => true,
-            (Kernel::V4_6, IdLayer::Inner) => delta == 1,
-            (Kernel::V4_7 | Kernel::V6_10, IdLayer::Outer) => df || delta == 1,
-            (Kernel::V4_7 | Kernel::V6_10, IdLayer::Inner) => {
-                if df {
-                    fixed_or_inc
-                } else {
-                    delta == 1
-                }
+            // `if (flush | (outer && df)) return flush;`
+            (Kernel::V4_7 | Kernel::V6_10, IdLayer::Outer) => df,
+            _ => false,
+        };
+        ignored
+            || if self.fixed_train(df, train, offset) {
+                offset == 0
+            } else {
+                offset == train.count
             }
-            (Kernel::V6_18, _) => fixed_or_inc,
+    }
+
+    /// Whether `train` is (or, with a second segment `offset` from the first, becomes) a fixed-ID
+    /// train: "When we receive our second frame we can make a decision on if we continue this
+    /// flow as an atomic flow with a fixed ID" (gro.h), with DF set before 6.18, whatever DF says
+    /// from 6.18, never before 4.7.
+    pub fn fixed_train(self, df: bool, train: IdTrain, offset: u16) -> bool {
+        let allowed = match self {
+            Kernel::V4_6 => false,
+            Kernel::V4_7 | Kernel::V6_10 => df,
+            Kernel::V6_18 => true,
+        };
+        train.fixed || (allowed && train.count == 1 && offset == 0)
+    }
+}
+
+/// The IP ID state of one layer of a GRO train: its first ID, the segments it holds
+/// (`NAPI_GRO_CB(p)->count`) and whether its second segment made it a fixed-ID train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IdTrain {
+    pub head: u16,
+    pub count: u16,
+    pub fixed: bool,
+}
+
+impl IdTrain {
+    /// A train of one segment with ID `id`.
+    pub fn start(id: u16) -> IdTrain {
+        IdTrain {
+            head: id,
+            count: 1,
+            fixed: false,
+        }
+    }
+
+    /// The train after a segment with ID `id` joined it.
+    pub fn joined(self, kernel: Kernel, df: bool, id: u16) -> IdTrain {
+        IdTrain {
+            head: self.head,
+            count: self.count.saturating_add(1),
+            fixed: kernel.fixed_train(df, self, id.wrapping_sub(self.head)),
         }
     }
 }
@@ -165,5 +215,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The kernel compares with the train's first ID: a fixed train stays fixed, an
+    /// incrementing one keeps incrementing, and a switch between the two ends the train.
+    #[test]
+    fn id_trains_follow_the_first_id() {
+        use IdLayer::Inner;
+        let run = |k: Kernel, df: bool, ids: &[u16]| -> Vec<bool> {
+            let mut t = IdTrain::start(ids[0]);
+            ids[1..]
+                .iter()
+                .map(|&id| {
+                    let ok = k.id_joins(Inner, df, t, id);
+                    t = if ok {
+                        t.joined(k, df, id)
+                    } else {
+                        IdTrain::start(id)
+                    };
+                    ok
+                })
+                .collect()
+        };
+        // Fixed, then incrementing: the first +1 ends the fixed train; the next train increments.
+        assert_eq!(
+            run(Kernel::V6_18, false, &[100, 100, 100, 101, 102]),
+            [true, true, false, true]
+        );
+        // Incrementing, then one repeat: 3 is not 1 + 3 segments.
+        assert_eq!(
+            run(Kernel::V6_18, true, &[1, 2, 3, 3, 4]),
+            [true, true, false, true]
+        );
+        // Before 6.18 a fixed ID needs DF.
+        assert_eq!(run(Kernel::V6_10, false, &[7, 7, 7]), [false, false]);
+        assert_eq!(run(Kernel::V6_10, true, &[7, 7, 7]), [true, true]);
+        // Wrapping is still +1.
+        assert_eq!(run(Kernel::V4_6, false, &[65534, 65535, 0]), [true, true]);
     }
 }

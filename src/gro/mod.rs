@@ -17,9 +17,9 @@ use crate::decode::{IpFacts, Packet, TcpFacts};
 use crate::evidence::Evidence;
 use crate::flow::side::PerSide;
 
-pub use blocker::Blocker;
+pub use blocker::{Blocker, Blockers};
 pub use ip_id::{IdFacts, IdStep, ID_SAMPLES};
-pub use kernel::{IdLayer, Kernel};
+pub use kernel::{IdLayer, IdTrain, Kernel};
 use rules::Head;
 
 /// Consecutive segments further apart than this are not in the same NAPI poll, so GRO never sees
@@ -81,6 +81,19 @@ pub enum MtuSource {
     Default,
 }
 
+/// The model's verdict on the pair a data segment closes with the data segment before it: what
+/// the kernel lab (src/tests/lab.rs) holds pair by pair against the running kernel's merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairVerdict {
+    /// The first data segment of its direction: no pair.
+    First,
+    /// Not judged: not two back-to-back full-size wire segments of one size.
+    NotJudged,
+    Mergeable,
+    /// Refused, by these rules.
+    Blocked(Blockers),
+}
+
 /// The coalescing facts and merge model of one direction.
 #[derive(Debug, Clone, Default)]
 pub struct GroDir {
@@ -120,6 +133,8 @@ pub struct GroDir {
     pub ids: [IdFacts; 2],
     /// Payload of the first segment of the current train (Linux's `gso_size` for the train).
     pub(super) train_first: u32,
+    /// The current train's IP ID state, `[outer, inner]`.
+    pub(super) id_trains: [IdTrain; 2],
     prev: Option<Head>,
     max_payload: u32,
 }
@@ -146,8 +161,9 @@ impl GroDir {
         v
     }
 
-    /// Accounts one TCP data segment (payload > 0) of this direction.
-    pub fn data_segment(&mut self, f: &DataFrame<'_>, cfg: &GroConfig) {
+    /// Accounts one TCP data segment (payload > 0) of this direction; returns the verdict on the
+    /// pair it closes.
+    pub fn data_segment(&mut self, f: &DataFrame<'_>, cfg: &GroConfig) -> PairVerdict {
         let t = f.tcp;
         let (mtu, source) = path_mtu(f, cfg);
         self.mtu = mtu;
@@ -173,11 +189,15 @@ impl GroDir {
         if !oversized {
             self.max_payload = self.max_payload.max(t.payload_len);
         }
-        match self.prev {
+        let verdict = match self.prev {
             Some(prev) => self.pair(&prev, &head, full, cfg.kernel),
-            None => self.train_first = head.payload,
-        }
+            None => {
+                self.start_train(&head);
+                PairVerdict::First
+            }
+        };
         self.prev = Some(head);
+        verdict
     }
 
     /// Counts a data frame of `segments` wire segments.
@@ -204,7 +224,7 @@ impl GroDir {
     }
 
     /// The segment `c` after `prev`: judged when both are back-to-back full-size wire segments.
-    fn pair(&mut self, prev: &Head, c: &Head, full: bool, kernel: Kernel) {
+    fn pair(&mut self, prev: &Head, c: &Head, full: bool, kernel: Kernel) -> PairVerdict {
         self.pairs += 1;
         let back_to_back = c.ts_ns.saturating_sub(prev.ts_ns) <= BACK_TO_BACK_NS;
         if full && back_to_back {
@@ -214,9 +234,10 @@ impl GroDir {
         // segments are the application's write pattern, not a header defect.
         let full_pair = full && prev.payload == c.payload;
         if back_to_back && !prev.oversized && !c.oversized && full_pair {
-            self.judge(prev, c, kernel);
+            self.judge(prev, c, kernel)
         } else {
-            self.train_first = c.payload;
+            self.start_train(c);
+            PairVerdict::NotJudged
         }
     }
 }

@@ -5,7 +5,7 @@
 //! net/ipv4/udp_offload.c `udp_gro_receive` and drivers/net/vxlan/vxlan_core.c
 //! `vxlan_gro_receive` (tunnel), net/ipv4/tcp_offload.c `tcp_gro_receive` (TCP).
 
-use super::{Blocker, DataFrame, GroDir, IdLayer, IdStep, Kernel};
+use super::{Blocker, Blockers, DataFrame, GroDir, IdLayer, IdStep, IdTrain, Kernel, PairVerdict};
 use crate::decode::{tcp_flags, IpFacts};
 use crate::tcp::seq::SeqNum;
 
@@ -124,8 +124,9 @@ impl Verdict {
 
 /// IP rules (inet_gro_receive / ipv6_gro_receive, and for the outer header the same code called
 /// from udp_gro_receive): options and fragments never merge; TTL, TOS and DF must match; the ID
-/// rule is the generation's.
-fn ip_rules(p: &IpHead, c: &IpHead, layer: IdLayer, kernel: Kernel, v: &mut Verdict) {
+/// rule is the generation's, against the train's first ID.
+fn ip_rules(p: &IpHead, c: &IpHead, ids: (IdLayer, IdTrain), kernel: Kernel, v: &mut Verdict) {
+    let (layer, train) = ids;
     let pick = |o: Blocker, i: Blocker| if layer == IdLayer::Outer { o } else { i };
     if p.options || c.options {
         v.block(pick(Blocker::OuterIpOptions, Blocker::IpOptions));
@@ -142,7 +143,7 @@ fn ip_rules(p: &IpHead, c: &IpHead, layer: IdLayer, kernel: Kernel, v: &mut Verd
     if p.v4 && c.v4 {
         if p.df != c.df {
             v.block(pick(Blocker::OuterDf, Blocker::Df));
-        } else if !kernel.id_ok(layer, c.df, c.id.wrapping_sub(p.id)) {
+        } else if !kernel.id_joins(layer, c.df, train, c.id) {
             v.block(pick(Blocker::OuterIpId, Blocker::IpId));
         }
     } else if p.flow_label != c.flow_label {
@@ -198,13 +199,20 @@ fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Verdict) {
 
 impl GroDir {
     /// Applies the merge rules to one judged pair and tallies the result.
-    pub(super) fn judge(&mut self, p: &Head, c: &Head, kernel: Kernel) {
+    pub(super) fn judge(&mut self, p: &Head, c: &Head, kernel: Kernel) -> PairVerdict {
         let mut v = Verdict([false; Blocker::COUNT]);
+        let [outer_ids, inner_ids] = self.id_trains;
         if let (Some((po, pt)), Some((co, ct))) = (p.outer, c.outer) {
-            ip_rules(&po, &co, IdLayer::Outer, kernel, &mut v);
+            ip_rules(&po, &co, (IdLayer::Outer, outer_ids), kernel, &mut v);
             tunnel_rules(&pt, &ct, &mut v);
         }
-        ip_rules(&p.inner, &c.inner, IdLayer::Inner, kernel, &mut v);
+        ip_rules(
+            &p.inner,
+            &c.inner,
+            (IdLayer::Inner, inner_ids),
+            kernel,
+            &mut v,
+        );
         tcp_rules(p, c, self.train_first, &mut v);
 
         self.judged_pairs += 1;
@@ -230,10 +238,32 @@ impl GroDir {
             if v.by_headers() {
                 self.header_blocked.push(c.frame);
             }
-            self.train_first = c.payload;
+            self.start_train(c);
+            PairVerdict::Blocked(Blockers::from_flags(&v.0))
         } else {
             self.mergeable_pairs += 1;
+            self.join_train(c, kernel);
+            PairVerdict::Mergeable
         }
+    }
+
+    /// A new GRO train starts at `c`: the segment size and first IDs every later segment of it
+    /// is compared with.
+    pub(super) fn start_train(&mut self, c: &Head) {
+        self.train_first = c.payload;
+        self.id_trains = [
+            IdTrain::start(c.outer.map_or(0, |o| o.0.id)),
+            IdTrain::start(c.inner.id),
+        ];
+    }
+
+    /// `c` joined the current train.
+    fn join_train(&mut self, c: &Head, kernel: Kernel) {
+        let [outer, inner] = &mut self.id_trains;
+        if let Some((o, _)) = c.outer {
+            *outer = outer.joined(kernel, o.df, o.id);
+        }
+        *inner = inner.joined(kernel, c.inner.df, c.inner.id);
     }
 
     /// The ID facts cover judged pairs with equal DF, whatever else blocked them. The IDs a

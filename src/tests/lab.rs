@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -27,8 +28,11 @@ const TOLERATED: &[(&str, &str)] = &[
     ("capture-timestamps", "info"),
 ];
 
-/// Why the lab cannot run here, if it cannot.
-fn missing() -> Option<String> {
+/// The lab's scenarios run one at a time: their timing (NAPI polls, GRO batches) needs the CPUs.
+pub static LAB: Mutex<()> = Mutex::new(());
+
+/// Why the lab cannot run here, if it cannot (root, [`TOOLS`] and `extra`).
+pub fn missing(extra: &[&str]) -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let root_user = status
         .lines()
@@ -40,6 +44,7 @@ fn missing() -> Option<String> {
     }
     let absent: Vec<&str> = TOOLS
         .iter()
+        .chain(extra)
         .copied()
         .filter(|t| {
             !Command::new("sh")
@@ -165,7 +170,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
 
 #[test]
 fn the_running_kernel_agrees_with_every_lab_scenario() {
-    if let Some(why) = missing() {
+    if let Some(why) = missing(&[]) {
         assert!(
             std::env::var_os("OFFLOAD_DOCTOR_REQUIRE_LAB").is_none(),
             "the kernel lab is required (OFFLOAD_DOCTOR_REQUIRE_LAB) but cannot run: {why}"
@@ -184,6 +189,7 @@ fn the_running_kernel_agrees_with_every_lab_scenario() {
         .collect();
     names.sort();
     assert!(names.len() >= 7, "lab scenarios: {names:?}");
+    let _one_at_a_time = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut failures = Vec::new();
     // One after another: the scenarios' timing (NAPI polls, GRO batches) needs the CPUs.

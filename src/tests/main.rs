@@ -8,6 +8,7 @@
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
 //! - `hostile_input`: cut and mutated captures never panic.
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
+//! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
@@ -21,6 +22,7 @@ mod fixture_cases;
 mod fixtures;
 mod hostile_input;
 mod lab;
+mod lab_matrix;
 mod outputs;
 mod plots;
 mod real_captures;

@@ -2,8 +2,8 @@
 # The kernel lab: two network namespaces joined by a veth pair, so that the running kernel's GRO
 # (on the receiver's veth, NAPI mode) and TSO/GSO (on the sender) act on real traffic. Facts this
 # builds on: ../shared/notes/kernel-lab.md. Needs root, iproute2, ethtool, tcpdump, iperf3,
-# nftables (what .ci/run installs) and python3 (standard library only, for app.py and the UDP
-# GSO sender).
+# nftables, tcpreplay, chrt/taskset and pgrep (what .ci/run installs) and python3 (standard
+# library only, for app.py, the UDP GSO sender and the GRO matrix's crafted segments).
 #
 #   bash testdata/lab/lab.sh SCENARIO OUTDIR
 #
@@ -37,7 +37,9 @@ inb() { ip netns exec "$B" "$@"; }
 link() {
   ip netns add "$A"
   ip netns add "$B"
-  ip link add va netns "$A" type veth peer name vb netns "$B"
+  # The MACs testdata/gen_fixtures.py's frames carry (the GRO matrix replays them).
+  ip link add va netns "$A" address 02:00:00:00:00:01 type veth peer name vb netns "$B" \
+    address 02:00:00:00:00:02
   ina ip addr add 10.77.0.1/24 dev va
   inb ip addr add 10.77.0.2/24 dev vb
   ina ip link set va up
@@ -132,7 +134,39 @@ NFT
   stop_capture
 }
 
+# The GRO header matrix (gro_matrix.py): every case's crafted segments replayed on va in one
+# burst, what the receiver's GRO made of them captured on vb. Deterministic per kernel-lab.md:
+# GRO keeps flows across NAPI polls (gro_flush_timeout), and with threaded NAPI pinned to the
+# sender's CPU, a burst is queued whole before one poll.
+gro_matrix() {
+  link off on
+  vxlan
+  inb sh -c 'echo 1000000 > /sys/class/net/vb/gro_flush_timeout; echo 1 > /sys/class/net/vb/threaded'
+  local napi
+  napi=$(pgrep '^napi/vb-' | head -n 1)
+  [ -n "$napi" ] || { echo "no napi/vb thread" >&2; exit 1; }
+  taskset -pc 0 "$napi" >/dev/null
+  "$PY" "$HERE/gro_matrix.py" gen "$OUT"
+  ip netns exec "$B" tcpdump -i vb -Q in -s 262144 -B 65536 --immediate-mode -U \
+    -w "$OUT/recv.pcap" 2>"$OUT/tcpdump-recv.log" &
+  CAPTURES=($!)
+  for _ in $(seq 100); do
+    grep -q listening "$OUT/tcpdump-recv.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  for f in "$OUT"/cases/*.pcap; do
+    ina chrt -f 50 taskset -c 0 tcpreplay -q --topspeed -i va "$f" >/dev/null
+    # Past the flush timeout: each case's train ends before the next case starts.
+    sleep 0.01
+  done
+  stop_capture
+  "$PY" "$HERE/gro_matrix.py" merged "$OUT/recv.pcap" "$OUT"
+}
+
 case "$SCENARIO" in
+  gro-matrix)
+    gro_matrix
+    ;;
   tcp-gro-on)
     # Kernel TCP, wire-size segments from the sender, GRO on at the receiver.
     link off on
