@@ -6,26 +6,44 @@
 //! Needs root and the lab's tools (what .ci/run installs). CI sets OFFLOAD_DOCTOR_REQUIRE_LAB=1,
 //! which turns a missing tool into a failure; elsewhere the test says loudly that it skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
+use offload_doctor::analysis::Settings;
+use offload_doctor::capture::Input;
+use offload_doctor::decode::DecodeConfig;
+use offload_doctor::pipeline::frame_events;
+use offload_doctor::tcp::events::Events;
 use serde_json::Value;
 
 use crate::common::{analyze_json, root, subset};
 
-const TOOLS: &[&str] = &["ip", "ethtool", "tcpdump", "iperf3", "nft", "timeout"];
+const TOOLS: &[&str] = &[
+    "ip", "ethtool", "tcpdump", "iperf3", "nft", "timeout", "tshark",
+];
+
+/// The retransmission flags held against tshark's, frame by frame, on captures whose
+/// expectations ask for it (`"tshark": true`).
+const RESENDS: &[&str] = &[
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+];
 
 /// Findings that real traffic on a loaded 2-CPU machine may earn in any scenario, and then truly:
-/// the kernel resent a few segments, a capture fell behind, or packets stamped on two CPUs were
-/// written out of time order. Tolerated at exactly this severity (a retransmission warning or a
-/// higher severity still fails).
+/// the kernel resent a few segments, a capture fell behind, packets stamped on two CPUs were
+/// written out of time order, or a slow reader's window shrank below a segment and the sender
+/// probed it (net/ipv4/tcp_output.c `tcp_write_wakeup` → `tcp_xmit_probe_skb`: no data at
+/// snd_una − 1, which Wireshark calls a keep-alive; seen once under a parallel test run).
+/// Tolerated at exactly this severity (a retransmission warning or a higher severity still fails).
 const TOLERATED: &[(&str, &str)] = &[
     ("retransmissions", "info"),
     ("out-of-order", "info"),
     ("capture-gaps", "warning"),
     ("capture-timestamps", "info"),
+    ("keep-alive", "info"),
 ];
 
 /// The lab's scenarios run one at a time: their timing (NAPI polls, GRO batches) needs the CPUs.
@@ -111,6 +129,64 @@ fn check_merges(want: &str, send: &Value, recv: &Value, errors: &mut Vec<String>
     }
 }
 
+/// Our retransmission flags against tshark's on the same capture, frame by frame.
+fn tshark_agrees(path: &Path, errors: &mut Vec<String>) {
+    let mut args = vec![
+        "-n".to_string(),
+        "-r".into(),
+        path.to_string_lossy().into_owned(),
+    ];
+    args.extend([
+        "-Y".into(),
+        RESENDS.join(" or "),
+        "-T".into(),
+        "fields".into(),
+    ]);
+    for f in std::iter::once(&"frame.number").chain(RESENDS) {
+        args.extend(["-e".into(), f.to_string()]);
+    }
+    let out = Command::new("tshark")
+        .args(&args)
+        .output()
+        .expect("tshark runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ours = frame_events(
+        &Input::Path(path.to_path_buf()),
+        &DecodeConfig::default(),
+        &Settings::default(),
+    )
+    .unwrap_or_default();
+    for (i, field) in RESENDS.iter().enumerate() {
+        let theirs: BTreeSet<u64> = text
+            .lines()
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split('\t').collect();
+                let flagged = cols.get(i + 1).is_some_and(|c| !c.is_empty());
+                flagged.then(|| cols[0].parse().ok()).flatten()
+            })
+            .collect();
+        let flag = Events::FIELDS
+            .iter()
+            .find(|(_, f)| f == field)
+            .map_or(Events::default(), |(e, _)| *e);
+        let mine: BTreeSet<u64> = ours
+            .iter()
+            .filter(|(_, e)| e.any(flag))
+            .map(|(n, _)| *n)
+            .collect();
+        if mine != theirs {
+            errors.push(format!(
+                "{}: {field}: tshark {} frames, we {} (only ours {:?}, only tshark's {:?})",
+                path.display(),
+                theirs.len(),
+                mine.len(),
+                mine.difference(&theirs).take(10).collect::<Vec<_>>(),
+                theirs.difference(&mine).take(10).collect::<Vec<_>>()
+            ));
+        }
+    }
+}
+
 fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
     let mut errors = Vec::new();
     let run = Command::new("bash")
@@ -156,6 +232,9 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
                 None => errors.push(format!("{file}: no {id}")),
             }
         }
+        if want["tshark"] == true {
+            tshark_agrees(&out.join(file), &mut errors);
+        }
         reports.insert(file.clone(), json);
     }
     if let (Some(want), Some(s), Some(r)) = (
@@ -199,6 +278,10 @@ fn the_running_kernel_agrees_with_every_lab_scenario() {
         for e in scenario(name, &exp, &tmp.path().join(name)) {
             failures.push(format!("{name}: {e}"));
         }
+    }
+    if !failures.is_empty() {
+        // Keep the captures of a failed run for a look (CI prints the path).
+        failures.push(format!("captures kept in {}", tmp.keep().display()));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

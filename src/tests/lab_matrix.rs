@@ -226,6 +226,9 @@ fn the_running_kernel_merges_exactly_the_pairs_the_model_calls_mergeable() {
             failures.push(format!("{}: {e}", case.name));
         }
     }
+    if !failures.is_empty() {
+        failures.push(format!("captures kept in {}", tmp.keep().display()));
+    }
     assert!(
         failures.is_empty(),
         "kernel {release}:\n{}",

@@ -163,7 +163,40 @@ gro_matrix() {
   "$PY" "$HERE/gro_matrix.py" merged "$OUT/recv.pcap" "$OUT"
 }
 
+# Random loss of data segments arriving on vb: an nftables netdev ingress chain, which runs after
+# the captures' taps (both captures still hold every dropped packet) and before TCP sees them.
+# $1: the nftables expression that picks the dropped ones. Only frames over 1000 bytes: data,
+# never a handshake or ACK.
+lossy() {
+  inb nft -f - <<NFT
+table netdev lab {
+  chain ingress {
+    type filter hook ingress device "vb" priority 0;
+    meta length > 1000 $1 drop
+  }
+}
+NFT
+}
+
 case "$SCENARIO" in
+  tcp-loss)
+    # Wire-size segments (TSO off, GRO off), 3% of them lost: the kernel's loss recovery.
+    link off off
+    lossy 'numgen random mod 100 < 3'
+    start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
+  tcp-tso-loss)
+    # TSO/GSO on at the sender: veth hands its super-packets on whole, so a lost one is a whole
+    # burst lost, and the sender's capture shows it resent as bursts. Every 30th super-packet,
+    # so that every run loses a few (a random 3% of about 100 packets is sometimes none).
+    link on on
+    lossy 'numgen inc mod 30 == 29'
+    ANY=1 start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
   gro-matrix)
     gro_matrix
     ;;
