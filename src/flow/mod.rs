@@ -17,7 +17,7 @@ mod table;
 use std::net::IpAddr;
 
 use crate::capture::Frame;
-use crate::decode::IpFacts;
+use crate::decode::{IpFacts, TunnelKind};
 use crate::gro::GroFlow;
 use crate::tcp::TcpConn;
 
@@ -169,13 +169,27 @@ impl Flow {
     pub fn last_ts_ns(&self) -> i64 {
         self.dirs.iter().map(|d| d.last_ts_ns).max().unwrap_or(0)
     }
-    /// Display filter that shows this flow in Wireshark.
+    /// Display filter that shows this flow in Wireshark. A tunnelled flow's starts with its
+    /// tunnel (`vxlan.vni == 42 && …`): a capture on a tunnel endpoint (`-i any`) also holds the
+    /// decapsulated copy of every packet, with the same inner addresses and ports.
     pub fn wireshark_filter(&self) -> String {
         let (c, s) = (self.client(), self.server());
         let proto = self.key.protocol.as_str();
         let ip = |a: IpAddr| if a.is_ipv4() { "ip" } else { "ipv6" };
+        let tunnel = self.key.tunnel.and_then(|t| {
+            Some(match t.kind {
+                TunnelKind::Vxlan => format!("vxlan.vni == {} && ", t.vni),
+                TunnelKind::Geneve => format!("geneve.vni == {} && ", t.vni),
+                TunnelKind::GtpU => format!("gtp.teid == {} && ", t.vni),
+                TunnelKind::Gre | TunnelKind::Nvgre => "gre && ".into(),
+                TunnelKind::Erspan => "erspan && ".into(),
+                // Wireshark has no field for "inside IP in IP" short of the outer protocol.
+                TunnelKind::IpInIp => return None,
+            })
+        });
         format!(
-            "{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
+            "{}{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
+            tunnel.unwrap_or_default(),
             ip(c.addr),
             c.addr,
             ip(s.addr),

@@ -232,6 +232,15 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
                 None => errors.push(format!("{file}: no {id}")),
             }
         }
+        // A healthy transfer: the verdict says so, whatever notes it carries.
+        let verdict = &json["verdict"];
+        let fine = matches!(verdict["status"].as_str(), Some("ok" | "info"))
+            && verdict["summary"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("No problem found"));
+        if exp["healthy"] == true && !fine {
+            errors.push(format!("{file}: verdict {verdict}, expected no problem"));
+        }
         if want["tshark"] == true {
             tshark_agrees(&out.join(file), &mut errors);
         }

@@ -53,7 +53,7 @@ link() {
 }
 
 # A VXLAN overlay over the link: vx0 with 10.88.0.1 / 10.88.0.2, VNI 42, outer UDP 4789.
-# The sender's vx0 has GSO off, so each outer packet is separate on va.
+# The sender's vx0 has TSO/GSO $1 (default off, so that each outer packet is separate on va).
 vxlan() {
   ina ip link add vx0 type vxlan id 42 dstport 4789 local 10.77.0.1 remote 10.77.0.2 dev va
   inb ip link add vx0 type vxlan id 42 dstport 4789 local 10.77.0.2 remote 10.77.0.1 dev vb
@@ -61,7 +61,7 @@ vxlan() {
   inb ip addr add 10.88.0.2/24 dev vx0
   ina ip link set vx0 up
   inb ip link set vx0 up
-  ina ethtool -K vx0 tso off gso off >/dev/null
+  ina ethtool -K vx0 tso "${1:-off}" gso "${1:-off}" >/dev/null
 }
 
 # Captures on both ends until stop_capture: send.pcap (on va), recv.pcap (on vb, after GRO).
@@ -226,6 +226,22 @@ case "$SCENARIO" in
     link off on
     vxlan
     start_capture
+    iperf 4M 10.88.0.2
+    stop_capture
+    ;;
+  vxlan-gro-off)
+    link off off
+    vxlan
+    start_capture
+    iperf 4M 10.88.0.2
+    stop_capture
+    ;;
+  vxlan-tso-on)
+    # TSO/GSO on at the sender, on vx0 and va: the overlay's super-packets leave vx0 whole, and
+    # veth hands them on whole too (UDP tunnel GSO); send-any.pcap marks them outgoing.
+    link on on
+    vxlan on
+    ANY=1 start_capture
     iperf 4M 10.88.0.2
     stop_capture
     ;;
