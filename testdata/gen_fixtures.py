@@ -1469,16 +1469,32 @@ def offload_fixtures():
     }, findings=["retransmissions"]))
 
     quic_fixtures()
+    quic_handshake_fixtures()
     fairness_fixtures()
 
 
 QUIC_DCID = bytes.fromhex("a1b2c3d4e5f60718")
 
 
+def quic_long(kind, dcid=QUIC_DCID, scid=b"", size=1200, version=1, fill=0):
+    """A QUIC long-header packet (RFC 9000 §17.2) of `size` bytes: type bits `kind` (0 Initial,
+    2 Handshake), an empty token for an Initial, a Length that covers the rest. The payload is
+    not encrypted with the Initial keys: it does not authenticate, as a corrupt one would not."""
+    p = bytes([0xC3 | kind << 4]) + struct.pack("!I", version) + bytes([len(dcid)]) + dcid
+    p += bytes([len(scid)]) + scid + (b"\x00" if kind == 0 else b"")
+    rest = size - len(p) - 2
+    return p + struct.pack("!H", 0x4000 | rest) + bytes([(fill + i) & 0xFF for i in range(rest)])
+
+
 def quic_initial(dcid=QUIC_DCID, size=1200):
-    """A QUIC v1 Initial long header (RFC 9000 §17.2.2), padded to `size` bytes."""
-    p = bytes([0xC3]) + struct.pack("!I", 1) + bytes([len(dcid)]) + dcid + b"\x00" + b"\x00"
-    return p + b"\x44\xd0" + b"\x00" * (size - len(p) - 2)
+    """A QUIC v1 Initial (RFC 9000 §17.2.2), padded to `size` bytes."""
+    return quic_long(0, dcid=dcid, size=size)
+
+
+def quic_version_negotiation(dcid=b"", scid=QUIC_DCID, versions=(0x6b3343cf,)):
+    """A Version Negotiation packet (RFC 9000 §17.2.1) listing `versions`."""
+    return (bytes([0x80]) + b"\x00\x00\x00\x00" + bytes([len(dcid)]) + dcid
+            + bytes([len(scid)]) + scid + b"".join(struct.pack("!I", v) for v in versions))
 
 
 def quic_short(n, size=1200, dcid=QUIC_DCID):
@@ -1599,6 +1615,105 @@ def quic_fixtures():
         u.send("c" if k % 2 else "s", b"beat" * 10)
         u.at(1.0)
     fixture("udp_heartbeat.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+
+def quic_handshake_fixtures():
+    """quic-handshake-failed: client Initials with the probe timer doubling (RFC 9002 §6.2)."""
+    def dns(u):
+        # A DNS lookup answered: the capture holds packets sent to the client.
+        d = Udp(c=("10.30.0.1", 53000), s=("10.30.0.53", 53), t0=u.t)
+        d.send("c", b"\x12\x34\x01\x00" + b"\x00" * 20)
+        d.at(0.005)
+        d.send("s", b"\x12\x34\x81\x80" + b"\x00" * 40)
+        return d.frames
+
+    def initials(u, gaps, scid=b"\xc1\xc2\xc3\xc4"):
+        frames = []
+        for k, gap in enumerate(gaps):
+            frames.append(u.send("c", quic_long(0, scid=scid, fill=k)))
+            u.at(gap)
+        return frames
+
+    u = Udp()
+    u.frames += dns(u)
+    u.at(0.010)
+    sent = initials(u, (1.0, 2.0, 4.0, 0.5))
+    fixture("quic_initials_unanswered.pcap", u.pcap(), {
+        "flows_count": 2, "findings": ["quic-handshake-failed"],
+        "finding_frames": {"quic-handshake-failed": sent},
+        "finding_severity": {"quic-handshake-failed": "warning"},
+        "finding_details": {"quic-handshake-failed": {
+            "failure": "unanswered", "version": "1", "client_initials": 4,
+            "initials_span_s": 7.0, "server_datagrams": 0}}})
+
+    # Close case: the same Initials in a one-way capture (nothing sent to the client at all).
+    u = Udp()
+    initials(u, (1.0, 2.0, 4.0, 0.5))
+    fixture("quic_initials_one_way.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+    # Close case: one Initial at the end of a capture, unanswered because the capture stopped.
+    u = Udp()
+    u.frames += dns(u)
+    u.at(0.010)
+    initials(u, (0.001,))
+    fixture("quic_single_initial.pcap", u.pcap(), {"flows_count": 2, "findings": []})
+
+    # Close case: a handshake that completes after one resend: the server's Initial and
+    # Handshake coalesced in one datagram, then 1-RTT both ways.
+    u = Udp()
+    initials(u, (1.0, 0.020))
+    u.send("s", quic_long(0, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600)
+           + quic_long(2, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600))
+    u.at(0.020)
+    u.send("c", quic_long(2, scid=b"\xc1\xc2\xc3\xc4", size=100))
+    for k in range(6):
+        u.at(0.005)
+        u.send("c" if k % 2 else "s", quic_short(k, size=300, dcid=b"\x5e\x5e"))
+    fixture("quic_handshake_ok.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [],
+        "flows": [{"protocol": "udp", "quic": {
+            "version": "1", "original_dcid": QUIC_DCID.hex(), "client_cid": "c1c2c3c4",
+            "server_cid": "5e5e", "initials_decrypted": 0, "initials_undecryptable": 2,
+            "sni": None, "handshake_ms": 1050.0,
+            "c2s": {"datagrams": 6, "initial": 2, "handshake": 1, "1rtt": 3, "coalesced": 0},
+            "s2c": {"datagrams": 4, "initial": 1, "handshake": 1, "1rtt": 3, "coalesced": 1}}}]})
+
+    # Version Negotiation: the server speaks only version 2; the client gives up after two tries.
+    u = Udp()
+    u.frames += dns(u)
+    u.at(0.010)
+    sent = initials(u, (0.010,))
+    u.send("s", quic_version_negotiation(dcid=b"\xc1\xc2\xc3\xc4"))
+    u.at(1.0)
+    sent += initials(u, (0.010,))
+    u.send("s", quic_version_negotiation(dcid=b"\xc1\xc2\xc3\xc4"))
+    fixture("quic_version_negotiation_only.pcap", u.pcap(), {
+        "flows_count": 2, "findings": ["quic-handshake-failed"],
+        "finding_frames": {"quic-handshake-failed": sent},
+        "finding_details": {"quic-handshake-failed": {
+            "failure": "version-negotiation", "client_initials": 2, "server_datagrams": 2}}})
+
+    # A version negotiation probe (a reserved version, RFC 9000 §15) that no server answered:
+    # a note, not a warning. Answered with Version Negotiation, it did its job: silence.
+    for name, answered in (("quic_version_probe_unanswered.pcap", False),
+                           ("quic_version_probe_answered.pcap", True)):
+        u = Udp()
+        u.frames += dns(u)
+        u.at(0.010)
+        sent = [u.send("c", quic_long(0, scid=b"\xc1", version=0x1a2a3a4a))]
+        u.at(0.030)
+        if answered:
+            u.send("s", quic_version_negotiation(dcid=b"\xc1", versions=(1,)))
+        u.at(0.300)
+        sent.append(u.send("c", quic_long(0, scid=b"\xc1", version=0x1a2a3a4a, fill=1)))
+        expect = {"flows_count": 2, "findings": []}
+        if not answered:
+            expect = {"flows_count": 2, "findings": ["quic-handshake-failed"],
+                      "finding_frames": {"quic-handshake-failed": sent},
+                      "finding_severity": {"quic-handshake-failed": "info"},
+                      "finding_details": {"quic-handshake-failed": {
+                          "failure": "unanswered", "version": "0x1a2a3a4a"}}}
+        fixture(name, u.pcap(), expect)
 
 
 def fairness_fixtures():

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Records which frames tshark flags with each tcp.analysis.* flag, for the agreement test
-(src/tests/tcp_agreement.rs). Writes testdata/oracle/tcp_analysis.json.
+(src/tests/tcp_agreement.rs), and the server name and ALPN of every QUIC ClientHello tshark reads
+from a client Initial (src/tests/real_captures.rs). Writes testdata/oracle/tcp_analysis.json and
+testdata/oracle/quic_hello.json.
 
     python3 testdata/tshark_oracle.py [SHARED_CAPTURES_DIR]
 
@@ -41,6 +43,33 @@ def flags(path, extra=()):
     return {f: v for f, v in res.items() if v}
 
 
+# QUIC versions offload-doctor decrypts Initials of (1, 2, draft-29); tshark reads more.
+QUIC_VERSIONS = {"0x00000001", "0x6b3343cf", "0xff00001d"}
+
+
+def quic_hellos(path):
+    """The ClientHellos in QUIC Initials of the versions above: client, server, SNI, ALPN."""
+    cmd = ["tshark", "-n", "-r", path, "-Y", "quic && tls.handshake.type == 1", "-T", "fields",
+           "-E", "occurrence=a", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e",
+           "ipv6.dst", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "quic.version", "-e",
+           "tls.handshake.extensions_server_name", "-e", "tls.handshake.extensions_alpn_str"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    seen = {}
+    for line in out.splitlines():
+        cols = (line.split("\t") + [""] * 9)[:9]
+        # Every occurrence of the ALPN list, the first of the rest (an ICMP error quotes a
+        # second IP header; coalesced packets repeat the version).
+        s4, s6, d4, d6, sp, dp, version, sni = (c.split(",")[0] for c in cols[:8])
+        alpn = cols[8]
+        if version not in QUIC_VERSIONS:
+            continue
+        ep = lambda a4, a6, p: "%s:%s" % (a4, p) if a4 else "[%s]:%s" % (a6, p)
+        key = (ep(s4, s6, sp), ep(d4, d6, dp))
+        seen.setdefault(key, {"client": key[0], "server": key[1], "sni": sni or None,
+                              "alpn": alpn.split(",") if alpn else []})
+    return list(seen.values())
+
+
 def main():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "captures")
     version = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -60,6 +89,16 @@ def main():
     out = {"generated_with": version, "fields": FIELDS, "files": files}
     with open(os.path.join(HERE, "oracle", "tcp_analysis.json"), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
+        f.write("\n")
+    hellos = {}
+    if os.path.isdir(shared):
+        for name in sorted(os.listdir(shared)):
+            if name.endswith((".pcap", ".pcapng")):
+                found = quic_hellos(os.path.join(shared, name))
+                if found:
+                    hellos[name] = found
+    with open(os.path.join(HERE, "oracle", "quic_hello.json"), "w") as f:
+        json.dump({"generated_with": version, "files": hellos}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 

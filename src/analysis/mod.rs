@@ -24,6 +24,7 @@ pub mod kit;
 mod no_coalescing;
 mod out_of_order;
 mod oversized_frames;
+mod quic_handshake_failed;
 mod retransmissions;
 mod snaplen;
 mod starved_flow;
@@ -124,6 +125,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
         entry(starved_flow::StarvedFlow),
+        entry(quic_handshake_failed::QuicHandshakeFailed),
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),
         entry(high_inflight::HighInflight::new(settings.inflight_budget)),

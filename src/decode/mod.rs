@@ -21,6 +21,7 @@ pub mod gtp;
 pub mod ipv6_ext;
 mod layers;
 pub mod link;
+pub mod quic;
 pub mod shim;
 pub mod tcp_header;
 mod tunnel;

@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use crate::capture::Frame;
 use crate::decode::{IpFacts, TunnelKind};
 use crate::gro::GroFlow;
+use crate::quic::QuicConn;
 use crate::tcp::TcpConn;
 
 pub use capture_point::{CaptureEvidence, CapturePoint};
@@ -103,6 +104,8 @@ pub struct Flow {
     pub tcp: Option<Box<TcpConn>>,
     /// Coalescing facts and the GRO merge model (TCP flows that carried data).
     pub gro: Option<Box<GroFlow>>,
+    /// The QUIC view (UDP flows that began with a client Initial).
+    pub quic: Option<Box<QuicConn>>,
 }
 
 impl Flow {

@@ -6,8 +6,9 @@ use rustc_hash::FxHashMap;
 
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
 use crate::capture::Frame;
-use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts};
+use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts, UdpFacts};
 use crate::gro::{DataFrame, GroConfig, PairVerdict};
+use crate::quic::QuicConn;
 use crate::tcp::events::Events;
 use crate::tcp::trace::IdMark;
 use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
@@ -171,6 +172,9 @@ impl FlowTable {
             Some(t) => flow.feed_tcp(side, frame, pkt, ip, t, &self.config.gro),
             None => (Events::default(), 0, None),
         };
+        if let Some(u) = &pkt.udp {
+            flow.feed_quic(side, frame, u);
+        }
         Some(FlowRef {
             index,
             side,
@@ -221,6 +225,7 @@ impl FlowTable {
             base_seq: PerSide::default(),
             tcp,
             gro: None,
+            quic: None,
         });
         self.index.insert(key, i);
         if let Some(loose) = key.without_vni() {
@@ -319,6 +324,34 @@ impl Flow {
         }
         let inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
         (events, inflight, gro_verdict)
+    }
+}
+
+/// A UDP flow's QUIC view starts at a client Initial among its first datagrams (a capture that
+/// begins mid-connection shows only short headers, whose connection IDs cannot be told without
+/// the handshake).
+const QUIC_START_DATAGRAMS: u64 = 8;
+
+impl Flow {
+    /// Shows a UDP datagram to the flow's QUIC view, starting one at a client Initial.
+    fn feed_quic(&mut self, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
+        let start = (u.payload_offset as usize).min(frame.data.len());
+        let end = start
+            .saturating_add(u.payload_len as usize)
+            .min(frame.data.len());
+        let payload = &frame.data[start..end];
+        match &mut self.quic {
+            Some(q) => q.datagram(side, payload, frame.number, frame.ts_ns),
+            None => {
+                let datagrams: u64 = self.dirs.iter().map(|d| d.frames).sum();
+                if datagrams <= QUIC_START_DATAGRAMS {
+                    self.quic = QuicConn::start(side, payload, frame.ts_ns);
+                    if let Some(q) = &mut self.quic {
+                        q.datagram(side, payload, frame.number, frame.ts_ns);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::quic::QuicReport;
 use super::time::seconds;
 use crate::flow::{CaptureEvidence, DirStats, Direction, Flow, Protocol, Side};
 use crate::gro::{GroDir, Kernel, MtuSource};
@@ -312,6 +313,9 @@ pub struct FlowReport {
     /// Connection-level TCP facts (TCP flows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpFlowReport>,
+    /// The QUIC view (UDP flows that began with a client Initial).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<QuicReport>,
     /// Display filter that shows this flow in Wireshark.
     pub wireshark_filter: String,
 }
@@ -361,6 +365,7 @@ impl FlowReport {
             c2s: DirReport::new(f, f.side_of(Direction::C2s), kernel),
             s2c: DirReport::new(f, f.side_of(Direction::S2c), kernel),
             tcp: f.tcp.as_deref().map(|c| TcpFlowReport::new(f, c)),
+            quic: f.quic.as_deref().map(|q| QuicReport::new(f, q)),
             wireshark_filter,
         }
     }

@@ -13,6 +13,7 @@ pub mod compare;
 pub mod flow;
 pub mod json;
 pub mod junit;
+pub mod quic;
 pub mod text;
 pub mod time;
 

@@ -10,6 +10,7 @@ const STYLE: TableStyle = TableStyle::new()
     .header_separator(LineStyle::none().fill('─').junction('─'))
     .bottom_border(LineStyle::none().fill('─').junction('─'));
 
+use super::quic::{PacketReport, QuicReport};
 use super::{FlowReport, Report, Status};
 use crate::analysis::Severity;
 use crate::flow::Protocol;
@@ -28,6 +29,7 @@ pub fn render(r: &Report, opts: &TextOptions) -> String {
     summary(&mut out, r);
     if !r.flows.is_empty() {
         flows(&mut out, r, opts);
+        quic(&mut out, r, opts);
     }
     findings(&mut out, r);
     verdict(&mut out, r);
@@ -129,6 +131,57 @@ fn flows(out: &mut String, r: &Report, opts: &TextOptions) {
         }
     );
     out.push_str(&flows_table(&order[..shown], opts.width));
+    out.push('\n');
+}
+
+/// The QUIC connections (flows with a QUIC view), largest first, as many as the flow table.
+fn quic(out: &mut String, r: &Report, opts: &TextOptions) {
+    let mut q: Vec<(&FlowReport, &QuicReport)> = r
+        .flows
+        .iter()
+        .filter_map(|f| Some((f, f.quic.as_ref()?)))
+        .collect();
+    if q.is_empty() {
+        return;
+    }
+    q.sort_by(|a, b| b.0.bytes.cmp(&a.0.bytes).then(a.0.id.cmp(&b.0.id)));
+    let shown = q.len().min(opts.top);
+    let _ = writeln!(out, "\nQUIC connections ({shown} of {})", q.len());
+    let mut t = table(opts.width, 60);
+    t.set_header(vec![
+        "id",
+        "version",
+        "server name",
+        "alpn",
+        "c→s pkts",
+        "s→c pkts",
+        "handshake",
+    ]);
+    let ms = |v: Option<f64>| v.map_or("-".into(), |m| duration(m / 1e3));
+    for (f, q) in &q[..shown] {
+        let pkts = |p: &PacketReport| {
+            thousands(p.initial + p.zero_rtt + p.handshake + p.retry + p.one_rtt)
+        };
+        t.add_row(vec![
+            f.id.to_string(),
+            q.version.clone(),
+            q.sni.clone().unwrap_or_else(|| "-".into()),
+            if q.alpn.is_empty() {
+                "-".into()
+            } else {
+                q.alpn.join(",")
+            },
+            pkts(&q.c2s),
+            pkts(&q.s2c),
+            ms(q.handshake_ms),
+        ]);
+    }
+    for i in [0, 4, 5, 6] {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    out.push_str(&t.to_string());
     out.push('\n');
 }
 

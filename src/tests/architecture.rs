@@ -8,7 +8,7 @@ use crate::common::root;
 
 /// Each top-level module and the crate modules it may use. The stages are listed in pipeline
 /// order; `flow::side` (the `Side`/`PerSide`/`Direction` types) is a leaf that the flow stage's
-/// engines (`tcp`, `gro`) may use without depending on the flow table.
+/// engines (`tcp`, `gro`, `quic`) may use without depending on the flow table.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("units", &[]),
     ("evidence", &[]),
@@ -18,17 +18,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decode", &["capture"]),
     ("tcp", &["decode", "evidence", "flow::side"]),
     ("gro", &["decode", "evidence", "tcp", "flow::side"]),
-    ("flow", &["capture", "decode", "evidence", "tcp", "gro"]),
+    ("quic", &["decode", "evidence", "flow::side"]),
+    (
+        "flow",
+        &["capture", "decode", "evidence", "tcp", "gro", "quic"],
+    ),
     (
         "analysis",
         &[
-            "capture", "decode", "evidence", "flow", "gro", "tcp", "units",
+            "capture", "decode", "evidence", "flow", "gro", "quic", "tcp", "units",
         ],
     ),
     (
         "report",
         &[
-            "analysis", "capture", "decode", "flow", "gro", "tcp", "units",
+            "analysis", "capture", "decode", "flow", "gro", "quic", "tcp", "units",
         ],
     ),
     ("plot", &["atomic", "decode", "flow", "tcp", "units"]),

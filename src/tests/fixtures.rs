@@ -211,6 +211,9 @@ fn golden_outputs() {
         ("multi_section_le.pcapng", "json"),
         ("cut_mid_record.pcap", "text"),
         ("ipv4_fragments.pcap", "text"),
+        ("quic_handshake_ok.pcap", "json"),
+        ("quic_handshake_ok.pcap", "text"),
+        ("quic_initials_unanswered.pcap", "text"),
     ];
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
@@ -307,5 +310,5 @@ fn docs_cover_every_finding_id_and_fixtures_cover_every_documented_one() {
             "{id} has no details row in docs/json-format.md"
         );
     }
-    assert_eq!(documented.len(), 20);
+    assert_eq!(documented.len(), 21);
 }

@@ -308,3 +308,63 @@ fn tunnels_open_into_inner_flows() {
         assert_eq!(json["capture"]["decoded"]["tcp"], tcp, "{name}");
     }
 }
+
+/// The server name and ALPN of every QUIC ClientHello tshark reads from a client Initial of
+/// version 1, 2 or draft-29 (testdata/oracle/quic_hello.json, written by
+/// testdata/tshark_oracle.py) are the ones in our report's `quic` object of that flow; and no
+/// flow of ours has a server name tshark did not read.
+#[test]
+fn quic_client_hellos_match_tshark() {
+    let Some(dir) = shared() else { return };
+    let text = std::fs::read_to_string(common::root().join("testdata/oracle/quic_hello.json"))
+        .expect("quic_hello.json");
+    let oracle: Value = serde_json::from_str(&text).expect("valid JSON");
+    let files = oracle["files"].as_object().expect("files");
+    assert!(
+        files.len() >= 5,
+        "{} captures with QUIC ClientHellos",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for (name, hellos) in files {
+        let (_, json) = analyze_json(&dir.join(name), &[]);
+        let Some(json) = json else {
+            failures.push(format!("{name}: no report"));
+            continue;
+        };
+        let flows = json["flows"].as_array().cloned().unwrap_or_default();
+        let ours: Vec<(String, String, Value, Value)> = flows
+            .iter()
+            .filter(|f| !f["quic"].is_null())
+            .map(|f| {
+                let ends = (
+                    f["client"].as_str().unwrap_or("?"),
+                    f["server"].as_str().unwrap_or("?"),
+                );
+                (
+                    ends.0.to_string(),
+                    ends.1.to_string(),
+                    f["quic"]["sni"].clone(),
+                    f["quic"]["alpn"].clone(),
+                )
+            })
+            .collect();
+        for h in hellos.as_array().into_iter().flatten() {
+            let found = ours
+                .iter()
+                .find(|(c, s, _, _)| h["client"] == c.as_str() && h["server"] == s.as_str());
+            match found {
+                Some((_, _, sni, alpn)) if *sni == h["sni"] && *alpn == h["alpn"] => {}
+                other => failures.push(format!("{name}: tshark {h}, we {other:?}")),
+            }
+        }
+        let theirs = hellos.as_array().map_or(0, Vec::len);
+        let named = ours.iter().filter(|o| !o.2.is_null()).count();
+        if named != theirs {
+            failures.push(format!(
+                "{name}: {named} flows with a server name, tshark {theirs}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,256 @@
+//! QUIC connections seen in a UDP flow: versions, connection IDs, packet types per side, the
+//! handshake's timing, and what the client's Initial packets say once their public protection is
+//! removed (the ClientHello's server name and ALPN, RFC 9001 §5.2). Fed once per UDP datagram
+//! of a flow that began with a QUIC long header, in the single pass.
+//!
+//! Decryption happens in a fixed buffer on the stack and only for the client's Initials until
+//! the ClientHello is complete, so the cost per datagram is a header walk.
+
+pub mod frames;
+pub mod hello;
+pub mod initial;
+
+use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
+use crate::evidence::Evidence;
+use crate::flow::side::{PerSide, Side};
+use frames::Frame;
+use hello::{Hello, HelloBuffer};
+use initial::{InitialKeys, Sender, MAX_PACKET};
+
+/// A client's first datagram is at least this large (RFC 9000 §14.1), so that a server may
+/// answer a version it does not know with Version Negotiation (§6.1).
+pub const MIN_INITIAL_DATAGRAM: usize = 1200;
+
+/// A connection ID (up to 20 bytes), stored inline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cid {
+    len: u8,
+    bytes: [u8; MAX_CID_LEN],
+}
+
+impl Cid {
+    fn of(b: &[u8]) -> Cid {
+        let mut c = Cid::default();
+        let n = b.len().min(MAX_CID_LEN);
+        c.bytes[..n].copy_from_slice(&b[..n]);
+        c.len = n as u8;
+        c
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Lower-case hex, as Wireshark shows connection IDs.
+    pub fn hex(&self) -> String {
+        self.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Packets of one side by type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketCounts {
+    pub initial: u64,
+    pub zero_rtt: u64,
+    pub handshake: u64,
+    pub retry: u64,
+    pub one_rtt: u64,
+    pub version_negotiation: u64,
+    /// Long headers of a reserved version (a version negotiation probe).
+    pub reserved_version: u64,
+    /// Datagrams with at least one QUIC packet, and those holding more than one (coalesced).
+    pub datagrams: u64,
+    pub coalesced: u64,
+}
+
+impl PacketCounts {
+    fn count(&mut self, p: &QuicPacket<'_>) {
+        match p {
+            QuicPacket::VersionNegotiation { .. } => self.version_negotiation += 1,
+            QuicPacket::Short { .. } => self.one_rtt += 1,
+            QuicPacket::Reserved { .. } => self.reserved_version += 1,
+            QuicPacket::Long(h) => match h.kind {
+                LongType::Initial => self.initial += 1,
+                LongType::ZeroRtt => self.zero_rtt += 1,
+                LongType::Handshake => self.handshake += 1,
+                LongType::Retry => self.retry += 1,
+            },
+        }
+    }
+}
+
+/// The QUIC view of one UDP flow.
+#[derive(Debug, Clone)]
+pub struct QuicConn {
+    /// The side that sent the first Initial.
+    pub client: Side,
+    /// The version of the client's first Initial.
+    pub version: u32,
+    /// The DCID of the client's first Initial (the Initial keys' input), the client's SCID and
+    /// the server's SCID (from its first long header).
+    pub original_dcid: Cid,
+    pub client_cid: Cid,
+    pub server_cid: Option<Cid>,
+    pub packets: PerSide<PacketCounts>,
+    /// Client Initials decrypted, and those that did not authenticate.
+    pub initials_decrypted: u64,
+    pub initials_undecryptable: u64,
+    /// Times (ns): the client's first Initial, the server's first packet, the client's first
+    /// 1-RTT packet (the handshake is done on its side), the last packet of each side.
+    pub first_initial_ns: i64,
+    pub first_server_ns: Option<i64>,
+    pub client_one_rtt_ns: Option<i64>,
+    pub last_ns: PerSide<Option<i64>>,
+    /// The client's datagrams that carried an Initial, and the time of the last one.
+    pub client_initials: Evidence,
+    pub last_initial_ns: i64,
+    pub hello: Option<Hello>,
+    /// A CONNECTION_CLOSE read in an Initial: (error code, reason).
+    pub close: Option<(u64, String)>,
+    keys: Option<Box<InitialKeys>>,
+    /// The SCID of the server's Retry: the client's Initials after it use it as their DCID,
+    /// and the Initial keys derive from it (RFC 9001 §5.2). Any other DCID change (the client
+    /// switching to the server's SCID once it answered) keeps the keys.
+    retry_cid: Option<Cid>,
+    crypto: Option<HelloBuffer>,
+}
+
+impl QuicConn {
+    /// Starts the QUIC view of a flow whose datagram from `side` begins with a client Initial
+    /// of a known version, or with a reserved version's long header in a datagram of at least
+    /// [`MIN_INITIAL_DATAGRAM`] bytes (a version negotiation probe).
+    pub fn start(side: Side, payload: &[u8], ts_ns: i64) -> Option<Box<QuicConn>> {
+        let (version, dcid, scid) = match quic::packets(payload).next()?.0 {
+            QuicPacket::Long(h) if h.kind == LongType::Initial => (h.version, h.dcid, h.scid),
+            QuicPacket::Reserved {
+                version,
+                dcid,
+                scid,
+            } if payload.len() >= MIN_INITIAL_DATAGRAM => (version, dcid, scid),
+            _ => return None,
+        };
+        Some(Box::new(QuicConn {
+            client: side,
+            version,
+            original_dcid: Cid::of(dcid),
+            client_cid: Cid::of(scid),
+            server_cid: None,
+            packets: PerSide::default(),
+            initials_decrypted: 0,
+            initials_undecryptable: 0,
+            first_initial_ns: ts_ns,
+            first_server_ns: None,
+            client_one_rtt_ns: None,
+            last_ns: PerSide::default(),
+            client_initials: Evidence::default(),
+            last_initial_ns: ts_ns,
+            hello: None,
+            close: None,
+            keys: InitialKeys::new(version, dcid, Sender::Client).map(Box::new),
+            retry_cid: None,
+            crypto: None,
+        }))
+    }
+
+    /// One UDP datagram of the flow (frame `number`), sent by `side`.
+    pub fn datagram(&mut self, side: Side, payload: &[u8], number: u64, ts_ns: i64) {
+        let from_client = side == self.client;
+        let (mut n, mut initial) = (0, false);
+        for (p, bytes) in quic::packets(payload) {
+            n += 1;
+            self.packets[side].count(&p);
+            match p {
+                QuicPacket::Long(h) if from_client && h.kind == LongType::Initial => {
+                    initial = true;
+                    self.client_initial(&h, bytes)
+                }
+                QuicPacket::Reserved { .. } if from_client => initial = true,
+                QuicPacket::Long(h) if !from_client => {
+                    if h.kind == LongType::Retry {
+                        self.retry_cid = Some(Cid::of(h.scid));
+                    }
+                    self.server_cid.get_or_insert(Cid::of(h.scid));
+                }
+                QuicPacket::Short { .. } if from_client && self.client_one_rtt_ns.is_none() => {
+                    self.client_one_rtt_ns = Some(ts_ns);
+                }
+                _ => {}
+            }
+        }
+        if n == 0 {
+            return;
+        }
+        if initial {
+            self.client_initials.push(number);
+            self.last_initial_ns = ts_ns;
+        }
+        let counts = &mut self.packets[side];
+        counts.datagrams += 1;
+        counts.coalesced += u64::from(n > 1);
+        if !from_client && self.first_server_ns.is_none() {
+            self.first_server_ns = Some(ts_ns);
+        }
+        self.last_ns[side] = Some(ts_ns);
+    }
+
+    /// Decrypts a client Initial (until the ClientHello is read) and takes its frames.
+    fn client_initial(&mut self, h: &LongHeader<'_>, bytes: &[u8]) {
+        if self.hello.is_some() && self.close.is_some() {
+            return;
+        }
+        if let Some(retry) = self.retry_cid.filter(|r| r.as_bytes() == h.dcid) {
+            self.keys = InitialKeys::new(h.version, retry.as_bytes(), Sender::Client).map(Box::new);
+            self.retry_cid = None;
+        }
+        let Some(keys) = self.keys.as_deref() else {
+            return;
+        };
+        let mut buf = [0u8; MAX_PACKET];
+        let Some((_, plain)) = keys.open(bytes, h, &mut buf) else {
+            self.initials_undecryptable += 1;
+            return;
+        };
+        self.initials_decrypted += 1;
+        for f in frames::frames(plain) {
+            match f {
+                Frame::Crypto { offset, data } if self.hello.is_none() => {
+                    self.crypto
+                        .get_or_insert_with(HelloBuffer::default)
+                        .add(offset, data);
+                }
+                Frame::Close { code, reason } if self.close.is_none() => {
+                    self.close = Some((code, String::from_utf8_lossy(reason).into_owned()));
+                }
+                _ => {}
+            }
+        }
+        if self.hello.is_none() {
+            if let Some(hello) = self.crypto.as_ref().and_then(HelloBuffer::hello) {
+                self.hello = Some(hello);
+                // The buffer's job is done: free its 4 KB.
+                self.crypto = None;
+            }
+        }
+    }
+
+    /// Whether the client offered a reserved version: a version negotiation probe.
+    pub fn probe(&self) -> bool {
+        quic::reserved_version(self.version)
+    }
+
+    /// The version's name: `1`, `2`, `draft-29`, or hex.
+    pub fn version_name(&self) -> String {
+        match self.version {
+            quic::V1 => "1".into(),
+            quic::V2 => "2".into(),
+            quic::DRAFT_29 => "draft-29".into(),
+            v => format!("0x{v:08x}"),
+        }
+    }
+
+    /// The handshake as the client's side saw it: from its first Initial to its first 1-RTT
+    /// packet, in ns.
+    pub fn handshake_ns(&self) -> Option<i64> {
+        self.client_one_rtt_ns.map(|t| t - self.first_initial_ns)
+    }
+}

@@ -1,0 +1,94 @@
+//! The `quic` object of a UDP flow's report: what the QUIC view ([`crate::quic`]) saw.
+
+use serde::Serialize;
+
+use crate::flow::{Direction, Flow};
+use crate::quic::{PacketCounts, QuicConn};
+
+#[derive(Debug, Serialize)]
+pub struct QuicReport {
+    /// `"1"`, `"2"`, `"draft-29"` or the version in hex.
+    pub version: String,
+    /// The ClientHello's server name and ALPN protocols (from the decrypted client Initials).
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    /// Connection IDs in hex: the DCID of the client's first Initial, the client's SCID and the
+    /// server's SCID (null until the server sent a long header).
+    pub original_dcid: String,
+    pub client_cid: String,
+    pub server_cid: Option<String>,
+    /// Packets by type per direction of the flow.
+    pub c2s: PacketReport,
+    pub s2c: PacketReport,
+    pub initials_decrypted: u64,
+    pub initials_undecryptable: u64,
+    /// From the client's first Initial to the server's first packet, and to the client's first
+    /// 1-RTT packet (its handshake is complete), in ms; null when not seen.
+    pub server_first_ms: Option<f64>,
+    pub handshake_ms: Option<f64>,
+    /// A CONNECTION_CLOSE read in a client Initial.
+    pub close: Option<CloseReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PacketReport {
+    pub datagrams: u64,
+    pub coalesced: u64,
+    pub initial: u64,
+    #[serde(rename = "0rtt")]
+    pub zero_rtt: u64,
+    pub handshake: u64,
+    pub retry: u64,
+    #[serde(rename = "1rtt")]
+    pub one_rtt: u64,
+    pub version_negotiation: u64,
+    pub reserved_version: u64,
+}
+
+impl From<&PacketCounts> for PacketReport {
+    fn from(c: &PacketCounts) -> Self {
+        PacketReport {
+            datagrams: c.datagrams,
+            coalesced: c.coalesced,
+            initial: c.initial,
+            zero_rtt: c.zero_rtt,
+            handshake: c.handshake,
+            retry: c.retry,
+            one_rtt: c.one_rtt,
+            version_negotiation: c.version_negotiation,
+            reserved_version: c.reserved_version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CloseReport {
+    /// The transport error code; 0x0100 + a TLS alert for a crypto error (RFC 9001 §4.8).
+    pub code: u64,
+    pub reason: String,
+}
+
+impl QuicReport {
+    pub fn new(f: &Flow, q: &QuicConn) -> Self {
+        let ms = |t: Option<i64>| t.map(|t| (t - q.first_initial_ns) as f64 / 1e6);
+        let hello = q.hello.as_ref();
+        QuicReport {
+            version: q.version_name(),
+            sni: hello.and_then(|h| h.sni.clone()),
+            alpn: hello.map(|h| h.alpn.clone()).unwrap_or_default(),
+            original_dcid: q.original_dcid.hex(),
+            client_cid: q.client_cid.hex(),
+            server_cid: q.server_cid.map(|c| c.hex()),
+            c2s: (&q.packets[f.side_of(Direction::C2s)]).into(),
+            s2c: (&q.packets[f.side_of(Direction::S2c)]).into(),
+            initials_decrypted: q.initials_decrypted,
+            initials_undecryptable: q.initials_undecryptable,
+            server_first_ms: ms(q.first_server_ns),
+            handshake_ms: ms(q.client_one_rtt_ns),
+            close: q.close.as_ref().map(|(code, reason)| CloseReport {
+                code: *code,
+                reason: reason.clone(),
+            }),
+        }
+    }
+}
