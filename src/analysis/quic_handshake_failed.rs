@@ -6,14 +6,14 @@
 //! RTT sample, doubling each time), so unanswered Initials come as a retry train with growing
 //! gaps. Browsers then fall back to TCP: the page loads, a second later, and QUIC is silently lost.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use super::kit::flow_filter;
 use super::{details, Detector, Finding, Identity, Severity, Summary};
-use crate::flow::{Direction, Flow};
+use crate::flow::{Flow, Side};
 use crate::quic::QuicConn;
 
 /// Client datagrams with an Initial before the missing answer is a failure: the first and at
@@ -66,17 +66,12 @@ impl Detector for QuicHandshakeFailed {
 /// Addresses that some flow of the capture shows packets sent to: a capture that holds no
 /// packet towards the client at all is one-way (`tcpdump -Q out`), and says nothing about
 /// answers.
-fn addresses_answered(s: &Summary<'_>) -> HashSet<IpAddr> {
-    let mut out = HashSet::new();
+fn addresses_answered(s: &Summary<'_>) -> FxHashSet<IpAddr> {
+    let mut out = FxHashSet::default();
     for f in &s.flows.flows {
-        for d in [Direction::C2s, Direction::S2c] {
-            if f.dirs[f.side_of(d)].frames > 0 {
-                let to = if d == Direction::C2s {
-                    f.server()
-                } else {
-                    f.client()
-                };
-                out.insert(to.addr);
+        for side in Side::BOTH {
+            if f.dirs[side].frames > 0 {
+                out.insert(f.key.end(side.other()).addr);
             }
         }
     }
@@ -103,22 +98,13 @@ fn failure(f: &Flow, q: &QuicConn) -> Option<Failure> {
     }
 }
 
-fn finding(f: &Flow, q: &QuicConn, answered: &HashSet<IpAddr>) -> Option<Finding> {
+fn finding(f: &Flow, q: &QuicConn, answered: &FxHashSet<IpAddr>) -> Option<Finding> {
     let initials = q.client_initials.total;
-    let client = if f.side_of(Direction::C2s) == q.client {
-        f.client()
-    } else {
-        f.server()
-    };
+    let (client, server) = (f.key.end(q.client), f.key.end(q.client.other()));
     if initials < MIN_INITIALS || !answered.contains(&client.addr) {
         return None;
     }
     let how = failure(f, q)?;
-    let server = if f.side_of(Direction::C2s) == q.client {
-        f.server()
-    } else {
-        f.client()
-    };
     let span = (q.last_initial_ns - q.first_initial_ns) as f64 / 1e9;
     let sni = q.hello.as_ref().and_then(|h| h.sni.clone());
     let to = match &sni {

@@ -69,14 +69,13 @@ impl std::fmt::Debug for Blockers {
 const _: () = assert!(Blocker::COUNT <= 32);
 
 impl Blockers {
-    /// The set of the blockers whose flag is set (`flags[b as usize]`).
-    pub fn from_flags(flags: &[bool; Blocker::COUNT]) -> Blockers {
-        Blockers(
-            flags
-                .iter()
-                .enumerate()
-                .fold(0, |acc, (i, &f)| acc | (u32::from(f) << i)),
-        )
+    /// Adds `b` to the set.
+    pub fn insert(&mut self, b: Blocker) {
+        self.0 |= 1 << b as u32;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
     pub fn contains(self, b: Blocker) -> bool {
@@ -182,21 +181,16 @@ mod tests {
     }
 
     #[test]
-    fn a_blocker_set_holds_exactly_its_flags() {
-        let mut flags = [false; Blocker::COUNT];
-        flags[Blocker::OuterIpOptions as usize] = true;
-        flags[Blocker::LargerSegment as usize] = true;
-        let set = Blockers::from_flags(&flags);
+    fn a_blocker_set_holds_exactly_its_members() {
+        let mut set = Blockers::default();
+        assert!(set.is_empty());
+        set.insert(Blocker::LargerSegment);
+        set.insert(Blocker::OuterIpOptions);
+        set.insert(Blocker::LargerSegment);
         assert_eq!(
             set.iter().collect::<Vec<_>>(),
             [Blocker::OuterIpOptions, Blocker::LargerSegment]
         );
-        assert!(!set.contains(Blocker::Ttl));
-        assert_eq!(
-            Blockers::from_flags(&[false; Blocker::COUNT])
-                .iter()
-                .count(),
-            0
-        );
+        assert!(!set.contains(Blocker::Ttl) && !set.is_empty());
     }
 }

@@ -104,67 +104,49 @@ struct TunHead {
     flags: u8,
 }
 
-/// The rules a pair failed.
-struct Verdict([bool; Blocker::COUNT]);
-
-impl Verdict {
-    fn block(&mut self, b: Blocker) {
-        self.0[b as usize] = true;
-    }
-    fn blocked(&self) -> bool {
-        self.0.iter().any(|&b| b)
-    }
-    /// A header rule (not the IP ID, not the traffic's shape) failed.
-    fn by_headers(&self) -> bool {
-        Blocker::ALL
-            .iter()
-            .any(|b| self.0[*b as usize] && !b.is_ip_id() && !b.is_traffic_shape())
-    }
-}
-
 /// IP rules (inet_gro_receive / ipv6_gro_receive, and for the outer header the same code called
 /// from udp_gro_receive): options and fragments never merge; TTL, TOS and DF must match; the ID
 /// rule is the generation's, against the train's first ID.
-fn ip_rules(p: &IpHead, c: &IpHead, ids: (IdLayer, IdTrain), kernel: Kernel, v: &mut Verdict) {
+fn ip_rules(p: &IpHead, c: &IpHead, ids: (IdLayer, IdTrain), kernel: Kernel, v: &mut Blockers) {
     let (layer, train) = ids;
     let pick = |o: Blocker, i: Blocker| if layer == IdLayer::Outer { o } else { i };
     if p.options || c.options {
-        v.block(pick(Blocker::OuterIpOptions, Blocker::IpOptions));
+        v.insert(pick(Blocker::OuterIpOptions, Blocker::IpOptions));
     }
     if p.fragment || c.fragment {
-        v.block(pick(Blocker::OuterFragment, Blocker::Fragment));
+        v.insert(pick(Blocker::OuterFragment, Blocker::Fragment));
     }
     if p.ttl != c.ttl {
-        v.block(pick(Blocker::OuterTtl, Blocker::Ttl));
+        v.insert(pick(Blocker::OuterTtl, Blocker::Ttl));
     }
     if p.tos != c.tos {
-        v.block(pick(Blocker::OuterTos, Blocker::Tos));
+        v.insert(pick(Blocker::OuterTos, Blocker::Tos));
     }
     if p.v4 && c.v4 {
         if p.df != c.df {
-            v.block(pick(Blocker::OuterDf, Blocker::Df));
+            v.insert(pick(Blocker::OuterDf, Blocker::Df));
         } else if !kernel.id_joins(layer, c.df, train, c.id) {
-            v.block(pick(Blocker::OuterIpId, Blocker::IpId));
+            v.insert(pick(Blocker::OuterIpId, Blocker::IpId));
         }
     } else if p.flow_label != c.flow_label {
-        v.block(pick(Blocker::OuterFlowLabel, Blocker::FlowLabel));
+        v.insert(pick(Blocker::OuterFlowLabel, Blocker::FlowLabel));
     }
 }
 
 /// udp_gro_receive / vxlan_gro_receive: same ports, same checksum presence, same VXLAN flags
 /// and VNI.
-fn tunnel_rules(p: &TunHead, c: &TunHead, v: &mut Verdict) {
+fn tunnel_rules(p: &TunHead, c: &TunHead, v: &mut Blockers) {
     if p.ports != c.ports {
-        v.block(Blocker::OuterUdpPorts);
+        v.insert(Blocker::OuterUdpPorts);
     }
     if p.checksum_zero != c.checksum_zero {
-        v.block(Blocker::OuterUdpChecksum);
+        v.insert(Blocker::OuterUdpChecksum);
     }
     if p.vni != c.vni {
-        v.block(Blocker::Vni);
+        v.insert(Blocker::Vni);
     }
     if p.flags != c.flags {
-        v.block(Blocker::TunnelFlags);
+        v.insert(Blocker::TunnelFlags);
     }
 }
 
@@ -172,35 +154,35 @@ fn tunnel_rules(p: &TunHead, c: &TunHead, v: &mut Verdict) {
 /// window and option bytes; contiguous; not larger than the train's first segment. The previous
 /// segment ended the train when it had PSH, FIN, URG, RST or SYN, or was shorter than the train's
 /// segment size (`out_check_final`).
-fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Verdict) {
+fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Blockers) {
     use tcp_flags::{CWR, FIN, PSH, RST, SYN, URG};
     if c.flags & CWR != 0 || (c.flags ^ p.flags) & !(CWR | FIN | PSH) != 0 {
-        v.block(Blocker::TcpFlags);
+        v.insert(Blocker::TcpFlags);
     }
     if c.ack != p.ack {
-        v.block(Blocker::Ack);
+        v.insert(Blocker::Ack);
     }
     if c.window != p.window {
-        v.block(Blocker::Window);
+        v.insert(Blocker::Window);
     }
     if p.options[..p.options_len] != c.options[..c.options_len] {
-        v.block(Blocker::TcpOptions);
+        v.insert(Blocker::TcpOptions);
     }
     if p.flags & (PSH | FIN | URG | RST | SYN) != 0 || p.payload < train_first {
-        v.block(Blocker::TrainEnded);
+        v.insert(Blocker::TrainEnded);
     }
     if p.seq_end != c.seq {
-        v.block(Blocker::NotContiguous);
+        v.insert(Blocker::NotContiguous);
     }
     if c.payload > train_first {
-        v.block(Blocker::LargerSegment);
+        v.insert(Blocker::LargerSegment);
     }
 }
 
 impl GroDir {
     /// Applies the merge rules to one judged pair and tallies the result.
     pub(super) fn judge(&mut self, p: &Head, c: &Head, kernel: Kernel) -> PairVerdict {
-        let mut v = Verdict([false; Blocker::COUNT]);
+        let mut v = Blockers::default();
         let [outer_ids, inner_ids] = self.id_trains;
         if let (Some((po, pt)), Some((co, ct))) = (p.outer, c.outer) {
             ip_rules(&po, &co, (IdLayer::Outer, outer_ids), kernel, &mut v);
@@ -217,29 +199,27 @@ impl GroDir {
 
         self.judged_pairs += 1;
         self.record_ids(p, c);
-        let only_ids = v.blocked()
-            && Blocker::ALL
-                .iter()
-                .all(|b| !v.0[*b as usize] || b.is_ip_id());
+        let only_ids = !v.is_empty() && v.iter().all(Blocker::is_ip_id);
         if only_ids {
             for (layer, b) in [
                 (IdLayer::Outer, Blocker::OuterIpId),
                 (IdLayer::Inner, Blocker::IpId),
             ] {
-                if v.0[b as usize] {
+                if v.contains(b) {
                     self.ids[layer.index()].only_ids_blocked += 1;
                 }
             }
         }
-        if v.blocked() {
-            for (n, b) in self.blockers.iter_mut().zip(v.0) {
-                *n += u64::from(b);
+        if !v.is_empty() {
+            for b in v.iter() {
+                self.blockers[b as usize] += 1;
             }
-            if v.by_headers() {
+            // A header rule (not the IP ID, not the traffic's shape) failed.
+            if v.iter().any(|b| !b.is_ip_id() && !b.is_traffic_shape()) {
                 self.header_blocked.push(c.frame);
             }
             self.start_train(c);
-            PairVerdict::Blocked(Blockers::from_flags(&v.0))
+            PairVerdict::Blocked(v)
         } else {
             self.mergeable_pairs += 1;
             self.join_train(c, kernel);

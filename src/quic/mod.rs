@@ -3,8 +3,9 @@
 //! removed (the ClientHello's server name and ALPN, RFC 9001 §5.2). Fed once per UDP datagram
 //! of a flow that began with a QUIC long header, in the single pass.
 //!
-//! Decryption happens in a fixed buffer on the stack and only for the client's Initials until
-//! the ClientHello is complete, so the cost per datagram is a header walk.
+//! Decryption happens in a fixed buffer on the stack and only for the client's Initials (a
+//! handful per connection: the ClientHello, then any CONNECTION_CLOSE), so the cost of every
+//! other datagram is a header walk.
 
 pub mod frames;
 pub mod hello;
@@ -96,11 +97,10 @@ pub struct QuicConn {
     pub initials_decrypted: u64,
     pub initials_undecryptable: u64,
     /// Times (ns): the client's first Initial, the server's first packet, the client's first
-    /// 1-RTT packet (the handshake is done on its side), the last packet of each side.
+    /// 1-RTT packet (the handshake is done on its side).
     pub first_initial_ns: i64,
     pub first_server_ns: Option<i64>,
     pub client_one_rtt_ns: Option<i64>,
-    pub last_ns: PerSide<Option<i64>>,
     /// The client's datagrams that carried an Initial, and the time of the last one.
     pub client_initials: Evidence,
     pub last_initial_ns: i64,
@@ -141,7 +141,6 @@ impl QuicConn {
             first_initial_ns: ts_ns,
             first_server_ns: None,
             client_one_rtt_ns: None,
-            last_ns: PerSide::default(),
             client_initials: Evidence::default(),
             last_initial_ns: ts_ns,
             hello: None,
@@ -190,7 +189,6 @@ impl QuicConn {
         if !from_client && self.first_server_ns.is_none() {
             self.first_server_ns = Some(ts_ns);
         }
-        self.last_ns[side] = Some(ts_ns);
     }
 
     /// Decrypts a client Initial (until the ClientHello is read) and takes its frames.
@@ -246,11 +244,5 @@ impl QuicConn {
             quic::DRAFT_29 => "draft-29".into(),
             v => format!("0x{v:08x}"),
         }
-    }
-
-    /// The handshake as the client's side saw it: from its first Initial to its first 1-RTT
-    /// packet, in ns.
-    pub fn handshake_ns(&self) -> Option<i64> {
-        self.client_one_rtt_ns.map(|t| t - self.first_initial_ns)
     }
 }

@@ -22,12 +22,22 @@ use crate::lab::{missing, LAB};
 /// net/core/gro.c `skb_gro_receive`: `p->len + len >= gro_max_size` starts a new train).
 const GRO_MAX_SIZE: u64 = 65536;
 
+/// What a case varies.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Reason {
+    IpId,
+    /// A header rule.
+    Headers,
+    /// The traffic's shape: window, ACK, sizes, gaps.
+    Shape,
+    None,
+}
+
 #[derive(Deserialize)]
 struct Case {
     name: String,
-    /// What the case varies: "ip-id", "headers" (a header rule), "shape" (the traffic's shape:
-    /// window, ACK, sizes, gaps) or "none".
-    reason: String,
+    reason: Reason,
     sport: u16,
     file: String,
     /// [seq, payload length] of each crafted segment.
@@ -134,10 +144,10 @@ fn gro_findings(path: &Path, release: &str) -> BTreeMap<String, (String, bool)> 
 /// kernel refused at least half of the pairs.
 fn wanted(case: &Case, o: &Outcome) -> BTreeSet<&'static str> {
     let mostly_refused = o.refused * 2 >= o.pairs;
-    match case.reason.as_str() {
-        "ip-id" if mostly_refused => BTreeSet::from(["gro-blocked-ip-id"]),
-        "headers" if mostly_refused => BTreeSet::from(["gro-blocked-headers"]),
-        _ => BTreeSet::new(),
+    match case.reason {
+        Reason::IpId if mostly_refused => BTreeSet::from(["gro-blocked-ip-id"]),
+        Reason::Headers if mostly_refused => BTreeSet::from(["gro-blocked-headers"]),
+        Reason::IpId | Reason::Headers | Reason::Shape | Reason::None => BTreeSet::new(),
     }
 }
 
