@@ -19,6 +19,7 @@ pub mod gro;
 pub mod pipeline;
 pub mod plot;
 pub mod policy;
+pub mod qlog;
 pub mod quic;
 pub mod report;
 pub mod tcp;

@@ -11,10 +11,10 @@ use std::io;
 use anyhow::{Context, Result};
 use rustc_hash::FxHashMap;
 
-use crate::analysis::{self, FrameCtx, Registered, Settings, Summary};
+use crate::analysis::{self, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind};
-use crate::flow::{FlowRef, FlowTable, FullTrace};
+use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::PairVerdict;
 use crate::plot::{self, PlotKind};
 use crate::report::{self, CaptureReport, Coverage, FlowReport, Report, Totals, Verdict};
@@ -149,6 +149,15 @@ fn analyze_stream(
     Ok(finish(pass, &reader, name, settings))
 }
 
+/// A flow's report, with the qlog traces of its QUIC connection joined in.
+fn flow_report(f: &Flow, settings: &Settings, capture_end_ns: i64) -> FlowReport {
+    let mut r = FlowReport::new(f, settings.flows.gro.kernel);
+    if let Some(q) = &mut r.quic {
+        q.qlog = qlog_join::joins(f, &settings.qlog, capture_end_ns);
+    }
+    r
+}
+
 /// The findings, the verdict and the report, once the capture has been read.
 fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Settings) -> Analysis {
     let totals = &mut pass.totals;
@@ -178,6 +187,7 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         TruncationKind::CutShort => None,
     });
     let coverage = Coverage::new(totals.frames, not_analysed);
+    let capture_end = totals.last_ts_ns.unwrap_or(i64::MIN);
     let capture = CaptureReport::new(name, meta, totals);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
@@ -187,7 +197,7 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
             .flows
             .flows
             .iter()
-            .map(|f| FlowReport::new(f, settings.flows.gro.kernel))
+            .map(|f| flow_report(f, settings, capture_end))
             .collect(),
         verdict: Verdict::new(&findings, &coverage),
         findings,

@@ -1470,6 +1470,7 @@ def offload_fixtures():
 
     quic_fixtures()
     quic_handshake_fixtures()
+    quic_qlog_fixtures()
     fairness_fixtures()
 
 
@@ -1526,7 +1527,7 @@ class Udp(Script):
 def quic_fixtures():
     # UDP GSO on the server, captured there: after the handshake, each sendmsg carries 10 QUIC
     # packets of 1200 bytes in one 12,000-byte datagram.
-    def exchange(gso, **big):
+    def exchange(gso, quic=True, **big):
         u = Udp()
         u.send("c", quic_initial())
         u.at(0.010)
@@ -1536,7 +1537,9 @@ def quic_fixtures():
         n = 0
         for burst in range(6):
             if gso:
-                supers.append(u.send("s", b"".join(quic_short(n + k) for k in range(10)), **big))
+                body = (b"".join(quic_short(n + k) for k in range(10)) if quic
+                        else bytes((n + i) % 251 for i in range(12000)))
+                supers.append(u.send("s", body, **big))
                 u.at(0.001)
             else:
                 for k in range(10):
@@ -1558,10 +1561,19 @@ def quic_fixtures():
             "superframes": 6, "datagrams": 7, "gso_size": 1200,
             "gso_size_source": "quic-packet-boundaries", "max_segments": 10, "quic": True,
             "quic_version": 1, "max_datagram_bytes": 12000}}})
-    # Close cases: the same large datagrams with DF clear (what a capture tool's reassembly of
-    # IPv4 fragments leaves: fragments never have DF), and with a UDP length field that
-    # disagrees with the IP length (a broken or fuzzed header): neither is a GSO send.
-    for name, big in [("udp_large_df_clear_reassembled.pcap", {"df": False}),
+    # DF clear, as Linux leaves it on a GSO skb above the MTU for a socket with the default
+    # IP_PMTUDISC_WANT (aioquic's; net/ipv4/ip_output.c __ip_make_skb): the QUIC packet at every
+    # 1200-byte boundary still says GSO.
+    u, supers = exchange(True, df=False)
+    fixture("quic_udp_gso_df_clear.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["udp-gso-superframes"],
+        "finding_frames": {"udp-gso-superframes": supers},
+        "finding_details": {"udp-gso-superframes": {
+            "superframes": 6, "gso_size": 1200, "not_counted_df_clear": 0}}})
+    # Close cases: large datagrams with DF clear that are not QUIC (what a capture tool's
+    # reassembly of IPv4 fragments leaves: fragments never have DF), and with a UDP length field
+    # that disagrees with the IP length (a broken or fuzzed header): neither is a GSO send.
+    for name, big in [("udp_large_df_clear_reassembled.pcap", {"df": False, "quic": False}),
                       ("udp_large_bad_length_field.pcap", {"udp_len": 1208})]:
         u, _ = exchange(True, **big)
         fixture(name, u.pcap(), {
@@ -1615,6 +1627,128 @@ def quic_fixtures():
         u.send("c" if k % 2 else "s", b"beat" * 10)
         u.at(1.0)
     fixture("udp_heartbeat.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+
+class QlogRecorder:
+    """One endpoint's qlog of a scripted QUIC connection (draft-ietf-quic-qlog QUIC events, the
+    names aioquic and quic-go write), fed as the script sends; `json()` is aioquic's JSON
+    document (absolute Unix ms), `sqlog()` quic-go's JSON-SEQ (RS-framed, relative times)."""
+
+    def __init__(self, vantage, odcid=QUIC_DCID):
+        self.vantage, self.odcid, self.events = vantage, odcid, []
+
+    def log(self, u, name, ptype, dcid=b""):
+        header = {"packet_type": ptype}
+        if dcid:
+            header["dcid"] = dcid.hex()
+        self.events.append((u.t * 1000.0, name, {"header": header}))
+
+    def metrics(self, u, cwnd, in_flight):
+        self.events.append((u.t * 1000.0, "recovery:metrics_updated",
+                            {"cwnd": cwnd, "bytes_in_flight": in_flight, "min_rtt": 4.0,
+                             "smoothed_rtt": 5.0, "latest_rtt": 5.0}))
+
+    def json(self):
+        events = [{"time": t, "name": n, "data": data} for t, n, data in self.events]
+        doc = {"qlog_format": "JSON", "qlog_version": "0.3", "traces": [{
+            "common_fields": {"ODCID": self.odcid.hex()}, "events": events,
+            "vantage_point": {"name": "aioquic", "type": self.vantage}}]}
+        return (json.dumps(doc) + "\n").encode()
+
+    def sqlog(self):
+        ref = self.events[0][0]
+        head = {"qlog_format": "JSON-SEQ", "qlog_version": "draft-02", "title": "quic-go qlog",
+                "trace": {"vantage_point": {"type": self.vantage}, "common_fields": {
+                    "ODCID": self.odcid.hex(), "group_id": self.odcid.hex(),
+                    "reference_time": ref, "time_format": "relative"}}}
+        out = ["\x1e" + json.dumps(head)]
+        for t, n, data in self.events:
+            out.append("\x1e" + json.dumps({"time": round(t - ref, 3), "name": n, "data": data}))
+        return ("\n".join(out) + "\n").encode()
+
+
+def quic_qlog_exchange(qlog, drop_every=0, data=120, logged_after=0):
+    """A QUIC download captured on the server: handshake (the server's Initial and Handshake
+    coalesced), then `data` 1-RTT packets from the server, 1 ms apart, with a client ACK every 8.
+    `qlog` records the endpoint it is for (its vantage). With `drop_every`, the server's kernel
+    drops all but every `drop_every`-th data packet after the qlog logged it as sent (the capture
+    never sees them). `logged_after`: data packets the server logs after the capture stopped."""
+    u = Udp()
+    server = qlog.vantage == "server"
+    cid_c, cid_s = b"\xc1\xc2\xc3\xc4", b"\x5e\x5e\x5e\x5e"
+
+    def send(side, payload, ptypes, dcid, wire=True):
+        mine = (side == "s") == server
+        for ptype in ptypes:
+            qlog.log(u, "transport:packet_sent" if mine else "transport:packet_received",
+                     ptype, dcid if mine else b"")
+        return u.send(side, payload) if wire else None
+
+    send("c", quic_long(0, scid=cid_c), ["initial"], QUIC_DCID)
+    u.at(0.002)
+    send("s", quic_long(0, dcid=cid_c, scid=cid_s, size=600)
+         + quic_long(2, dcid=cid_c, scid=cid_s, size=600), ["initial", "handshake"], cid_c)
+    u.at(0.002)
+    send("c", quic_long(2, scid=cid_c, size=100), ["handshake"], cid_s)
+    qlog.metrics(u, 14720, 0)
+    for k in range(data):
+        u.at(0.001)
+        on_wire = not drop_every or k % drop_every == 0
+        if server or on_wire:
+            send("s", quic_short(k, dcid=cid_c), ["1RTT"], cid_c, wire=on_wire)
+        if k % 8 == 7:
+            u.at(0.0002)
+            send("c", quic_short(1000 + k, size=50, dcid=cid_s), ["1RTT"], cid_s)
+            qlog.metrics(u, 14720 + k * 100, 1200 * 4)
+    u.at(0.002)
+    send("c", quic_short(5000, size=50, dcid=cid_s), ["1RTT"], cid_s)
+    for k in range(logged_after):
+        u.at(0.001)
+        qlog.log(u, "transport:packet_sent", "1RTT", cid_c)
+    return u
+
+
+def quic_qlog_fixtures():
+    """quic-qlog-mismatch: the server's qlog against a capture taken on the server."""
+    # The quic-go story: the server's qlog logs 122 packets sent; its own kernel dropped all but
+    # every 4th data packet before the capture's tap (32 on the wire): 74% never left the host.
+    q = QlogRecorder("server")
+    u = quic_qlog_exchange(q, drop_every=4)
+    FILES["quic_qlog_sender_drop.server.qlog"] = q.json()
+    s_frames = [n for n, (_, f) in enumerate(u.frames, 1) if f[26:30] == bytes([10, 30, 0, 2])]
+    fixture("quic_qlog_sender_drop.pcap", u.pcap(), {
+        "args": ["--qlog", "testdata/fixtures/quic_qlog_sender_drop.server.qlog"],
+        "flows_count": 1, "findings": ["quic-qlog-mismatch"],
+        "finding_severity": {"quic-qlog-mismatch": "error"},
+        "finding_frames": {"quic-qlog-mismatch": [s_frames[0], s_frames[-1]]},
+        "finding_details": {"quic-qlog-mismatch": {
+            "way": "sent", "qlog_sent": 122, "capture_sent": 32, "missing": 90,
+            "capture_point": "endpoint", "vantage": "server", "covered_sent": True}},
+        "flows": [{"protocol": "udp", "quic": {"qlog": [{
+            "qlog_sent": 122, "capture_sent": 32, "capture_from_peer": 18, "qlog_received": 18,
+            "capture_point": "endpoint", "max_cwnd": 26620, "min_rtt_ms": 4.0}]}}]})
+
+    # Close case: the client's qlog (quic-go's JSON-SEQ, relative times) agrees with the capture.
+    q = QlogRecorder("client")
+    u = quic_qlog_exchange(q)
+    FILES["quic_qlog_agree.client.sqlog"] = q.sqlog()
+    fixture("quic_qlog_agree.pcap", u.pcap(), {
+        "args": ["--qlog", "testdata/fixtures/quic_qlog_agree.client.sqlog"],
+        "flows_count": 1, "findings": [],
+        "flows": [{"protocol": "udp", "quic": {"qlog": [{
+            "vantage": "client", "qlog_sent": 18, "capture_sent": 18, "capture_from_peer": 122,
+            "qlog_received": 122, "covered_sent": True, "covered_received": True}]}}]})
+
+    # Close case: the capture stopped 60 packets before the server did. Its qlog logs more sent
+    # than the capture holds, but over a span the capture does not cover: no finding.
+    q = QlogRecorder("server")
+    u = quic_qlog_exchange(q, logged_after=60)
+    FILES["quic_qlog_capture_ended.server.qlog"] = q.json()
+    fixture("quic_qlog_capture_ended.pcap", u.pcap(), {
+        "args": ["--qlog", "testdata/fixtures/quic_qlog_capture_ended.server.qlog"],
+        "flows_count": 1, "findings": [],
+        "flows": [{"protocol": "udp", "quic": {"qlog": [{
+            "qlog_sent": 182, "capture_sent": 122, "covered_sent": False}]}}]})
 
 
 def quic_handshake_fixtures():

@@ -24,7 +24,9 @@ pub mod kit;
 mod no_coalescing;
 mod out_of_order;
 mod oversized_frames;
+pub mod qlog_join;
 mod quic_handshake_failed;
+mod quic_qlog_mismatch;
 mod retransmissions;
 mod snaplen;
 mod starved_flow;
@@ -34,9 +36,12 @@ mod udp_gso_superframes;
 mod udp_stall;
 mod zero_window;
 
+use std::sync::Arc;
+
 use crate::capture::{CaptureMeta, Frame};
 use crate::decode::Packet;
 use crate::flow::{FlowConfig, FlowRef, FlowTable};
+use crate::qlog::QlogTrace;
 
 pub use crate::evidence::{Evidence, MAX_EVIDENCE};
 use events::EventDetector;
@@ -101,6 +106,8 @@ pub struct Settings {
     pub inflight_budget: u64,
     /// Severities a policy sets per finding id; `None` drops the finding (`ignore`).
     pub severities: Vec<(&'static str, Option<Severity>)>,
+    /// The endpoints' qlog traces (`--qlog`), joined with the capture's QUIC connections.
+    pub qlog: Arc<[QlogTrace]>,
 }
 
 impl Default for Settings {
@@ -110,6 +117,7 @@ impl Default for Settings {
             retransmission_threshold: 0.01,
             inflight_budget: high_inflight::DEFAULT_BUDGET,
             severities: Vec::new(),
+            qlog: Arc::new([]),
         }
     }
 }
@@ -125,6 +133,9 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
         entry(starved_flow::StarvedFlow),
+        entry(quic_qlog_mismatch::QuicQlogMismatch::new(
+            settings.qlog.clone(),
+        )),
         entry(quic_handshake_failed::QuicHandshakeFailed),
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),

@@ -60,6 +60,19 @@ fn plausible_gso(ip: &IpFacts, u: &UdpFacts) -> Result<(), NotGso> {
     Ok(())
 }
 
+/// A DF-clear datagram is still a GSO send when QUIC short headers with one connection ID start
+/// at every segment boundary: reassembled fragments of one large datagram never look like that.
+/// Linux sets DF on a GSO skb larger than the MTU only for IP_PMTUDISC_DO/PROBE sockets
+/// (net/ipv4/ip_output.c `__ip_make_skb`: the default IP_PMTUDISC_WANT sets it only for skbs
+/// within the MTU), so stacks that leave the default (aioquic) send DF-clear super-datagrams.
+fn quic_segments(why: NotGso, payload: &[u8]) -> Result<(), NotGso> {
+    let prefix = payload.get(1..1 + DCID_PREFIX).unwrap_or_default();
+    match why {
+        NotGso::DfClear if crate::quic::gso::segments(payload, prefix, None).is_some() => Ok(()),
+        _ => Err(why),
+    }
+}
+
 /// Why a datagram above the MTU was not taken for a GSO super-datagram.
 enum NotGso {
     LengthMismatch,
@@ -179,7 +192,7 @@ impl Detector for UdpGsoSuperframes {
             d.quic_version = quic_long_header(payload);
         }
         if ip.len > mtu && !ip.is_fragment() {
-            if let Err(why) = plausible_gso(ip, u) {
+            if let Err(why) = plausible_gso(ip, u).or_else(|w| quic_segments(w, payload)) {
                 match why {
                     NotGso::LengthMismatch => d.length_mismatch += 1,
                     NotGso::DfClear => d.df_clear += 1,

@@ -39,13 +39,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The captures a command reads: no output may be written over them.
 fn inputs(command: &Command) -> Vec<&Path> {
-    match command {
-        Command::Analyze(a) => vec![a.input.capture.as_path()],
-        Command::Plot(a) => vec![a.input.capture.as_path()],
-        Command::Check(a) => a.captures.iter().map(PathBuf::as_path).collect(),
-        Command::Compare(a) => vec![a.before.as_path(), a.after.as_path()],
-        Command::Explain(_) | Command::Completions(_) | Command::Man(_) => Vec::new(),
-    }
+    let (mut paths, logs): (Vec<&Path>, &[PathBuf]) = match command {
+        Command::Analyze(a) => (vec![a.input.capture.as_path()], &a.detectors.qlog),
+        Command::Plot(a) => (vec![a.input.capture.as_path()], &[]),
+        Command::Check(a) => (
+            a.captures.iter().map(PathBuf::as_path).collect(),
+            &a.detectors.qlog,
+        ),
+        Command::Compare(a) => (
+            vec![a.before.as_path(), a.after.as_path()],
+            &a.detectors.qlog,
+        ),
+        Command::Explain(_) | Command::Completions(_) | Command::Man(_) => (Vec::new(), &[]),
+    };
+    // The endpoints' logs are inputs too.
+    paths.extend(logs.iter().map(PathBuf::as_path));
+    paths
 }
 
 /// Decoding and flow settings from the decoding options.
@@ -80,6 +89,11 @@ fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Pol
         settings.inflight_budget = b;
     }
     settings.severities = policy.severities.clone();
+    let mut traces = Vec::new();
+    for path in &args.qlog {
+        traces.extend(crate::qlog::read_path(path)?);
+    }
+    settings.qlog = traces.into();
     Ok(policy)
 }
 

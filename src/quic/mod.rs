@@ -8,6 +8,7 @@
 //! other datagram is a header walk.
 
 pub mod frames;
+pub mod gso;
 pub mod hello;
 pub mod initial;
 
@@ -62,9 +63,25 @@ pub struct PacketCounts {
     /// Datagrams with at least one QUIC packet, and those holding more than one (coalesced).
     pub datagrams: u64,
     pub coalesced: u64,
+    /// UDP GSO super-datagrams ([`gso`]), the 1-RTT packets they held, and the segment size of
+    /// the last one.
+    pub gso_datagrams: u64,
+    pub gso_segments: u64,
+    pub gso_size: Option<u32>,
 }
 
 impl PacketCounts {
+    /// QUIC packets of every type (the segments of a super-datagram each count).
+    pub fn packets(&self) -> u64 {
+        self.initial
+            + self.zero_rtt
+            + self.handshake
+            + self.retry
+            + self.one_rtt
+            + self.version_negotiation
+            + self.reserved_version
+    }
+
     fn count(&mut self, p: &QuicPacket<'_>) {
         match p {
             QuicPacket::VersionNegotiation { .. } => self.version_negotiation += 1,
@@ -170,8 +187,11 @@ impl QuicConn {
                     }
                     self.server_cid.get_or_insert(Cid::of(h.scid));
                 }
-                QuicPacket::Short { .. } if from_client && self.client_one_rtt_ns.is_none() => {
-                    self.client_one_rtt_ns = Some(ts_ns);
+                QuicPacket::Short { .. } => {
+                    if from_client && self.client_one_rtt_ns.is_none() {
+                        self.client_one_rtt_ns = Some(ts_ns);
+                    }
+                    self.super_datagram(side, bytes);
                 }
                 _ => {}
             }
@@ -188,6 +208,30 @@ impl QuicConn {
         counts.coalesced += u64::from(n > 1);
         if !from_client && self.first_server_ns.is_none() {
             self.first_server_ns = Some(ts_ns);
+        }
+    }
+
+    /// Counts the segments of a GSO super-datagram that starts with the short-header packet
+    /// `bytes` (sent by `side`, so addressed to the other side's connection ID).
+    fn super_datagram(&mut self, side: Side, bytes: &[u8]) {
+        if bytes.len() <= gso::MIN_SUPER_LEN {
+            return;
+        }
+        let dcid = if side == self.client {
+            self.server_cid
+        } else {
+            Some(self.client_cid)
+        };
+        let Some(dcid) = dcid else {
+            return;
+        };
+        let counts = &mut self.packets[side];
+        let hint = counts.gso_size.map(|s| s as usize);
+        if let Some((size, n)) = gso::segments(bytes, dcid.as_bytes(), hint) {
+            counts.one_rtt += u64::from(n) - 1;
+            counts.gso_datagrams += 1;
+            counts.gso_segments += u64::from(n);
+            counts.gso_size = Some(size as u32);
         }
     }
 

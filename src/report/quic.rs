@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow};
 use crate::quic::{PacketCounts, QuicConn};
 
@@ -28,6 +29,8 @@ pub struct QuicReport {
     pub handshake_ms: Option<f64>,
     /// A CONNECTION_CLOSE read in a client Initial.
     pub close: Option<CloseReport>,
+    /// The endpoints' qlog traces of this connection (`--qlog`), joined with the capture.
+    pub qlog: Vec<QlogJoin>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +46,11 @@ pub struct PacketReport {
     pub one_rtt: u64,
     pub version_negotiation: u64,
     pub reserved_version: u64,
+    /// UDP GSO super-datagrams (a capture on a sender using `UDP_SEGMENT`), the 1-RTT packets
+    /// they held (counted in `1rtt`) and their segment size.
+    pub gso_datagrams: u64,
+    pub gso_segments: u64,
+    pub gso_size: Option<u32>,
 }
 
 impl From<&PacketCounts> for PacketReport {
@@ -57,6 +65,9 @@ impl From<&PacketCounts> for PacketReport {
             one_rtt: c.one_rtt,
             version_negotiation: c.version_negotiation,
             reserved_version: c.reserved_version,
+            gso_datagrams: c.gso_datagrams,
+            gso_segments: c.gso_segments,
+            gso_size: c.gso_size,
         }
     }
 }
@@ -89,6 +100,7 @@ impl QuicReport {
                 code: *code,
                 reason: reason.clone(),
             }),
+            qlog: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("tcp", &["decode", "evidence", "flow::side"]),
     ("gro", &["decode", "evidence", "tcp", "flow::side"]),
     ("quic", &["decode", "evidence", "flow::side"]),
+    ("qlog", &[]),
     (
         "flow",
         &["capture", "decode", "evidence", "tcp", "gro", "quic"],
@@ -26,7 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "analysis",
         &[
-            "capture", "decode", "evidence", "flow", "gro", "quic", "tcp", "units",
+            "capture", "decode", "evidence", "flow", "gro", "qlog", "quic", "tcp", "units",
         ],
     ),
     (
@@ -48,7 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "commands",
         &[
             "analysis", "atomic", "capture", "cli", "decode", "explain", "flow", "gro", "pipeline",
-            "plot", "policy", "report", "tcp", "units",
+            "plot", "policy", "qlog", "report", "tcp", "units",
         ],
     ),
 ];

@@ -174,7 +174,7 @@ fn explain_prints_the_documented_section_of_every_finding() {
     }
     let r = run(&["explain"]);
     assert_eq!(r.code, 0);
-    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 21);
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 22);
     let r = run(&["explain", "keepalive"]);
     assert_eq!(r.code, 2);
     assert!(r
@@ -277,4 +277,37 @@ fn the_documented_policy_example_is_valid_and_does_what_it_says() {
     assert!(r
         .stdout
         .contains("(0 errors, 0 warnings, 0 info, 1 ignored)"));
+}
+
+/// `--qlog` with a broken or missing file stops before any report: one line naming the file and
+/// the line of the bad record, exit code 2. A directory reads every qlog file in it.
+#[test]
+fn a_broken_qlog_is_one_line_naming_file_and_line() {
+    let capture = "testdata/fixtures/quic_qlog_agree.pcap";
+    let good = root().join("testdata/fixtures/quic_qlog_agree.client.sqlog");
+    let text = std::fs::read_to_string(&good).expect("fixture");
+    let dir = std::env::temp_dir().join(format!("od-qlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[4] = "\u{1e}{\"time\": 3.5, \"name\": ";
+    let bad = dir.join("broken.sqlog");
+    std::fs::write(&bad, lines.join("\n")).expect("write");
+    let bad_s = bad.to_string_lossy().into_owned();
+    let r = run(&["analyze", "--qlog", &bad_s, capture]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{bad_s}:5:")), "{}", r.stderr);
+    let r = run(&["analyze", "--qlog", "no-such.qlog", capture]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no-such.qlog"), "{}", r.stderr);
+    // The directory holds one good file: read, joined, no finding.
+    std::fs::remove_file(&bad).expect("rm");
+    std::fs::copy(&good, dir.join("client.sqlog")).expect("copy");
+    let dir_s = dir.to_string_lossy().into_owned();
+    let r = run(&["analyze", "--format", "json", "--qlog", &dir_s, capture]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json(&r.stdout);
+    assert_eq!(v["flows"][0]["quic"]["qlog"][0]["qlog_sent"], 18);
+    std::fs::remove_dir_all(&dir).expect("rm dir");
 }

@@ -9,6 +9,7 @@ use offload_doctor::decode::DecodeConfig;
 use offload_doctor::flow::FullTrace;
 use offload_doctor::pipeline::analyze_bytes;
 use offload_doctor::plot::{self, render, PlotKind};
+use offload_doctor::qlog;
 use offload_doctor::report::check::{text as check_text, CaptureCheck, CheckRun};
 use offload_doctor::report::compare::{self, Comparison, Matching};
 use offload_doctor::report::junit;
@@ -21,7 +22,8 @@ fn fixture_bytes() -> Vec<(String, Vec<u8>)> {
         .filter_map(|e| {
             let p = e.ok()?.path();
             let n = p.file_name()?.to_string_lossy().into_owned();
-            (!n.ends_with(".json")).then(|| Some((n, fs::read(&p).ok()?)))?
+            let capture = !n.ends_with(".json") && !n.ends_with("qlog");
+            capture.then(|| Some((n, fs::read(&p).ok()?)))?
         })
         .collect();
     out.sort();
@@ -57,6 +59,40 @@ fn every_prefix_of_every_fixture() {
             }
         }
     }
+}
+
+/// The qlog fixtures (`*.qlog`, `*.sqlog`) cut at every length and with bytes overwritten: the
+/// reader returns traces or an error naming the file and a line, never panics, and a prefix never
+/// counts more packets than the whole file.
+#[test]
+fn every_prefix_and_mutation_of_every_qlog_fixture() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fixtures");
+    let mut seen = 0;
+    for e in fs::read_dir(&dir).expect("fixtures") {
+        let p = e.expect("dir entry").path();
+        if !p.to_string_lossy().ends_with("qlog") {
+            continue;
+        }
+        seen += 1;
+        let bytes = fs::read(&p).expect("readable");
+        let name = std::path::Path::new("q.qlog");
+        let whole = qlog::read(name, &bytes[..]).expect("a fixture parses");
+        assert_eq!(whole.len(), 1, "{}", p.display());
+        let sent = whole[0].tally.sent.packets;
+        let step = (bytes.len() / 300).max(1);
+        for n in (0..bytes.len()).step_by(step) {
+            match qlog::read(name, &bytes[..n]) {
+                Ok(t) => assert!(t.iter().all(|t| t.tally.sent.packets <= sent)),
+                Err(e) => assert!(e.to_string().starts_with("q.qlog"), "{e}"),
+            }
+            let mut m = bytes.clone();
+            m[n] = [b'{', b'"', b']', 0xff, b'9', 0x1e][n % 6];
+            if let Err(e) = qlog::read(name, &m[..]) {
+                assert!(e.line.is_some() || n < 2, "no line for a byte at {n}: {e}");
+            }
+        }
+    }
+    assert_eq!(seen, 3, "the qlog fixtures of testdata/fixtures");
 }
 
 #[test]

@@ -74,6 +74,17 @@ pub fn missing(extra: &[&str]) -> Option<String> {
     (!absent.is_empty()).then(|| format!("missing {}", absent.join(", ")))
 }
 
+/// Why the lab's Python (`LAB_PYTHON`, else python3) cannot import `module`, if it cannot: the
+/// QUIC scenarios run aioquic (PyPI; .ci/run installs it).
+fn python_missing(module: &str) -> Option<String> {
+    let py = std::env::var("LAB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (!ok).then(|| format!("{py} cannot import {module} (pip install {module})"))
+}
+
 /// Findings as id → highest severity.
 fn findings(report: &Value) -> BTreeMap<String, String> {
     let rank = |s: &str| ["info", "warning", "error"].iter().position(|x| *x == s);
@@ -202,7 +213,20 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
     }
     let mut reports = BTreeMap::new();
     for (file, want) in exp["captures"].as_object().into_iter().flatten() {
-        let (r, json) = analyze_json(&out.join(file), &[]);
+        // `"qlog": ["qlog-server"]`: the endpoints' qlog directories the scenario wrote.
+        let args: Vec<String> = want["qlog"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .flat_map(|q| {
+                [
+                    "--qlog".to_string(),
+                    out.join(q).to_string_lossy().into_owned(),
+                ]
+            })
+            .collect();
+        let (r, json) = analyze_json(&out.join(file), &args);
         let Some(json) = json else {
             errors.push(format!("{file}: no report (exit {}): {}", r.code, r.stderr));
             continue;
@@ -232,6 +256,16 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
                 None => errors.push(format!("{file}: no {id}")),
             }
         }
+        // `"quic"`: facts of the QUIC connection (the first flow with a QUIC view).
+        if let Some(q) = want.get("quic") {
+            let flow = json["flows"]
+                .as_array()
+                .and_then(|a| a.iter().find(|f| f["quic"].is_object()));
+            match flow {
+                Some(f) => subset(q, &f["quic"], &format!("{file} quic"), &mut errors),
+                None => errors.push(format!("{file}: no QUIC flow")),
+            }
+        }
         // A healthy transfer: the verdict says so, whatever notes it carries.
         let verdict = &json["verdict"];
         let fine = matches!(verdict["status"].as_str(), Some("ok" | "info"))
@@ -258,7 +292,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
 
 #[test]
 fn the_running_kernel_agrees_with_every_lab_scenario() {
-    if let Some(why) = missing(&[]) {
+    if let Some(why) = missing(&[]).or_else(|| python_missing("aioquic")) {
         assert!(
             std::env::var_os("OFFLOAD_DOCTOR_REQUIRE_LAB").is_none(),
             "the kernel lab is required (OFFLOAD_DOCTOR_REQUIRE_LAB) but cannot run: {why}"

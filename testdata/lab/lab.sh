@@ -3,7 +3,8 @@
 # (on the receiver's veth, NAPI mode) and TSO/GSO (on the sender) act on real traffic. Facts this
 # builds on: ../shared/notes/kernel-lab.md. Needs root, iproute2, ethtool, tcpdump, iperf3,
 # nftables, tcpreplay, chrt/taskset and pgrep (what .ci/run installs) and python3 (standard
-# library only, for app.py, the UDP GSO sender and the GRO matrix's crafted segments).
+# library for app.py, the UDP GSO sender and the GRO matrix's crafted segments; aioquic from PyPI
+# for quic_app.py, the QUIC scenarios).
 #
 #   bash testdata/lab/lab.sh SCENARIO OUTDIR
 #
@@ -178,7 +179,52 @@ table netdev lab {
 NFT
 }
 
+# An HTTP/3 download of $1 bytes over aioquic (quic_app.py): the server in the sender's namespace
+# (10.77.0.1:4433, extra options $2), the client in the receiver's; both write qlog files and a
+# secrets log into OUTDIR.
+quic_download() {
+  start_capture
+  ina "$PY" "$HERE/quic_app.py" server 10.77.0.1 4433 "$OUT" ${2:-} &
+  local server=$!
+  sleep 1
+  inb timeout 40 "$PY" "$HERE/quic_app.py" client 10.77.0.1 4433 "$OUT" "$1"
+  wait "$server"
+  stop_capture
+}
+
 case "$SCENARIO" in
+  quic-clean)
+    link off on
+    quic_download 1000000
+    ;;
+  quic-loss)
+    # 5% of the server's full-size datagrams dropped on the client's ingress (after both
+    # captures' taps): loss recovery that both qlogs and both captures see.
+    link off on
+    lossy 'udp sport 4433 numgen random mod 100 < 5'
+    quic_download 1000000
+    ;;
+  quic-sender-drop)
+    # The quic-go story: the server's own kernel drops 20% of its full-size datagrams (an
+    # nftables output rule, before the capture's tap), so the server's qlog says they were
+    # sent and no capture holds them.
+    link off on
+    ina nft -f - <<NFT
+table inet lab {
+  chain output {
+    type filter hook output priority 0;
+    udp sport 4433 meta length > 1000 numgen random mod 100 < 20 drop
+  }
+}
+NFT
+    quic_download 1000000
+    ;;
+  quic-gso)
+    # The server sends runs of datagrams with UDP_SEGMENT, offloads on: the sender's capture
+    # holds super-datagrams.
+    link on on
+    quic_download 1000000 --gso
+    ;;
   tcp-loss)
     # Wire-size segments (TSO off, GRO off), 3% of them lost: the kernel's loss recovery.
     link off off

@@ -1,0 +1,79 @@
+//! UDP GSO super-datagrams of a QUIC connection: a capture on a sender that uses `UDP_SEGMENT`
+//! sees one datagram holding several QUIC packets of `gso_size` bytes each, which the kernel or
+//! the NIC cuts apart later (udp(7)). A short header runs to the end of its datagram (RFC 9000
+//! §17.3), so without this the packets after the first would go uncounted.
+//!
+//! Packet starts are found as the `udp-gso-superframes` detector finds them: every `gso_size`
+//! bytes a short header with the fixed bit set and the connection's destination connection ID.
+
+/// Datagrams longer than this are looked into: more than any single QUIC packet on a
+/// 1500-byte path (RFC 9000 §14: senders stay within the path MTU).
+pub const MIN_SUPER_LEN: usize = 1500;
+/// The smallest segment looked for (below any sender's datagram size; RFC 9000 §14 has 1200 as
+/// the smallest maximum).
+const MIN_SEGMENT: usize = 256;
+/// Connection IDs shorter than this cannot tell a packet start from ciphertext.
+const MIN_DCID: usize = 4;
+
+/// The segment size and the number of segments of the short-header packet `bytes` (to the end
+/// of its datagram), when it is a GSO super-datagram for connection ID `dcid`. `hint` is the
+/// size found last time, tried first.
+pub fn segments(bytes: &[u8], dcid: &[u8], hint: Option<usize>) -> Option<(usize, u32)> {
+    if bytes.len() <= MIN_SUPER_LEN || dcid.len() < MIN_DCID {
+        return None;
+    }
+    let fits = |size: usize| {
+        (size..bytes.len())
+            .step_by(size)
+            .all(|at| starts_packet(bytes, at, dcid))
+    };
+    let size = hint.filter(|s| *s >= MIN_SEGMENT && fits(*s)).or_else(|| {
+        (MIN_SEGMENT..=bytes.len() / 2).find(|s| starts_packet(bytes, *s, dcid) && fits(*s))
+    })?;
+    Some((size, bytes.len().div_ceil(size) as u32))
+}
+
+fn starts_packet(bytes: &[u8], at: usize, dcid: &[u8]) -> bool {
+    bytes[at] & 0xc0 == 0x40 && bytes.get(at + 1..at + 1 + dcid.len()) == Some(dcid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(dcid: &[u8], len: usize, fill: u8) -> Vec<u8> {
+        let mut p = vec![0x41];
+        p.extend_from_slice(dcid);
+        p.resize(len, fill);
+        p
+    }
+
+    #[test]
+    fn finds_the_segments_of_a_super_datagram() {
+        let dcid = [9, 8, 7, 6, 5, 4, 3, 2];
+        let mut d = Vec::new();
+        for i in 0..5 {
+            d.extend(packet(&dcid, 1200, i));
+        }
+        d.extend(packet(&dcid, 300, 0xee));
+        assert_eq!(segments(&d, &dcid, None), Some((1200, 6)));
+        assert_eq!(segments(&d, &dcid, Some(1200)), Some((1200, 6)));
+        // A wrong hint falls back to the search.
+        assert_eq!(segments(&d, &dcid, Some(1000)), Some((1200, 6)));
+        // Another connection's ID, a short ID, a single packet: not a super-datagram.
+        assert_eq!(segments(&d, &[1, 2, 3, 4, 5, 6, 7, 8], None), None);
+        assert_eq!(segments(&d, &dcid[..3], None), None);
+        assert_eq!(segments(&packet(&dcid, 1400, 0), &dcid, None), None);
+        // One large packet (a jumbo path) whose bytes never repeat the header.
+        assert_eq!(segments(&packet(&dcid, 8000, 0), &dcid, None), None);
+        // A boundary that breaks the pattern: the 1200-byte reading is refused, and only a
+        // coarser size whose every boundary still holds a header is left (udp(7): the kernel
+        // needs every segment but the last to be gso_size long).
+        let mut broken = d.clone();
+        broken[3 * 1200] = 0xc0;
+        assert_eq!(segments(&broken, &dcid, Some(1200)), Some((2400, 3)));
+        broken[2 * 1200] = 0xc0;
+        broken[4 * 1200] = 0xc0;
+        assert_eq!(segments(&broken, &dcid, Some(1200)), None);
+    }
+}

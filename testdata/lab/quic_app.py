@@ -1,0 +1,201 @@
+"""An HTTP/3 download over aioquic (PyPI) for the kernel lab's QUIC scenarios, with qlog and a
+secrets log (SSLKEYLOGFILE format) written by both endpoints.
+
+    python3 quic_app.py server HOST PORT OUTDIR [--gso]
+    python3 quic_app.py client HOST PORT OUTDIR BYTES
+
+The server answers one GET for /BYTES with that many bytes and exits when the connection ends.
+Both write OUTDIR/qlog-ROLE/ODCID.qlog (aioquic's QuicFileLogger: one JSON document per
+connection) and append to OUTDIR/keylog.txt. With --gso the server sends each run of equal-size
+datagrams in one sendmsg with UDP_SEGMENT (Linux's UDP GSO, as quic-go does), so that a capture
+on its interface sees super-datagrams.
+"""
+import asyncio
+import datetime
+import os
+import socket
+import struct
+import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from aioquic.asyncio import QuicConnectionProtocol, connect, serve
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import DataReceived, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated
+from aioquic.quic.logger import QuicFileLogger
+
+SOL_UDP = 17
+UDP_SEGMENT = 103  # linux/udp.h
+SO_RCVBUFFORCE = 33  # asm-generic/socket.h
+SERVER_NAME = "lab.offload-doctor.test"
+
+
+def certificate(out):
+    """A self-signed P-256 certificate for SERVER_NAME, written as PEM files in `out`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAME)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(SERVER_NAME)]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = os.path.join(out, "cert.pem"), os.path.join(out, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
+
+
+def configuration(role, out):
+    qlog = os.path.join(out, "qlog-" + role)
+    os.makedirs(qlog, exist_ok=True)
+    return QuicConfiguration(
+        is_client=role == "client",
+        alpn_protocols=H3_ALPN,
+        quic_logger=QuicFileLogger(qlog),
+        secrets_log_file=open(os.path.join(out, "keylog.txt"), "a", buffering=1),
+        server_name=SERVER_NAME,
+        verify_mode=0,
+    )
+
+
+class Server(QuicConnectionProtocol):
+    gso = False
+    done = None
+    sock = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.h3 = H3Connection(self._quic)
+
+    def quic_event_received(self, event):
+        if isinstance(event, ConnectionTerminated):
+            Server.done.set()
+            return
+        for e in self.h3.handle_event(event):
+            if isinstance(e, HeadersReceived):
+                path = dict(e.headers).get(b":path", b"/0")
+                size = int(path.strip(b"/") or b"0")
+                self.h3.send_headers(e.stream_id, [(b":status", b"200")])
+                self.h3.send_data(e.stream_id, bytes(size), end_stream=True)
+                self.transmit()
+
+    def transmit(self):
+        if not Server.gso:
+            return super().transmit()
+        self._transmit_task = None
+        if Server.sock is None:
+            # asyncio's TransportSocket has no sendmsg: a socket object on a duplicate of its
+            # descriptor does.
+            fd = os.dup(self._transport.get_extra_info("socket").fileno())
+            Server.sock = socket.socket(fileno=fd)
+        sock = Server.sock
+        run, addr = [], None
+        for data, to in self._quic.datagrams_to_send(now=self._loop.time()):
+            # A GSO buffer is equal segments with at most a shorter last one (udp(7)).
+            if run and (to != addr or len(data) > len(run[0]) or len(run[-1]) < len(run[0])):
+                send_gso(sock, run, addr)
+                run = []
+            run.append(data)
+            addr = to
+        if run:
+            send_gso(sock, run, addr)
+        timer_at = self._quic.get_timer()
+        if self._timer is not None and self._timer_at != timer_at:
+            self._timer.cancel()
+            self._timer = None
+        if self._timer is None and timer_at is not None:
+            self._timer = self._loop.call_at(timer_at, self._handle_timer)
+        self._timer_at = timer_at
+
+
+def send_gso(sock, run, addr):
+    cmsg = [(SOL_UDP, UDP_SEGMENT, struct.pack("@H", len(run[0])))] if len(run) > 1 else []
+    sock.sendmsg([b"".join(run)], cmsg, 0, addr)
+
+
+async def server(host, port, out, gso):
+    cert, key = certificate(out)
+    config = configuration("server", out)
+    config.load_cert_chain(cert, key)
+    Server.gso = gso
+    Server.done = asyncio.Event()
+    srv = await serve(host, port, configuration=config, create_protocol=Server)
+    try:
+        await asyncio.wait_for(Server.done.wait(), 30)
+    finally:
+        srv.close()
+
+
+class Client(QuicConnectionProtocol):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.h3 = H3Connection(self._quic)
+        self.received = 0
+        self.finished = asyncio.Event()
+
+    def quic_event_received(self, event):
+        for e in self.h3.handle_event(event):
+            if isinstance(e, DataReceived):
+                self.received += len(e.data)
+                if e.stream_ended:
+                    self.finished.set()
+
+
+async def client(host, port, out, size):
+    config = configuration("client", out)
+    async with connect(host, port, configuration=config, create_protocol=Client) as c:
+        # Python reads slowly: with the default 208 kB receive buffer a burst overflows it and
+        # the kernel drops datagrams (UdpRcvbufErrors), which the qlog join would rightly
+        # report. The lab's scenarios choose their losses themselves.
+        sock = c._transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        stream = c._quic.get_next_available_stream_id()
+        c.h3.send_headers(
+            stream,
+            [
+                (b":method", b"GET"),
+                (b":scheme", b"https"),
+                (b":authority", SERVER_NAME.encode()),
+                (b":path", b"/%d" % size),
+            ],
+            end_stream=True,
+        )
+        c.transmit()
+        await asyncio.wait_for(c.finished.wait(), 30)
+        c.close()
+        await c.wait_closed()
+    if c.received != size:
+        sys.exit(f"received {c.received} of {size} bytes")
+
+
+def main():
+    role, host, port, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    if role == "server":
+        asyncio.run(server(host, port, out, "--gso" in sys.argv[5:]))
+    else:
+        asyncio.run(client(host, port, out, int(sys.argv[5])))
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(30)
+    main()
