@@ -1569,16 +1569,23 @@ def quic_fixtures():
         "flows_count": 1, "findings": ["udp-gso-superframes"],
         "finding_frames": {"udp-gso-superframes": supers},
         "finding_details": {"udp-gso-superframes": {
-            "superframes": 6, "gso_size": 1200, "not_counted_df_clear": 0}}})
-    # Close cases: large datagrams with DF clear that are not QUIC (what a capture tool's
-    # reassembly of IPv4 fragments leaves: fragments never have DF), and with a UDP length field
-    # that disagrees with the IP length (a broken or fuzzed header): neither is a GSO send.
-    for name, big in [("udp_large_df_clear_reassembled.pcap", {"df": False, "quic": False}),
-                      ("udp_large_bad_length_field.pcap", {"udp_len": 1208})]:
-        u, _ = exchange(True, **big)
-        fixture(name, u.pcap(), {
-            "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 7}}],
-            "findings": []})
+            "origin": "gso", "superframes": 6, "gso_size": 1200, "not_counted_df_clear": 0}}})
+    # Large datagrams with DF clear that are not QUIC: a GSO send from a socket at the default
+    # IP_PMTUDISC_WANT looks exactly like what a capture tool's reassembly of IPv4 fragments
+    # leaves (fragments never have DF), so the finding says both, at info.
+    u, supers = exchange(True, df=False, quic=False)
+    fixture("udp_large_df_clear_reassembled.pcap", u.pcap(), {
+        "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 7}}],
+        "findings": ["udp-gso-superframes"],
+        "finding_frames": {"udp-gso-superframes": supers},
+        "finding_details": {"udp-gso-superframes": {
+            "origin": "gso-or-reassembled", "superframes": 6, "gso_size": None}}})
+    # Close case: a UDP length field that disagrees with the IP length (a broken or fuzzed
+    # header) is no GSO send.
+    u, _ = exchange(True, udp_len=1208)
+    fixture("udp_large_bad_length_field.pcap", u.pcap(), {
+        "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 7}}],
+        "findings": []})
     # Close case: the same traffic as the receiver sees it, 1200-byte datagrams at MTU size.
     u, _ = exchange(False)
     fixture("quic_mtu_sized.pcap", u.pcap(), {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::kit::{sender, share, SideDetails};
 use super::{details, Detector, Evidence, Finding, FrameCtx, Identity, Severity, Summary};
 use crate::decode::{IpFacts, UdpFacts};
-use crate::flow::Side;
+use crate::flow::{Flow, Side};
 use crate::gro::DEFAULT_MTU;
 
 /// Bytes of the QUIC short-header destination connection ID compared to find packet starts inside
@@ -35,17 +35,19 @@ struct Dir {
     /// Datagrams above the MTU whose lengths disagree (UDP length field, IP length, frame):
     /// broken or fuzzed, not judged.
     length_mismatch: u64,
-    /// IPv4 datagrams above the MTU with DF clear: what a capture tool's fragment reassembly
-    /// produces, not a GSO send (see `plausible_gso`).
-    df_clear: u64,
+    /// IPv4 datagrams above the MTU with DF clear and no QUIC packet at every segment boundary:
+    /// a GSO send from a socket that leaves DF clear, or datagrams a tool or middlebox reassembled
+    /// from fragments before the capture (fragments never carry DF). The capture cannot tell.
+    df_clear: Evidence,
+    max_df_clear: u32,
 }
 
-/// Whether a datagram above the MTU can be a UDP GSO super-datagram as a sender's tap sees it:
-/// the UDP length field covers the IP payload exactly (udp_send_skb sets it for the whole GSO
-/// skb), the frame carries the IP packet (at most a 4-byte FCS after it), and an IPv4 header
-/// has DF set. Linux sockets default to IP_PMTUDISC_WANT, which sets DF (ip_dont_fragment), and
-/// QUIC stacks force it; IPv4 fragments, and so whatever a tool reassembled from them, have
-/// DF clear.
+/// Whether a datagram above the MTU is proven a UDP GSO super-datagram as a sender's tap sees
+/// it: the UDP length field covers the IP payload exactly (udp_send_skb sets it for the whole
+/// GSO skb), the frame carries the IP packet (at most a 4-byte FCS after it), and an IPv4 header
+/// has DF set. IPv4 fragments never carry DF, so a DF-set datagram was not reassembled; DF clear
+/// proves nothing either way (sockets at the default IP_PMTUDISC_WANT send DF-clear GSO skbs,
+/// see `quic_segments`), and such datagrams are reported as unproven.
 fn plausible_gso(ip: &IpFacts, u: &UdpFacts) -> Result<(), NotGso> {
     let lengths_agree = u32::from(u.length_field) == ip.len.saturating_sub(ip.header_len)
         && !ip.len_from_wire
@@ -133,11 +135,22 @@ enum GsoSource {
     Unknown,
 }
 
+/// What made the datagrams above the MTU, as far as the capture can tell.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Origin {
+    /// UDP GSO sends: DF set (fragments never carry it), or a QUIC packet at every boundary.
+    Gso,
+    /// DF clear and no packet boundaries to read: a GSO send, or a reassembled datagram.
+    GsoOrReassembled,
+}
+
 /// `details` of a `udp-gso-superframes` finding.
 #[derive(Serialize)]
 struct Details {
     #[serde(flatten)]
     side: SideDetails,
+    origin: Origin,
     superframes: u64,
     datagrams: u64,
     share: f64,
@@ -195,7 +208,10 @@ impl Detector for UdpGsoSuperframes {
             if let Err(why) = plausible_gso(ip, u).or_else(|w| quic_segments(w, payload)) {
                 match why {
                     NotGso::LengthMismatch => d.length_mismatch += 1,
-                    NotGso::DfClear => d.df_clear += 1,
+                    NotGso::DfClear => {
+                        d.df_clear.push(frame.number);
+                        d.max_df_clear = d.max_df_clear.max(u.payload_len);
+                    }
                 }
                 return;
             }
@@ -214,10 +230,11 @@ impl Detector for UdpGsoSuperframes {
         let mut keys: Vec<_> = self
             .dirs
             .iter()
-            .filter(|(_, d)| d.supers.total > 0)
+            .filter(|(_, d)| d.supers.total > 0 || d.df_clear.total > 0)
             .map(|(k, _)| *k)
             .collect();
         keys.sort_unstable();
+        let mtu = self.mtu.unwrap_or(DEFAULT_MTU);
         let mut out = Vec::new();
         for (i, side) in keys {
             let (Some(d), Some(f)) = (self.dirs.get(&(i, side)), s.flows.flows.get(i)) else {
@@ -225,69 +242,125 @@ impl Detector for UdpGsoSuperframes {
             };
             let other = self.dirs.get(&(i, side.other()));
             let version = d.quic_version.or(other.and_then(|o| o.quic_version));
-            let quic = version.is_some() || d.gso_from_quic.is_some();
-            let (gso, gso_source) = match (d.gso_from_quic, d.max_single) {
-                (Some(g), _) => (Some(g), GsoSource::QuicPacketBoundaries),
-                (None, m) if m > 0 => (Some(m), GsoSource::LargestSingleDatagram),
-                _ => (None, GsoSource::Unknown),
-            };
-            let segments = gso.map(|g| d.max_super.div_ceil(g.max(1)));
-            let n = d.supers.total;
-            let mtu = self.mtu.unwrap_or(DEFAULT_MTU);
-            let quic_name = quic_name(version, quic);
-            let shape = match (gso, segments) {
-                (Some(g), Some(k)) => format!(", up to {k} segments of {g} bytes"),
-                _ => String::new(),
-            };
-            out.push(Finding {
-                id: Self::ID,
-                severity: Self::SEVERITY,
-                flow: Some(f.id),
-                frames: d.supers.frames(),
-                message: format!(
-                    "{n} of {} UDP datagrams from {} ({:.0}%) are larger than the {mtu}-byte MTU \
-                     (up to {} bytes of payload){shape}: UDP GSO on the sender, captured before \
-                     segmentation{}.",
-                    d.datagrams,
-                    sender(f, side),
-                    100.0 * share(n, d.datagrams),
-                    d.max_super,
-                    if quic_name.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; the traffic is {quic_name}")
-                    },
-                ),
-                hint: "Expected on a sender using UDP GSO (UDP_SEGMENT). If the receiver sees \
-                       heavy loss or stalls of seconds, GSO may be mishandled by an old kernel or \
-                       driver: compare with GSO off (quic-go: QUIC_GO_DISABLE_GSO=true; NIC: \
-                       `ethtool -K IFACE tx-udp-segmentation off`) and prefer kernel 5.x or newer \
-                       (quic-go disables GSO below 5)."
-                    .into(),
-                wireshark_filter: Some(format!(
-                    "{} && udp.length > {}",
-                    f.wireshark_filter(),
-                    mtu.saturating_sub(20)
-                )),
-                details: details(&Details {
-                    side: SideDetails::of(f, side),
-                    superframes: n,
-                    datagrams: d.datagrams,
-                    share: share(n, d.datagrams),
-                    mtu,
-                    max_datagram_bytes: d.max_super,
-                    gso_size: gso,
-                    gso_size_source: gso_source,
-                    max_segments: segments,
-                    quic,
-                    quic_version: version,
-                    not_counted_length_mismatch: d.length_mismatch,
-                    not_counted_df_clear: d.df_clear,
-                }),
+            out.push(if d.supers.total > 0 {
+                gso_finding(f, side, d, version, mtu)
+            } else {
+                unproven_finding(f, side, d, mtu)
             });
         }
         out
     }
+}
+
+/// The `udp-gso-superframes` finding of a direction with proven GSO sends (DF set, or a QUIC
+/// packet at every segment boundary).
+fn gso_finding(f: &Flow, side: Side, d: &Dir, version: Option<u32>, mtu: u32) -> Finding {
+    let quic = version.is_some() || d.gso_from_quic.is_some();
+    let (gso, gso_source) = match (d.gso_from_quic, d.max_single) {
+        (Some(g), _) => (Some(g), GsoSource::QuicPacketBoundaries),
+        (None, m) if m > 0 => (Some(m), GsoSource::LargestSingleDatagram),
+        _ => (None, GsoSource::Unknown),
+    };
+    let segments = gso.map(|g| d.max_super.div_ceil(g.max(1)));
+    let n = d.supers.total;
+    let quic_name = quic_name(version, quic);
+    let shape = match (gso, segments) {
+        (Some(g), Some(k)) => format!(", up to {k} segments of {g} bytes"),
+        _ => String::new(),
+    };
+    let what = if quic_name.is_empty() {
+        String::new()
+    } else {
+        format!("; the traffic is {quic_name}")
+    };
+    Finding {
+        id: UdpGsoSuperframes::ID,
+        severity: UdpGsoSuperframes::SEVERITY,
+        flow: Some(f.id),
+        frames: d.supers.frames(),
+        message: format!(
+            "{n} of {} UDP datagrams from {} ({:.0}%) are larger than the {mtu}-byte MTU \
+             (up to {} bytes of payload){shape}: UDP GSO on the sender, captured before \
+             segmentation{what}.",
+            d.datagrams,
+            sender(f, side),
+            100.0 * share(n, d.datagrams),
+            d.max_super,
+        ),
+        hint: "Expected on a sender using UDP GSO (UDP_SEGMENT). If the receiver sees heavy loss \
+               or stalls of seconds, GSO may be mishandled by an old kernel or driver: compare \
+               with GSO off (quic-go: QUIC_GO_DISABLE_GSO=true; NIC: `ethtool -K IFACE \
+               tx-udp-segmentation off`) and prefer kernel 5.x or newer (quic-go disables GSO \
+               below 5)."
+            .into(),
+        wireshark_filter: large_filter(f, mtu),
+        details: details(&Details {
+            side: SideDetails::of(f, side),
+            origin: Origin::Gso,
+            superframes: n,
+            datagrams: d.datagrams,
+            share: share(n, d.datagrams),
+            mtu,
+            max_datagram_bytes: d.max_super,
+            gso_size: gso,
+            gso_size_source: gso_source,
+            max_segments: segments,
+            quic,
+            quic_version: version,
+            not_counted_length_mismatch: d.length_mismatch,
+            not_counted_df_clear: d.df_clear.total,
+        }),
+    }
+}
+
+/// The finding of a direction whose only datagrams above the MTU have DF clear and no QUIC
+/// packet boundaries: stated as what the capture shows, a GSO send or a reassembled datagram.
+fn unproven_finding(f: &Flow, side: Side, d: &Dir, mtu: u32) -> Finding {
+    let n = d.df_clear.total;
+    Finding {
+        id: UdpGsoSuperframes::ID,
+        severity: Severity::Info,
+        flow: Some(f.id),
+        frames: d.df_clear.frames(),
+        message: format!(
+            "{n} of {} UDP datagrams from {} are larger than the {mtu}-byte MTU (up to {} bytes \
+             of payload) with DF clear: UDP GSO on the sender, or datagrams reassembled from IP \
+             fragments before the capture; the capture cannot tell which.",
+            d.datagrams,
+            sender(f, side),
+            d.max_df_clear,
+        ),
+        hint: "A capture on the sending host shows GSO sends whole; a capture tool or middlebox \
+               that reassembles fragments shows the same. If this host sends with UDP_SEGMENT, \
+               it is GSO; otherwise look for fragmentation on the path."
+            .into(),
+        wireshark_filter: large_filter(f, mtu),
+        details: details(&Details {
+            side: SideDetails::of(f, side),
+            origin: Origin::GsoOrReassembled,
+            superframes: n,
+            datagrams: d.datagrams,
+            share: share(n, d.datagrams),
+            mtu,
+            max_datagram_bytes: d.max_df_clear,
+            gso_size: None,
+            gso_size_source: GsoSource::Unknown,
+            max_segments: None,
+            quic: false,
+            quic_version: None,
+            not_counted_length_mismatch: d.length_mismatch,
+            not_counted_df_clear: 0,
+        }),
+    }
+}
+
+/// The flow's datagrams above the MTU, as a display filter.
+fn large_filter(f: &Flow, mtu: u32) -> Option<String> {
+    Some(format!(
+        "{} && udp.length > {}",
+        f.wireshark_filter(),
+        mtu.saturating_sub(20)
+    ))
 }
 
 #[cfg(test)]
