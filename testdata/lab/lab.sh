@@ -305,14 +305,20 @@ NFT
     vxlan
     vxlan_mangled 'udp dport 4789 numgen inc mod 2 == 0 ip ttl set 63'
     ;;
-  udp-gso)
+  udp-gso | udp-gso-df-clear)
     # A UDP GSO sender (UDP_SEGMENT) with offloads on: the sender's capture sees super-datagrams.
+    # udp-gso sets DF (IP_PMTUDISC_DO, as quic-go); udp-gso-df-clear leaves the socket's default,
+    # 54 segments of 1200 per send (the 64,808-byte datagrams).
     link on on
     start_capture
     inb "$PY" "$HERE/udp_sink.py" 10.77.0.2 9000 &
     sink=$!
     sleep 0.3
-    ina "$PY" "$HERE/udp_gso_send.py" 10.77.0.2 9000 1200 20
+    if [ "$SCENARIO" = udp-gso ]; then
+      ina "$PY" "$HERE/udp_gso_send.py" 10.77.0.2 9000 1200 20
+    else
+      ina "$PY" "$HERE/udp_gso_send.py" 10.77.0.2 9000 1200 20 54 want
+    fi
     wait "$sink" || true
     stop_capture
     ;;
