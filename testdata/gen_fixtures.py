@@ -1386,22 +1386,30 @@ def offload_fixtures():
         }, findings=findings,
             details={"gro-blocked-headers": {"top_blocker": "tcp-options"}} if findings else None))
 
-    # A lost TSO burst: the sender's capture (server answers the SYN at once) shows a TSO
-    # super-packet of 4 segments and one of 20; the receiver ACKs 4 and nothing more arrives
-    # there; after the RTO the sender resends the 20 segments as one burst.
-    c = Conv()
-    c.handshake(local="s")
+    # The TSO story: the sender's capture (server answers the SYN at once) shows a TSO
+    # super-packet of 4 segments and one of 20. One wire segment of the 20 is lost on the path:
+    # the receiver ACKs 4 and SACKs the 19 after the hole. After the RTO the sender resends all
+    # 20 as one burst, 19 of them already delivered.
     seg = 1448
-    c.send("s", 1, 1, ACK, 4 * seg)
-    c.at(10e-6)
-    c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
-    c.at(0.010)
-    c.send("c", 1, 1 + 4 * seg, ACK, win=512)
-    c.at(0.2)
-    first = c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
-    c.at(0.010)
-    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
-    c.close(1 + 24 * seg)
+    sisn = 5000
+
+    def tso_burst(sacked):
+        c = Conv(sisn=sisn)
+        c.handshake(local="s")
+        c.send("s", 1, 1, ACK, 4 * seg)
+        c.at(10e-6)
+        c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
+        c.at(0.010)
+        blocks = [(sisn + 1 + 5 * seg, sisn + 1 + 24 * seg)] if sacked else []
+        c.send("c", 1, 1 + 4 * seg, ACK, win=512, options=sack_opt(blocks) if blocks else b"")
+        c.at(0.2)
+        first = c.send("s", 1 + 4 * seg, 1, ACK, 20 * seg)
+        c.at(0.010)
+        c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+        c.close(1 + 24 * seg)
+        return c, first
+
+    c, first = tso_burst(sacked=True)
     fixture("tcp_tso_burst_retransmission.pcap", c.pcap(), tcp_expect({
         "s2c": {"retransmissions": 1, "retransmitted_bytes": 20 * seg},
     }, findings=["burst-retransmission", "oversized-frames", "retransmissions"],
@@ -1409,8 +1417,16 @@ def offload_fixtures():
         severity={"burst-retransmission": "warning"},
         details={"burst-retransmission": {"bursts": 1, "longest_segments": 20,
                                           "bytes_resent_in_bursts": 20 * seg,
+                                          "bytes_already_delivered": 19 * seg,
                                           "segment_size": 1460},
                  "oversized-frames": {"offload": "send"}}))
+
+    # Close case: the whole 20-segment super-packet was lost (nothing SACKed): resending it is
+    # recovery, not a burst resent for one lost segment.
+    c, _ = tso_burst(sacked=False)
+    fixture("tcp_tso_burst_lost_whole.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 1, "retransmitted_bytes": 20 * seg},
+    }, findings=["oversized-frames", "retransmissions"]))
 
     # Close case: the same loss on a sender with TSO off (its capture shows wire-size segments):
     # 20 segments resent back to back are loss recovery after a burst of drops, not a TSO burst.

@@ -138,6 +138,7 @@ fixture_cases! {
     tcp_syn_again_after_rst_pcap => "tcp_syn_again_after_rst.pcap",
     tcp_timestamp_every_segment_pcap => "tcp_timestamp_every_segment.pcap",
     tcp_timestamp_per_ms_pcap => "tcp_timestamp_per_ms.pcap",
+    tcp_tso_burst_lost_whole_pcap => "tcp_tso_burst_lost_whole.pcap",
     tcp_tso_burst_retransmission_pcap => "tcp_tso_burst_retransmission.pcap",
     tcp_uneven_shares_pcap => "tcp_uneven_shares.pcap",
     tcp_v2_2_swapped_lengths_pcap => "tcp_v2_2_swapped_lengths.pcap",

@@ -243,6 +243,16 @@ NFT
     iperf 4M 10.77.0.2
     stop_capture
     ;;
+  tcp-gro-run-loss)
+    # Wire-size segments (TSO off), GRO on at the receiver, and every 40th merged frame dropped
+    # at the receiver's ingress, after its tap: runs of consecutive segments lost whole, resent
+    # back to back and merged again by GRO. Nothing of a run had been delivered: not a TSO burst.
+    link off on
+    lossy 'numgen inc mod 40 == 39'
+    start_capture
+    iperf 4M 10.77.0.2
+    stop_capture
+    ;;
   gro-matrix)
     gro_matrix
     ;;
