@@ -999,6 +999,64 @@ def tcp_analysis_fixtures():
     fixture("tcp_syn_again_after_rst.pcap", c.pcap(), {
         "flows_count": 1, "findings": ["retransmissions"],
         "finding_severity": {"retransmissions": "info"}})
+
+    # A challenge ACK (RFC 5961 §4): the server still holds an older connection on these ports
+    # and answers the SYN with that connection's numbers; the client resets them (RFC 9293
+    # §3.10.7.3: <SEQ=SEG.ACK><CTL=RST>, no ACK bit) and its SYN timer sends the same SYN (same
+    # ISN) a second later; then a 2 kB exchange. The ACK acknowledges nothing of this connection:
+    # it lands 976 MB ahead of the ISN (counted as missed bytes before) or 445 MB behind it (as
+    # bytes in flight, a high-inflight warning). In flight: the 1000 bytes each side sent. The
+    # retransmissions are tshark's: the resent SYN, and the server's SYN/ACK, data and FIN, which
+    # lie below the sequence number of its challenge ACK (the older connection's).
+    for name, old in (("tcp_challenge_ack.pcap", 976_000_000),
+                      ("tcp_challenge_ack_behind.pcap", -445_000_000)):
+        c = Conv()
+        c.send("c", 0, 0, SYN, options=WS7_SACK)
+        c.at(0.005)
+        c.send("s", 0x30000000, old, ACK, win=502)
+        c.at(0.005)
+        c.send("c", old, 0, RST, win=0)
+        c.at(1.0)
+        c.handshake()
+        c.send("c", 1, 1, ACK | PSH, 1000)
+        c.at(0.005)
+        c.send("s", 1, 1001, ACK | PSH, 1000)
+        c.at(0.005)
+        c.send("c", 1001, 1001, ACK)
+        c.at(0.1)
+        c.close(1001, 1001)
+        inflight = {"capture_gap_bytes": 0, "capture_gap_events": 0,
+                    "bytes_in_flight": {"peak_bytes": 1000}}
+        fixture(name, c.pcap(), tcp_expect({"c2s": inflight, "s2c": inflight},
+                                           findings=["retransmissions"],
+                                           severity={"retransmissions": "info"}))
+
+    # Close case: the capture saw the SYN but missed the SYN/ACK, the handshake's ACK and the
+    # client's 1000-byte request; the server's ACK of it lies within the window a SYN can offer
+    # (65,535 bytes, RFC 7323 §2.2) of what the client was seen to send: a capture gap.
+    c = Conv()
+    c.send("c", 0, 0, SYN, options=WS7_SACK)
+    c.at(0.015)
+    c.send("s", 1, 1001, ACK | PSH, 1000)
+    c.at(0.005)
+    c.send("c", 1001, 1001, ACK)
+    c.at(0.1)
+    c.close(1001, 1001)
+    fixture("tcp_capture_gap_after_syn.pcap", c.pcap(), tcp_expect({
+        "c2s": {"capture_gap_bytes": 1000, "capture_gap_events": 1},
+    }, findings=["capture-gaps"]))
+
+    # Close case: a capture that starts mid-stream (no SYN) and misses the transfer's last
+    # segment, which the receiver acknowledges: a capture gap, with nothing to check the ACK
+    # against but the data seen.
+    c = Conv()
+    c.segments(100, 104)
+    c.at(0.005)
+    c.send("c", 1, 1 + 105 * 1448, ACK, win=512)
+    # Without a handshake the first sender is taken for the client: the server's data is "c2s".
+    fixture("tcp_capture_gap_midstream.pcap", c.pcap(), tcp_expect({
+        "c2s": {"capture_gap_bytes": 1448, "capture_gap_events": 1},
+    }, findings=["capture-gaps"]))
     # Close case: the ports reused by a new connection (a new ISN) after the first one closed:
     # two connections.
     c = Conv()

@@ -342,8 +342,13 @@ impl DirMetrics {
                 }
             }
         }
+        // An ACK takes bytes out of flight, it never puts any in (RFC 6675 §5 (C.4): "pipe"
+        // grows only by what is transmitted). A larger figure here is the measurement's, not
+        // the wire's: a first ACK on a capture that began mid-stream, SACK blocks an ACK no
+        // longer repeats. Only lowering keeps `inflight_now <= inflight_peak`, so the sum over
+        // connections in `high-inflight` never exceeds the sum of their peaks.
         if let Some(inflight) = self.outstanding_bytes() {
-            self.inflight_now = inflight;
+            self.inflight_now = self.inflight_now.min(inflight);
         }
         taken
     }

@@ -8,6 +8,7 @@
 //! arithmetic goes through [`seq::SeqNum`]. Part of the flow stage: the flow table feeds it, and
 //! it knows sides only through [`crate::flow::side`].
 
+pub mod ack_check;
 pub mod counts;
 pub mod duplicates;
 pub mod events;
@@ -21,6 +22,7 @@ pub mod wireshark;
 
 use crate::decode::{tcp_flags, TcpFacts};
 use crate::flow::side::{PerSide, Side};
+use ack_check::AckCheck;
 use events::Events;
 use evidence::EventEvidence;
 use metrics::{DirMetrics, Sent};
@@ -95,6 +97,8 @@ pub struct TcpConn {
     pub traces: PerSide<Trace>,
     /// The frames the event findings cite.
     pub evidence: EventEvidence,
+    /// Per side: whether an ACK of its data acknowledges this connection (challenge ACKs do not).
+    pub ack_check: PerSide<AckCheck>,
     recent: PerSide<duplicates::Recent>,
     id_order: PerSide<id_order::IdOrder>,
     unwrap: PerSide<Option<Unwrapper>>,
@@ -140,6 +144,7 @@ impl TcpConn {
             traces: PerSide::new(Trace::new(full_trace), Trace::new(full_trace)),
             unwrap: PerSide::default(),
             evidence: EventEvidence::default(),
+            ack_check: PerSide::default(),
             recent: PerSide::default(),
             id_order: PerSide::default(),
             start_ns,
@@ -219,7 +224,11 @@ impl TcpConn {
             interval_ns: self.config.interval_ns,
         });
         let other = side.other();
-        if t.flags & tcp_flags::ACK != 0 {
+        let (syn, fin) = (t.flags & tcp_flags::SYN != 0, t.flags & tcp_flags::FIN != 0);
+        self.ack_check[side].sent(seg.seq, seg.len, syn, fin);
+        // A challenge ACK (or another incarnation's) acknowledges nothing of this connection: it
+        // moves no cumulative ACK, opens or closes no capture gap, gives no RTT or in-flight.
+        if t.flags & tcp_flags::ACK != 0 && self.ack_check[other].accepts(seg.ack) {
             let sack = &o.sack[..(o.sack_count as usize).min(4)];
             let rtt = self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
             for (sample, timestamps) in [(rtt.seq, false), (rtt.ts, true)] {

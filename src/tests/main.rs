@@ -7,6 +7,7 @@
 //! - `review`: every warning and error on ../shared/captures is in testdata/review.tsv as true.
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
 //! - `hostile_input`: cut and mutated captures never panic.
+//! - `inflight_invariant`: `high-inflight` never sums more than the connections' own peaks.
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
 //! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
 //! - `plots`: the graphs' data (charts) and their files.
@@ -21,6 +22,7 @@ mod common;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
+mod inflight_invariant;
 mod lab;
 mod lab_matrix;
 mod outputs;
