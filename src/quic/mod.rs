@@ -11,6 +11,7 @@ pub mod frames;
 pub mod gso;
 pub mod hello;
 pub mod initial;
+pub mod server;
 
 use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
 use crate::evidence::Evidence;
@@ -18,6 +19,7 @@ use crate::flow::side::{PerSide, Side};
 use frames::Frame;
 use hello::{Hello, HelloBuffer};
 use initial::{InitialKeys, Sender, MAX_PACKET};
+use server::{SentInitials, ServerInitials};
 
 /// A client's first datagram is at least this large (RFC 9000 §14.1), so that a server may
 /// answer a version it does not know with Version Negotiation (§6.1).
@@ -113,11 +115,18 @@ pub struct QuicConn {
     /// Client Initials decrypted, and those that did not authenticate.
     pub initials_decrypted: u64,
     pub initials_undecryptable: u64,
-    /// Times (ns): the client's first Initial, the server's first packet, the client's first
-    /// 1-RTT packet (the handshake is done on its side).
+    /// Times (ns): the client's first Initial, the server's first packet, each side's first
+    /// Handshake packet, the client's first 1-RTT packet (the handshake is done on its side,
+    /// RFC 9001 §4.1.2: it sends 1-RTT only once it has the server's Finished).
     pub first_initial_ns: i64,
     pub first_server_ns: Option<i64>,
+    pub first_handshake_ns: PerSide<Option<i64>>,
     pub client_one_rtt_ns: Option<i64>,
+    /// The server's Initials: the first RTT sample and the cipher suite.
+    pub server: ServerInitials,
+    sent_initials: SentInitials,
+    /// The DCID the Initial keys derive from: the client's first, or the Retry's SCID.
+    keys_dcid: Cid,
     /// The client's datagrams that carried an Initial, and the time of the last one.
     pub client_initials: Evidence,
     pub last_initial_ns: i64,
@@ -157,7 +166,11 @@ impl QuicConn {
             initials_undecryptable: 0,
             first_initial_ns: ts_ns,
             first_server_ns: None,
+            first_handshake_ns: PerSide::default(),
             client_one_rtt_ns: None,
+            server: ServerInitials::default(),
+            sent_initials: SentInitials::default(),
+            keys_dcid: Cid::of(dcid),
             client_initials: Evidence::default(),
             last_initial_ns: ts_ns,
             hello: None,
@@ -178,14 +191,16 @@ impl QuicConn {
             match p {
                 QuicPacket::Long(h) if from_client && h.kind == LongType::Initial => {
                     initial = true;
-                    self.client_initial(&h, bytes)
+                    self.client_initial(&h, bytes, ts_ns)
                 }
                 QuicPacket::Reserved { .. } if from_client => initial = true,
-                QuicPacket::Long(h) if !from_client => {
-                    if h.kind == LongType::Retry {
-                        self.retry_cid = Some(Cid::of(h.scid));
+                QuicPacket::Long(h) => {
+                    if h.kind == LongType::Handshake {
+                        self.first_handshake_ns[side].get_or_insert(ts_ns);
                     }
-                    self.server_cid.get_or_insert(Cid::of(h.scid));
+                    if !from_client {
+                        self.server_long(&h, bytes, ts_ns);
+                    }
                 }
                 QuicPacket::Short { .. } => {
                     if from_client && self.client_one_rtt_ns.is_none() {
@@ -235,23 +250,41 @@ impl QuicConn {
         }
     }
 
-    /// Decrypts a client Initial (until the ClientHello is read) and takes its frames.
-    fn client_initial(&mut self, h: &LongHeader<'_>, bytes: &[u8]) {
-        if self.hello.is_some() && self.close.is_some() {
-            return;
+    /// A long-header packet of the server: its SCID, a Retry's new DCID, and its Initials.
+    fn server_long(&mut self, h: &LongHeader<'_>, bytes: &[u8], ts_ns: i64) {
+        match h.kind {
+            LongType::Retry => self.retry_cid = Some(Cid::of(h.scid)),
+            LongType::Initial => {
+                let dcid = self.keys_dcid;
+                self.server
+                    .initial(h, bytes, dcid.as_bytes(), ts_ns, &self.sent_initials);
+            }
+            _ => {}
         }
+        self.server_cid.get_or_insert(Cid::of(h.scid));
+    }
+
+    /// Decrypts a client Initial (until the ClientHello is read) and takes its frames; its
+    /// packet number and time are kept for the server's ACK.
+    fn client_initial(&mut self, h: &LongHeader<'_>, bytes: &[u8], ts_ns: i64) {
         if let Some(retry) = self.retry_cid.filter(|r| r.as_bytes() == h.dcid) {
             self.keys = InitialKeys::new(h.version, retry.as_bytes(), Sender::Client).map(Box::new);
+            self.keys_dcid = retry;
+            self.server.rekey();
             self.retry_cid = None;
+        }
+        if self.hello.is_some() && self.close.is_some() && self.server.rtt.is_some() {
+            return;
         }
         let Some(keys) = self.keys.as_deref() else {
             return;
         };
         let mut buf = [0u8; MAX_PACKET];
-        let Some((_, plain)) = keys.open(bytes, h, &mut buf) else {
+        let Some((pn, plain)) = keys.open(bytes, h, &mut buf) else {
             self.initials_undecryptable += 1;
             return;
         };
+        self.sent_initials.push(pn, ts_ns);
         self.initials_decrypted += 1;
         for f in frames::frames(plain) {
             match f {

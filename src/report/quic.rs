@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow};
+use crate::quic::server::cipher_name;
 use crate::quic::{PacketCounts, QuicConn};
 
 #[derive(Debug, Serialize)]
@@ -27,6 +28,17 @@ pub struct QuicReport {
     /// 1-RTT packet (its handshake is complete), in ms; null when not seen.
     pub server_first_ms: Option<f64>,
     pub handshake_ms: Option<f64>,
+    /// From the client's first Initial to each side's first Handshake packet, in ms.
+    pub client_handshake_packet_ms: Option<f64>,
+    pub server_handshake_packet_ms: Option<f64>,
+    /// The first RTT sample: a client Initial to the server Initial that acknowledged it, less
+    /// the ACK delay the server reported (as the capture point saw them), and that delay, in ms.
+    pub initial_rtt_ms: Option<f64>,
+    pub initial_ack_delay_ms: Option<f64>,
+    /// The ServerHello's TLS 1.3 cipher suite, by its IANA name.
+    pub cipher_suite: Option<String>,
+    pub server_initials_decrypted: u64,
+    pub server_initials_undecryptable: u64,
     /// A CONNECTION_CLOSE read in a client Initial.
     pub close: Option<CloseReport>,
     /// The endpoints' qlog traces of this connection (`--qlog`), joined with the capture.
@@ -96,6 +108,13 @@ impl QuicReport {
             initials_undecryptable: q.initials_undecryptable,
             server_first_ms: ms(q.first_server_ns),
             handshake_ms: ms(q.client_one_rtt_ns),
+            client_handshake_packet_ms: ms(q.first_handshake_ns[q.client]),
+            server_handshake_packet_ms: ms(q.first_handshake_ns[q.client.other()]),
+            initial_rtt_ms: q.server.rtt.map(|r| r.rtt_ns as f64 / 1e6),
+            initial_ack_delay_ms: q.server.rtt.map(|r| r.ack_delay_ns as f64 / 1e6),
+            cipher_suite: q.server.cipher_suite.map(cipher_name),
+            server_initials_decrypted: q.server.decrypted,
+            server_initials_undecryptable: q.server.undecryptable,
             close: q.close.as_ref().map(|(code, reason)| CloseReport {
                 code: *code,
                 reason: reason.clone(),

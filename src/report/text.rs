@@ -153,14 +153,18 @@ fn quic(out: &mut String, r: &Report, opts: &TextOptions) {
         "version",
         "server name",
         "alpn",
-        "c→s pkts",
-        "s→c pkts",
+        "c→s dgrams/pkts",
+        "s→c dgrams/pkts",
+        "1st rtt",
         "handshake",
     ]);
     let ms = |v: Option<f64>| v.map_or("-".into(), |m| duration(m / 1e3));
     for (f, q) in &q[..shown] {
+        // Datagrams as well as typed packets: a flow of Version Negotiation or reserved-version
+        // probes has datagrams and no typed packet.
         let pkts = |p: &PacketReport| {
-            thousands(p.initial + p.zero_rtt + p.handshake + p.retry + p.one_rtt)
+            let typed = p.initial + p.zero_rtt + p.handshake + p.retry + p.one_rtt;
+            format!("{}/{}", thousands(p.datagrams), thousands(typed))
         };
         t.add_row(vec![
             f.id.to_string(),
@@ -173,10 +177,11 @@ fn quic(out: &mut String, r: &Report, opts: &TextOptions) {
             },
             pkts(&q.c2s),
             pkts(&q.s2c),
+            ms(q.initial_rtt_ms),
             ms(q.handshake_ms),
         ]);
     }
-    for i in [0, 4, 5, 6] {
+    for i in [0, 4, 5, 6, 7] {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }

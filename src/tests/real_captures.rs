@@ -368,3 +368,54 @@ fn quic_client_hellos_match_tshark() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The server's Initials, decrypted as tshark decrypts them: the ServerHello's cipher suite and
+/// the first RTT sample (client Initial → the server Initial acknowledging it, less its ACK
+/// Delay) agree with testdata/oracle/quic_server.json (testdata/quic_server_oracle.py).
+#[test]
+fn quic_server_initials_match_tshark() {
+    let Some(dir) = shared() else { return };
+    let text = std::fs::read_to_string(common::root().join("testdata/oracle/quic_server.json"))
+        .expect("quic_server.json");
+    let oracle: Value = serde_json::from_str(&text).expect("valid JSON");
+    let files = oracle["files"].as_object().expect("files");
+    assert!(
+        files.len() >= 5,
+        "{} captures with server Initials",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for (name, conns) in files {
+        let (_, json) = analyze_json(&dir.join(name), &[]);
+        let flows = json.map(|j| j["flows"].clone()).unwrap_or_default();
+        for c in conns.as_array().into_iter().flatten() {
+            let q = flows.as_array().into_iter().flatten().find(|f| {
+                f["client"] == c["client"] && f["server"] == c["server"] && f["quic"].is_object()
+            });
+            let Some(q) = q.map(|f| &f["quic"]) else {
+                failures.push(format!(
+                    "{name}: no QUIC flow {} → {}",
+                    c["client"], c["server"]
+                ));
+                continue;
+            };
+            let suite = c["cipher_suite"]
+                .as_u64()
+                .map(|s| offload_doctor::quic::server::cipher_name(s as u16));
+            let near = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 0.002,
+                _ => a.is_null() && b.is_null(),
+            };
+            if q["cipher_suite"].as_str() != suite.as_deref()
+                || !near(&q["initial_rtt_ms"], &c["rtt_ms"])
+                || !near(&q["initial_ack_delay_ms"], &c["ack_delay_ms"])
+            {
+                failures.push(format!(
+                    "{name}: tshark {c}, we cipher {} rtt {} delay {}",
+                    q["cipher_suite"], q["initial_rtt_ms"], q["initial_ack_delay_ms"]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
