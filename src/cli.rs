@@ -128,6 +128,20 @@ pub struct CaptureArgs {
     pub decode: DecodeArgs,
 }
 
+/// Whether output files may replace existing files of another kind: shared by every subcommand
+/// that writes files.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ForceArgs {
+    /// Replace an existing output file even when it holds something other than what is written
+    /// there (a capture, a text file, another format). Without --force such a file is refused
+    /// (exit 2): in `check --junit a.pcap b.pcap` the report's name was forgotten, and a.pcap
+    /// would be lost. Empty files and files of the output's own format (JUnit XML over XML, a
+    /// PNG over a PNG, an SVG over an SVG, a man page over a man page) are replaced anyway; a
+    /// capture the command reads never is, and a symlink is replaced, never written through.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// How captures are decoded and measured.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Decoding")]
@@ -203,6 +217,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub output: ForceArgs,
+
     // Flattened groups last: their help headings apply to the options that follow them.
     #[command(flatten)]
     pub input: CaptureArgs,
@@ -243,13 +260,17 @@ pub struct CheckArgs {
 
     /// Also write the results as JUnit XML to FILE: one test suite per capture, one test case
     /// per detector. `-` writes the XML to standard output instead of the lines (or JSON); a
-    /// FIFO or device is written through; a path that is one of the captures is refused.
+    /// FIFO or device is written through; a path that is one of the captures is refused, and
+    /// so is an existing file that is not XML (a capture, text) unless --force is given.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
     /// Output format: a line per capture, or one JSON document with every report.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+
+    #[command(flatten)]
+    pub output: ForceArgs,
 
     #[command(flatten)]
     pub detectors: DetectorArgs,
@@ -287,6 +308,9 @@ pub struct CompareArgs {
     pub plots: Option<PathBuf>,
 
     #[command(flatten)]
+    pub output: ForceArgs,
+
+    #[command(flatten)]
     pub detectors: DetectorArgs,
 
     #[command(flatten)]
@@ -313,6 +337,9 @@ pub struct ManArgs {
     /// instead of printing the main page.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: ForceArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,6 +371,9 @@ pub struct PlotArgs {
     /// Picture size in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_picture_size)]
     pub size: (u32, u32),
+
+    #[command(flatten)]
+    pub output: ForceArgs,
 
     // Last: its help heading applies to the options that follow it.
     #[command(flatten)]

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::{decode_settings, detector_settings};
 use crate::analysis::{self, Settings, Severity};
+use crate::atomic::{self, Found, OutputKind, Refusal};
 use crate::capture::Input;
 use crate::cli::{CheckArgs, FailOn, OutputFormat};
 use crate::decode::DecodeConfig;
@@ -32,7 +33,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     {
         anyhow::bail!("standard input (`-`) can be checked once per run");
     }
-    refuse_junit_over_input(args)?;
+    refuse_junit_path(args)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut captures = Vec::with_capacity(args.captures.len());
@@ -67,27 +68,36 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
             out.write_all(xml.as_bytes())?;
             out.flush()?;
         } else {
-            crate::atomic::write(path, xml.as_bytes()).context("writing the JUnit report")?;
+            atomic::write(path, OutputKind::JUnit, xml.as_bytes())
+                .context("writing the JUnit report")?;
         }
     }
     Ok(ExitCode::from(run.exit_code()))
 }
 
-/// `check --junit t/*.pcap` puts a capture right after `--junit`: writing there would destroy
-/// it. Refused before anything is read.
-fn refuse_junit_over_input(args: &CheckArgs) -> Result<()> {
-    let Some(junit) = &args.junit else {
+/// `check --junit t/*.pcap` puts a capture right after `--junit`, and `check --junit a.pcap
+/// b.pcap` forgot the report's name: writing there would destroy a capture. Refused before
+/// anything is read, with the command line that was likely meant.
+fn refuse_junit_path(args: &CheckArgs) -> Result<()> {
+    let Some(junit) = args.junit.as_ref().filter(|p| p.as_os_str() != "-") else {
         return Ok(());
     };
-    if let Some(c) = crate::atomic::input_at(junit) {
-        anyhow::bail!(
-            "--junit {} names an input capture ({}); refusing to overwrite it (did a glob put a \
-             capture right after --junit?)",
-            junit.display(),
-            c.display()
-        );
+    let j = junit.display();
+    match atomic::check(junit, OutputKind::JUnit) {
+        Ok(()) => Ok(()),
+        Err(Refusal::Input { .. }) => anyhow::bail!(
+            "--junit {j} is a capture this run checks: refusing to overwrite it; did you mean \
+             --junit report.xml {j}?"
+        ),
+        Err(Refusal::Foreign {
+            found: Found::Capture(format),
+            ..
+        }) => anyhow::bail!(
+            "--junit {j} looks like a capture ({format}): refusing to replace it; did you mean \
+             --junit report.xml {j}?"
+        ),
+        Err(other) => anyhow::bail!("--junit {other}"),
     }
-    Ok(())
 }
 
 /// One capture analysed and judged; a capture that cannot be read is an `ERROR` result, not

@@ -26,6 +26,7 @@ use crate::policy::Policy;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     signals::clean_up_on_interrupt();
     crate::atomic::protect_inputs(inputs(&cli.command));
+    crate::atomic::allow_replacing(force(&cli.command));
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Plot(args) => plot::run(&args),
@@ -55,6 +56,18 @@ fn inputs(command: &Command) -> Vec<&Path> {
     // The endpoints' logs are inputs too.
     paths.extend(logs.iter().map(PathBuf::as_path));
     paths
+}
+
+/// `--force`, on the commands that write files.
+fn force(command: &Command) -> bool {
+    match command {
+        Command::Analyze(a) => a.output.force,
+        Command::Plot(a) => a.output.force,
+        Command::Check(a) => a.output.force,
+        Command::Compare(a) => a.output.force,
+        Command::Man(a) => a.output.force,
+        Command::Explain(_) | Command::Completions(_) => false,
+    }
 }
 
 /// Decoding and flow settings from the decoding options.

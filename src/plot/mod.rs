@@ -106,6 +106,7 @@ pub fn capture_stem(path: &Path) -> String {
 }
 
 /// Writes each chart into `dir` as `<stem>-flow<ID>[-<dir>]-<kind>.<ext>`; returns the paths.
+/// When one path may not be written ([`crate::atomic::check`]), none is.
 pub fn write_all(
     charts: &[Chart],
     dir: &Path,
@@ -113,13 +114,19 @@ pub fn write_all(
     format: Format,
     size: (u32, u32),
 ) -> Result<Vec<PathBuf>, RenderError> {
-    charts
+    let paths: Vec<PathBuf> = charts
         .iter()
-        .map(|c| {
-            let path = dir.join(format!("{}.{}", c.file_stem(stem), format.extension()));
-            render::write(c, &path, format, size).map(|()| path)
-        })
-        .collect()
+        .map(|c| dir.join(format!("{}.{}", c.file_stem(stem), format.extension())))
+        .collect();
+    // Every path is checked before the first graph is written: a refused one leaves no half set.
+    for path in &paths {
+        crate::atomic::check(path, format.output_kind())
+            .map_err(|r| RenderError::Write(r.into()))?;
+    }
+    for (c, path) in charts.iter().zip(&paths) {
+        render::write(c, path, format, size)?;
+    }
+    Ok(paths)
 }
 
 #[cfg(test)]

@@ -21,12 +21,10 @@ const FAMILY: &str = "sans-serif";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// `source` names the path already ([`crate::atomic::write`]).
-    #[error("{source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The error names the path already ([`crate::atomic::write`]); transparent, so that a
+    /// chain of causes does not print it twice.
+    #[error(transparent)]
+    Write(std::io::Error),
     #[error("{path}: drawing failed: {what}")]
     Draw { path: PathBuf, what: String },
     #[error("the embedded font could not be loaded")]
@@ -47,6 +45,14 @@ impl Format {
         match self {
             Format::Png => "png",
             Format::Svg => "svg",
+        }
+    }
+
+    /// The output a graph file of this format is, for [`crate::atomic`].
+    pub fn output_kind(self) -> crate::atomic::OutputKind {
+        match self {
+            Format::Png => crate::atomic::OutputKind::Png,
+            Format::Svg => crate::atomic::OutputKind::Svg,
         }
     }
 }
@@ -78,10 +84,7 @@ pub fn write(
         Format::Png => png(chart, size).map_err(draw_err)?,
         Format::Svg => svg(chart, size).map_err(draw_err)?.into_bytes(),
     };
-    crate::atomic::write(path, &bytes).map_err(|source| RenderError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::atomic::write(path, format.output_kind(), &bytes).map_err(RenderError::Write)
 }
 
 /// Draws `chart` as a PNG file's bytes.

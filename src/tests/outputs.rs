@@ -1,5 +1,6 @@
-//! Output files in hostile places: planted symlinks, an input named as the JUnit file, FIFOs,
-//! `-` for stdout, an interrupted `plot`, and the exit code of a `plot` that drew nothing.
+//! Output files in hostile places: planted symlinks, an input named as the JUnit file, a
+//! capture or a text file where a report or graph would go (and `--force`), FIFOs, `-` for
+//! stdout, an interrupted `plot`, and the exit code of a `plot` that drew nothing.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -7,9 +8,31 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{root, run};
+use crate::common::{root, run, Run};
 
 const VXLAN: &str = "testdata/fixtures/demo_vxlan_gro_regression.pcap";
+/// A capture that passes the gate (exit 0).
+const CLEAN: &str = "testdata/fixtures/ipv4_fragments.pcap";
+
+/// Runs `offload-doctor ARGS` in `dir`, so that the command line is the user's, names and all.
+fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_offload-doctor"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The one line a refused output prints.
+fn one_line(r: &Run) -> &str {
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    r.stderr.trim_end()
+}
 
 fn hidden_files(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
@@ -57,6 +80,173 @@ fn junit_never_overwrites_an_input_capture() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("refusing to overwrite"), "{}", r.stderr);
     assert_eq!(fs::read(&copy).expect("readable"), before);
+}
+
+#[test]
+fn junit_without_its_name_never_takes_the_first_capture() {
+    // Issue 32: the report's name forgotten, `a.pcap` became the JUnit path. Every capture
+    // container: pcap (both byte orders, µs and ns), pcapng, gzip.
+    for (fixture, format) in [
+        (VXLAN, "pcap"),
+        ("testdata/fixtures/tcp_be_nsec.pcap", "pcap"),
+        ("testdata/fixtures/multi_section_le.pcapng", "pcapng"),
+        ("testdata/fixtures/tcp_gzip.pcap.gz", "gzip"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::copy(root().join(fixture), dir.path().join("a.pcap")).expect("a");
+        fs::copy(root().join(CLEAN), dir.path().join("b.pcap")).expect("b");
+        let before = fs::read(dir.path().join("a.pcap")).expect("readable");
+        let r = run_in(dir.path(), &["check", "--junit", "a.pcap", "b.pcap"]);
+        assert_eq!(r.code, 2, "{fixture}: {}", r.stderr);
+        assert_eq!(
+            one_line(&r),
+            format!(
+                "offload-doctor: --junit a.pcap looks like a capture ({format}): refusing to \
+                 replace it; did you mean --junit report.xml a.pcap?"
+            )
+        );
+        assert!(r.stdout.is_empty(), "refused before any capture is read");
+        assert_eq!(fs::read(dir.path().join("a.pcap")).expect("a"), before);
+        assert_eq!(hidden_files(dir.path()), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn junit_replaces_the_report_of_a_previous_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::copy(root().join(CLEAN), dir.path().join("clean.pcap")).expect("clean");
+    fs::copy(root().join(VXLAN), dir.path().join("vxlan.pcap")).expect("vxlan");
+    let r = run_in(
+        dir.path(),
+        &["check", "--junit", "report.xml", "clean.pcap"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = fs::read_to_string(dir.path().join("report.xml")).expect("report");
+    // The CI job re-run, on another capture: the report of the first run is replaced.
+    let r = run_in(
+        dir.path(),
+        &["check", "--junit", "report.xml", "vxlan.pcap"],
+    );
+    assert_eq!(r.code, 1, "the VXLAN fixture fails the gate: {}", r.stderr);
+    let second = fs::read_to_string(dir.path().join("report.xml")).expect("report");
+    assert!(
+        first.contains("clean.pcap") && !first.contains("vxlan.pcap"),
+        "{first}"
+    );
+    assert!(
+        second.contains("vxlan.pcap") && !second.contains("clean.pcap"),
+        "{second}"
+    );
+    // An empty file (`touch report.xml`) is replaced too.
+    fs::write(dir.path().join("empty.xml"), b"").expect("empty");
+    let r = run_in(dir.path(), &["check", "--junit", "empty.xml", "clean.pcap"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(fs::read_to_string(dir.path().join("empty.xml"))
+        .expect("report")
+        .contains("<testsuites"));
+}
+
+#[test]
+fn junit_over_a_text_file_needs_force() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::copy(root().join(CLEAN), dir.path().join("b.pcap")).expect("b");
+    let notes = dir.path().join("notes.txt");
+    fs::write(&notes, "meeting notes\n").expect("notes");
+    let r = run_in(dir.path(), &["check", "--junit", "notes.txt", "b.pcap"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        one_line(&r),
+        "offload-doctor: --junit notes.txt looks like text, not a JUnit report: refusing to \
+         replace it (--force replaces it)"
+    );
+    assert_eq!(fs::read(&notes).expect("notes"), b"meeting notes\n");
+    let r = run_in(
+        dir.path(),
+        &["check", "--force", "--junit", "notes.txt", "b.pcap"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(fs::read_to_string(&notes)
+        .expect("notes")
+        .contains("<testsuites"));
+}
+
+#[test]
+fn force_never_replaces_a_capture_the_run_reads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::copy(root().join(CLEAN), dir.path().join("a.pcap")).expect("a");
+    let before = fs::read(dir.path().join("a.pcap")).expect("readable");
+    let r = run_in(
+        dir.path(),
+        &["check", "--force", "--junit", "a.pcap", "a.pcap"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        one_line(&r).contains("refusing to overwrite"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fs::read(dir.path().join("a.pcap")).expect("a"), before);
+}
+
+#[test]
+fn plot_refuses_a_capture_named_like_a_graph() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The last graph `plot` draws of the flow: a check at write time alone would leave the
+    // others written beside it.
+    let graph = dir
+        .path()
+        .join("demo_vxlan_gro_regression-flow1-s2c-ip-id.png");
+    fs::copy(root().join(VXLAN), &graph).expect("a capture under a graph's name");
+    let before = fs::read(&graph).expect("readable");
+    let o = dir.path().to_string_lossy().into_owned();
+    let r = run(&["plot", VXLAN, "--out", &o]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        one_line(&r).ends_with(
+            "-flow1-s2c-ip-id.png looks like a capture (pcap), not a PNG graph: refusing to \
+             replace it (--force replaces it)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fs::read(&graph).expect("graph"), before);
+    assert_eq!(
+        fs::read_dir(dir.path()).expect("listable").count(),
+        1,
+        "no half set"
+    );
+    // `analyze --plots` writes through the same check.
+    let r = run(&["analyze", VXLAN, "--plots", &o]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(fs::read(&graph).expect("graph"), before);
+    // An SVG replaces an SVG; --force replaces the capture.
+    let ip_id = ["plot", VXLAN, "--kind", "ip-id", "--out", &o];
+    for _ in 0..2 {
+        let r = run(&[&ip_id[..], &["--format", "svg"]].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let r = run(&[&ip_id[..], &["--force"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(fs::read(&graph).expect("graph").starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn man_pages_replace_man_pages_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = dir.path().to_string_lossy().into_owned();
+    for _ in 0..2 {
+        let r = run(&["man", "--out", &o]);
+        assert_eq!(r.code, 0, "a re-run replaces its pages: {}", r.stderr);
+    }
+    let page = dir.path().join("offload-doctor-check.1");
+    fs::write(&page, "my notes\n").expect("notes");
+    let r = run(&["man", "--out", &o]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(one_line(&r).contains("not a man page"), "{}", r.stderr);
+    assert_eq!(fs::read(&page).expect("notes"), b"my notes\n");
+    let r = run(&["man", "--force", "--out", &o]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(fs::read(&page).expect("page").starts_with(b"."));
 }
 
 #[test]
