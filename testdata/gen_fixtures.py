@@ -1152,6 +1152,25 @@ def gro_blame_fixtures():
         details={"gro-blocked-headers": {"top_blocker": "psh", "must_fix": []},
                  "no-coalescing": {"blocker": "psh", "must_fix": []}}))
 
+    # A bulk sender that pushes every segment (one small write each), captured on the receiver:
+    # 520 back-to-back full-size segments (a 100-byte MSS keeps the file small) and nothing
+    # coalesced, as GRO flushes at every PSH. The messages explain it: info, where the same
+    # transfer without PSH (offload_no_coalescing.pcap) is a warning.
+    c = Conv()
+    c.handshake(local="c", options=bytes.fromhex("02040064" "0101" "0402"))
+    for i in range(520):
+        c.send("s", 1 + i * 100, 1, ACK | PSH, 100)
+        if i % 2 == 1:
+            c.at(20e-6)
+            c.send("c", 1, 1 + (i + 1) * 100, ACK)
+        c.at(12e-6)
+    c.close(1 + 520 * 100)
+    fixture("offload_no_coalescing_psh_every_segment.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"mtu": 140, "gro": {"judged_pairs": 519, "blockers": {"psh": 519}}}},
+    }, findings=["gro-blocked-headers", "no-coalescing"],
+        severity={"gro-blocked-headers": "info", "no-coalescing": "info"},
+        details={"no-coalescing": {"blocker": "psh", "back_to_back_full_size": 519}}))
+
     # Close case: a bulk sender (PSH only at the end of its one write) whose TTL alternates
     # (per-packet ECMP over paths of different length): a header defect, still a warning.
     c = Conv()

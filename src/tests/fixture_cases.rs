@@ -67,6 +67,7 @@ fixture_cases! {
     offload_jumbo_mtu_pcap => "offload_jumbo_mtu.pcap",
     offload_mss_plus_options_pcap => "offload_mss_plus_options.pcap",
     offload_no_coalescing_pcap => "offload_no_coalescing.pcap",
+    offload_no_coalescing_psh_every_segment_pcap => "offload_no_coalescing_psh_every_segment.pcap",
     offload_no_coalescing_routed_pcap => "offload_no_coalescing_routed.pcap",
     offload_no_coalescing_small_pcap => "offload_no_coalescing_small.pcap",
     offload_no_coalescing_windows_pcap => "offload_no_coalescing_windows.pcap",
