@@ -1171,6 +1171,110 @@ def receiver_bulk(c, count, seg=1448, gap=12e-6, start=1):
     return start + count * seg
 
 
+def ts_option(tsval, tsecr=777):
+    """A TCP timestamp option (RFC 7323) behind two NOPs: 12 bytes."""
+    return b"\x01\x01\x08\x0a" + struct.pack("!II", tsval, tsecr)
+
+
+def gro_blame_fixtures():
+    """What blocks GRO, said alike by every GRO finding: PSH (the application's message
+    boundaries) never warns; several header rules that each refuse every pair are all named."""
+    # Request/response: the client pipelines 20 requests (1 ms apart), the server answers them
+    # back to back, each response a message of 1 to 3 full-size segments with PSH on its last
+    # (Linux sets PSH at the end of each write). GRO flushes at every PSH by design
+    # (tcp_gro_receive): 19 of the 34 judged pairs end a train there, and nothing on the
+    # network is at fault. Captured on the client: no-coalescing only notes it, and so does
+    # gro-blocked-headers.
+    c = Conv()
+    c.handshake(local="c")
+    for i in range(20):
+        c.send("c", 1 + i * 100, 1, ACK | PSH, 100)
+        c.at(0.001)
+    sizes = [1, 3, 1, 2] * 5
+    seq, n = 1, 0
+    for size in sizes:
+        for k in range(size):
+            c.send("s", seq, 2001, ACK | (PSH if k == size - 1 else 0), 1448)
+            seq += 1448
+            n += 1
+            if n % 2 == 0:
+                c.at(20e-6)
+                c.send("c", 2001, seq, ACK)
+            c.at(12e-6)
+    c.close(seq, 2001)
+    fixture("tcp_request_response_psh.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 34, "mergeable_pairs": 15,
+                                    "blockers": {"psh": 19}}}},
+    }, findings=["gro-blocked-headers", "no-coalescing"],
+        severity={"gro-blocked-headers": "info", "no-coalescing": "info"},
+        details={"gro-blocked-headers": {"top_blocker": "psh", "must_fix": []},
+                 "no-coalescing": {"blocker": "psh", "must_fix": []}}))
+
+    # A bulk sender that pushes every segment (one small write each), captured on the receiver:
+    # 520 back-to-back full-size segments (a 100-byte MSS keeps the file small) and nothing
+    # coalesced, as GRO flushes at every PSH. The messages explain it: info, where the same
+    # transfer without PSH (offload_no_coalescing.pcap) is a warning.
+    c = Conv()
+    c.handshake(local="c", options=bytes.fromhex("02040064" "0101" "0402"))
+    for i in range(520):
+        c.send("s", 1 + i * 100, 1, ACK | PSH, 100)
+        if i % 2 == 1:
+            c.at(20e-6)
+            c.send("c", 1, 1 + (i + 1) * 100, ACK)
+        c.at(12e-6)
+    c.close(1 + 520 * 100)
+    fixture("offload_no_coalescing_psh_every_segment.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"mtu": 140, "gro": {"judged_pairs": 519, "blockers": {"psh": 519}}}},
+    }, findings=["gro-blocked-headers", "no-coalescing"],
+        severity={"gro-blocked-headers": "info", "no-coalescing": "info"},
+        details={"no-coalescing": {"blocker": "psh", "back_to_back_full_size": 519}}))
+
+    # Close case: a bulk sender (PSH only at the end of its one write) whose TTL alternates
+    # (per-packet ECMP over paths of different length): a header defect, still a warning.
+    c = Conv()
+    c.handshake()
+    for i in range(30):
+        c.ttl["s"] = 63 + i % 2
+        c.send("s", 1 + i * 1448, 1, ACK | (PSH if i == 29 else 0), 1448)
+        c.at(12e-6)
+    c.ttl["s"] = 64
+    c.at(0.005)
+    c.send("c", 1, 1 + 30 * 1448, ACK)
+    c.close(1 + 30 * 1448)
+    fixture("tcp_ttl_alternating.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 29, "mergeable_pairs": 0,
+                                    "blockers": {"ttl": 29}}}},
+    }, findings=["gro-blocked-headers"], severity={"gro-blocked-headers": "warning"},
+        details={"gro-blocked-headers": {"top_blocker": "ttl", "must_fix": ["ttl"]}}))
+
+    # Two rules that each refuse every pair: outer IDs with DF=0 that jump (the VXLAN story) and
+    # a TCP timestamp that ticks on every segment. Fixing either alone frees no pair, so every
+    # finding names both, in the order they must go (no-coalescing, gro-blocked-ip-id, and
+    # gro-blocked-headers, the warning the verdict quotes).
+    c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
+             wrap=vxlan_wrap(id_sequence(101, [4, 2, 3, 5, 2])))
+    c.handshake(local="c", options=VX_OPTS)
+    for i in range(40):
+        c.send("s", 1 + i * 1398, 1, ACK | (PSH if i == 39 else 0), 1398,
+               options=ts_option(1000 + i))
+        if i % 2 == 1:
+            c.at(20e-6)
+            c.send("c", 1, 1 + (i + 1) * 1398, ACK, options=ts_option(9000))
+        c.at(12e-6)
+    c.close(1 + 40 * 1398)
+    both = ["outer-ip-id", "tcp-options"]
+    fixture("vxlan_outer_ip_id_and_timestamps.pcap", c.pcap(), tcp_expect({
+        "s2c": {"offload": {"gro": {"judged_pairs": 39, "mergeable_pairs": 0,
+                                    "blockers": {"outer-ip-id": 39, "tcp-options": 39}}}},
+    }, findings=["gro-blocked-headers", "gro-blocked-ip-id", "no-coalescing"],
+        severity={"gro-blocked-headers": "warning", "gro-blocked-ip-id": "info",
+                  "no-coalescing": "info"},
+        details={"gro-blocked-ip-id": {"layer": "outer", "only_ids_blocked": 0,
+                                       "other_blocker": "tcp-options", "must_fix": both},
+                 "gro-blocked-headers": {"top_blocker": "tcp-options", "must_fix": both},
+                 "no-coalescing": {"blocker": "outer-ip-id", "must_fix": both}}))
+
+
 def offload_fixtures():
     # Receive side, GRO working: the client (the capture host) gets super-segments of 10 MSS and
     # ACKs each within 20 µs; the handshake shows the client answers at once.
@@ -1315,13 +1419,15 @@ def offload_fixtures():
         details={"gro-blocked-ip-id": {"layer": "outer", "df": False, "pattern": "small-jump",
                                        "pairs": 39, "failing_pairs": 39, "share": 1.0,
                                        "only_ids_blocked": 39, "other_blocker": None,
+                                       "must_fix": ["outer-ip-id"],
                                        "blocked_by_kernel": {"4.6": False, "4.7": True,
                                                              "6.10": True, "6.18": True}},
-                 "no-coalescing": {"blocker": "outer-ip-id"}}))
+                 "no-coalescing": {"blocker": "outer-ip-id", "must_fix": ["outer-ip-id"]}}))
 
     # Close case: the same IDs, but the application pushes every segment (PSH on each, one
     # write per segment): GRO ends a train at every PSH anyway (tcp_gro_receive's
-    # out_check_final), so fixing the IDs alone would merge nothing. Info, not an error.
+    # out_check_final), so fixing the IDs alone would merge nothing. Info, not an error; and PSH
+    # is the application's message boundary, so gro-blocked-headers only notes it (info).
     c = Conv(c=("10.1.0.1", 33000), s=("10.1.0.2", 443),
              wrap=vxlan_wrap(id_sequence(101, [4, 2, 3, 5, 2])))
     c.handshake(local="c", options=VX_OPTS)
@@ -1334,11 +1440,16 @@ def offload_fixtures():
     c.close(1 + 40 * 1398)
     fixture("vxlan_outer_ip_id_df0_psh_every_segment.pcap", c.pcap(), tcp_expect({
         "s2c": {"offload": {"gro": {"judged_pairs": 39, "mergeable_pairs": 0,
-                                    "blockers": {"outer-ip-id": 39, "train-ended": 39}}}},
+                                    "blockers": {"outer-ip-id": 39, "psh": 39}}}},
     }, findings=["gro-blocked-headers", "gro-blocked-ip-id", "no-coalescing"],
-        severity={"gro-blocked-ip-id": "info", "no-coalescing": "info"},
+        severity={"gro-blocked-ip-id": "info", "no-coalescing": "info",
+                  "gro-blocked-headers": "info"},
         details={"gro-blocked-ip-id": {"layer": "outer", "only_ids_blocked": 0,
-                                       "other_blocker": "train-ended"}}))
+                                       "other_blocker": "psh", "must_fix": ["outer-ip-id"]},
+                 "gro-blocked-headers": {"top_blocker": "psh", "must_fix": ["outer-ip-id"]},
+                 "no-coalescing": {"blocker": "outer-ip-id", "must_fix": ["outer-ip-id"]}}))
+
+    gro_blame_fixtures()
 
     # Close case: random IDs with DF=0 between two addresses of 127.0.0.0/8: on loopback no GRO
     # runs (lo has no NAPI), so the IDs cost nothing. The same script between 10.20.0.x hosts

@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::kit::{gro_dirs, sender, share, SideDetails};
+use super::kit::{frees, gro_dirs, name_list, psh_sentence, sender, share, GroBlame, SideDetails};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
 use crate::decode::{link, IpLayer};
 use crate::flow::{Flow, Side};
-use crate::gro::{Blocker, GroDir, IdFacts, IdLayer, IdStep, Kernel};
+use crate::gro::{Blocker, GroDir, IdLayer, IdStep, Kernel};
 
 /// Fewer judged pairs than this say nothing about a pattern.
 pub const MIN_PAIRS: u64 = 8;
@@ -106,6 +106,9 @@ struct Details {
     only_ids_blocked: u64,
     /// The rule other than the IDs that refused most judged pairs, or null.
     other_blocker: Option<&'static str>,
+    /// Every rule a device or stack writes that refuses most judged pairs (the IDs included), in
+    /// the order they must go (as `no-coalescing` and `gro-blocked-headers` name them).
+    must_fix: Vec<&'static str>,
     /// Share of +1 steps between the two hosts over all their packets (a shared counter).
     host_increment_share: Option<f64>,
 }
@@ -168,8 +171,7 @@ impl Detector for GroBlockedIpId {
                 if blocked.iter().all(|&(_, x)| x < MIN_SHARE) {
                     continue;
                 }
-                let other = other_blocker(g);
-                if let Some(fd) = self.finding(f, side, layer, ids, &blocked, other) {
+                if let Some(fd) = self.finding(f, side, (g, layer), &blocked) {
                     out.push(fd);
                 }
             }
@@ -204,12 +206,14 @@ impl GroBlockedIpId {
         &self,
         f: &Flow,
         side: Side,
-        layer: IdLayer,
-        ids: &IdFacts,
+        (g, layer): (&GroDir, IdLayer),
         blocked: &[(Kernel, f64)],
-        other: Option<Blocker>,
     ) -> Option<Finding> {
+        let ids = &g.ids[layer.index()];
         let pairs = ids.pairs();
+        let other = other_blocker(g);
+        let blame = GroBlame::of(g);
+        let only_ids = g.only_ids_blocked(layer);
         let selected = blocked.iter().find(|(k, _)| *k == self.kernel)?.1;
         let df = ids.df();
         let pattern = ids.pattern();
@@ -228,7 +232,7 @@ impl GroBlockedIpId {
         // configuration fault with a known fix and a measured cost (the VXLAN story). Info when
         // only other generations would refuse, or when other rules (PSH or short segments ending
         // every train, changing headers) would stop the merges anyway.
-        let sole = share(ids.only_ids_blocked, pairs) >= MIN_SHARE;
+        let sole = share(only_ids, pairs) >= MIN_SHARE;
         let severity = if selected >= MIN_SHARE && sole {
             Self::SEVERITY
         } else {
@@ -236,11 +240,7 @@ impl GroBlockedIpId {
         };
         let mut verdict = self.verdict(selected >= MIN_SHARE, selected, blocked);
         if selected >= MIN_SHARE && !sole {
-            verdict += &format!(
-                ", but {} stops most of them anyway, so fixing the IDs alone would not let them \
-                 merge",
-                other.map_or("another rule", Blocker::name)
-            );
+            verdict += &not_alone(&blame, other, frees(only_ids, pairs));
         }
         let message = format!(
             "The {header} from {} have DF={} and {described} ({}{}): {verdict}.",
@@ -292,10 +292,46 @@ impl GroBlockedIpId {
                     })
                     .collect(),
                 host_increment_share: host_inc,
-                only_ids_blocked: ids.only_ids_blocked,
+                only_ids_blocked: only_ids,
                 other_blocker: other.map(Blocker::name),
+                must_fix: blame.names(),
             }),
         })
+    }
+}
+
+/// Why fixing the IDs alone would not let most pairs merge, and what must go with them: the other
+/// header rules that refuse most pairs too (the same fix plan `no-coalescing` and
+/// `gro-blocked-headers` name), or PSH ending the trains (the application's messages), or else
+/// the rule refusing most pairs besides the IDs.
+fn not_alone(blame: &GroBlame<'_>, other: Option<Blocker>, freed: String) -> String {
+    let co: Vec<Blocker> = blame
+        .plan
+        .iter()
+        .map(|s| s.blocker)
+        .filter(|b| !b.is_ip_id())
+        .collect();
+    let judged = blame.g.judged_pairs;
+    match co.as_slice() {
+        [] if blame.psh_most() => format!(
+            ", but {}, so fixing the IDs alone frees {freed}",
+            psh_sentence(blame.psh(), judged)
+        ),
+        [] => format!(
+            ", but {} stops most of them anyway, so fixing the IDs alone frees {freed}",
+            other.map_or_else(|| "another rule".to_string(), |b| format!("`{}`", b.name()))
+        ),
+        [one] => format!(
+            ", but `{}` blocks {:.0}% of them too; fix both — fixing the IDs alone frees {freed}",
+            one.name(),
+            100.0 * share(blame.g.blockers[*one as usize], judged)
+        ),
+        many => format!(
+            ", but {} each block most of them too; fix all {} — fixing the IDs alone frees \
+             {freed}",
+            name_list(many.iter().copied()),
+            many.len() + 1
+        ),
     }
 }
 

@@ -17,7 +17,9 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::kit::{flow_filter, gro_dirs, sender, share, SideDetails};
+use super::kit::{
+    flow_filter, frees, gro_dirs, most, psh_sentence, sender, share, GroBlame, SideDetails,
+};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::{CaptureEvidence, FlowTable};
 use crate::gro::Blocker;
@@ -32,8 +34,6 @@ pub const MIN_BULK_SHARE: f64 = 0.5;
 pub const WARN_BACK_TO_BACK: u64 = 500;
 /// Initial TTLs of Linux (`net.ipv4.ip_default_ttl` = 64; 255 for some raw and ICMP paths).
 pub const LINUX_TTLS: [u8; 2] = [64, 255];
-/// A rule that fails for at least this share of the judged pairs explains the lack of merging.
-pub const BLOCKER_SHARE: f64 = 0.5;
 
 pub struct NoCoalescing;
 
@@ -49,8 +49,11 @@ struct Details {
     back_to_back_full_size: u64,
     mtu: u32,
     merge_rate: Option<f64>,
-    /// The rule that explains it, when one blocks most pairs.
+    /// The rule that explains it, when one blocks most pairs (the first of `must_fix`, else
+    /// `psh` or a rule of the traffic's shape).
     blocker: Option<&'static str>,
+    /// Every rule a device or stack writes that blocks most pairs, in the order they must go.
+    must_fix: Vec<&'static str>,
     /// Other flows to the same receiver whose frames were coalesced.
     receiver_coalesced_flows: usize,
 }
@@ -80,11 +83,8 @@ impl Detector for NoCoalescing {
             {
                 continue;
             }
-            let blocker = g
-                .top_blockers()
-                .into_iter()
-                .next()
-                .filter(|&(_, n)| share(n, g.judged_pairs) >= BLOCKER_SHARE);
+            let blame = GroBlame::of(g);
+            let blocker = named_blocker(&blame);
             // Other flows to the same receiver with coalesced frames: GRO is on for this host.
             // This direction has none; the reverse one counts only when both ends share an
             // address (loopback), and it is not another flow.
@@ -95,10 +95,12 @@ impl Detector for NoCoalescing {
                     .is_some_and(|o| o.dirs[receiver].oversized.total > 0);
             let coalesced_elsewhere =
                 coalesced_by_receiver.get(&addr).copied().unwrap_or(0) - usize::from(own);
-            let (why, hint) = explain(blocker, coalesced_elsewhere, g.judged_pairs);
+            let (why, hint) = explain(&blame, blocker, coalesced_elsewhere);
             out.push(Finding {
                 id: Self::ID,
-                severity: if g.full_size.total >= WARN_BACK_TO_BACK {
+                // PSH ending most trains: the data comes as the application's messages, which GRO
+                // hands up one by one by design. Never a warning.
+                severity: if g.full_size.total >= WARN_BACK_TO_BACK && !blame.psh_most() {
                     Self::SEVERITY
                 } else {
                     Severity::Info
@@ -124,6 +126,7 @@ impl Detector for NoCoalescing {
                     mtu: g.mtu,
                     merge_rate: g.merge_rate(),
                     blocker: blocker.map(|(b, _)| b.name()),
+                    must_fix: blame.names(),
                     receiver_coalesced_flows: coalesced_elsewhere,
                 }),
             });
@@ -149,25 +152,70 @@ fn coalesced_by_receiver(flows: &FlowTable) -> FxHashMap<IpAddr, usize> {
     by_receiver
 }
 
-/// Why nothing was coalesced, and what to do: a header rule that blocks most pairs, or GRO
-/// working for other flows to the host, or GRO off.
+/// The rule the finding names first: the first header rule that must go, else PSH or any other
+/// rule that refuses most pairs.
+fn named_blocker(blame: &GroBlame<'_>) -> Option<(Blocker, u64)> {
+    let g = blame.g;
+    match blame.plan.first() {
+        Some(s) => Some((s.blocker, s.refused)),
+        None if blame.psh_most() => Some((Blocker::Psh, blame.psh())),
+        None => g
+            .top_blockers()
+            .into_iter()
+            .next()
+            .filter(|&(_, n)| most(n, g.judged_pairs)),
+    }
+}
+
+/// Why nothing was coalesced, and what to do: the header rules that block most pairs (all of
+/// them, in the order they must go), PSH ending the trains, another rule blocking most pairs, or
+/// GRO working for other flows to the host, or GRO off.
 fn explain(
+    blame: &GroBlame<'_>,
     blocker: Option<(Blocker, u64)>,
     coalesced_elsewhere: usize,
-    judged: u64,
 ) -> (String, String) {
+    let judged = blame.g.judged_pairs;
+    let check_gro = "Then check that GRO is on: `ethtool -k IFACE | grep -E \
+                     'generic-receive|large-receive'`.";
     match blocker {
+        Some(_) if !blame.plan.is_empty() => (
+            format!(
+                "the headers explain it: {}{}",
+                blame.sentence(),
+                blame.caveat()
+            ),
+            format!("{} {check_gro}", blame.hints()),
+        ),
+        Some((Blocker::Psh, n)) => {
+            let rest = blame.g.mergeable_pairs;
+            let (left, then) = if rest > 0 {
+                (
+                    format!("; the other {} would merge", frees(rest, judged)),
+                    format!(
+                        " For the pairs that would merge, {}",
+                        check_gro.replacen("Then check", "check", 1)
+                    ),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            (
+                format!(
+                    "the sender's messages explain {}: {}{left}",
+                    if rest > 0 { "most of it" } else { "it" },
+                    psh_sentence(n, judged)
+                ),
+                format!("{}{then}", Blocker::Psh.hint()),
+            )
+        }
         Some((b, n)) => (
             format!(
                 "the headers explain it: `{}` blocks {:.0}% of the segment pairs",
                 b.name(),
                 100.0 * share(n, judged)
             ),
-            format!(
-                "{} Then check that GRO is on: `ethtool -k IFACE | grep -E \
-                 'generic-receive|large-receive'`.",
-                b.hint()
-            ),
+            format!("{} {check_gro}", b.hint()),
         ),
         None if coalesced_elsewhere > 0 => (
             format!(

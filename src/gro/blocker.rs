@@ -48,6 +48,7 @@ blockers! {
     Ack => "ack",
     Window => "window",
     TcpOptions => "tcp-options",
+    Psh => "psh",
     TrainEnded => "train-ended",
     NotContiguous => "not-contiguous",
     LargerSegment => "larger-segment",
@@ -82,6 +83,29 @@ impl Blockers {
         self.0 & (1 << b as u32) != 0
     }
 
+    /// The set of `blockers`.
+    pub fn of(blockers: impl IntoIterator<Item = Blocker>) -> Blockers {
+        let mut set = Blockers::default();
+        for b in blockers {
+            set.insert(b);
+        }
+        set
+    }
+
+    /// `self` without `b`.
+    pub fn without(self, b: Blocker) -> Blockers {
+        Blockers(self.0 & !(1 << b as u32))
+    }
+
+    /// Whether every member of `self` is in `other`.
+    pub fn is_subset(self, other: Blockers) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
     /// The members, in kernel order.
     pub fn iter(self) -> impl Iterator<Item = Blocker> {
         Blocker::ALL
@@ -105,6 +129,20 @@ impl Blocker {
             self,
             Blocker::Ack | Blocker::Window | Blocker::NotContiguous | Blocker::LargerSegment
         )
+    }
+
+    /// PSH on the segment before: the end of one of the application's messages (a `write()` the
+    /// sender's stack flushed), where GRO ends the train by design (net/ipv4/tcp_offload.c
+    /// `tcp_gro_receive`, `flush |= flags & (... TCP_FLAG_PSH ...)`) so the receiver hands the
+    /// message up at once. Nothing on the network writes it wrong, so no finding warns about it.
+    pub fn is_message_boundary(self) -> bool {
+        self == Blocker::Psh
+    }
+
+    /// A rule on headers that a device or stack writes and can write differently: neither the
+    /// traffic's shape nor the application's message boundaries.
+    pub fn is_fixable(self) -> bool {
+        !self.is_traffic_shape() && !self.is_message_boundary()
     }
 
     /// What to do about it, in one sentence.
@@ -152,8 +190,11 @@ impl Blocker {
             Blocker::TcpOptions => {
                 "TCP option bytes differ between segments, usually a timestamp that ticks on every segment (a sender with a fine-grained clock, or segments spread out in time)."
             }
+            Blocker::Psh => {
+                "PSH marks the end of the application's message, where GRO hands the data up at once by design (tcp_gro_receive): nothing on the network to change. Only a bulk sender that pushes every segment (one small write() each) would gain from larger writes (autocorking, no TCP_NODELAY-style small writes)."
+            }
             Blocker::TrainEnded => {
-                "Segments end GRO trains: PSH on every segment, or writes smaller than the MSS; let the sender write larger buffers (disable TCP_NODELAY-style small writes, enable autocorking)."
+                "Segments end GRO trains: FIN, URG, RST or SYN, or segments shorter than the train's first (writes smaller than the MSS); let the sender write larger buffers."
             }
             Blocker::NotContiguous => {
                 "Segments arrive out of sequence (loss or reordering): look at retransmissions and reordering on the path first."

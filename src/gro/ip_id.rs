@@ -54,9 +54,6 @@ pub struct IdFacts {
     /// The first IDs of judged frames: (frame, id, df).
     pub samples: [(u64, u16, bool); ID_SAMPLES],
     pub sample_count: usize,
-    /// Judged pairs this layer's ID rule refused (under the model's kernel) and that only ID
-    /// rules refused: fixing the IDs would let them merge.
-    pub only_ids_blocked: u64,
 }
 
 impl IdFacts {

@@ -12,6 +12,7 @@ mod blocker;
 mod ip_id;
 mod kernel;
 mod rules;
+mod sets;
 
 use crate::decode::{IpFacts, Packet, TcpFacts};
 use crate::evidence::Evidence;
@@ -21,6 +22,7 @@ pub use blocker::{Blocker, Blockers};
 pub use ip_id::{IdFacts, IdStep, ID_SAMPLES};
 pub use kernel::{IdLayer, IdTrain, Kernel};
 use rules::Head;
+pub use sets::{BlockerSets, FixStep, SET_SLOTS};
 
 /// Consecutive segments further apart than this are not in the same NAPI poll, so GRO never sees
 /// them together: the pair is not judged. NICs coalesce interrupts for tens to a few hundred
@@ -126,6 +128,8 @@ pub struct GroDir {
     pub judged_pairs: u64,
     pub mergeable_pairs: u64,
     pub blockers: [u64; Blocker::COUNT],
+    /// The refused judged pairs per set of rules that refused them together.
+    pub refused_sets: BlockerSets,
     /// Second frames of judged pairs that a header rule (not the IP ID, not the traffic's shape)
     /// blocked.
     pub header_blocked: Evidence,

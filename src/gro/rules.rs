@@ -153,7 +153,8 @@ fn tunnel_rules(p: &TunHead, c: &TunHead, v: &mut Blockers) {
 /// tcp_gro_receive: flags equal except CWR/FIN/PSH and no CWR on the new one; same ACK number,
 /// window and option bytes; contiguous; not larger than the train's first segment. The previous
 /// segment ended the train when it had PSH, FIN, URG, RST or SYN, or was shorter than the train's
-/// segment size (`out_check_final`).
+/// segment size (`out_check_final`: `flush = len < mss; flush |= flags & (URG | PSH | RST | SYN |
+/// FIN)`). PSH is counted apart: it is the application's message boundary, not a fault.
 fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Blockers) {
     use tcp_flags::{CWR, FIN, PSH, RST, SYN, URG};
     if c.flags & CWR != 0 || (c.flags ^ p.flags) & !(CWR | FIN | PSH) != 0 {
@@ -168,7 +169,10 @@ fn tcp_rules(p: &Head, c: &Head, train_first: u32, v: &mut Blockers) {
     if p.options[..p.options_len] != c.options[..c.options_len] {
         v.insert(Blocker::TcpOptions);
     }
-    if p.flags & (PSH | FIN | URG | RST | SYN) != 0 || p.payload < train_first {
+    if p.flags & PSH != 0 {
+        v.insert(Blocker::Psh);
+    }
+    if p.flags & (FIN | URG | RST | SYN) != 0 || p.payload < train_first {
         v.insert(Blocker::TrainEnded);
     }
     if p.seq_end != c.seq {
@@ -199,23 +203,14 @@ impl GroDir {
 
         self.judged_pairs += 1;
         self.record_ids(p, c);
-        let only_ids = !v.is_empty() && v.iter().all(Blocker::is_ip_id);
-        if only_ids {
-            for (layer, b) in [
-                (IdLayer::Outer, Blocker::OuterIpId),
-                (IdLayer::Inner, Blocker::IpId),
-            ] {
-                if v.contains(b) {
-                    self.ids[layer.index()].only_ids_blocked += 1;
-                }
-            }
-        }
         if !v.is_empty() {
             for b in v.iter() {
                 self.blockers[b as usize] += 1;
             }
-            // A header rule (not the IP ID, not the traffic's shape) failed.
-            if v.iter().any(|b| !b.is_ip_id() && !b.is_traffic_shape()) {
+            self.refused_sets.add(v);
+            // A header rule (not the IP ID, not the traffic's shape or a message boundary)
+            // failed.
+            if v.iter().any(|b| !b.is_ip_id() && b.is_fixable()) {
                 self.header_blocked.push(c.frame);
             }
             self.start_train(c);
