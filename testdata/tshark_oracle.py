@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Records which frames tshark flags with each tcp.analysis.* flag, for the agreement test
-(src/tests/tcp_agreement.rs), and the server name and ALPN of every QUIC ClientHello tshark reads
-from a client Initial (src/tests/real_captures.rs). Writes testdata/oracle/tcp_analysis.json and
-testdata/oracle/quic_hello.json.
+(src/tests/tcp_agreement.rs), the server name and ALPN of every QUIC ClientHello tshark reads
+from a client Initial (src/tests/real_captures.rs), and per TCP direction the count and median of
+tshark's RTT samples, tcp.analysis.ack_rtt (src/tests/rtt_agreement.rs). Writes
+testdata/oracle/tcp_analysis.json, testdata/oracle/quic_hello.json and testdata/oracle/rtt.json.
 
     python3 testdata/tshark_oracle.py [SHARED_CAPTURES_DIR]
 
@@ -70,13 +71,56 @@ def quic_hellos(path):
     return list(seen.values())
 
 
+def rtt_samples(path):
+    """tcp.analysis.ack_rtt per tcp.stream and data direction: sample count and median (ms).
+
+    tshark puts ack_rtt on the ACKing frame (the time since the segment whose end it acknowledges
+    exactly, packet-tcp.c, tcp_analyze_sequence_number); the RTT belongs to the data of the other
+    direction, so the data sender is the ACK's destination. The median is the nearest-rank one
+    (the lower middle of an even count), as offload-doctor's quantiles compute it. A tunnelled
+    flow is named by its innermost IP header (the last ip or ipv6 in frame.protocols before tcp),
+    as offload-doctor names it.
+    """
+    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==8472,vxlan", "-Y", "tcp.analysis.ack_rtt",
+           "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-e", "tcp.stream", "-e",
+           "frame.protocols", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
+           "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.analysis.ack_rtt"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    dirs = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) != 9 or not cols[0].isdigit() or not cols[8]:
+            continue
+        last = lambda c: c.split("|")[-1]
+        stream, protos, s4, d4, s6, d6 = int(cols[0]), cols[1].split(":"), *map(last, cols[2:6])
+        sp, dp, rtt = map(last, cols[6:9])
+        below_tcp = protos[:protos.index("tcp")] if "tcp" in protos else protos
+        inner = [p for p in below_tcp if p in ("ip", "ipv6")]
+        if not inner:
+            continue
+        if inner[-1] == "ip":
+            src, dst = "%s:%s" % (s4, sp), "%s:%s" % (d4, dp)
+        else:
+            src, dst = "[%s]:%s" % (s6, sp), "[%s]:%s" % (d6, dp)
+        # The ACK goes from the data's receiver to its sender.
+        dirs.setdefault((stream, dst, src), []).append(float(rtt) * 1e3)
+    res = []
+    for (stream, sender, receiver), v in sorted(dirs.items()):
+        v.sort()
+        median = v[(len(v) + 1) // 2 - 1]
+        res.append({"stream": stream, "sender": sender, "receiver": receiver, "samples": len(v),
+                    "median_ms": round(median, 6)})
+    return res
+
+
 def main():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "captures")
     version = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     files = {}
     fx = os.path.join(HERE, "fixtures")
     for name in sorted(os.listdir(fx)):
-        if name.endswith(".expect.json"):
+        # qlog files beside the QUIC fixtures have no expectations of their own.
+        if name.endswith(".expect.json") or not os.path.exists(os.path.join(fx, name + ".expect.json")):
             continue
         exp = json.load(open(os.path.join(fx, name + ".expect.json")))
         if exp.get("exit_code", 0) != 0 or exp.get("args"):
@@ -99,6 +143,16 @@ def main():
                     hellos[name] = found
     with open(os.path.join(HERE, "oracle", "quic_hello.json"), "w") as f:
         json.dump({"generated_with": version, "files": hellos}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    rtts = {}
+    if os.path.isdir(shared):
+        for name in sorted(os.listdir(shared)):
+            if name.endswith((".pcap", ".pcapng")):
+                found = rtt_samples(os.path.join(shared, name))
+                if found:
+                    rtts[name] = found
+    with open(os.path.join(HERE, "oracle", "rtt.json"), "w") as f:
+        json.dump({"generated_with": version, "files": rtts}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 

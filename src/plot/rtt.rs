@@ -1,4 +1,5 @@
-//! The RTT graph of a direction: every sample (seq/ACK under Karn's rule, and TCP timestamps).
+//! The RTT graph of a direction: every sample (seq/ACK under Karn's rule, and TCP timestamps);
+//! the caption summarises the reported RTT (`DirMetrics::rtt`).
 
 use super::chart::{palette, Axis, Chart, PlotKind, Point, Series, Style, Unit};
 use super::dir::{x_axis, Canvas, Dir};
@@ -37,7 +38,7 @@ pub fn rtt(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     let (samples, _) = d.conn.dirs[d.side].rtt();
     let caption = samples.quantiles().map_or(String::new(), |q| {
         format!(
-            "{} samples; median {}, p99 {}, max {} (Karn's rule: no samples from retransmitted data)",
+            "{} samples; median {}, p99 {}, max {} (seq/ACK under Karn's rule; timestamps for resent data)",
             units::thousands(q.count),
             units::duration(q.median_ns as f64 / 1e9),
             units::duration(q.p99_ns as f64 / 1e9),

@@ -9,7 +9,7 @@ use super::quic::QuicReport;
 use super::time::seconds;
 use crate::flow::{CaptureEvidence, DirStats, Direction, Flow, Protocol, Side};
 use crate::gro::{GroDir, Kernel, MtuSource};
-use crate::tcp::metrics::{Counts, DirMetrics, RttSource};
+use crate::tcp::metrics::{Counts, DirMetrics};
 use crate::tcp::TcpConn;
 
 #[derive(Debug, Serialize)]
@@ -105,7 +105,8 @@ impl OffloadDirReport {
 /// RTT summary, in milliseconds.
 #[derive(Debug, Serialize)]
 pub struct RttReport {
-    /// `timestamps` (TSval → TSecr, RFC 7323) or `seq-ack` (segment → covering ACK, Karn's rule).
+    /// `seq-ack` (segment → covering ACK, Karn's rule), `timestamps` (TSval → first TSecr,
+    /// RFC 7323) or `seq-ack+timestamps` (timestamps for the ACKs of resent data).
     pub source: &'static str,
     pub samples: u64,
     pub min_ms: f64,
@@ -191,10 +192,7 @@ impl TcpDirReport {
             timestamps: o.timestamps,
             max_segment_bytes: o.max_payload,
             rtt: samples.quantiles().map(|q| RttReport {
-                source: match source {
-                    RttSource::Timestamps => "timestamps",
-                    RttSource::SeqAck => "seq-ack",
-                },
+                source: source.name(),
                 samples: q.count,
                 min_ms: ms(q.min_ns),
                 median_ms: ms(q.median_ns),

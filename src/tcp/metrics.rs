@@ -1,40 +1,17 @@
-//! Per-direction TCP measurements: bytes, RTT, bytes in flight, zero-window time
-//! and capture gaps. Everything is updated in place per frame; the only allocations are bounded
-//! per-flow buffers that grow to their cap and stay there.
-
-use std::collections::VecDeque;
+//! Per-direction TCP measurements: bytes, RTT (sampled by [`super::rtt`]), bytes in flight,
+//! zero-window time and capture gaps. Everything is updated in place per frame; the only
+//! allocations are bounded per-flow buffers that grow to their cap and stay there.
 
 use super::events::Events;
+use super::rtt::{RttSampler, SentSegment};
 use super::seq::SeqNum;
 use super::stats::{Samples, Series};
 
 pub use super::counts::Counts;
+pub use super::rtt::{RttSource, RttTaken};
 
-/// Segments remembered for RTT sampling (RFC 6298 §3 / Karn's rule) per direction; older ones
-/// are forgotten when more are outstanding (no sample for them).
-const MAX_OUTSTANDING: usize = 1024;
-/// TSval values remembered for RFC 7323 timestamp RTT samples per direction.
-const MAX_TSVALS: usize = 256;
 /// Sequence holes ("previous segment not captured") tracked per direction.
 const MAX_HOLES: usize = 16;
-
-#[derive(Debug, Clone, Copy)]
-struct Outstanding {
-    start: SeqNum,
-    end: SeqNum,
-    ts: i64,
-    /// Retransmitted (Karn: its ACK is ambiguous) or already sampled.
-    no_sample: bool,
-}
-
-/// Where an RTT sample came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RttSource {
-    /// Data segment to the ACK that covers it, skipping retransmitted data (Karn's rule).
-    SeqAck,
-    /// TSval to the first TSecr echoing it (RFC 7323).
-    Timestamps,
-}
 
 /// Measurements for the segments one side sends (and the ACKs the other side returns for them).
 #[derive(Debug, Clone, Default)]
@@ -65,10 +42,7 @@ pub struct DirMetrics {
     sack: [(SeqNum, SeqNum); 4],
     sack_count: usize,
 
-    pub rtt_seq: Samples,
-    pub rtt_ts: Samples,
-    outstanding: VecDeque<Outstanding>,
-    tsvals: VecDeque<(u32, i64)>,
+    pub rtt_sampler: RttSampler,
 
     pub inflight_peak: u32,
     /// Bytes in flight after the latest segment or ACK of this direction.
@@ -103,15 +77,6 @@ pub const MAX_WINDOW: u32 = 1 << 30;
 /// a corrupt or reused sequence number, not data.
 pub const MAX_GAP_RATE: f64 = 50e9;
 
-/// The RTT samples one ACK gave, in nanoseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RttTaken {
-    /// From the sequence number the ACK covers (Karn's rule applied).
-    pub seq: Option<u64>,
-    /// From the TSecr echoing a TSval seen sent (RFC 7323 §4).
-    pub ts: Option<u64>,
-}
-
 /// What one frame sent by this side brings.
 pub struct Sent {
     pub ts_ns: i64,
@@ -133,9 +98,6 @@ impl DirMetrics {
         let previous_ns = self.last_sent_ns.replace(s.ts_ns);
         self.counts.add(ev);
         self.window(s);
-        if let Some(v) = s.tsval {
-            self.tsval(v, s.ts_ns);
-        }
         if s.len == 0 && !s.syn_fin {
             return;
         }
@@ -148,7 +110,15 @@ impl DirMetrics {
         let end = s.seq.plus(s.len);
         let seg_end = if s.syn_fin { end.plus(1) } else { end };
         self.highest = Some(self.highest.map_or(seg_end, |h| h.max(seg_end)));
-        self.karn(s, new, seg_end);
+        self.rtt_sampler.sent(&SentSegment {
+            ts_ns: s.ts_ns,
+            seq: s.seq,
+            end: seg_end,
+            len: s.len,
+            new,
+            tsval: s.tsval,
+            events: s.events,
+        });
 
         // Bytes in flight after this segment: highest sent minus cumulative ACK minus SACKed.
         if s.len > 0 {
@@ -176,20 +146,6 @@ impl DirMetrics {
                 self.zero_since = None;
             }
             _ => {}
-        }
-    }
-
-    /// Keeps a TSval that moved forward, for timestamp RTT samples.
-    fn tsval(&mut self, v: u32, ts_ns: i64) {
-        if self
-            .tsvals
-            .back()
-            .is_none_or(|&(last, _)| v.wrapping_sub(last) as i32 > 0)
-        {
-            if self.tsvals.len() == MAX_TSVALS {
-                self.tsvals.pop_front();
-            }
-            self.tsvals.push_back((v, ts_ns));
         }
     }
 
@@ -226,34 +182,6 @@ impl DirMetrics {
         new
     }
 
-    /// Karn's rule: a retransmitted range never gives a sample; a new one is outstanding until
-    /// ACKed.
-    fn karn(&mut self, s: &Sent, new: u32, seg_end: SeqNum) {
-        if s.events
-            .any(Events::ANY_RETRANSMISSION | Events::OUT_OF_ORDER)
-            || new < s.len
-        {
-            for o in self.outstanding.iter_mut().rev() {
-                if o.end <= s.seq {
-                    break;
-                }
-                if o.start < seg_end {
-                    o.no_sample = true;
-                }
-            }
-        } else {
-            if self.outstanding.len() == MAX_OUTSTANDING {
-                self.outstanding.pop_front();
-            }
-            self.outstanding.push_back(Outstanding {
-                start: s.seq,
-                end: seg_end,
-                ts: s.ts_ns,
-                no_sample: false,
-            });
-        }
-    }
-
     /// Highest sequence sent minus the cumulative ACK minus SACKed bytes (RFC 6675's "pipe"
     /// without loss marking), once both are known.
     fn outstanding_bytes(&self) -> Option<u32> {
@@ -281,7 +209,6 @@ impl DirMetrics {
         tsecr: Option<u32>,
         sack: &[(u32, u32)],
     ) -> RttTaken {
-        let mut taken = RttTaken::default();
         let advanced = self.acked.is_none_or(|a| ack > a);
         if advanced {
             self.acked = Some(ack);
@@ -293,28 +220,6 @@ impl DirMetrics {
         }
 
         if advanced {
-            // Seq/ACK sample: the newest segment fully covered, else the one the ACK lands in.
-            let mut covered: Option<Outstanding> = None;
-            while let Some(o) = self.outstanding.front().copied() {
-                if o.end <= ack {
-                    covered = Some(o);
-                    self.outstanding.pop_front();
-                } else {
-                    break;
-                }
-            }
-            if let Some(o) = covered.filter(|o| !o.no_sample) {
-                taken.seq = Some(ts_ns.saturating_sub(o.ts).max(0) as u64);
-            } else if let Some(o) = self.outstanding.front_mut() {
-                // A partial ACK of a large (TSO/GSO) segment: one sample, from its first ACK.
-                if o.start < ack && !o.no_sample && covered.is_none() {
-                    taken.seq = Some(ts_ns.saturating_sub(o.ts).max(0) as u64);
-                    o.no_sample = true;
-                }
-            }
-            if let Some(v) = taken.seq {
-                self.rtt_seq.push(v);
-            }
             // Holes below the ACK were received but never captured.
             self.ack_holes(ack);
             // An ACK beyond everything seen: the capture missed the tail.
@@ -328,20 +233,7 @@ impl DirMetrics {
             }
         }
 
-        if let Some(e) = tsecr {
-            // The first echo of a TSval we saw sent: one sample; older TSvals are done with.
-            let i = self
-                .tsvals
-                .partition_point(|&(v, _)| (v.wrapping_sub(e) as i32) < 0);
-            if let Some(&(v, t)) = self.tsvals.get(i) {
-                if v == e {
-                    let rtt = ts_ns.saturating_sub(t).max(0) as u64;
-                    self.rtt_ts.push(rtt);
-                    taken.ts = Some(rtt);
-                    self.tsvals.drain(..=i);
-                }
-            }
-        }
+        let taken = self.rtt_sampler.acked(ts_ns, ack, tsecr, advanced);
         // An ACK takes bytes out of flight, it never puts any in (RFC 6675 §5 (C.4): "pipe"
         // grows only by what is transmitted). A larger figure here is the measurement's, not
         // the wire's: a first ACK on a capture that began mid-stream, SACK blocks an ACK no
@@ -451,13 +343,9 @@ impl DirMetrics {
         }
     }
 
-    /// The RTT samples to report: timestamps when the connection had them, else seq/ACK.
+    /// The RTT samples to report and where they came from ([`RttSampler::reported`]).
     pub fn rtt(&self) -> (&Samples, RttSource) {
-        if self.rtt_ts.count() > 0 {
-            (&self.rtt_ts, RttSource::Timestamps)
-        } else {
-            (&self.rtt_seq, RttSource::SeqAck)
-        }
+        self.rtt_sampler.reported()
     }
 }
 
@@ -487,10 +375,10 @@ mod tests {
         m.sent(&sent(1000, 100, 1_000, Events::default()));
         m.sent(&sent(1000, 100, 5_000, Events::RETRANSMISSION));
         m.acked(9_000, SeqNum(1100), None, &[]);
-        assert_eq!(m.rtt_seq.count(), 0, "the ACK is ambiguous");
+        assert_eq!(m.rtt_sampler.seq.count(), 0, "the ACK is ambiguous");
         m.sent(&sent(1100, 100, 10_000, Events::default()));
         m.acked(13_000, SeqNum(1200), None, &[]);
-        let q = m.rtt_seq.quantiles().expect("one sample");
+        let q = m.rtt_sampler.seq.quantiles().expect("one sample");
         assert_eq!((q.count, q.min_ns), (1, 3_000));
         assert_eq!(m.retransmitted_bytes, 100);
         assert_eq!(m.new_bytes, 200);
@@ -504,25 +392,27 @@ mod tests {
         m.acked(51_000, SeqNum(2_896), None, &[]);
         m.acked(52_000, SeqNum(5_792), None, &[]);
         m.acked(60_000, SeqNum(64_000), None, &[]);
-        let q = m.rtt_seq.quantiles().expect("a sample");
+        let q = m.rtt_sampler.seq.quantiles().expect("a sample");
         assert_eq!((q.count, q.max_ns), (1, 50_000));
     }
 
     #[test]
     fn timestamps_sample_once_per_tsval() {
         let mut m = DirMetrics::default();
-        let mut s = sent(0, 100, 1_000, Events::default());
-        s.tsval = Some(7);
-        m.sent(&s);
-        let mut s = sent(100, 100, 2_000, Events::default());
-        s.tsval = Some(8);
-        m.sent(&s);
-        m.acked(11_000, SeqNum(200), Some(7), &[]);
+        for (seq, t, tsval) in [(0, 1_000, 7), (100, 1_500, 7), (200, 2_000, 8)] {
+            let mut s = sent(seq, 100, t, Events::default());
+            s.tsval = Some(tsval);
+            m.sent(&s);
+        }
+        m.acked(11_000, SeqNum(100), Some(7), &[]);
+        // New data acknowledged, echoing 7 again: 7 has given its sample.
         m.acked(12_000, SeqNum(200), Some(7), &[]);
-        m.acked(22_000, SeqNum(200), Some(8), &[]);
-        let q = m.rtt_ts.quantiles().expect("samples");
+        m.acked(22_000, SeqNum(300), Some(8), &[]);
+        let q = m.rtt_sampler.ts.quantiles().expect("samples");
         assert_eq!((q.count, q.min_ns, q.max_ns), (2, 10_000, 20_000));
-        assert_eq!(m.rtt().1, RttSource::Timestamps);
+        // Every ACK of new data gave a seq/ACK sample, which the report prefers (Linux).
+        let (reported, source) = m.rtt();
+        assert_eq!((reported.count(), source), (3, RttSource::SeqAck));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! [`wireshark`] reproduces Wireshark's `tcp.analysis.*` flags frame by frame; [`metrics`]
 //! measures what those flags do not (bytes, RTT, bytes in flight, zero-window time, capture gaps,
-//! throughput series); [`evidence`] keeps each connection's first frames of the events that
+//! throughput series), with RTT sampling in [`rtt`]; [`evidence`] keeps each connection's first frames of the events that
 //! findings cite; [`trace`] keeps the per-segment data behind time-sequence graphs. All sequence
 //! arithmetic goes through [`seq::SeqNum`]. Part of the flow stage: the flow table feeds it, and
 //! it knows sides only through [`crate::flow::side`].
@@ -15,6 +15,7 @@ pub mod events;
 pub mod evidence;
 pub mod id_order;
 pub mod metrics;
+pub mod rtt;
 pub mod seq;
 pub mod stats;
 pub mod trace;

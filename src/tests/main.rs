@@ -6,6 +6,7 @@
 //! - `real_captures`: agreement with the tshark oracle on ../shared/captures.
 //! - `review`: every warning and error on ../shared/captures is in testdata/review.tsv as true.
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
+//! - `rtt_agreement`: each TCP direction's RTT median against tshark's `ack_rtt`.
 //! - `hostile_input`: cut and mutated captures never panic.
 //! - `inflight_invariant`: `high-inflight` never sums more than the connections' own peaks.
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
@@ -29,4 +30,5 @@ mod outputs;
 mod plots;
 mod real_captures;
 mod review;
+mod rtt_agreement;
 mod tcp_agreement;

@@ -130,7 +130,7 @@ const DIFFERENCES: &[(&str, &str, u64, bool, &str)] = &[
 ];
 
 /// Captures whose TCP segments partly travel in IP fragments (of the outer tunnel packets).
-const REASSEMBLED_BY_TSHARK: &[&str] = &[
+pub(crate) const REASSEMBLED_BY_TSHARK: &[&str] = &[
     "zeek__erspan_gretap.pcap",
     "zeek__gtp1_gn_normal_incl_fragmentation.pcap",
 ];
