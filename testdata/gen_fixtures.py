@@ -381,6 +381,7 @@ def tunnel_fixtures():
         fixture(name, pcap([(x, None) for x in frames]), {
             "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
             "flows": [f], "findings": []})
+    wlan_and_nested_fixtures(inner_pk, inner, gre, erspan2)
     # Shims: MPLS (two labels) and PPPoE over 802.1ad + 802.1Q; the flow has no tunnel context.
     def mpls(ip):
         return struct.pack("!II", (16 << 12) | 64, (32 << 12) | 0x100 | 64) + ip
@@ -411,6 +412,72 @@ def tunnel_fixtures():
     fixture("vxlan_header_truncated.pcap", pcap([(bad, None)]), {
         "capture": {"frames": 1, "decoded": {}, "undecoded": {"tunnel-header-truncated": 1}},
         "flows": [], "findings": []})
+
+
+def wlan80211(ip, to_ds, protected=False, subtype=8, order=False):
+    """An IEEE 802.11 frame (IEEE 802.11-2020 §9.3.2.1): data type, `subtype` (8: QoS data, 12:
+    QoS Null), ToDS from the station to the AP or FromDS back, LLC/SNAP (RFC 1042) + IPv4."""
+    fc0 = (subtype << 4) | (2 << 2)
+    fc1 = (0x01 if to_ds else 0x02) | (0x40 if protected else 0) | (0x80 if order else 0)
+    sta, bssid, router = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b"), bytes.fromhex("02000000000c")
+    addrs = bssid + sta + router if to_ds else sta + bssid + router
+    h = struct.pack("<BBH", fc0, fc1, 44) + addrs + struct.pack("<H", 0x10)
+    if subtype & 8:
+        h += struct.pack("<H", 5)  # QoS control: TID 5
+        if order:
+            h += bytes(4)  # HT control
+    if subtype & 4:
+        return h  # no body
+    if protected:
+        # CCMP header and ciphertext: nothing in it reads as LLC.
+        return h + bytes.fromhex("0100002000000000") + bytes((i * 37) & 0xFF for i in range(len(ip))) + bytes(8)
+    return h + bytes.fromhex("aaaa03000000") + struct.pack("!H", 0x0800) + ip
+
+
+def wlan_and_nested_fixtures(inner_pk, inner, gre, erspan2):
+    """802.11 in GRE (a WLAN controller's tunnel from its APs) and VXLAN mirrored by ERSPAN."""
+    client = lambda p: p[12:16] == ip4("10.1.0.1")
+    ends = lambda c: ("172.16.0.1", "172.16.0.2") if c else ("172.16.0.2", "172.16.0.1")
+    tunnel = lambda kind, vni, oc, os_, **kw: dict(
+        {"kind": kind, "vni": vni, "vni_s2c": vni, "outer_client": oc, "outer_server": os_}, **kw)
+    # AP 172.16.0.1 tunnels its stations' frames to the controller 172.16.0.2 with Aruba's GRE
+    # protocol type 0x8200; the station is the client. Every other frame carries HT control.
+    frames = []
+    for i, p in enumerate(inner_pk):
+        a, b = ends(client(p))
+        body = wlan80211(p, to_ds=client(p), order=i % 2 == 1)
+        frames.append(eth(ipv4(a, b, 47, gre(0x8200, body), ident=100 + i, df=False)))
+    f = dict(inner)
+    f["tunnel"] = tunnel("gre-wlan", 0, "172.16.0.1", "172.16.0.2")
+    f["wireshark_filter"] = "gre && wlan && ip.addr == 10.1.0.1 && ip.addr == 10.1.0.2 && tcp.port == 33000 && tcp.port == 443"
+    fixture("gre_wlan.pcap", pcap([(x, None) for x in frames]), {
+        "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+        "flows": [f], "findings": []})
+    # Protected (encrypted) data frames stop there with a reason; a QoS Null frame has no body.
+    frames = [eth(ipv4("172.16.0.1", "172.16.0.2", 47, gre(0x8210, wlan80211(p, True, protected=True)),
+                       ident=200 + i, df=False)) for i, p in enumerate(inner_pk[:3])]
+    frames.append(eth(ipv4("172.16.0.1", "172.16.0.2", 47, gre(0x8210, wlan80211(b"", True, subtype=12)),
+                           ident=203, df=False)))
+    fixture("gre_wlan_protected.pcap", pcap([(x, None) for x in frames]), {
+        "capture": {"frames": 4, "decoded": {"non-ip": 1}, "undecoded": {"wlan-protected": 3}},
+        "flows": [], "findings": []})
+    # A switch mirrors (ERSPAN II, session 5, to the collector 172.16.0.2) the VXLAN traffic
+    # between the VTEPs 192.168.0.1 and 192.168.0.2: the flow is the VXLAN tenant's, seen
+    # through the mirror.
+    frames = []
+    for i, p in enumerate(inner_pk):
+        c = client(p)
+        va, vb = ("192.168.0.1", "192.168.0.2") if c else ("192.168.0.2", "192.168.0.1")
+        vx = eth(ipv4(va, vb, 17, udp(50000 + i % 7, 4789, vxlan(5001, eth(p)), 0), ident=300 + i, df=False))
+        frames.append(eth(ipv4("172.16.0.1", "172.16.0.2", 47, gre(0x88BE, erspan2(5, vx), seq=i),
+                               ident=100 + i, df=False)))
+    f = dict(inner)
+    f["tunnel"] = tunnel("vxlan", 5001, "192.168.0.1", "192.168.0.2", via=["erspan"])
+    f["wireshark_filter"] = ("erspan && vxlan.vni == 5001 && ip.addr == 10.1.0.1 && ip.addr == 10.1.0.2"
+                             " && tcp.port == 33000 && tcp.port == 443")
+    fixture("erspan_vxlan.pcap", pcap([(x, None) for x in frames]), {
+        "capture": {"frames": len(frames), "decoded": {"tcp": len(frames)}, "undecoded": {}},
+        "flows": [f], "findings": []})
 
 
 def vlan_ipv6_fragment_fixtures():

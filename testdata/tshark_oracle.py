@@ -119,10 +119,11 @@ def main():
     files = {}
     fx = os.path.join(HERE, "fixtures")
     for name in sorted(os.listdir(fx)):
-        # qlog files beside the QUIC fixtures have no expectations of their own.
-        if name.endswith(".expect.json") or not os.path.exists(os.path.join(fx, name + ".expect.json")):
+        expect = os.path.join(fx, name + ".expect.json")
+        # Only captures have expectations (qlog files beside a fixture are no capture).
+        if name.endswith(".expect.json") or not os.path.exists(expect):
             continue
-        exp = json.load(open(os.path.join(fx, name + ".expect.json")))
+        exp = json.load(open(expect))
         if exp.get("exit_code", 0) != 0 or exp.get("args"):
             continue
         files["fixtures/" + name] = flags(os.path.join(fx, name))

@@ -18,8 +18,14 @@ pub enum Undecoded {
     IpInvalid,
     /// The TCP/UDP header is cut (snaplen) or malformed.
     TransportInvalid,
-    /// A tunnel header (VXLAN/Geneve) is cut.
+    /// A tunnel header (VXLAN, Geneve, GRE, ERSPAN, 802.11 in GRE, ...) is cut.
     TunnelTruncated,
+    /// An 802.11 frame with the Protected bit set: its body is encrypted (WEP, TKIP, CCMP,
+    /// GCMP), so what it carries cannot be read without the keys.
+    WlanProtected,
+    /// An 802.11 data frame we do not open: an A-MSDU (several packets in one frame) or a
+    /// protocol version other than 0.
+    WlanNotDecoded,
     /// A pcapng Custom or Systemd Journal record: numbered like a frame, but not a packet.
     NonPacket,
 }
@@ -34,6 +40,8 @@ impl Undecoded {
             Undecoded::IpInvalid => "ip-header-invalid".into(),
             Undecoded::TransportInvalid => "transport-header-invalid".into(),
             Undecoded::TunnelTruncated => "tunnel-header-truncated".into(),
+            Undecoded::WlanProtected => "wlan-protected".into(),
+            Undecoded::WlanNotDecoded => "wlan-not-decoded".into(),
             Undecoded::NonPacket => "pcapng-non-packet-record".into(),
         }
     }
@@ -194,6 +202,9 @@ pub enum TunnelKind {
     IpInIp,
     /// 3GPP TS 29.281 GTP-U over UDP 2152 (the TEID is the `vni`).
     GtpU,
+    /// IEEE 802.11 frames in GRE, as WLAN controllers tunnel them from their access points
+    /// (Aruba's protocol types 0x8200 to 0x8370; the GRE key, if any, is the `vni`).
+    GreWlan,
 }
 
 impl TunnelKind {
@@ -206,6 +217,22 @@ impl TunnelKind {
             TunnelKind::Erspan => "erspan",
             TunnelKind::IpInIp => "ip-in-ip",
             TunnelKind::GtpU => "gtp-u",
+            TunnelKind::GreWlan => "gre-wlan",
+        }
+    }
+
+    /// The Wireshark protocol whose presence marks a frame of this tunnel (display filter
+    /// names of epan/dissectors: packet-vxlan.c, packet-geneve.c, packet-gtp.c, packet-gre.c,
+    /// packet-erspan.c, packet-ieee80211.c). IP in IP has none short of the outer protocol.
+    pub fn wireshark_proto(self) -> Option<&'static str> {
+        match self {
+            TunnelKind::Vxlan => Some("vxlan"),
+            TunnelKind::Geneve => Some("geneve"),
+            TunnelKind::GtpU => Some("gtp"),
+            TunnelKind::Gre | TunnelKind::Nvgre => Some("gre"),
+            TunnelKind::Erspan => Some("erspan"),
+            TunnelKind::GreWlan => Some("wlan"),
+            TunnelKind::IpInIp => None,
         }
     }
 
@@ -221,7 +248,13 @@ impl TunnelKind {
     }
 }
 
-/// The encapsulating headers of a tunnelled frame.
+/// Tunnels one frame may nest, the outermost counted: ERSPAN mirroring VXLAN is two. Each level
+/// is decoded by recursion, so hostile nesting (GRE in GRE in GRE ...) must stop somewhere; a
+/// tunnel below the last level stays what its carrier says (UDP, other-ip).
+pub const MAX_TUNNEL_DEPTH: usize = 4;
+
+/// The encapsulating headers of a tunnelled frame: the innermost tunnel, whose inner frame holds
+/// the packet, and the kinds of the tunnels around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tunnel {
     pub kind: TunnelKind,
@@ -233,6 +266,29 @@ pub struct Tunnel {
     pub outer_udp: Option<UdpFacts>,
     /// VXLAN flags byte, Geneve's O/C flags byte, GRE's first flags byte, GTP-U's flags byte.
     pub flags: u8,
+    /// The tunnels that carry this one, outermost first, then `None`: ERSPAN around the VXLAN
+    /// it mirrored. Their headers are the carriers' business, not the endpoints' stacks'.
+    pub via: Via,
+}
+
+/// The kinds of the tunnels around the innermost one, outermost first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Via([Option<TunnelKind>; MAX_TUNNEL_DEPTH - 1]);
+
+impl Via {
+    /// The enclosing tunnels, outermost first.
+    pub fn kinds(&self) -> impl Iterator<Item = TunnelKind> + '_ {
+        self.0.iter().map_while(|k| *k)
+    }
+
+    /// This list with `outer` in front (the last kind falls off when full, which the depth
+    /// bound of the decoder never lets happen).
+    pub fn behind(self, outer: TunnelKind) -> Via {
+        let mut v = [None; MAX_TUNNEL_DEPTH - 1];
+        v[0] = Some(outer);
+        v[1..].copy_from_slice(&self.0[..MAX_TUNNEL_DEPTH - 2]);
+        Via(v)
+    }
 }
 
 /// Everything decoded from one frame.

@@ -43,6 +43,14 @@ pub const PROTO_TEB: u16 = 0x6558;
 pub const PROTO_ERSPAN_II: u16 = 0x88be;
 pub const PROTO_ERSPAN_III: u16 = 0x22eb;
 
+/// Aruba's protocol types for 802.11 frames from its access points: 0x8200 to 0x8370 in steps of
+/// 0x10 (Wireshark's packet-gre.h `GRE_ARUBA_8200` ... `GRE_ARUBA_8370`, each registered in the
+/// `gre.proto` table for the `wlan` dissector; `tshark -G decodes` lists those 24 values).
+/// `GRE_ARUBA_9000` is Aruba's too but is not 802.11.
+pub fn is_wlan(proto: u16) -> bool {
+    (0x8200..=0x8370).contains(&proto) && proto & 0x000f == 0
+}
+
 /// A GRE header whose fixed part and every optional field its flags announce are present.
 #[derive(Debug, Clone, Copy)]
 pub struct Gre<'a> {
@@ -188,6 +196,14 @@ mod tests {
             .expect("4 bytes")
             .payload()
             .is_empty());
+    }
+
+    #[test]
+    fn aruba_wlan_protocol_types() {
+        let wlan: Vec<u16> = (0..=u16::MAX).filter(|&p| is_wlan(p)).collect();
+        assert_eq!(wlan.len(), 24);
+        assert_eq!((wlan[0], wlan[23]), (0x8200, 0x8370));
+        assert!(!is_wlan(0x8208) && !is_wlan(0x8380) && !is_wlan(0x9000));
     }
 
     #[test]

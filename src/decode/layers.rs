@@ -21,6 +21,9 @@ pub(super) struct Ctx {
     /// Where the packet ends when a shim's length field says so (PPPoE): what follows is
     /// Ethernet padding, as Wireshark bounds the IP dissector by the PPPoE payload length.
     pub wire_end: std::cell::Cell<u32>,
+    /// Tunnel levels still allowed in this frame (`MAX_TUNNEL_DEPTH` at the start): each is
+    /// decoded by recursion.
+    pub tunnels_left: std::cell::Cell<u8>,
 }
 
 /// What a frame without a network layer is, from where slicing stopped.
@@ -140,14 +143,9 @@ impl Ctx {
             .saturating_sub(self.offset_of(s))
     }
 
-    pub fn layers<'a>(
-        &self,
-        p: &LaxSlicedPacket<'a>,
-        cfg: &DecodeConfig,
-        outer: bool,
-    ) -> Packet<'a> {
+    pub fn layers<'a>(&self, p: &LaxSlicedPacket<'a>, cfg: &DecodeConfig) -> Packet<'a> {
         let Some(net) = &p.net else {
-            if let Some(pkt) = self.unshim(p, cfg, outer) {
+            if let Some(pkt) = self.unshim(p, cfg) {
                 return pkt;
             }
             return Packet::new(no_network(&p.stop_err));
@@ -170,10 +168,10 @@ impl Ctx {
                 pkt.kind = Kind::Tcp;
                 pkt.tcp = Some(tcp_facts(t, &ip));
             }
-            Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, outer, pkt),
+            Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, pkt),
             Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)) => pkt.kind = Kind::Icmp,
             Some(TransportSlice::Igmp(_)) => {}
-            None if outer && is_ip_tunnel(ip.protocol) => {
+            None if self.may_open_tunnel() && is_ip_tunnel(ip.protocol) => {
                 let payload = net.ip_payload_ref().map_or(&[][..], |pl| pl.payload);
                 return self.ip_tunnel(ip, payload, cfg, pkt);
             }
@@ -187,7 +185,6 @@ impl Ctx {
         u: &etherparse::UdpSlice<'a>,
         ip: IpFacts,
         cfg: &DecodeConfig,
-        outer: bool,
         mut pkt: Packet<'a>,
     ) -> Packet<'a> {
         let udp = UdpFacts {
@@ -200,7 +197,7 @@ impl Ctx {
         };
         pkt.kind = Kind::Udp;
         pkt.udp = Some(udp);
-        if !outer {
+        if !self.may_open_tunnel() {
             return pkt;
         }
         self.udp_tunnel(ip, udp, u.payload(), cfg, pkt)

@@ -2,10 +2,11 @@
 //!
 //! Link layer (Ethernet, raw IP, Linux SLL/SLL2, BSD null/loop, NFLOG: [`link`]) → VLAN stack
 //! → MPLS / PPPoE ([`shim`]) → IPv4/IPv6 → TCP/UDP ([`layers`]), and for a tunnel — VXLAN
-//! ([`vxlan`]), Geneve ([`geneve`]), GTP-U ([`gtp`]), GRE with gretap, NVGRE and ERSPAN
-//! ([`gre`]), IP in IP — the inner frame decoded the same way ([`tunnel`]). etherparse's `LaxSlicedPacket` does the standard layers
-//! and keeps whatever parsed when a frame is cut by the snaplen or has IPv4 total length 0 (TSO /
-//! BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and the IPv6 extension
+//! ([`vxlan`]), Geneve ([`geneve`]), GTP-U ([`gtp`]), GRE with gretap, NVGRE, ERSPAN and
+//! 802.11 ([`gre`], [`wlan`]), IP in IP — the inner frame decoded the same way, tunnels inside
+//! it too up to [`MAX_TUNNEL_DEPTH`] levels ([`tunnel`]). etherparse's `LaxSlicedPacket` does
+//! the standard layers and keeps whatever parsed when a frame is cut by the snaplen or has IPv4
+//! total length 0 (TSO / BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and the IPv6 extension
 //! walk ([`ipv6_ext`]) are small checked views of our own. A frame is never dropped: what parsed
 //! is kept, and where decoding stopped is an [`Undecoded`] reason. The results are the plain
 //! values of [`facts`].
@@ -26,12 +27,13 @@ pub mod shim;
 pub mod tcp_header;
 mod tunnel;
 pub mod vxlan;
+pub mod wlan;
 
 use crate::capture::Frame;
 
 pub use facts::{
     tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts, TcpOptions, Tunnel, TunnelKind, UdpFacts,
-    Undecoded,
+    Undecoded, Via, MAX_TUNNEL_DEPTH,
 };
 
 /// A header was shorter than its fixed part.
@@ -69,8 +71,9 @@ pub fn decode<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
         wire_len: frame.wire_len,
         shims_left: std::cell::Cell::new(4),
         wire_end: std::cell::Cell::new(u32::MAX),
+        tunnels_left: std::cell::Cell::new(facts::MAX_TUNNEL_DEPTH as u8),
     };
-    let mut pkt = ctx.layers(&sliced, cfg, true);
+    let mut pkt = ctx.layers(&sliced, cfg);
     pkt.sll_pkttype = sll_pkttype;
     pkt.vlan_tags = sliced
         .link_exts

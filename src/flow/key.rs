@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::Side;
-use crate::decode::TunnelKind;
+use crate::decode::{TunnelKind, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,6 +46,8 @@ pub struct TunnelKey {
     pub vni: u32,
     /// Outer addresses, lower first (direction-independent).
     pub outer: [IpAddr; 2],
+    /// The tunnels around this one: a mirror's copy (ERSPAN around VXLAN) is not the original.
+    pub via: Via,
 }
 
 /// Direction-independent flow key: endpoints sorted, lower first.

@@ -179,20 +179,10 @@ impl Flow {
         let (c, s) = (self.client(), self.server());
         let proto = self.key.protocol.as_str();
         let ip = |a: IpAddr| if a.is_ipv4() { "ip" } else { "ipv6" };
-        let tunnel = self.key.tunnel.and_then(|t| {
-            Some(match t.kind {
-                TunnelKind::Vxlan => format!("vxlan.vni == {} && ", t.vni),
-                TunnelKind::Geneve => format!("geneve.vni == {} && ", t.vni),
-                TunnelKind::GtpU => format!("gtp.teid == {} && ", t.vni),
-                TunnelKind::Gre | TunnelKind::Nvgre => "gre && ".into(),
-                TunnelKind::Erspan => "erspan && ".into(),
-                // Wireshark has no field for "inside IP in IP" short of the outer protocol.
-                TunnelKind::IpInIp => return None,
-            })
-        });
+        let tunnel = self.key.tunnel.map(tunnel_filter).unwrap_or_default();
         format!(
             "{}{}.addr == {} && {}.addr == {} && {proto}.port == {} && {proto}.port == {}",
-            tunnel.unwrap_or_default(),
+            tunnel,
             ip(c.addr),
             c.addr,
             ip(s.addr),
@@ -233,4 +223,25 @@ impl Flow {
             None => false,
         }
     }
+}
+
+/// The start of a tunnelled flow's display filter: each enclosing tunnel's protocol, outermost
+/// first, then the innermost tunnel with its identifier (`erspan && vxlan.vni == 42 && `). A
+/// capture on a tunnel endpoint (`-i any`) also holds the decapsulated copies, with the same inner
+/// addresses and ports; a mirror's copy is told from the original by the mirror's protocol.
+fn tunnel_filter(t: TunnelKey) -> String {
+    let innermost = match t.kind {
+        TunnelKind::Vxlan => format!("vxlan.vni == {}", t.vni),
+        TunnelKind::Geneve => format!("geneve.vni == {}", t.vni),
+        TunnelKind::GtpU => format!("gtp.teid == {}", t.vni),
+        TunnelKind::GreWlan => "gre && wlan".into(),
+        // Wireshark has no field for "inside IP in IP" short of the outer protocol.
+        k => k.wireshark_proto().unwrap_or_default().into(),
+    };
+    let mut terms: Vec<&str> = t.via.kinds().filter_map(|k| k.wireshark_proto()).collect();
+    terms.push(&innermost);
+    terms.retain(|s| !s.is_empty());
+    // GRE in GRE filters as one `gre`.
+    terms.dedup();
+    terms.iter().map(|s| format!("{s} && ")).collect()
 }

@@ -154,6 +154,7 @@ impl FlowTable {
             kind: t.kind,
             vni: t.vni,
             outer: sorted(t.outer_ip.src, t.outer_ip.dst),
+            via: t.via,
         });
         let src = Endpoint {
             addr: ip.src,

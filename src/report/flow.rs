@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::quic::QuicReport;
 use super::time::seconds;
+use crate::decode::TunnelKind;
 use crate::flow::{CaptureEvidence, DirStats, Direction, Flow, Protocol, Side};
 use crate::gro::{GroDir, Kernel, MtuSource};
 use crate::tcp::metrics::{Counts, DirMetrics};
@@ -22,6 +23,24 @@ pub struct TunnelReport {
     /// Outer (VTEP) address on the client's side and on the server's side.
     pub outer_client: String,
     pub outer_server: String,
+    /// The tunnels that carried this one, outermost first (`["erspan"]` for VXLAN seen through
+    /// a port mirror); absent when the tunnel was the only one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<&'static str>,
+}
+
+impl TunnelReport {
+    /// The tunnel as one short name: its kind behind the ones that carried it (`erspan/vxlan`).
+    pub fn path(&self) -> String {
+        let mut s = String::new();
+        for k in self.via.iter().chain([&self.kind]) {
+            if !s.is_empty() {
+                s.push('/');
+            }
+            s.push_str(k);
+        }
+        s
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -351,6 +370,7 @@ impl FlowReport {
                     vni_s2c,
                     outer_client: oc.to_string(),
                     outer_server: os.to_string(),
+                    via: t.via.kinds().map(TunnelKind::as_str).collect(),
                 }
             }),
             frames: f.frames(),

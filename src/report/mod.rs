@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::{Finding, Severity};
+use crate::decode::Undecoded;
 
 pub use capture::{CaptureReport, Totals};
 pub use flow::{DirReport, FlowReport};
@@ -172,6 +173,22 @@ const NOT_ANALYSED_HINT: &str = "`other-ip` frames carry a protocol inside IP th
     capture on the inner interface, or on an interface with a supported link type (Ethernet, raw \
     IP, Linux cooked). `capture.decoded` and `capture.undecoded` in the JSON report count them.";
 
+/// Added to that hint when encrypted 802.11 frames are among the frames not analysed.
+const WLAN_PROTECTED_HINT: &str = " `wlan-protected` frames are encrypted 802.11 frames in a WLAN \
+    controller's tunnel: capture where the controller forwards its stations' traffic decrypted.";
+
+impl Coverage {
+    /// What to do about the frames not analysed.
+    fn hint(&self) -> String {
+        let mut hint = NOT_ANALYSED_HINT.to_string();
+        let protected = Undecoded::WlanProtected.name();
+        if self.not_analysed.iter().any(|(k, _)| *k == protected) {
+            hint.push_str(WLAN_PROTECTED_HINT);
+        }
+        hint
+    }
+}
+
 impl Verdict {
     /// From findings already in report order (most important first), and how much of the
     /// capture was analysed.
@@ -182,7 +199,7 @@ impl Verdict {
         }
         let caveat = coverage.caveat();
         let next = |hint: Option<String>| match (&caveat, coverage.frames) {
-            (Some(_), f) if f > 0 => Some(NOT_ANALYSED_HINT.to_string()),
+            (Some(_), f) if f > 0 => Some(coverage.hint()),
             _ => hint,
         };
         match findings.first() {
@@ -276,7 +293,15 @@ mod tests {
             "{}",
             v.summary
         );
-        assert!(v.next_step.is_some());
+        let hint = v.next_step.expect("a hint");
+        assert!(!hint.contains("wlan-protected"), "{hint}");
+        // Encrypted 802.11 frames get their own advice.
+        let v = Verdict::new(&[], &coverage(4, &[("wlan-protected", 3)]));
+        let hint = v.next_step.expect("a hint");
+        assert!(
+            hint.contains("`wlan-protected` frames are encrypted"),
+            "{hint}"
+        );
         let v = Verdict::new(&[], &coverage(0, &[]));
         assert_eq!(v.status, Status::NotAnalysed);
         assert!(v.summary.contains("no frames"), "{}", v.summary);

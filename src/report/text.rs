@@ -320,7 +320,7 @@ fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
         let tunnel = f
             .tunnel
             .as_ref()
-            .map(|t| format!("{} {}", t.kind, t.vni))
+            .map(|t| format!("{} {}", t.path(), t.vni))
             .unwrap_or_else(|| "-".into());
         // TCP columns speak for the direction that carried more data (the bulk direction).
         let (retx, rtt, goodput) = match (&f.c2s.tcp, &f.s2c.tcp) {

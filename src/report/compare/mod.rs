@@ -171,7 +171,7 @@ impl Comparison {
                     id: f.id,
                     client: f.client.clone(),
                     server: f.server.clone(),
-                    tunnel: f.tunnel.as_ref().map(|t| format!("{} {}", t.kind, t.vni)),
+                    tunnel: f.tunnel.as_ref().map(|t| format!("{} {}", t.path(), t.vni)),
                     gro,
                 };
                 (
