@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Records which frames tshark flags with each tcp.analysis.* flag, for the agreement test
-(src/tests/tcp_agreement.rs), and the server name and ALPN of every QUIC ClientHello tshark reads
-from a client Initial (src/tests/real_captures.rs). Writes testdata/oracle/tcp_analysis.json and
-testdata/oracle/quic_hello.json.
+(src/tests/tcp_agreement.rs), the server name and ALPN of every QUIC ClientHello tshark reads
+from a client Initial, and the type, code and quoted ports of every ICMP error
+(src/tests/real_captures.rs). Writes testdata/oracle/tcp_analysis.json,
+testdata/oracle/quic_hello.json and testdata/oracle/icmp_errors.json.
 
     python3 testdata/tshark_oracle.py [SHARED_CAPTURES_DIR]
 
@@ -70,15 +71,38 @@ def quic_hellos(path):
     return list(seen.values())
 
 
+ICMP_ERRORS = ("icmp.type == 3 || icmp.type == 11 || icmpv6.type == 1 || icmpv6.type == 2 || "
+               "icmpv6.type == 3")
+
+
+def icmp_errors(path):
+    """Per ICMP error frame: its number, type and code, and the quoted packet's ports (the last
+    UDP or TCP header of the frame: a UDP tunnel's header comes first)."""
+    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==8472,vxlan", "-Y", ICMP_ERRORS, "-T",
+           "fields", "-E", "occurrence=l", "-e", "frame.number", "-e", "icmp.type", "-e",
+           "icmp.code", "-e", "icmpv6.type", "-e", "icmpv6.code", "-e", "udp.srcport", "-e",
+           "udp.dstport", "-e", "tcp.srcport", "-e", "tcp.dstport"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        n, t4, c4, t6, c6, us, ud, ts, td = (line.split("\t") + [""] * 9)[:9]
+        ports = [int(us), int(ud)] if us else [int(ts), int(td)] if ts else None
+        found.append({"frame": int(n), "type": int(t4 or t6), "code": int(c4 or c6),
+                      "ports": ports})
+    return found
+
+
 def main():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "captures")
     version = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     files = {}
     fx = os.path.join(HERE, "fixtures")
     for name in sorted(os.listdir(fx)):
-        if name.endswith(".expect.json"):
+        # Expectations, and the qlog files beside the captures, are not captures.
+        expect = os.path.join(fx, name + ".expect.json")
+        if name.endswith(".expect.json") or not os.path.exists(expect):
             continue
-        exp = json.load(open(os.path.join(fx, name + ".expect.json")))
+        exp = json.load(open(expect))
         if exp.get("exit_code", 0) != 0 or exp.get("args"):
             continue
         files["fixtures/" + name] = flags(os.path.join(fx, name))
@@ -99,6 +123,16 @@ def main():
                     hellos[name] = found
     with open(os.path.join(HERE, "oracle", "quic_hello.json"), "w") as f:
         json.dump({"generated_with": version, "files": hellos}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    icmp = {}
+    if os.path.isdir(shared):
+        for name in sorted(os.listdir(shared)):
+            if name.endswith((".pcap", ".pcapng")):
+                found = icmp_errors(os.path.join(shared, name))
+                if found:
+                    icmp[name] = found
+    with open(os.path.join(HERE, "oracle", "icmp_errors.json"), "w") as f:
+        json.dump({"generated_with": version, "files": icmp}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 
