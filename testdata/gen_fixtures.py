@@ -1966,7 +1966,7 @@ def quic_icmp_fixtures():
             "s2c": {"frames": 4}}],
         "verdict": {"status": "ok", "summary":
                     "No problem found in what could be checked: no offload, tunnel or TCP issue "
-                    "and no failed QUIC handshake; but 9 of 10 analysed frames (90%) are "
+                    "(of QUIC, the handshakes only); but 9 of 10 analysed frames (90%) are "
                     "encrypted QUIC, whose loss and RTT the capture cannot show."}})
 
 

@@ -282,13 +282,18 @@ fn hint(how: Failure, q: &QuicConn, f: &Flow, icmp: Option<&IcmpErrors>) -> Stri
              filters for UDP to this port."
                 .into()
         }
-        (Failure::Unanswered | Failure::IcmpError, _) if q.probe() => {
+        (Failure::IcmpError, _) => {
+            "Expected from interop tests and version-probing clients; the ICMP errors say that \
+             the server's port is closed or filtered, not that it refused the version."
+                .into()
+        }
+        (Failure::Unanswered, _) if q.probe() => {
             "Expected from interop tests and version-probing clients: this server does not \
              answer unknown versions (or UDP to it is dropped). If real clients fail too, \
              check the path for UDP drops."
                 .into()
         }
-        (Failure::Unanswered | Failure::IcmpError, _) => {
+        (Failure::Unanswered, _) => {
             "UDP to this port is dropped on the path (a firewall or middlebox blocking QUIC) \
              or nothing listens there; clients then fall back to TCP. Check for a TCP \
              connection to the same server, and test with `curl --http3-only`."

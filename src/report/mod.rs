@@ -159,8 +159,8 @@ impl Coverage {
             return None;
         }
         Some(format!(
-            "no offload, tunnel or TCP issue and no failed QUIC handshake; but {n} of {analysed} \
-             analysed frames ({:.0}%) are encrypted QUIC, whose loss and RTT the capture cannot \
+            "no offload, tunnel or TCP issue (of QUIC, the handshakes only); but {n} of \
+             {analysed} analysed frames ({:.0}%) are encrypted QUIC, whose loss and RTT the capture cannot \
              show",
             100.0 * n as f64 / analysed as f64
         ))
@@ -341,9 +341,9 @@ mod tests {
         assert_eq!(v.status, Status::Ok);
         assert_eq!(
             v.summary,
-            "No problem found in what could be checked: no offload, tunnel or TCP issue and no \
-             failed QUIC handshake; but 60 of 90 analysed frames (67%) are encrypted QUIC, whose \
-             loss and RTT the capture cannot show."
+            "No problem found in what could be checked: no offload, tunnel or TCP issue (of \
+             QUIC, the handshakes only); but 60 of 90 analysed frames (67%) are encrypted QUIC, \
+             whose loss and RTT the capture cannot show."
         );
         assert!(v.next_step.is_some_and(|h| h.contains("--qlog")));
         let v = Verdict::new(&[finding("udp-gso-superframes", Severity::Info, 1)], &c);
