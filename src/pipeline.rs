@@ -186,20 +186,26 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         }),
         TruncationKind::CutShort => None,
     });
-    let coverage = Coverage::new(totals.frames, not_analysed);
     let capture_end = totals.last_ts_ns.unwrap_or(i64::MIN);
     let capture = CaptureReport::new(name, meta, totals);
+    let flows: Vec<FlowReport> = pass
+        .flows
+        .flows
+        .iter()
+        .map(|f| flow_report(f, settings, capture_end))
+        .collect();
+    let quic_unlogged = flows
+        .iter()
+        .filter(|r| r.quic.as_ref().is_some_and(|q| q.qlog.is_empty()))
+        .map(|r| r.frames)
+        .sum();
+    let coverage = Coverage::new(totals.frames, not_analysed).with_quic_unlogged(quic_unlogged);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
         tool: Default::default(),
         capture,
-        flows: pass
-            .flows
-            .flows
-            .iter()
-            .map(|f| flow_report(f, settings, capture_end))
-            .collect(),
         verdict: Verdict::new(&findings, &coverage),
+        flows,
         findings,
         ignored: ignored.into_iter().collect(),
     };

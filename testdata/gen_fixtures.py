@@ -1722,6 +1722,7 @@ def offload_fixtures():
 
     quic_fixtures()
     quic_handshake_fixtures()
+    quic_icmp_fixtures()
     quic_qlog_fixtures()
     fairness_fixtures()
 
@@ -2107,6 +2108,125 @@ def quic_handshake_fixtures():
                       "finding_details": {"quic-handshake-failed": {
                           "failure": "unanswered", "version": "0x1a2a3a4a"}}}
         fixture(name, u.pcap(), expect)
+
+
+def icmp_error(icmp_type, code, quoted, rest=0):
+    """An ICMP error (RFC 792): type, code, checksum, the rest word (next-hop MTU), the quote."""
+    body = struct.pack("!BBHI", icmp_type, code, 0, rest) + quoted
+    return body[:2] + struct.pack("!H", csum(body)) + body[4:]
+
+
+def quic_icmp_fixtures():
+    """ICMP errors quoting a flow's datagrams (RFC 792, RFC 1812 §4.3.2.3: Linux quotes up to
+    576 bytes in all) as evidence for quic-handshake-failed."""
+    # The probe timer doubling from 200 ms: 7 Initials over 12.6 s.
+    gaps = (0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 0.0)
+
+    def icmp(u, frame, icmp_type=3, code=3, cut=None, rest=0, src="10.30.0.2"):
+        """The server's ICMP error about frame `frame` (1-based), 0.4 ms after it."""
+        quoted = u.frames[frame - 1][1][14:][:548]
+        if cut is not None:
+            quoted = quoted[:cut]
+        u.frames.append((u.t + 0.0004, eth(ipv4(src, "10.30.0.1", 1,
+                                                icmp_error(icmp_type, code, quoted, rest),
+                                                ident=0x7000 + len(u.frames), df=False))))
+        return len(u.frames)
+
+    def train(answer):
+        u = Udp()
+        sent, errors = [], []
+        for k, gap in enumerate(gaps):
+            sent.append(u.send("c", quic_long(0, scid=b"\xc1\xc2\xc3\xc4", fill=k)))
+            e = answer(u, k, sent[-1])
+            if e:
+                errors.append(e)
+            u.at(gap)
+        return u, sent, errors
+
+    # Nothing listens on UDP 443: every Initial draws a port unreachable from the server.
+    u, sent, errors = train(lambda u, k, n: icmp(u, n))
+    fixture("quic_initials_icmp_port_unreachable.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-handshake-failed"],
+        "finding_frames": {"quic-handshake-failed": sorted(sent + errors)},
+        "finding_severity": {"quic-handshake-failed": "warning"},
+        "finding_details": {"quic-handshake-failed": {
+            "failure": "icmp-error", "version": "1", "client_initials": 7,
+            "initials_span_s": 12.6, "server_datagrams": 0,
+            "icmp": {"kind": "port-unreachable", "count": 7, "total": 7, "from": "10.30.0.2"}}},
+        "capture": {"decoded": {"udp": 7, "icmp": 7}},
+        "flows": [{"protocol": "udp", "client": "10.30.0.1:51000", "server": "10.30.0.2:443",
+                   "c2s": {"frames": 7, "icmp_errors": {
+                       "total": 7, "kinds": {"port-unreachable": 7}, "frames": errors,
+                       "from": "10.30.0.2", "from_others": False, "min_mtu": None}},
+                   "s2c": {"frames": 0}}]})
+
+    # Close case: the errors quote another flow (the client's datagrams to UDP 8443, which this
+    # capture does not hold), and the last quotes this flow but is addressed to another host
+    # than the quoted packet's sender (an ICMP error goes to the sender, RFC 1122 §3.2.2):
+    # nothing is attached, and the capture shows no answer to the client: silent, as a one-way
+    # capture.
+    def elsewhere(u, k, n):
+        if k == len(gaps) - 1:
+            u.frames.append((u.t + 0.0004, eth(ipv4("10.30.0.2", "10.30.0.77", 1,
+                                                    icmp_error(3, 3, u.frames[n - 1][1][14:]),
+                                                    df=False))))
+            return len(u.frames)
+        q = ipv4("10.30.0.1", "10.30.0.2", 17, udp(51000, 8443, b"\0" * 40))
+        u.frames.append((u.t + 0.0004, eth(ipv4("10.30.0.2", "10.30.0.1", 1, icmp_error(3, 3, q),
+                                                ident=0x7000 + k, df=False))))
+        return len(u.frames)
+    u, sent, errors = train(elsewhere)
+    fixture("quic_initials_icmp_other_flow.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [], "capture": {"decoded": {"udp": 7, "icmp": 7}},
+        "flows": [{"protocol": "udp", "c2s": {"frames": 7}, "s2c": {"frames": 0}}]})
+
+    # Quotes cut short: two whole, then the IP header and 2 bytes (no ports), 10 bytes of it,
+    # an ICMP header cut to 6 bytes. What parsed is kept; only the two whole quotes attach.
+    cuts = {0: None, 1: None, 2: 22, 3: 10}
+
+    def cut_short(u, k, n):
+        if k in cuts:
+            return icmp(u, n, cut=cuts[k])
+        if k == 4:
+            u.frames.append((u.t + 0.0004, eth(ipv4("10.30.0.2", "10.30.0.1", 1,
+                                                    b"\x03\x03\x00\x00\x00\x00", df=False))))
+            return len(u.frames)
+        return None
+    u, sent, errors = train(cut_short)
+    fixture("quic_initials_icmp_truncated.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-handshake-failed"],
+        "finding_frames": {"quic-handshake-failed": sorted(sent + errors[:2])},
+        "finding_details": {"quic-handshake-failed": {
+            "failure": "icmp-error", "client_initials": 7,
+            "icmp": {"kind": "port-unreachable", "count": 2, "total": 2}}},
+        "capture": {"decoded": {"udp": 7, "icmp": 5}},
+        "flows": [{"protocol": "udp", "c2s": {"frames": 7, "icmp_errors": {
+            "total": 2, "frames": errors[:2]}}, "s2c": {"frames": 0}}]})
+
+    # Close case: a completed handshake with one stray fragmentation needed (next-hop MTU 1400)
+    # about the client's first Initial: attached as evidence, no failure. Mostly encrypted
+    # QUIC, so the verdict says what was not checked.
+    u = Udp()
+    first = u.send("c", quic_long(0, scid=b"\xc1\xc2\xc3\xc4"))
+    stray = icmp(u, first, code=4, rest=1400, src="10.30.0.254")
+    u.at(0.020)
+    u.send("s", quic_long(0, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600)
+           + quic_long(2, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600))
+    u.at(0.020)
+    u.send("c", quic_long(2, scid=b"\xc1\xc2\xc3\xc4", size=100))
+    for k in range(6):
+        u.at(0.005)
+        u.send("c" if k % 2 else "s", quic_short(k, size=300, dcid=b"\x5e\x5e"))
+    fixture("quic_handshake_ok_stray_icmp.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [],
+        "flows": [{"protocol": "udp", "c2s": {"frames": 5, "icmp_errors": {
+            "total": 1, "kinds": {"packet-too-big": 1}, "frames": [stray],
+            "from": "10.30.0.254", "from_others": False, "min_mtu": 1400}},
+            "s2c": {"frames": 4}}],
+        "verdict": {"status": "ok", "summary":
+                    "No problem found in what could be checked: no offload, tunnel or TCP issue "
+                    "(of QUIC, the handshakes only); but 9 of 10 analysed frames (90%) are "
+                    "encrypted QUIC, whose loss and RTT the capture cannot show."}})
 
 
 def fairness_fixtures():

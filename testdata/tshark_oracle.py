@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Records which frames tshark flags with each tcp.analysis.* flag, for the agreement test
 (src/tests/tcp_agreement.rs), the server name and ALPN of every QUIC ClientHello tshark reads
-from a client Initial (src/tests/real_captures.rs), and per TCP direction the count and median of
-tshark's RTT samples, tcp.analysis.ack_rtt (src/tests/rtt_agreement.rs). Writes
-testdata/oracle/tcp_analysis.json, testdata/oracle/quic_hello.json and testdata/oracle/rtt.json.
+from a client Initial, and the type, code and quoted ports of every ICMP error
+(src/tests/real_captures.rs), and per TCP direction the count and median of tshark's RTT samples,
+tcp.analysis.ack_rtt (src/tests/rtt_agreement.rs). Writes testdata/oracle/tcp_analysis.json,
+testdata/oracle/quic_hello.json, testdata/oracle/icmp_errors.json and testdata/oracle/rtt.json.
 
     python3 testdata/tshark_oracle.py [SHARED_CAPTURES_DIR]
 
@@ -111,6 +112,25 @@ def rtt_samples(path):
         res.append({"stream": stream, "sender": sender, "receiver": receiver, "samples": len(v),
                     "median_ms": round(median, 6)})
     return res
+ICMP_ERRORS = ("icmp.type == 3 || icmp.type == 11 || icmpv6.type == 1 || icmpv6.type == 2 || "
+               "icmpv6.type == 3")
+
+
+def icmp_errors(path):
+    """Per ICMP error frame: its number, type and code, and the quoted packet's ports (the last
+    UDP or TCP header of the frame: a UDP tunnel's header comes first)."""
+    cmd = ["tshark", "-n", "-r", path, "-d", "udp.port==8472,vxlan", "-Y", ICMP_ERRORS, "-T",
+           "fields", "-E", "occurrence=l", "-e", "frame.number", "-e", "icmp.type", "-e",
+           "icmp.code", "-e", "icmpv6.type", "-e", "icmpv6.code", "-e", "udp.srcport", "-e",
+           "udp.dstport", "-e", "tcp.srcport", "-e", "tcp.dstport"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        n, t4, c4, t6, c6, us, ud, ts, td = (line.split("\t") + [""] * 9)[:9]
+        ports = [int(us), int(ud)] if us else [int(ts), int(td)] if ts else None
+        found.append({"frame": int(n), "type": int(t4 or t6), "code": int(c4 or c6),
+                      "ports": ports})
+    return found
 
 
 def main():
@@ -154,6 +174,16 @@ def main():
                     rtts[name] = found
     with open(os.path.join(HERE, "oracle", "rtt.json"), "w") as f:
         json.dump({"generated_with": version, "files": rtts}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    icmp = {}
+    if os.path.isdir(shared):
+        for name in sorted(os.listdir(shared)):
+            if name.endswith((".pcap", ".pcapng")):
+                found = icmp_errors(os.path.join(shared, name))
+                if found:
+                    icmp[name] = found
+    with open(os.path.join(HERE, "oracle", "icmp_errors.json"), "w") as f:
+        json.dump({"generated_with": version, "files": icmp}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::icmp::IcmpFacts;
 use crate::capture::LinkType;
 
 /// Why a frame could not be decoded down to its transport layer.
@@ -304,6 +305,8 @@ pub struct Packet<'a> {
     pub ip: Option<IpFacts>,
     pub tcp: Option<TcpFacts<'a>>,
     pub udp: Option<UdpFacts>,
+    /// An ICMP error message and the packet it quotes ([`super::icmp`]).
+    pub icmp: Option<IcmpFacts>,
 }
 
 impl<'a> Packet<'a> {
@@ -316,7 +319,14 @@ impl<'a> Packet<'a> {
             ip: None,
             tcp: None,
             udp: None,
+            icmp: None,
         }
+    }
+
+    /// An ICMP or ICMPv6 message (`ip_version` 4 or 6): its error facts, when it reports one.
+    pub(super) fn set_icmp(&mut self, ip_version: u8, icmp: &[u8]) {
+        self.kind = Kind::Icmp;
+        self.icmp = super::icmp::error_facts(ip_version, icmp);
     }
 
     /// Every IP header of the frame, outer first.

@@ -169,7 +169,8 @@ impl Ctx {
                 pkt.tcp = Some(tcp_facts(t, &ip));
             }
             Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, pkt),
-            Some(TransportSlice::Icmpv4(_) | TransportSlice::Icmpv6(_)) => pkt.kind = Kind::Icmp,
+            Some(TransportSlice::Icmpv4(i)) => pkt.set_icmp(4, i.slice()),
+            Some(TransportSlice::Icmpv6(i)) => pkt.set_icmp(6, i.slice()),
             Some(TransportSlice::Igmp(_)) => {}
             None if self.may_open_tunnel() && is_ip_tunnel(ip.protocol) => {
                 let payload = net.ip_payload_ref().map_or(&[][..], |pl| pl.payload);

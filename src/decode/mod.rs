@@ -6,8 +6,9 @@
 //! 802.11 ([`gre`], [`wlan`]), IP in IP — the inner frame decoded the same way, tunnels inside
 //! it too up to [`MAX_TUNNEL_DEPTH`] levels ([`tunnel`]). etherparse's `LaxSlicedPacket` does
 //! the standard layers and keeps whatever parsed when a frame is cut by the snaplen or has IPv4
-//! total length 0 (TSO / BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and the IPv6 extension
-//! walk ([`ipv6_ext`]) are small checked views of our own. A frame is never dropped: what parsed
+//! total length 0 (TSO / BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and
+//! the IPv6 extension walk ([`ipv6_ext`]) are small checked views of our own, as is the ICMP
+//! error message with the packet it quotes ([`icmp`]). A frame is never dropped: what parsed
 //! is kept, and where decoding stopped is an [`Undecoded`] reason. The results are the plain
 //! values of [`facts`].
 //!
@@ -19,6 +20,7 @@ pub mod facts;
 pub mod geneve;
 pub mod gre;
 pub mod gtp;
+pub mod icmp;
 pub mod ipv6_ext;
 mod layers;
 pub mod link;

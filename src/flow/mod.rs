@@ -1,7 +1,8 @@
 //! Flows: TCP and UDP conversations keyed by the innermost 5-tuple plus tunnel context.
 //!
 //! This stage owns who talks to whom. [`FlowTable`] accounts every decoded TCP/UDP packet to a
-//! bidirectional [`Flow`] ([`key`]), tells which [`Side`] sent it ([`side`]) and feeds each TCP
+//! bidirectional [`Flow`] ([`key`]) and every ICMP error to the flow of the packet it quotes
+//! ([`icmp`]), tells which [`Side`] sent it ([`side`]) and feeds each TCP
 //! flow's engine ([`crate::tcp`]) and GRO model ([`crate::gro`]). The client is the side that
 //! sent a SYN without ACK, else the side that received a SYN/ACK, else the side that sent first.
 //! Ids are 1-based in order of first appearance, so the same capture always gives the same ids.
@@ -10,6 +11,7 @@
 //! on.
 
 pub mod capture_point;
+pub mod icmp;
 pub mod key;
 pub mod side;
 mod table;
@@ -23,6 +25,7 @@ use crate::quic::QuicConn;
 use crate::tcp::TcpConn;
 
 pub use capture_point::{CaptureEvidence, CapturePoint};
+pub use icmp::IcmpErrors;
 pub use key::{Endpoint, FlowKey, Protocol, TunnelKey};
 pub use side::{Direction, PerSide, Side};
 pub use table::{FlowConfig, FlowRef, FlowTable, FullTrace};
@@ -106,12 +109,21 @@ pub struct Flow {
     pub gro: Option<Box<GroFlow>>,
     /// The QUIC view (UDP flows that began with a client Initial).
     pub quic: Option<Box<QuicConn>>,
+    /// ICMP errors about the packets each side sent ([`icmp`]; flows that drew any).
+    pub icmp: Option<Box<PerSide<IcmpErrors>>>,
 }
 
 impl Flow {
     /// The flow's index in [`FlowTable::flows`] (ids are 1-based).
     pub fn index(&self) -> usize {
         (self.id as usize).saturating_sub(1)
+    }
+    /// The ICMP errors about what `side` sent, when there were any.
+    pub fn icmp_about(&self, side: Side) -> Option<&IcmpErrors> {
+        self.icmp
+            .as_deref()
+            .map(|e| &e[side])
+            .filter(|e| e.total() > 0)
     }
     pub fn client(&self) -> Endpoint {
         self.key.end(self.client)

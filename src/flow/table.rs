@@ -144,18 +144,17 @@ impl FlowTable {
         if pkt.kind == Kind::IpFragment {
             self.note_fragment(pkt);
         }
+        if pkt.kind == Kind::Icmp {
+            self.attach_icmp(frame, pkt);
+            return None;
+        }
         // Only frames decoded down to TCP/UDP; an undecodable tunnel payload is not a flow.
         if !matches!(pkt.kind, Kind::Tcp | Kind::Udp) {
             return None;
         }
         let ip = pkt.ip.as_ref()?;
         let tr = Transport::of(pkt)?;
-        let tunnel = pkt.tunnel.map(|t| TunnelKey {
-            kind: t.kind,
-            vni: t.vni,
-            outer: sorted(t.outer_ip.src, t.outer_ip.dst),
-            via: t.via,
-        });
+        let tunnel = tunnel_key(pkt);
         let src = Endpoint {
             addr: ip.src,
             port: tr.sport,
@@ -183,6 +182,37 @@ impl FlowTable {
             inflight,
             gro,
         })
+    }
+
+    /// Attaches an ICMP error to the flow of the packet it quotes, in the quoted packet's
+    /// direction; never starts a flow. The error must be addressed to the quoted packet's
+    /// sender, as an ICMP error is (RFC 1122 §3.2.2, RFC 4443 §2.4).
+    fn attach_icmp(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<()> {
+        let facts = pkt.icmp.as_ref()?;
+        let ip = pkt.ip.as_ref()?;
+        let q = facts.quoted?;
+        let ports = q.ports?;
+        let protocol = match q.protocol {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            _ => return None,
+        };
+        if ip.dst != q.src {
+            return None;
+        }
+        let src = Endpoint {
+            addr: q.src,
+            port: ports.src,
+        };
+        let dst = Endpoint {
+            addr: q.dst,
+            port: ports.dst,
+        };
+        let (key, side) = FlowKey::of(protocol, src, dst, tunnel_key(pkt));
+        let &i = self.index.get(&key)?;
+        let errors = self.flows[i].icmp.get_or_insert_with(Default::default);
+        errors[side].note(facts, ip.src, frame.number);
+        Some(())
     }
 
     /// The index of the packet's flow, starting a new one for an unknown key or a port reuse.
@@ -227,6 +257,7 @@ impl FlowTable {
             tcp,
             gro: None,
             quic: None,
+            icmp: None,
         });
         self.index.insert(key, i);
         if let Some(loose) = key.without_vni() {
@@ -354,6 +385,16 @@ impl Flow {
             }
         }
     }
+}
+
+/// The tunnel context of a packet's flow key.
+fn tunnel_key(pkt: &Packet<'_>) -> Option<TunnelKey> {
+    pkt.tunnel.map(|t| TunnelKey {
+        kind: t.kind,
+        vni: t.vni,
+        outer: sorted(t.outer_ip.src, t.outer_ip.dst),
+        via: t.via,
+    })
 }
 
 fn sorted(a: IpAddr, b: IpAddr) -> [IpAddr; 2] {

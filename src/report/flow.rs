@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::icmp::IcmpErrorsReport;
 use super::quic::QuicReport;
 use super::time::seconds;
 use crate::decode::TunnelKind;
@@ -60,6 +61,9 @@ pub struct DirReport {
     /// Coalescing facts and the GRO merge model (TCP directions that sent data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offload: Option<OffloadDirReport>,
+    /// ICMP errors that quoted a packet of this direction (absent when none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_errors: Option<IcmpErrorsReport>,
 }
 
 /// What the GRO model found for one direction.
@@ -288,6 +292,7 @@ impl DirReport {
             .map(|g| &g.dirs[side])
             .filter(|g| g.data_frames > 0)
             .map(|g| OffloadDirReport::new(g, kernel));
+        r.icmp_errors = f.icmp_about(side).map(Into::into);
         r
     }
 }
@@ -307,6 +312,7 @@ impl From<&DirStats> for DirReport {
             last_timestamp_ns: some.then_some(d.last_ts_ns),
             tcp: None,
             offload: None,
+            icmp_errors: None,
         }
     }
 }

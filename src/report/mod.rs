@@ -11,6 +11,7 @@ pub mod capture;
 pub mod check;
 pub mod compare;
 pub mod flow;
+pub mod icmp;
 pub mod json;
 pub mod junit;
 pub mod quic;
@@ -126,6 +127,9 @@ pub struct Coverage {
     /// Frames not analysed, by reason (undecoded frames, and IP payloads we do not look into),
     /// largest first.
     pub not_analysed: Vec<(String, u64)>,
+    /// Frames of QUIC flows without the endpoints' qlog: encrypted, so their loss and RTT are
+    /// not measured.
+    pub quic_unlogged: u64,
 }
 
 impl Coverage {
@@ -136,7 +140,31 @@ impl Coverage {
         Coverage {
             frames,
             not_analysed,
+            quic_unlogged: 0,
         }
+    }
+
+    /// With `n` frames of QUIC flows that no qlog trace was joined with.
+    pub fn with_quic_unlogged(mut self, n: u64) -> Self {
+        self.quic_unlogged = n;
+        self
+    }
+
+    /// When more than half of the analysed frames ([`MOSTLY_QUIC`]) are encrypted QUIC, what a
+    /// "no problem found" covers and what it cannot: the checks ran, but QUIC's loss and RTT
+    /// are inside its encryption (RFC 9000 §17; docs/quic.md).
+    fn quic_scope(&self) -> Option<String> {
+        let analysed = self.frames.saturating_sub(self.unanalysed());
+        let n = self.quic_unlogged;
+        if analysed == 0 || (n as f64) <= MOSTLY_QUIC * analysed as f64 {
+            return None;
+        }
+        Some(format!(
+            "no offload, tunnel or TCP issue (of QUIC, the handshakes only); but {n} of \
+             {analysed} analysed frames ({:.0}%) are encrypted QUIC, whose loss and RTT the capture cannot \
+             show",
+            100.0 * n as f64 / analysed as f64
+        ))
     }
 
     fn unanalysed(&self) -> u64 {
@@ -166,6 +194,16 @@ impl Coverage {
         ))
     }
 }
+
+/// Share of the analysed frames above which a capture is "mostly QUIC" and its verdict says
+/// that QUIC's loss and RTT were not checked: more than half, so that the sentence describes
+/// most of what was captured.
+pub const MOSTLY_QUIC: f64 = 0.5;
+
+/// What to do when most of the capture is encrypted QUIC.
+const QUIC_HINT: &str = "Give the endpoints' qlog (`--qlog FILE|DIR`: quic-go, quiche and aioquic \
+    write it) to see QUIC's losses and RTT beside the capture; TLS key logs are not supported \
+    yet.";
 
 /// What to do when most of the capture was not analysed.
 const NOT_ANALYSED_HINT: &str = "`other-ip` frames carry a protocol inside IP that is not decoded \
@@ -202,6 +240,8 @@ impl Verdict {
             (Some(_), f) if f > 0 => Some(coverage.hint()),
             _ => hint,
         };
+        let quic = coverage.quic_scope();
+        let quic_hint = quic.as_ref().map(|_| QUIC_HINT.to_string());
         match findings.first() {
             None => Verdict {
                 status: if caveat.is_some() {
@@ -209,10 +249,13 @@ impl Verdict {
                 } else {
                     Status::Ok
                 },
-                summary: caveat.clone().unwrap_or_else(|| {
-                    "No problem found: no offload, tunnel or TCP issue in this capture.".into()
+                summary: caveat.clone().unwrap_or_else(|| match &quic {
+                    Some(q) => format!("No problem found in what could be checked: {q}."),
+                    None => {
+                        "No problem found: no offload, tunnel or TCP issue in this capture.".into()
+                    }
                 }),
-                next_step: next(None),
+                next_step: next(quic_hint),
                 finding: None,
                 counts,
                 same_on_flows: Vec::new(),
@@ -223,11 +266,18 @@ impl Verdict {
                 } else {
                     Status::Info
                 },
-                summary: match &caveat {
-                    Some(c) => format!("{c} Of note: {}", f.message),
-                    None => format!("No problem found. Of note: {}", f.message),
+                summary: match (&caveat, &quic) {
+                    (Some(c), _) => format!("{c} Of note: {}", f.message),
+                    (None, Some(q)) => format!(
+                        "No problem found in what could be checked: {q}. Of note: {}",
+                        f.message
+                    ),
+                    (None, None) => format!("No problem found. Of note: {}", f.message),
                 },
-                next_step: next(Some(f.hint.clone())),
+                next_step: next(Some(match &quic_hint {
+                    Some(h) => format!("{} {h}", f.hint),
+                    None => f.hint.clone(),
+                })),
                 finding: Some(0),
                 counts,
                 same_on_flows: Vec::new(),
@@ -273,6 +323,7 @@ mod tests {
                 .iter()
                 .map(|(k, n)| (k.to_string(), *n))
                 .collect(),
+            quic_unlogged: 0,
         }
     }
 
@@ -305,6 +356,39 @@ mod tests {
         let v = Verdict::new(&[], &coverage(0, &[]));
         assert_eq!(v.status, Status::NotAnalysed);
         assert!(v.summary.contains("no frames"), "{}", v.summary);
+    }
+
+    #[test]
+    fn mostly_encrypted_quic_is_no_all_clear() {
+        // 60 of the 90 analysed frames are QUIC: more than half.
+        let c = coverage(100, &[("other-ip", 10)]).with_quic_unlogged(60);
+        let v = Verdict::new(&[], &c);
+        assert_eq!(v.status, Status::Ok);
+        assert_eq!(
+            v.summary,
+            "No problem found in what could be checked: no offload, tunnel or TCP issue (of \
+             QUIC, the handshakes only); but 60 of 90 analysed frames (67%) are encrypted QUIC, \
+             whose loss and RTT the capture cannot show."
+        );
+        assert!(v.next_step.is_some_and(|h| h.contains("--qlog")));
+        let v = Verdict::new(&[finding("udp-gso-superframes", Severity::Info, 1)], &c);
+        assert!(
+            v.summary
+                .starts_with("No problem found in what could be checked:")
+                && v.summary
+                    .ends_with("Of note: udp-gso-superframes on flow 1."),
+            "{}",
+            v.summary
+        );
+        // Half is not most: the plain all-clear.
+        let c = coverage(100, &[("other-ip", 10)]).with_quic_unlogged(45);
+        let v = Verdict::new(&[], &c);
+        assert!(
+            v.summary.starts_with("No problem found: no offload"),
+            "{}",
+            v.summary
+        );
+        assert_eq!(v.next_step, None);
     }
 
     fn finding(id: &'static str, severity: Severity, flow: u32) -> Finding {

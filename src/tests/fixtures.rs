@@ -74,6 +74,9 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     }
     check_capture(exp, &json, &mut errors);
     check_findings(exp, &json, &mut errors);
+    if let Some(v) = exp.get("verdict") {
+        subset(v, &json["verdict"], "verdict", &mut errors);
+    }
     errors
 }
 

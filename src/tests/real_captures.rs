@@ -419,3 +419,40 @@ fn quic_server_initials_match_tshark() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every ICMP error tshark reads (ICMP types 3 and 11, ICMPv6 types 1 to 3) decodes to the same
+/// type and code, and the packet it quotes to the same ports (testdata/oracle/icmp_errors.json,
+/// written by testdata/tshark_oracle.py); no other frame decodes to an ICMP error.
+#[test]
+fn icmp_errors_match_tshark() {
+    use offload_doctor::capture::{CaptureReader, Input};
+    use offload_doctor::decode::{decode, DecodeConfig};
+
+    let Some(dir) = shared() else { return };
+    let text = std::fs::read_to_string(common::root().join("testdata/oracle/icmp_errors.json"))
+        .expect("icmp_errors.json");
+    let oracle: Value = serde_json::from_str(&text).expect("valid JSON");
+    let files = oracle["files"].as_object().expect("files");
+    assert!(
+        files.contains_key("ndpi__quic_interop_V.pcapng"),
+        "{files:?}"
+    );
+    let mut failures = Vec::new();
+    for (name, want) in files {
+        let mut reader = CaptureReader::open(&Input::Path(dir.join(name))).expect("readable");
+        let mut ours = Vec::new();
+        while let Ok(Some(frame)) = reader.next_frame() {
+            let Some(i) = decode(&frame, &DecodeConfig::default()).icmp else {
+                continue;
+            };
+            let ports = i.quoted.and_then(|q| q.ports).map(|p| vec![p.src, p.dst]);
+            ours.push(serde_json::json!({
+                "frame": frame.number, "type": i.icmp_type, "code": i.code, "ports": ports,
+            }));
+        }
+        if &Value::Array(ours.clone()) != want {
+            failures.push(format!("{name}: tshark {want}, we {}", Value::Array(ours)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
