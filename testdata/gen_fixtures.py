@@ -1188,6 +1188,144 @@ def tcp_analysis_fixtures():
     }, findings=["retransmissions"], frames={"retransmissions": [retx]}))
 
 
+# ------------------------------------------------ capture duplicates away from their twin (issue 32)
+
+
+# MSS 1460, SACK-perm, timestamps (TSval set per frame), NOP, WS 7.
+def ts_syn_opts(tsval):
+    return bytes.fromhex("020405b4" "0402") + ts_opt(tsval, 0)[2:] + bytes.fromhex("01030307")
+
+
+def ts_opt(tsval, tsecr):
+    """NOP, NOP, timestamps (RFC 7323)."""
+    return b"\x01\x01" + struct.pack("!BBII", 8, 10, tsval, tsecr)
+
+
+def far_copies(c, originals, delays):
+    """Captures each frame in `originals` (frame numbers) a second time, `delays[k % len]` seconds
+    after it, and puts the capture in time order (a mirror port or bonded tap whose copies queue
+    behind other frames). Returns the copies' frame numbers and how many frames after its twin
+    each one landed."""
+    tagged = [(t, i, d) for i, (t, d) in enumerate(c.frames)]
+    first_copy = len(tagged)
+    for k, n in enumerate(originals):
+        t, d = c.frames[n - 1]
+        tagged.append((t + delays[k % len(delays)], first_copy + k, d))
+    tagged.sort(key=lambda r: (r[0], r[1]))
+    c.frames = [(t, d) for t, _, d in tagged]
+    where = {i: pos + 1 for pos, (_, i, _) in enumerate(tagged)}
+    copies = [where[first_copy + k] for k in range(len(originals))]
+    after = [where[first_copy + k] - where[n - 1] for k, n in enumerate(originals)]
+    return copies, after
+
+
+def capture_duplicate_fixtures():
+    # Every data segment captured twice, the copy 1.2-3.6 ms and 2-6 frames after its twin, with
+    # ACKs, other segments and other copies in between (a mirror port whose copies queue). The
+    # copies keep their twin's IPv4 ID; Wireshark flags them as retransmissions, spurious
+    # retransmissions or out-of-order segments. This tool reports capture duplicates only.
+    c = Conv()
+    c.handshake()
+    c.at(0.001)
+    data = [c.send("c", 1, 1, ACK | PSH, 300)]
+    c.at(0.001)
+    seg, n = 1448, 24
+    for i in range(n):
+        data.append(c.send("s", 1 + i * seg, 301, ACK | (PSH if i == n - 1 else 0), seg))
+        c.at(0.00075)
+        if i % 2 == 1:
+            c.send("c", 301, 1 + (i + 1) * seg, ACK)
+        c.at(0.00075)
+    c.at(0.005)
+    c.close(1 + n * seg, 301)
+    copies, after = far_copies(c, data, [0.0012, 0.0020, 0.0028, 0.0036])
+    assert min(after) == 2 and max(after) == 6, after
+    fixture("tcp_span_duplicates_far.pcap", c.pcap(), tcp_expect({
+        "s2c": {"capture_duplicates": n, "data_segments": 2 * n, "new_bytes": n * seg},
+        "c2s": {"capture_duplicates": 1},
+    }, findings=["capture-duplicates"], frames={"capture-duplicates": sorted(copies)[:20]},
+        severity={"capture-duplicates": "info"},
+        details={"capture-duplicates": {"duplicates": n + 1, "from_client": 1, "from_server": n}}))
+
+    # A busier transfer (a segment every 100 us) behind a mirror port that copies every frame,
+    # handshake and ACKs included, 1.1-3.9 ms later: up to 40 of the server's frames come
+    # between a segment and its copy. The handshake's copies land next to their twins; from
+    # then on the connection remembers 256 frames per side.
+    c = Conv()
+    c.handshake()
+    end = c.bulk(1, 60)
+    c.close(end)
+    both = list(range(1, len(c.frames) + 1))
+    sides = [c.frames[i - 1][1][14 + 12:14 + 16] == ip4("10.20.0.2") for i in both]
+    copies, after = far_copies(c, both, [0.0011, 0.0023, 0.0032, 0.0039])
+    assert max(after) > 40, after
+    fixture("tcp_span_duplicates_busy.pcap", c.pcap(), tcp_expect({
+        "s2c": {"capture_duplicates": sum(sides), "new_bytes": 60 * seg},
+        "c2s": {"capture_duplicates": len(both) - sum(sides)},
+    }, findings=["capture-duplicates"], frames={"capture-duplicates": sorted(copies)[:20]},
+        severity={"capture-duplicates": "info"},
+        details={"capture-duplicates": {"duplicates": len(both)}}))
+
+    # Close cases that stay retransmissions, in one transfer: a resend 0.8 ms after the last
+    # segment that repeats its IP ID and sequence number but is shorter (a repacketised resend;
+    # tcptrace's rule, ID and sequence only, would call it a hardware duplicate), and the RTO
+    # resend of the segment before it 200 ms later, with the sender's next IP ID.
+    c = Conv()
+    # A 0.5 ms handshake: Wireshark's out-of-order window is the handshake RTT, so both resends
+    # are retransmissions in its eyes too.
+    c.handshake(rtt=0.0005)
+    last = [c.send("s", 1 + i * seg, 1, ACK, seg) for i in range(12)][-1]
+    c.at(0.0008)
+    ident = struct.unpack("!H", c.frames[last - 1][1][14 + 4:14 + 6])[0]
+    shorter = c.send("s", 1 + 11 * seg, 1, ACK, 1000, ident=ident)
+    c.at(0.005)
+    c.send("c", 1, 1 + 10 * seg, ACK)
+    c.at(0.2)
+    rto = c.send("s", 1 + 10 * seg, 1, ACK, seg)
+    c.at(0.005)
+    c.send("c", 1, 1 + 12 * seg, ACK)
+    c.close(1 + 12 * seg)
+    fixture("tcp_resend_not_copy.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 2, "capture_duplicates": 0, "reordered_retransmissions": 0},
+    }, findings=["retransmissions"], frames={"retransmissions": [shorter, rto]},
+        severity={"retransmissions": "info"}))
+
+    # A stack that sends IPv4 ID 0 on every DF packet (FreeBSD since 13 by RFC 6864) and a
+    # coarse timestamp clock (the same TSval all along): its resends repeat ID, sequence, ACK,
+    # window and timestamps exactly. A fast retransmission 400 us after the original (three
+    # duplicate ACKs on a LAN) and an RTO resend 200 ms later stay retransmissions: without an
+    # ID, a copy must follow within 1 ms and Wireshark must not see duplicate ACKs asking for it.
+    c = Conv()
+    c.handshake(options=ts_syn_opts(7000))
+    tss, tsc = ts_opt(7000, 9000), ts_opt(9000, 7000)
+    for i in range(8):
+        c.send("s", 1 + i * seg, 1, ACK, seg, ident=0, options=tss)
+        c.at(0.00001)
+    for k in range(3):
+        c.at(0.00005)
+        c.send("c", 1, 1 + 3 * seg, ACK, options=sack_opt(
+            [(5000 + 1 + 4 * seg, 5000 + 1 + (6 + k) * seg)]) + tsc)
+    c.at(0.0001)
+    fast = c.send("s", 1 + 3 * seg, 1, ACK, seg, ident=0, options=tss)
+    c.at(0.0001)
+    c.send("c", 1, 1 + 7 * seg, ACK, options=tsc)
+    c.at(0.2)
+    rto = c.send("s", 1 + 7 * seg, 1, ACK, seg, ident=0, options=tss)
+    c.at(0.0001)
+    c.send("c", 1, 1 + 8 * seg, ACK, options=tsc)
+    c.at(0.001)
+    c.send("s", 1 + 8 * seg, 1, FIN | ACK, ident=0, options=tss)
+    c.at(0.001)
+    c.send("c", 1, 2 + 8 * seg, FIN | ACK, options=tsc)
+    c.at(0.001)
+    c.send("s", 2 + 8 * seg, 2, ACK, ident=0, options=tss)
+    assert c.frames[fast - 1][0] - c.frames[3 + 3][0] < 0.001
+    fixture("tcp_id0_resends_not_copies.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 2, "fast_retransmissions": 1, "capture_duplicates": 0},
+    }, findings=["retransmissions"], frames={"retransmissions": [fast, rto]},
+        severity={"retransmissions": "info"}))
+
+
 # ---------------------------------------------------------------- offload fixtures (issue 4)
 
 
@@ -2438,6 +2576,7 @@ def main():
     pcapng_fixtures()
     broken_fixtures()
     tcp_analysis_fixtures()
+    capture_duplicate_fixtures()
     offload_fixtures()
     demo_fixtures()
     demo_pair()

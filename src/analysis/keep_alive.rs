@@ -1,6 +1,9 @@
 //! `keep-alive`: TCP keep-alives (`tcp.analysis.keep_alive`): one byte (or none) one before the
 //! next expected sequence number, sent to check an idle peer.
 //!
+//! Capture duplicates (`tcp::duplicates`) that Wireshark flags as keep-alives (late copies of
+//! ACKs after the FIN) are not counted.
+//!
 //! Informational: on an idle connection they are normal; on one that should be moving data they
 //! mean it is stalled (read them together with `zero-window`).
 
@@ -34,7 +37,7 @@ impl EventReport for KeepAlive {
     const FILTER: &'static str = "tcp.analysis.keep_alive";
 
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let n = conn.dirs.map(|d| d.counts.keep_alives);
+        let n = conn.dirs.map(|d| d.counts.real_keep_alives());
         if n.sum() == 0 {
             return Vec::new();
         }

@@ -1,6 +1,9 @@
 //! `out-of-order`: segments that arrived below the highest sequence number soon after it
 //! (`tcp.analysis.out_of_order`: within the handshake RTT, or 3 ms without a handshake).
 //!
+//! Capture duplicates (`tcp::duplicates`) that Wireshark flags as out of order are not counted:
+//! the `capture-duplicates` finding reports them.
+//!
 //! Informational: reordering in the network (ECMP, LAG members, multiqueue) or a capture point
 //! that merges several paths. A few are harmless; many trigger duplicate ACKs and spurious fast
 //! retransmissions, and they end GRO trains.
@@ -35,7 +38,7 @@ impl EventReport for OutOfOrder {
     const FILTER: &'static str = "tcp.analysis.out_of_order";
 
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let n = conn.dirs.map(|d| d.counts.out_of_order);
+        let n = conn.dirs.map(|d| d.counts.real_out_of_order());
         if n.sum() == 0 {
             return Vec::new();
         }

@@ -26,6 +26,10 @@ pub struct Counts {
     pub capture_duplicates: u64,
     /// Of those, frames Wireshark counts as retransmissions.
     pub duplicate_retransmissions: u64,
+    /// Of those, frames Wireshark counts as out of order.
+    pub duplicate_out_of_order: u64,
+    /// Of those, frames Wireshark counts as keep-alives (late copies of ACKs after a FIN).
+    pub duplicate_keep_alives: u64,
     /// Frames Wireshark counts as retransmissions that were sent before a frame captured
     /// earlier (not a Wireshark counter: see `tcp::id_order`).
     pub reordered_retransmissions: u64,
@@ -59,6 +63,8 @@ impl Counts {
                 Events::ANY_RETRANSMISSION,
                 &mut self.duplicate_retransmissions,
             );
+            bump(Events::OUT_OF_ORDER, &mut self.duplicate_out_of_order);
+            bump(Events::KEEP_ALIVE, &mut self.duplicate_keep_alives);
         } else if ev.any(Events::SENT_EARLIER) {
             bump(
                 Events::ANY_RETRANSMISSION,
@@ -72,5 +78,16 @@ impl Counts {
         self.retransmissions
             .saturating_sub(self.duplicate_retransmissions)
             .saturating_sub(self.reordered_retransmissions)
+    }
+
+    /// Out-of-order segments that are not capture duplicates.
+    pub fn real_out_of_order(&self) -> u64 {
+        self.out_of_order
+            .saturating_sub(self.duplicate_out_of_order)
+    }
+
+    /// Keep-alives that are not capture duplicates.
+    pub fn real_keep_alives(&self) -> u64 {
+        self.keep_alives.saturating_sub(self.duplicate_keep_alives)
     }
 }

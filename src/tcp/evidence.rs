@@ -45,12 +45,16 @@ impl EventClass {
         }
     }
 
-    /// Whether a frame with flags `ev` belongs to this class: a capture duplicate or a frame
-    /// captured out of order is no retransmission, whatever Wireshark calls it.
+    /// Whether a frame with flags `ev` belongs to this class: a capture duplicate is no
+    /// retransmission, out-of-order segment or keep-alive, and a frame captured out of order is
+    /// no retransmission, whatever Wireshark calls them.
     pub fn matches(self, ev: Events) -> bool {
-        let dup_resend = self == EventClass::Retransmission
-            && ev.any(Events::CAPTURE_DUPLICATE | Events::SENT_EARLIER);
-        ev.any(self.flags()) && !dup_resend
+        let not_counted = match self {
+            EventClass::Retransmission => Events::CAPTURE_DUPLICATE | Events::SENT_EARLIER,
+            EventClass::OutOfOrder | EventClass::KeepAlive => Events::CAPTURE_DUPLICATE,
+            _ => Events::default(),
+        };
+        ev.any(self.flags()) && !ev.any(not_counted)
     }
 }
 
@@ -105,8 +109,11 @@ mod tests {
         e.note(3, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
         e.note(4, Events::KEEP_ALIVE);
         e.note(5, Events::RETRANSMISSION | Events::CAPTURE_DUPLICATE);
+        e.note(6, Events::OUT_OF_ORDER | Events::CAPTURE_DUPLICATE);
+        e.note(7, Events::OUT_OF_ORDER | Events::SENT_EARLIER);
         assert_eq!(e.frames(EventClass::Retransmission), vec![2]);
-        assert_eq!(e.frames(EventClass::CaptureDuplicate), vec![5]);
+        assert_eq!(e.frames(EventClass::OutOfOrder), vec![7]);
+        assert_eq!(e.frames(EventClass::CaptureDuplicate), vec![5, 6]);
         assert_eq!(e.frames(EventClass::KeepAlive), vec![3, 4]);
         let both = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
         assert_eq!(both, vec![3, 4]);

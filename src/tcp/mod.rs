@@ -179,8 +179,10 @@ impl TcpConn {
             wscale: t.options.window_scale,
         };
         let mut ev = self.ws.analyse(side, &seg);
-        if self.recent[side].is_copy(fingerprint(f), f.ts_ns) {
+        if self.recent[side].is_copy(fingerprint(f), f.ts_ns, ev) {
             ev.insert(Events::CAPTURE_DUPLICATE);
+            // A capture that copies one side's frames usually copies the other's too.
+            self.recent[side.other()].widen();
         } else if self.id_order[side].sent_earlier(f.ip_id.map(|m| m.id)) {
             ev.insert(Events::SENT_EARLIER);
         }
