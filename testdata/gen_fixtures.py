@@ -1073,8 +1073,10 @@ def tcp_analysis_fixtures():
     # ISN) a second later; then a 2 kB exchange. The ACK acknowledges nothing of this connection:
     # it lands 976 MB ahead of the ISN (counted as missed bytes before) or 445 MB behind it (as
     # bytes in flight, a high-inflight warning). In flight: the 1000 bytes each side sent. The
-    # retransmissions are tshark's: the resent SYN, and the server's SYN/ACK, data and FIN, which
-    # lie below the sequence number of its challenge ACK (the older connection's).
+    # retransmission flags are tshark's: the resent SYN, and the server's SYN/ACK, data and FIN,
+    # which lie below the sequence number of its challenge ACK (the older connection's). Only
+    # the SYN was resent: the server's frames carry sequence space it never sent before, so the
+    # finding counts one retransmission (the client's) and no server bytes resent.
     for name, old in (("tcp_challenge_ack.pcap", 976_000_000),
                       ("tcp_challenge_ack_behind.pcap", -445_000_000)):
         c = Conv()
@@ -1094,9 +1096,13 @@ def tcp_analysis_fixtures():
         c.close(1001, 1001)
         inflight = {"capture_gap_bytes": 0, "capture_gap_events": 0,
                     "bytes_in_flight": {"peak_bytes": 1000}}
-        fixture(name, c.pcap(), tcp_expect({"c2s": inflight, "s2c": inflight},
+        server = dict(inflight, retransmitted_bytes=0, stale_retransmissions=3)
+        fixture(name, c.pcap(), tcp_expect({"c2s": inflight, "s2c": server},
                                            findings=["retransmissions"],
-                                           severity={"retransmissions": "info"}))
+                                           severity={"retransmissions": "info"},
+                                           details={"retransmissions": {
+                                               "side": "client", "retransmissions": 1,
+                                               "other_side_retransmissions": 0}}))
 
     # Close case: the capture saw the SYN but missed the SYN/ACK, the handshake's ACK and the
     # client's 1000-byte request; the server's ACK of it lies within the window a SYN can offer

@@ -33,6 +33,9 @@ pub struct Counts {
     /// Frames Wireshark counts as retransmissions that were sent before a frame captured
     /// earlier (not a Wireshark counter: see `tcp::id_order`).
     pub reordered_retransmissions: u64,
+    /// Frames Wireshark counts as retransmissions of sequence space never sent before: its mark
+    /// came from a challenge ACK's other incarnation (see `Events::NOT_RESENT`).
+    pub stale_retransmissions: u64,
 }
 
 impl Counts {
@@ -70,6 +73,8 @@ impl Counts {
                 Events::ANY_RETRANSMISSION,
                 &mut self.reordered_retransmissions,
             );
+        } else if ev.any(Events::NOT_RESENT) {
+            bump(Events::ANY_RETRANSMISSION, &mut self.stale_retransmissions);
         }
     }
 
@@ -78,6 +83,7 @@ impl Counts {
         self.retransmissions
             .saturating_sub(self.duplicate_retransmissions)
             .saturating_sub(self.reordered_retransmissions)
+            .saturating_sub(self.stale_retransmissions)
     }
 
     /// Out-of-order segments that are not capture duplicates.

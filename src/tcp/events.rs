@@ -29,6 +29,13 @@ impl Events {
     /// Not a Wireshark flag: a frame captured after frames its sender sent later
     /// ([`super::id_order`]).
     pub const SENT_EARLIER: Events = Events(1 << 16);
+    /// Not a Wireshark flag: a frame Wireshark calls a retransmission although its sender never
+    /// sent that sequence space before. Wireshark's next-sequence mark came from the sender's
+    /// challenge ACK, which carries another incarnation's numbers ([`super::ack_check`]).
+    pub const NOT_RESENT: Events = Events(1 << 17);
+    /// The marks that make a Wireshark retransmission no resend of ours.
+    pub const NOT_A_RESEND: Events =
+        Events(Self::CAPTURE_DUPLICATE.0 | Self::SENT_EARLIER.0 | Self::NOT_RESENT.0);
 
     /// Any kind of retransmission: what `tcp.analysis.retransmission` matches, since Wireshark
     /// adds that expert item to fast and spurious retransmissions too.

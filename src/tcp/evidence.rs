@@ -50,7 +50,7 @@ impl EventClass {
     /// no retransmission, whatever Wireshark calls them.
     pub fn matches(self, ev: Events) -> bool {
         let not_counted = match self {
-            EventClass::Retransmission => Events::CAPTURE_DUPLICATE | Events::SENT_EARLIER,
+            EventClass::Retransmission => Events::NOT_A_RESEND,
             EventClass::OutOfOrder | EventClass::KeepAlive => Events::CAPTURE_DUPLICATE,
             _ => Events::default(),
         };

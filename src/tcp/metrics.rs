@@ -151,13 +151,21 @@ impl DirMetrics {
 
     /// Accounts a segment's payload: data and retransmitted bytes, holes the capture shows, and
     /// the new bytes (goodput); returns those.
+    /// The end of the highest sequence number this side was seen to send, if any.
+    pub fn highest_sent(&self) -> Option<SeqNum> {
+        self.highest
+    }
+
     fn data(&mut self, s: &Sent, previous_ns: Option<i64>) -> u32 {
         let end = s.seq.plus(s.len);
         self.data_segments += 1;
         self.data_bytes += s.len as u64;
         self.first_data_ns.get_or_insert(s.ts_ns);
         self.last_data_ns = Some(s.ts_ns);
-        if s.events.any(Events::ANY_RETRANSMISSION) {
+        // Bytes of frames Wireshark calls retransmissions that were resent: not a capture's
+        // second copy, nor a frame captured out of its sending order, nor new data behind a
+        // challenge ACK's stale mark.
+        if s.events.any(Events::ANY_RETRANSMISSION) && !s.events.any(Events::NOT_A_RESEND) {
             self.retransmitted_bytes += s.len as u64;
         }
         let highest = *self.highest.get_or_insert(s.seq);

@@ -185,6 +185,8 @@ impl TcpConn {
             self.recent[side.other()].widen();
         } else if self.id_order[side].sent_earlier(f.ip_id.map(|m| m.id)) {
             ev.insert(Events::SENT_EARLIER);
+        } else if self.not_resent(side, &seg, ev) {
+            ev.insert(Events::NOT_RESENT);
         }
         self.evidence.note(f.number, ev);
         let so = &mut self.options[side];
@@ -192,6 +194,17 @@ impl TcpConn {
         self.measure(side, f, &seg, ev);
         self.trace(side, f, &seg, ev);
         ev
+    }
+
+    /// Whether a frame Wireshark calls a retransmission carries sequence space `side` never sent
+    /// before, after `side` sent a challenge ACK (its sequence number, another incarnation's,
+    /// became Wireshark's next-sequence mark for the side).
+    fn not_resent(&self, side: Side, seg: &Segment, ev: Events) -> bool {
+        self.ack_check[side.other()].rejected > 0
+            && ev.any(Events::ANY_RETRANSMISSION)
+            && self.dirs[side]
+                .highest_sent()
+                .is_none_or(|h| seg.seq.distance(h) >= 0)
     }
 
     /// What the handshake and the options tell about `side`.

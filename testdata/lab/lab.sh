@@ -219,6 +219,15 @@ table inet lab {
 NFT
     quic_download 1000000
     ;;
+  quic-closed-port)
+    # A QUIC client (in the receiver's namespace) whose Initials go to a port where nothing
+    # listens: the server host's kernel answers each with ICMP port unreachable, and the client
+    # resends with growing PTO until it gives up (ended after 8 s).
+    link off on
+    start_capture
+    inb timeout 8 "$PY" "$HERE/quic_app.py" client 10.77.0.1 4434 "$OUT" 1000 >/dev/null 2>&1 || true
+    stop_capture
+    ;;
   quic-gso)
     # The server sends runs of datagrams with UDP_SEGMENT, offloads on: the sender's capture
     # holds super-datagrams.
