@@ -112,6 +112,8 @@ def rtt_samples(path):
         res.append({"stream": stream, "sender": sender, "receiver": receiver, "samples": len(v),
                     "median_ms": round(median, 6)})
     return res
+
+
 ICMP_ERRORS = ("icmp.type == 3 || icmp.type == 11 || icmpv6.type == 1 || icmpv6.type == 2 || "
                "icmpv6.type == 3")
 

@@ -198,6 +198,35 @@ fn tshark_agrees(path: &Path, errors: &mut Vec<String>) {
     }
 }
 
+/// Our RTT median per direction against tshark's `ack_rtt` median on the same capture (within
+/// 10%, where both have 5 samples or more), as `rtt_agreement` checks the shared captures:
+/// tshark's samples are read by testdata/tshark_oracle.py's `rtt_samples`.
+fn rtt_agrees(path: &Path, report: &Value, errors: &mut Vec<String>) {
+    let script = format!(
+        "import json, sys; sys.path.insert(0, {:?}); import tshark_oracle; \
+         print(json.dumps(tshark_oracle.rtt_samples(sys.argv[1])))",
+        root().join("testdata").to_string_lossy()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script, &path.to_string_lossy()])
+        .output()
+        .expect("python3 runs");
+    let Ok(dirs) = serde_json::from_slice::<Value>(&out.stdout) else {
+        errors.push(format!(
+            "{}: tshark's RTT samples unreadable",
+            path.display()
+        ));
+        return;
+    };
+    let dirs = crate::rtt_agreement::directions(&dirs);
+    let flows = report["flows"].as_array().cloned().unwrap_or_default();
+    for d in &dirs {
+        if let Some((false, line)) = crate::rtt_agreement::compare(&flows, &dirs, d) {
+            errors.push(format!("{}: RTT {line}", path.display()));
+        }
+    }
+}
+
 fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
     let mut errors = Vec::new();
     let run = Command::new("bash")
@@ -277,6 +306,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
         }
         if want["tshark"] == true {
             tshark_agrees(&out.join(file), &mut errors);
+            rtt_agrees(&out.join(file), &json, &mut errors);
         }
         reports.insert(file.clone(), json);
     }

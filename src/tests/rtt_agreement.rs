@@ -59,12 +59,26 @@ const DIFFERENCES: &[(&str, u64, &str, &str)] = &[
 ];
 
 /// One direction of tshark's oracle.
-struct Oracle {
+pub(crate) struct Oracle {
     stream: u64,
     sender: String,
     receiver: String,
     samples: u64,
     median_ms: f64,
+}
+
+/// The directions of one capture, as `rtt_samples` in testdata/tshark_oracle.py writes them.
+pub(crate) fn directions(dirs: &Value) -> Vec<Oracle> {
+    let dirs = dirs.as_array().expect("directions");
+    dirs.iter()
+        .map(|d| Oracle {
+            stream: d["stream"].as_u64().expect("stream"),
+            sender: d["sender"].as_str().expect("sender").to_owned(),
+            receiver: d["receiver"].as_str().expect("receiver").to_owned(),
+            samples: d["samples"].as_u64().expect("samples"),
+            median_ms: d["median_ms"].as_f64().expect("median"),
+        })
+        .collect()
 }
 
 fn oracle() -> BTreeMap<String, Vec<Oracle>> {
@@ -74,18 +88,30 @@ fn oracle() -> BTreeMap<String, Vec<Oracle>> {
     let files = v["files"].as_object().expect("files");
     files
         .iter()
-        .map(|(name, dirs)| {
-            let dirs = dirs.as_array().expect("directions");
-            let dirs = dirs.iter().map(|d| Oracle {
-                stream: d["stream"].as_u64().expect("stream"),
-                sender: d["sender"].as_str().expect("sender").to_owned(),
-                receiver: d["receiver"].as_str().expect("receiver").to_owned(),
-                samples: d["samples"].as_u64().expect("samples"),
-                median_ms: d["median_ms"].as_f64().expect("median"),
-            });
-            (name.clone(), dirs.collect())
-        })
+        .map(|(name, dirs)| (name.clone(), directions(dirs)))
         .collect()
+}
+
+/// Our median against tshark's for direction `d`: `None` when either side has fewer than
+/// [`MIN_SAMPLES`], else whether it is within [`TOLERANCE`] and a line describing both.
+pub(crate) fn compare(flows: &[Value], dirs: &[Oracle], d: &Oracle) -> Option<(bool, String)> {
+    if d.samples < MIN_SAMPLES {
+        return None;
+    }
+    let Some(rtt) = our_direction(flows, dirs, d) else {
+        let line = format!("stream {} {}: no such flow", d.stream, d.sender);
+        return Some((false, line));
+    };
+    let (n, median) = (rtt["samples"].as_u64()?, rtt["median_ms"].as_f64()?);
+    if n < MIN_SAMPLES {
+        return None;
+    }
+    let within = (median - d.median_ms).abs() <= TOLERANCE * d.median_ms;
+    let line = format!(
+        "stream {} from {}: ours {median:.3} ms ({n} samples, {}), tshark {:.3} ms ({} samples)",
+        d.stream, d.sender, rtt["source"], d.median_ms, d.samples
+    );
+    Some((within, line))
 }
 
 /// The capture, unless tshark analyses TCP we cannot see (segments in reassembled fragments).
@@ -143,31 +169,15 @@ fn rtt_median_agrees_with_tshark_per_direction() {
             continue;
         };
         let flows = json["flows"].as_array().cloned().unwrap_or_default();
-        for d in dirs.iter().filter(|d| d.samples >= MIN_SAMPLES) {
-            let Some(rtt) = our_direction(&flows, &dirs, d) else {
-                disagree.push(format!(
-                    "{name} stream {} {}: no such flow",
-                    d.stream, d.sender
-                ));
+        for d in &dirs {
+            let Some((within, line)) = compare(&flows, &dirs, d) else {
                 continue;
             };
-            let ours = (rtt["samples"].as_u64(), rtt["median_ms"].as_f64());
-            let (Some(n), Some(median)) = ours else {
-                continue;
-            };
-            if n < MIN_SAMPLES {
-                continue;
-            }
             compared += 1;
-            let within = (median - d.median_ms).abs() <= TOLERANCE * d.median_ms;
             let excepted = DIFFERENCES
                 .iter()
                 .any(|x| x.0 == name && x.1 == d.stream && x.2 == d.sender);
-            let line = format!(
-                "{name} stream {} from {}: ours {median:.3} ms ({n} samples, {}), tshark {:.3} ms \
-                 ({} samples)",
-                d.stream, d.sender, rtt["source"], d.median_ms, d.samples
-            );
+            let line = format!("{name} {line}");
             match (within, excepted) {
                 (true, false) => agreed += 1,
                 (false, false) => disagree.push(line),
