@@ -150,10 +150,11 @@ fn analyze_stream(
 }
 
 /// A flow's report, with the qlog traces of its QUIC connection joined in.
-fn flow_report(f: &Flow, settings: &Settings, capture_end_ns: i64) -> FlowReport {
+fn flow_report(f: &Flow, flows: &[Flow], settings: &Settings, capture_end_ns: i64) -> FlowReport {
     let mut r = FlowReport::new(f, settings.flows.gro.kernel);
-    if let Some(q) = &mut r.quic {
+    if let (Some(q), Some(conn)) = (&mut r.quic, f.quic.as_deref()) {
         q.qlog = qlog_join::joins(f, &settings.qlog, capture_end_ns);
+        q.paths = report::quic::paths(f, conn, flows);
     }
     r
 }
@@ -192,11 +193,18 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         .flows
         .flows
         .iter()
-        .map(|f| flow_report(f, settings, capture_end))
+        .map(|f| flow_report(f, &pass.flows.flows, settings, capture_end))
         .collect();
+    // QUIC frames no qlog explains: connections without one, and their other paths.
+    let unlogged = |r: &FlowReport| r.quic.as_ref().is_some_and(|q| q.qlog.is_empty());
     let quic_unlogged = flows
         .iter()
-        .filter(|r| r.quic.as_ref().is_some_and(|q| q.qlog.is_empty()))
+        .filter(|r| {
+            unlogged(r)
+                || r.quic_connection
+                    .and_then(|id| flows.get((id as usize).saturating_sub(1)))
+                    .is_some_and(unlogged)
+        })
         .map(|r| r.frames)
         .sum();
     let coverage = Coverage::new(totals.frames, not_analysed).with_quic_unlogged(quic_unlogged);

@@ -1868,6 +1868,7 @@ def offload_fixtures():
     quic_handshake_fixtures()
     quic_icmp_fixtures()
     quic_qlog_fixtures()
+    quic_path_fixtures()
     fairness_fixtures()
 
 
@@ -2258,6 +2259,54 @@ def icmp_error(icmp_type, code, quoted, rest=0):
     """An ICMP error (RFC 792): type, code, checksum, the rest word (next-hop MTU), the quote."""
     body = struct.pack("!BBHI", icmp_type, code, 0, rest) + quoted
     return body[:2] + struct.pack("!H", csum(body)) + body[4:]
+
+
+def quic_path_fixtures():
+    """A QUIC connection is its connection IDs (RFC 9000 §5.1, §9): a client whose port changes
+    mid-connection (a NAT rebinding it, or a migration keeping its connection ID) is one
+    connection with two paths."""
+    def connection(cid_c, cid_s):
+        u = Udp()
+        u.send("c", quic_long(0, dcid=QUIC_DCID, scid=cid_c))
+        u.at(0.020)
+        u.send("s", quic_long(0, dcid=cid_c, scid=cid_s))
+        u.at(0.001)
+        u.send("s", quic_long(2, dcid=cid_c, scid=cid_s, size=800))
+        u.at(0.020)
+        u.send("c", quic_long(2, dcid=cid_s, scid=cid_c, size=300))
+        for k in range(4):
+            u.at(0.010)
+            u.send("c", quic_short(k, size=300, dcid=cid_s))
+            u.at(0.020)
+            u.send("s", quic_short(k, size=1200, dcid=cid_c))
+        # The client's port changes: the same connection IDs from 10.30.0.1:52999.
+        m = Udp(c=("10.30.0.1", 52999), t0=u.t + 0.5)
+        for k in range(4, 10):
+            m.send("c", quic_short(k, size=300, dcid=cid_s))
+            m.at(0.020)
+            m.send("s", quic_short(k, size=1200, dcid=cid_c))
+            m.at(0.010)
+        u.frames += m.frames
+        return u
+
+    cid_c, cid_s = bytes.fromhex("c1c2c3c4c5c6c7c8"), bytes.fromhex("5a5b5c5d5e5f6061")
+    fixture("quic_rebinding_one_connection.pcap", connection(cid_c, cid_s).pcap(), {
+        "flows_count": 2, "findings": [],
+        "flows": [{"quic": {"server_cid": cid_s.hex(), "zero_length_cid": False,
+                            "c2s": {"datagrams": 12, "1rtt": 10},
+                            "s2c": {"datagrams": 12, "1rtt": 10},
+                            "paths": [{"flow": 1, "client": "10.30.0.1:51000", "datagrams": 12},
+                                      {"flow": 2, "client": "10.30.0.1:52999",
+                                       "server": "10.30.0.2:443", "datagrams": 12}]},
+                   "quic_connection": None},
+                  {"quic_connection": 1}]})
+    # Close case: zero-length connection IDs route nothing (RFC 9000 §5.1.1): the new port is
+    # another flow, not joined, and the report says why.
+    fixture("quic_rebinding_zero_length_cid.pcap", connection(b"", b"").pcap(), {
+        "flows_count": 2, "findings": [],
+        "flows": [{"quic": {"zero_length_cid": True, "paths": [{"flow": 1}]},
+                   "quic_connection": None},
+                  {"protocol": "udp", "quic_connection": None}]})
 
 
 def quic_icmp_fixtures():

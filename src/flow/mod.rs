@@ -13,6 +13,7 @@
 pub mod capture_point;
 pub mod icmp;
 pub mod key;
+pub mod quic_paths;
 pub mod side;
 mod table;
 
@@ -109,6 +110,8 @@ pub struct Flow {
     pub gro: Option<Box<GroFlow>>,
     /// The QUIC view (UDP flows that began with a client Initial).
     pub quic: Option<Box<QuicConn>>,
+    /// Another path of a QUIC connection whose view lives on another flow ([`quic_paths`]).
+    pub quic_path: Option<quic_paths::PathOf>,
     /// ICMP errors about the packets each side sent ([`icmp`]; flows that drew any).
     pub icmp: Option<Box<PerSide<IcmpErrors>>>,
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::quic_paths::QuicCids;
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts, UdpFacts};
@@ -67,6 +68,8 @@ pub struct FlowTable {
     /// [`FRAGMENT_PAIRS`]: a flow between them may have segments inside fragments, which are not
     /// reassembled (docs/architecture.md), so its "missing" bytes may be in the capture.
     fragment_pairs: Vec<[IpAddr; 2]>,
+    /// The QUIC connections' IDs, for their other paths.
+    quic_cids: QuicCids,
 }
 
 /// Bound on [`FlowTable::fragment_pairs`]; beyond it every pair counts as fragmented.
@@ -173,7 +176,7 @@ impl FlowTable {
             None => (Events::default(), 0, None),
         };
         if let Some(u) = &pkt.udp {
-            flow.feed_quic(side, frame, u);
+            self.quic_datagram(index, side, frame, u);
         }
         Some(FlowRef {
             index,
@@ -257,6 +260,7 @@ impl FlowTable {
             tcp,
             gro: None,
             quic: None,
+            quic_path: None,
             icmp: None,
         });
         self.index.insert(key, i);
@@ -364,25 +368,54 @@ impl Flow {
 /// the handshake).
 const QUIC_START_DATAGRAMS: u64 = 8;
 
-impl Flow {
-    /// Shows a UDP datagram to the flow's QUIC view, starting one at a client Initial.
-    fn feed_quic(&mut self, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
+impl FlowTable {
+    /// Shows a UDP datagram to its QUIC connection: the flow's own view, the view of the
+    /// connection whose other path the flow is, or a new view at a client Initial; a flow whose
+    /// first datagrams are short headers addressed to a known connection ID joins that
+    /// connection as another path.
+    fn quic_datagram(&mut self, index: usize, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
         let start = (u.payload_offset as usize).min(frame.data.len());
         let end = start
             .saturating_add(u.payload_len as usize)
             .min(frame.data.len());
         let payload = &frame.data[start..end];
-        match &mut self.quic {
-            Some(q) => q.datagram(side, payload, frame.number, frame.ts_ns),
-            None => {
-                let datagrams: u64 = self.dirs.iter().map(|d| d.frames).sum();
-                if datagrams <= QUIC_START_DATAGRAMS {
-                    self.quic = QuicConn::start(side, payload, frame.ts_ns);
-                    if let Some(q) = &mut self.quic {
-                        q.datagram(side, payload, frame.number, frame.ts_ns);
-                    }
-                }
+        let flow = &mut self.flows[index];
+        if let Some(q) = &mut flow.quic {
+            q.datagram(side, payload, frame.number, frame.ts_ns);
+            self.quic_cids.learn(index, q);
+            return;
+        }
+        if flow.quic_path.is_none() {
+            let datagrams: u64 = flow.dirs.iter().map(|d| d.frames).sum();
+            if datagrams > QUIC_START_DATAGRAMS {
+                return;
             }
+            if let Some(mut q) = QuicConn::start(side, payload, frame.ts_ns) {
+                q.datagram(side, payload, frame.number, frame.ts_ns);
+                self.quic_cids.learn(index, &mut q);
+                flow.quic = Some(q);
+                return;
+            }
+            flow.quic_path = self
+                .quic_cids
+                .path_of(payload, side)
+                .filter(|p| p.conn != index);
+        }
+        let Some(path) = flow.quic_path else {
+            return;
+        };
+        if let Some(q) = self
+            .flows
+            .get_mut(path.conn)
+            .and_then(|f| f.quic.as_deref_mut())
+        {
+            q.path_datagram(
+                (index, path.client),
+                side,
+                payload,
+                frame.number,
+                frame.ts_ns,
+            );
         }
     }
 }

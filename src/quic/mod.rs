@@ -26,14 +26,14 @@ use server::{SentInitials, ServerInitials};
 pub const MIN_INITIAL_DATAGRAM: usize = 1200;
 
 /// A connection ID (up to 20 bytes), stored inline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Cid {
     len: u8,
     bytes: [u8; MAX_CID_LEN],
 }
 
 impl Cid {
-    fn of(b: &[u8]) -> Cid {
+    pub fn of(b: &[u8]) -> Cid {
         let mut c = Cid::default();
         let n = b.len().min(MAX_CID_LEN);
         c.bytes[..n].copy_from_slice(&b[..n]);
@@ -43,6 +43,10 @@ impl Cid {
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Lower-case hex, as Wireshark shows connection IDs.
@@ -99,6 +103,20 @@ impl PacketCounts {
     }
 }
 
+/// Other paths of a connection kept, at most (each a flow of its own 5-tuple).
+pub const MAX_PATHS: usize = 16;
+
+/// Another path of the connection: a UDP flow (another 5-tuple: the client migrated, or a NAT
+/// rebound its port) whose short-header packets carry one of the connection's IDs. Its
+/// addresses, times and counts are that flow's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuicPath {
+    /// The flow's index in the flow table.
+    pub flow: usize,
+    /// Which side of that flow is the QUIC client.
+    pub client: Side,
+}
+
 /// The QUIC view of one UDP flow.
 #[derive(Debug, Clone)]
 pub struct QuicConn {
@@ -127,6 +145,12 @@ pub struct QuicConn {
     sent_initials: SentInitials,
     /// The DCID the Initial keys derive from: the client's first, or the Retry's SCID.
     keys_dcid: Cid,
+    /// The connection's other paths (migration, NAT rebinding), the first [`MAX_PATHS`], and the
+    /// datagrams of paths beyond them (not counted in `packets`).
+    pub paths: Vec<QuicPath>,
+    pub paths_not_kept: u64,
+    /// Which of the connection's IDs the flow table knows already (client's, server's).
+    pub cids_indexed: (bool, bool),
     /// The client's datagrams that carried an Initial, and the time of the last one.
     pub client_initials: Evidence,
     pub last_initial_ns: i64,
@@ -171,6 +195,9 @@ impl QuicConn {
             server: ServerInitials::default(),
             sent_initials: SentInitials::default(),
             keys_dcid: Cid::of(dcid),
+            paths: Vec::new(),
+            paths_not_kept: 0,
+            cids_indexed: (false, false),
             client_initials: Evidence::default(),
             last_initial_ns: ts_ns,
             hello: None,
@@ -306,6 +333,33 @@ impl QuicConn {
                 self.crypto = None;
             }
         }
+    }
+
+    /// A datagram of another path (the flow at `flow`, whose QUIC client is `client`), sent by
+    /// that flow's `side`: counted in the connection as from the client or the server.
+    pub fn path_datagram(
+        &mut self,
+        path: (usize, Side),
+        side: Side,
+        payload: &[u8],
+        number: u64,
+        ts_ns: i64,
+    ) {
+        let (flow, client) = path;
+        if !self.paths.iter().any(|p| p.flow == flow) {
+            if self.paths.len() < MAX_PATHS {
+                self.paths.push(QuicPath { flow, client });
+            } else {
+                self.paths_not_kept += 1;
+                return;
+            }
+        }
+        let role = if side == client {
+            self.client
+        } else {
+            self.client.other()
+        };
+        self.datagram(role, payload, number, ts_ns);
     }
 
     /// Whether the client offered a reserved version: a version negotiation probe.

@@ -339,6 +339,9 @@ pub struct FlowReport {
     /// The QUIC view (UDP flows that began with a client Initial).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic: Option<QuicReport>,
+    /// For a flow that is another path of a QUIC connection (its short headers carried the
+    /// connection's IDs): the id of the flow whose `quic` describes the connection.
+    pub quic_connection: Option<u32>,
     /// Display filter that shows this flow in Wireshark.
     pub wireshark_filter: String,
 }
@@ -390,6 +393,7 @@ impl FlowReport {
             s2c: DirReport::new(f, f.side_of(Direction::S2c), kernel),
             tcp: f.tcp.as_deref().map(|c| TcpFlowReport::new(f, c)),
             quic: f.quic.as_deref().map(|q| QuicReport::new(f, q)),
+            quic_connection: f.quic_path.map(|p| p.conn as u32 + 1),
             wireshark_filter,
         }
     }

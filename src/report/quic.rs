@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::analysis::qlog_join::QlogJoin;
-use crate::flow::{Direction, Flow};
+use crate::flow::{Direction, Flow, Side};
 use crate::quic::server::cipher_name;
 use crate::quic::{PacketCounts, QuicConn};
 
@@ -43,6 +43,61 @@ pub struct QuicReport {
     pub close: Option<CloseReport>,
     /// The endpoints' qlog traces of this connection (`--qlog`), joined with the capture.
     pub qlog: Vec<QlogJoin>,
+    /// The connection's paths: this flow first, then the flows whose short headers carried its
+    /// connection IDs (the client migrated, or a NAT rebound it). Filled by [`paths`].
+    pub paths: Vec<PathReport>,
+    /// Datagrams of paths beyond the first 16, not counted.
+    pub paths_not_kept: u64,
+    /// A connection ID of zero length routes nothing (RFC 9000 §5.1.1): the connection is its
+    /// 5-tuple, and a path change cannot be followed.
+    pub zero_length_cid: bool,
+}
+
+/// One path of a QUIC connection: a UDP flow of its own 5-tuple.
+#[derive(Debug, Serialize)]
+pub struct PathReport {
+    pub flow: u32,
+    pub client: String,
+    pub server: String,
+    /// From the connection's first Initial, ms.
+    pub first_ms: f64,
+    pub last_ms: f64,
+    pub datagrams: u64,
+    pub bytes: u64,
+}
+
+/// The paths of the connection `q` seen on flow `f`, with `flows` the flow table's flows.
+pub fn paths(f: &Flow, q: &QuicConn, flows: &[Flow]) -> Vec<PathReport> {
+    let path = |g: &Flow, client: Side| {
+        let ms = |t: i64| (t - q.first_initial_ns) as f64 / 1e6;
+        let (a, b) = (&g.dirs[Side::A], &g.dirs[Side::B]);
+        let first = [a, b]
+            .iter()
+            .filter(|d| d.frames > 0)
+            .map(|d| d.first_ts_ns)
+            .min();
+        let last = [a, b]
+            .iter()
+            .filter(|d| d.frames > 0)
+            .map(|d| d.last_ts_ns)
+            .max();
+        PathReport {
+            flow: g.id,
+            client: g.key.end(client).to_string(),
+            server: g.key.end(client.other()).to_string(),
+            first_ms: first.map_or(0.0, ms),
+            last_ms: last.map_or(0.0, ms),
+            datagrams: a.frames + b.frames,
+            bytes: a.payload_bytes + b.payload_bytes,
+        }
+    };
+    std::iter::once(path(f, q.client))
+        .chain(
+            q.paths
+                .iter()
+                .filter_map(|p| flows.get(p.flow).map(|g| path(g, p.client))),
+        )
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -120,6 +175,9 @@ impl QuicReport {
                 reason: reason.clone(),
             }),
             qlog: Vec::new(),
+            paths: Vec::new(),
+            paths_not_kept: q.paths_not_kept,
+            zero_length_cid: q.client_cid.is_empty() || q.server_cid.is_some_and(|c| c.is_empty()),
         }
     }
 }

@@ -157,6 +157,7 @@ fn quic(out: &mut String, r: &Report, opts: &TextOptions) {
         "s→c dgrams/pkts",
         "1st rtt",
         "handshake",
+        "paths",
     ]);
     let ms = |v: Option<f64>| v.map_or("-".into(), |m| duration(m / 1e3));
     for (f, q) in &q[..shown] {
@@ -179,9 +180,10 @@ fn quic(out: &mut String, r: &Report, opts: &TextOptions) {
             pkts(&q.s2c),
             ms(q.initial_rtt_ms),
             ms(q.handshake_ms),
+            q.paths.len().max(1).to_string(),
         ]);
     }
-    for i in [0, 4, 5, 6, 7] {
+    for i in [0, 4, 5, 6, 7, 8] {
         if let Some(col) = t.column_mut(i) {
             col.set_cell_alignment(CellAlignment::Right);
         }

@@ -96,6 +96,8 @@ fixture_cases! {
     quic_qlog_agree_pcap => "quic_qlog_agree.pcap",
     quic_qlog_capture_ended_pcap => "quic_qlog_capture_ended.pcap",
     quic_qlog_sender_drop_pcap => "quic_qlog_sender_drop.pcap",
+    quic_rebinding_one_connection_pcap => "quic_rebinding_one_connection.pcap",
+    quic_rebinding_zero_length_cid_pcap => "quic_rebinding_zero_length_cid.pcap",
     quic_single_initial_pcap => "quic_single_initial.pcap",
     quic_stall_pcap => "quic_stall.pcap",
     quic_udp_gso_df_clear_pcap => "quic_udp_gso_df_clear.pcap",
