@@ -1866,6 +1866,7 @@ def offload_fixtures():
 
     quic_fixtures()
     quic_handshake_fixtures()
+    quic_findings_fixtures()
     quic_icmp_fixtures()
     quic_qlog_fixtures()
     quic_path_fixtures()
@@ -1990,26 +1991,43 @@ def quic_fixtures():
         "flows_count": 1, "flows": [{"protocol": "udp", "s2c": {"frames": 61}}],
         "findings": []})
 
-    # The ping-pong of the UDP GSO story: a QUIC conversation with packets ~2 ms apart; the
+    # The ping-pong of the UDP GSO story: a QUIC connection with packets ~2 ms apart; the
     # server stops answering, and the client's probe timer backs off (0.3, 0.6, 1.2 s: RFC 9002
     # 6.2) until an answer comes; later a second run, each probe two datagrams 100 us apart.
-    u = Udp()
-    first = []
-    for phase, probes in enumerate(((0.3, 0.6, 1.2), (0.25, 0.5, 1.0, 2.0), None)):
-        for k in range(15):
-            u.send("c" if k % 2 else "s", quic_short(phase * 100 + k, size=200))
-            u.at(0.002)
-        if probes:
-            first.append(len(u.frames) + 1)
-            for gap in probes:
-                u.send("c", quic_short(phase * 100 + 50, size=200))
-                if phase == 1:
-                    u.at(100e-6)
-                    u.send("c", quic_short(phase * 100 + 51, size=200))
-                u.at(gap)
-            u.send("s", quic_short(phase * 100 + 60, size=200))
-            u.at(0.002)
+    # With its handshake the flow has a QUIC view: quic-stall, not udp-stall. Without one (a
+    # non-QUIC payload, the same timing), the same runs are udp-stall's.
+    def ping_pong(quic):
+        u = Udp()
+        if quic:
+            quic_handshake(u, 0.002)
+        first = []
+        pkt = quic_short if quic else (lambda n, size: bytes([0x17, n & 0xFF]) * (size // 2))
+        for phase, probes in enumerate(((0.3, 0.6, 1.2), (0.25, 0.5, 1.0, 2.0), None)):
+            for k in range(15):
+                u.send("c" if k % 2 else "s", pkt(phase * 100 + k, size=200))
+                u.at(0.002)
+            if probes:
+                first.append(len(u.frames) + 1)
+                for gap in probes:
+                    u.send("c", pkt(phase * 100 + 50, size=200))
+                    if phase == 1:
+                        u.at(100e-6)
+                        u.send("c", pkt(phase * 100 + 51, size=200))
+                    u.at(gap)
+                u.send("s", pkt(phase * 100 + 60, size=200))
+                u.at(0.002)
+        return u, first
+    u, first = ping_pong(True)
     fixture("quic_stall.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-stall"],
+        "finding_frames": {"quic-stall": [first[0], first[1], first[1] + 2, first[1] + 4,
+                                          first[1] + 6]},
+        "finding_severity": {"quic-stall": "warning"},
+        "finding_details": {"quic-stall": {
+            "shape": "backoff", "side": "client", "probes": 4, "gaps_s": [0.25, 0.5, 1.0],
+            "answered": True, "stalls": 2, "packets": 4 + 45 + 4 + 9}}})
+    u, first = ping_pong(False)
+    fixture("udp_stall.pcap", u.pcap(), {
         "flows_count": 1, "findings": ["udp-stall"],
         "finding_frames": {"udp-stall": first},
         "finding_severity": {"udp-stall": "warning"},
@@ -2032,6 +2050,143 @@ def quic_fixtures():
         u.send("c" if k % 2 else "s", b"beat" * 10)
         u.at(1.0)
     fixture("udp_heartbeat.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+
+def quic_handshake(u, rtt, cid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e"):
+    """A QUIC handshake on `u` as the client sees it: its Initial, the server's Initial and
+    Handshake coalesced one `rtt` later, the client's Handshake at once, its first 1-RTT packet."""
+    u.send("c", quic_long(0, scid=cid))
+    u.at(rtt)
+    u.send("s", quic_long(0, dcid=cid, scid=scid, size=600)
+           + quic_long(2, dcid=cid, scid=scid, size=600))
+    u.at(0.0005)
+    u.send("c", quic_long(2, scid=cid, size=100))
+    u.send("c", quic_short(0, size=100, dcid=scid))
+    u.at(0.002)
+
+
+def quic_findings_fixtures():
+    """quic-handshake-slow and quic-stall: when a QUIC connection waits, and when it only idles."""
+    cid, scid = b"\xc1\xc2\xc3\xc4", b"\x5e\x5e"
+
+    def handshake(rtt, flights, loss=0.0):
+        """Client Initial; the server's Initial and Handshake one `rtt` later; the client's
+        Handshake at once; then `flights` more server Handshake flights, each a round trip after
+        the client's ACK (the amplification limit, RFC 9000 §8.1), the last one `loss` late (a
+        lost flight resent after a probe timeout); then 1-RTT both ways."""
+        u = Udp()
+        sent = [u.send("c", quic_long(0, scid=cid))]
+        u.at(rtt)
+        u.send("s", quic_long(0, dcid=cid, scid=scid, size=600)
+               + quic_long(2, dcid=cid, scid=scid, size=600))
+        u.at(0.0005)
+        u.send("c", quic_long(2, scid=cid, size=100))
+        for k in range(flights):
+            u.at(rtt + (loss if k == flights - 1 else 0))
+            u.send("s", quic_long(2, dcid=cid, scid=scid, size=1200, fill=k))
+            u.at(0.0005)
+            u.send("c", quic_long(2, scid=cid, size=100, fill=k))
+        u.at(0.001)
+        for k in range(8):
+            u.send("c" if k % 2 == 0 else "s", quic_short(k, size=300, dcid=scid))
+            u.at(0.002)
+        return u, sent
+
+    # The server's last Handshake flight lost and resent after a 1 s probe timeout: 1.06 s for
+    # a handshake on a 20 ms path.
+    u, sent = handshake(0.020, 2, loss=1.0)
+    fixture("quic_handshake_slow.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-handshake-slow"],
+        "finding_frames": {"quic-handshake-slow": sent},
+        "finding_severity": {"quic-handshake-slow": "warning"},
+        "finding_details": {"quic-handshake-slow": {
+            "rtt_source": "first-answer", "rtt_s": 0.0205, "expected_round_trips": 1,
+            "retry": False, "version_negotiation": False, "client_initials": 1,
+            "initials_before_answer": 1, "server_first_s": 0.02}}})
+    # Close case: a healthy handshake on a 300 ms path whose certificate chain takes three
+    # flights (amplification limit, then the initial window): 4 round trips, 1.2 s.
+    u, _ = handshake(0.300, 3)
+    fixture("quic_handshake_long_path.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+    # Close case: the same slow handshake as before, captured on the server's host: the wait for
+    # the client's Handshake is the round trip there; 4 round trips of 250 ms stay healthy.
+    u = Udp()
+    u.send("c", quic_long(0, scid=cid))
+    u.at(0.0001)
+    u.send("s", quic_long(0, dcid=cid, scid=scid, size=600)
+           + quic_long(2, dcid=cid, scid=scid, size=600))
+    for k in range(3):
+        u.at(0.250)
+        u.send("c", quic_long(2, scid=cid, size=100, fill=k))
+        u.at(0.0001)
+        u.send("s", quic_long(2, dcid=cid, scid=scid, size=1200, fill=k))
+    u.at(0.250)
+    for k in range(8):
+        u.send("c" if k % 2 == 0 else "s", quic_short(k, size=300, dcid=scid))
+        u.at(0.002)
+    fixture("quic_handshake_server_side.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+    # The client's ACKs stop for 1.5 s while the server keeps sending every 50 ms (a direction
+    # lost), then come back.
+    u = Udp()
+    quic_handshake(u, 0.010)
+    for k in range(20):
+        u.send("s" if k % 2 == 0 else "c", quic_short(k, size=300, dcid=scid if k % 2 else cid))
+        u.at(0.002)
+    first = len(u.frames) + 1
+    for k in range(30):
+        u.send("s", quic_short(100 + k, size=1200, dcid=cid))
+        u.at(0.050)
+    u.send("c", quic_short(200, size=60, dcid=scid))
+    u.at(0.002)
+    for k in range(10):
+        u.send("s" if k % 2 == 0 else "c", quic_short(300 + k, size=300, dcid=scid if k % 2 else cid))
+        u.at(0.002)
+    fixture("quic_stall_one_way.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-stall"],
+        "finding_frames": {"quic-stall": list(range(first, first + 8))},
+        "finding_severity": {"quic-stall": "warning"},
+        "finding_details": {"quic-stall": {
+            "shape": "one-way", "side": "server", "probes": 30, "answered": True, "stalls": 1}}})
+
+    # A short back-off (0.21 s, then 0.35 s) on a connection whose packets are 20 ms apart:
+    # below a second and below 20 times the usual gap, a note.
+    u = Udp()
+    quic_handshake(u, 0.010)
+    for k in range(31):
+        u.send("s" if k % 2 == 0 else "c", quic_short(k, size=300, dcid=scid if k % 2 else cid))
+        u.at(0.020)
+    first = len(u.frames) + 1
+    for gap in (0.21, 0.35):
+        u.send("c", quic_short(100, size=300, dcid=scid))
+        u.at(gap)
+    u.send("c", quic_short(101, size=300, dcid=scid))
+    u.at(0.030)
+    u.send("s", quic_short(102, size=300, dcid=cid))
+    fixture("quic_stall_short.pcap", u.pcap(), {
+        "flows_count": 1, "findings": ["quic-stall"],
+        "finding_frames": {"quic-stall": [first, first + 1, first + 2]},
+        "finding_severity": {"quic-stall": "info"},
+        "finding_details": {"quic-stall": {"shape": "backoff", "probes": 3}}})
+
+    # Close case: an idle connection. Both sides go quiet for 3 s (an application pause), then
+    # the client PINGs every 5 s and the server acknowledges at once (a keep-alive, RFC 9000
+    # 10.1.2), then the page loads again.
+    u = Udp()
+    quic_handshake(u, 0.010)
+    for phase in range(2):
+        for k in range(20):
+            u.send("s" if k % 2 == 0 else "c", quic_short(k, size=300, dcid=scid if k % 2 else cid))
+            u.at(0.002)
+        u.at(3.0)
+    for k in range(6):
+        u.send("c", quic_short(500 + k, size=40, dcid=scid))
+        u.at(0.010)
+        u.send("s", quic_short(600 + k, size=40, dcid=cid))
+        u.at(5.0)
+    for k in range(20):
+        u.send("s" if k % 2 == 0 else "c", quic_short(k, size=300, dcid=scid if k % 2 else cid))
+        u.at(0.002)
+    fixture("quic_idle_keepalive.pcap", u.pcap(), {"flows_count": 1, "findings": []})
 
 
 class QlogRecorder:

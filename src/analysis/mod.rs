@@ -9,6 +9,7 @@
 //! 1-based frame numbers, the same numbers Wireshark shows, and carry typed details. [`kit`]
 //! holds the helpers detectors share.
 
+mod backoff;
 mod burst_retransmission;
 mod capture_duplicates;
 mod capture_gaps;
@@ -26,7 +27,9 @@ mod out_of_order;
 mod oversized_frames;
 pub mod qlog_join;
 mod quic_handshake_failed;
+mod quic_handshake_slow;
 mod quic_qlog_mismatch;
+mod quic_stall;
 mod retransmissions;
 mod snaplen;
 mod starved_flow;
@@ -137,6 +140,8 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
             settings.qlog.clone(),
         )),
         entry(quic_handshake_failed::QuicHandshakeFailed),
+        entry(quic_handshake_slow::QuicHandshakeSlow),
+        entry(quic_stall::QuicStall::default()),
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),
         entry(high_inflight::HighInflight::new(settings.inflight_budget)),

@@ -1,150 +1,18 @@
 //! `udp-stall`: a UDP conversation where one side keeps asking and the other does not answer,
-//! repeating with growing gaps: the retry back-off of the UDP GSO story, where a QUIC endpoint
-//! waited for datagrams that were lost (RFC 9002 §6.2: each probe timeout doubles the wait) and
-//! round trips took seconds.
-//!
-//! Silence alone is not a stall. DNS, RADIUS, NFS, NTP, SIP and voice all go quiet between
-//! exchanges, and a browser's QUIC connection idles between page loads: in all of them the side
-//! that speaks after the silence is answered at once, or speaks on a fixed cadence. What marks
-//! unmet demand is a *run*: at least [`MIN_REPEATS`] sends from one side with no packet from the
-//! other between them, each gap at least [`BACKOFF`] times the one before (a timer backing off),
-//! the longest gap at least [`MIN_STALL_NS`] and [`STALL_FACTOR`] times the conversation's usual
-//! gap. Sends within [`BURST_NS`] of each other are one send (a PTO probe may be two datagrams).
+//! repeating with growing gaps: a retry timer backing off (DNS, RADIUS, a tunnel's keep-alive,
+//! RFC 1035 and RFC 2865 clients). QUIC flows (with a QUIC view, or another path of one) are `quic-stall`'s, so
+//! that one stall is reported once. The run logic and its thresholds are in `backoff.rs`.
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::backoff::{Conversation, RunShape, Stall, MIN_STALL_NS, STALL_FACTOR};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
-use crate::flow::{PerSide, Side};
 use crate::units::duration;
-
-/// The longest unanswered gap must be at least this many times the usual gap …
-pub const STALL_FACTOR: i64 = 20;
-/// … and at least this long (shorter pauses are not what users notice).
-pub const MIN_STALL_NS: i64 = 200_000_000;
-/// Sends in an unanswered run: the first send and at least two retries.
-pub const MIN_REPEATS: u32 = 3;
-/// Each gap of the run is at least this share larger than the one before (timers double; 1.5
-/// leaves room for jitter and granularity).
-pub const BACKOFF: f64 = 1.5;
-/// Packets this close to the previous one from the same side are part of the same send.
-pub const BURST_NS: i64 = 1_000_000;
-/// A conversation needs this many packets, in both directions, for its usual gap to mean anything.
-pub const MIN_PACKETS: u64 = 10;
-/// Runs kept per flow (first ones; the rest are counted).
-const MAX_RUNS: usize = 64;
-
-/// One side sending with no answer, in progress or closed.
-#[derive(Debug, Default, Clone, Copy)]
-struct Run {
-    side: Option<Side>,
-    sends: u32,
-    first_frame: u64,
-    last_frame: u64,
-    first_ns: i64,
-    last_ns: i64,
-    last_gap: i64,
-    longest_gap: i64,
-    /// Every gap so far grew by [`BACKOFF`].
-    growing: bool,
-}
-
-/// A closed run that looks like a back-off.
-#[derive(Debug, Clone, Copy)]
-struct Stall {
-    run: Run,
-    /// Whether the other side answered in the end (false: the capture ended first).
-    answered: bool,
-}
-
-#[derive(Debug, Default)]
-struct Conv {
-    last_ns: Option<i64>,
-    packets: u64,
-    sides: PerSide<bool>,
-    /// Gaps by bit length of the microseconds (bucket b holds [2^(b-1), 2^b) µs; 31: 18 min+).
-    histogram: [u32; 32],
-    run: Run,
-    stalls: Vec<Stall>,
-    more_stalls: u64,
-}
-
-impl Conv {
-    /// The median gap, as the geometric middle of its histogram bucket.
-    fn median_gap_ns(&self) -> Option<i64> {
-        let total: u64 = self.histogram.iter().map(|&c| u64::from(c)).sum();
-        let mut seen = 0;
-        for (b, &c) in self.histogram.iter().enumerate() {
-            seen += u64::from(c);
-            if c > 0 && seen * 2 >= total {
-                return Some(if b == 0 {
-                    0
-                } else {
-                    (1e3 * 2f64.powf(b as f64 - 0.5)) as i64
-                });
-            }
-        }
-        None
-    }
-
-    fn gap(&mut self, ts_ns: i64) {
-        if let Some(last) = self.last_ns {
-            // Out-of-order timestamps (merged interfaces) count as no gap.
-            let gap = ts_ns.saturating_sub(last).max(0);
-            let bucket = (64 - (gap as u64 / 1000).leading_zeros() as usize).min(31);
-            self.histogram[bucket] = self.histogram[bucket].saturating_add(1);
-        }
-        self.last_ns = Some(self.last_ns.map_or(ts_ns, |l| l.max(ts_ns)));
-    }
-
-    /// One packet from `side`: it extends that side's unanswered run or closes the other's.
-    fn send(&mut self, side: Side, frame: u64, ts_ns: i64) {
-        let r = &mut self.run;
-        if r.side == Some(side) {
-            let gap = ts_ns.saturating_sub(r.last_ns);
-            if gap >= BURST_NS {
-                r.growing &= r.sends < 2 || gap as f64 >= BACKOFF * r.last_gap as f64;
-                r.sends += 1;
-                r.last_gap = gap;
-                r.longest_gap = r.longest_gap.max(gap);
-            }
-            r.last_frame = frame;
-            r.last_ns = r.last_ns.max(ts_ns);
-            return;
-        }
-        self.close(Some(ts_ns));
-        self.run = Run {
-            side: Some(side),
-            sends: 1,
-            first_frame: frame,
-            last_frame: frame,
-            first_ns: ts_ns,
-            last_ns: ts_ns,
-            last_gap: 0,
-            longest_gap: 0,
-            growing: true,
-        };
-    }
-
-    /// Ends the current run, answered at `answer_ns` or not at all; keeps it when it backed off.
-    fn close(&mut self, answer_ns: Option<i64>) {
-        let mut r = self.run;
-        r.last_ns = answer_ns.unwrap_or(r.last_ns).max(r.last_ns);
-        let answered = answer_ns.is_some();
-        if r.side.is_none() || r.sends < MIN_REPEATS || !r.growing || r.longest_gap < MIN_STALL_NS {
-            return;
-        }
-        if self.stalls.len() < MAX_RUNS {
-            self.stalls.push(Stall { run: r, answered });
-        } else {
-            self.more_stalls += 1;
-        }
-    }
-}
 
 #[derive(Default)]
 pub struct UdpStall {
-    convs: FxHashMap<usize, Conv>,
+    convs: FxHashMap<usize, Conversation>,
 }
 
 /// `details` of a `udp-stall` finding.
@@ -187,11 +55,10 @@ impl Detector for UdpStall {
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {
             return;
         };
-        let c = self.convs.entry(fr.index).or_default();
-        c.packets += 1;
-        c.sides[fr.side] = true;
-        c.gap(frame.ts_ns);
-        c.send(fr.side, frame.number, frame.ts_ns);
+        self.convs
+            .entry(fr.index)
+            .or_default()
+            .packet(fr.side, frame.number, frame.ts_ns);
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
@@ -203,7 +70,7 @@ impl Detector for UdpStall {
                 continue;
             };
             c.close(None);
-            if c.packets < MIN_PACKETS || !c.sides.iter().all(|&s| s) {
+            if f.quic.is_some() || f.quic_path.is_some() || !c.two_way() {
                 continue;
             }
             let Some(usual) = c.median_gap_ns() else {
@@ -213,7 +80,7 @@ impl Detector for UdpStall {
             let stalls: Vec<Stall> = c
                 .stalls
                 .iter()
-                .filter(|x| x.run.longest_gap >= limit)
+                .filter(|x| x.shape == RunShape::Backoff && x.run.longest_gap >= limit)
                 .copied()
                 .collect();
             if !stalls.is_empty() {
@@ -224,7 +91,13 @@ impl Detector for UdpStall {
     }
 }
 
-fn finding(f: &crate::flow::Flow, stalls: &[Stall], c: &Conv, usual: i64, limit: i64) -> Finding {
+fn finding(
+    f: &crate::flow::Flow,
+    stalls: &[Stall],
+    c: &Conversation,
+    usual: i64,
+    limit: i64,
+) -> Finding {
     let secs = |ns: i64| ns as f64 / 1e9;
     let longest = stalls.iter().map(|x| x.run.longest_gap).max().unwrap_or(0);
     let total = stalls.iter().fold(0i64, |t, x| {

@@ -154,6 +154,9 @@ pub struct QuicConn {
     /// The client's datagrams that carried an Initial, and the time of the last one.
     pub client_initials: Evidence,
     pub last_initial_ns: i64,
+    /// Of those datagrams, the ones sent before the server's first packet (1, or 2 for a
+    /// ClientHello too large for one: more are resends after a probe timeout).
+    pub initials_before_answer: u64,
     pub hello: Option<Hello>,
     /// A CONNECTION_CLOSE read in an Initial: (error code, reason).
     pub close: Option<(u64, String)>,
@@ -200,6 +203,7 @@ impl QuicConn {
             cids_indexed: (false, false),
             client_initials: Evidence::default(),
             last_initial_ns: ts_ns,
+            initials_before_answer: 0,
             hello: None,
             close: None,
             keys: InitialKeys::new(version, dcid, Sender::Client).map(Box::new),
@@ -244,6 +248,9 @@ impl QuicConn {
         if initial {
             self.client_initials.push(number);
             self.last_initial_ns = ts_ns;
+            if self.first_server_ns.is_none() {
+                self.initials_before_answer += 1;
+            }
         }
         let counts = &mut self.packets[side];
         counts.datagrams += 1;

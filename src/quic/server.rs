@@ -47,6 +47,9 @@ impl SentInitials {
 /// the capture point saw them (so the round trip from there to the server and back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RttSample {
+    /// The server's ACK time minus the acknowledged Initial's time: the first sample as RFC
+    /// 9002 §5.2 takes it for `min_rtt` (the ACK Delay is never subtracted from it).
+    pub raw_ns: i64,
     /// The server's ACK time minus the acknowledged Initial's time, minus the ACK delay the
     /// server reported, never below zero (RFC 9002 §5.3 adjusts by ack_delay).
     pub rtt_ns: i64,
@@ -117,6 +120,7 @@ fn sample(raw_ns: i64, delay: u64) -> RttSample {
         .unwrap_or(i64::MAX)
         .max(0);
     RttSample {
+        raw_ns,
         rtt_ns: raw_ns.saturating_sub(ack_delay_ns).max(0),
         ack_delay_ns,
     }
@@ -190,6 +194,7 @@ mod tests {
         assert_eq!(
             sample(40_000_000, 125),
             RttSample {
+                raw_ns: 40_000_000,
                 rtt_ns: 39_000_000,
                 ack_delay_ns: 1_000_000
             }
