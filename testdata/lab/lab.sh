@@ -187,7 +187,7 @@ quic_download() {
   ina "$PY" "$HERE/quic_app.py" server 10.77.0.1 4433 "$OUT" ${2:-} &
   local server=$!
   sleep 1
-  inb timeout 40 "$PY" "$HERE/quic_app.py" client 10.77.0.1 4433 "$OUT" "$1"
+  inb timeout 40 "$PY" "$HERE/quic_app.py" client 10.77.0.1 4433 "$OUT" "$1" ${3:-}
   wait "$server"
   stop_capture
 }
@@ -218,6 +218,12 @@ table inet lab {
 }
 NFT
     quic_download 1000000
+    ;;
+  quic-rebind)
+    # The client moves to a new port halfway, keeping its connection IDs (a NAT rebinding):
+    # one connection, two paths.
+    link off on
+    quic_download 1000000 "" --rebind
     ;;
   quic-closed-port)
     # A QUIC client (in the receiver's namespace) whose Initials go to a port where nothing

@@ -2,13 +2,15 @@
 secrets log (SSLKEYLOGFILE format) written by both endpoints.
 
     python3 quic_app.py server HOST PORT OUTDIR [--gso]
-    python3 quic_app.py client HOST PORT OUTDIR BYTES
+    python3 quic_app.py client HOST PORT OUTDIR BYTES [--rebind]
 
 The server answers one GET for /BYTES with that many bytes and exits when the connection ends.
 Both write OUTDIR/qlog-ROLE/ODCID.qlog (aioquic's QuicFileLogger: one JSON document per
 connection) and append to OUTDIR/keylog.txt. With --gso the server sends each run of equal-size
 datagrams in one sendmsg with UDP_SEGMENT (Linux's UDP GSO, as quic-go does), so that a capture
-on its interface sees super-datagrams.
+on its interface sees super-datagrams. With --rebind the client moves to a new UDP socket (a
+new port) once half the bytes have arrived, keeping its connection IDs: what a NAT rebinding
+looks like on the wire (RFC 9000 §9.3), one connection on two 5-tuples.
 """
 import asyncio
 import datetime
@@ -147,16 +149,31 @@ async def server(host, port, out, gso):
 
 
 class Client(QuicConnectionProtocol):
+    rebind_at = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.h3 = H3Connection(self._quic)
         self.received = 0
         self.finished = asyncio.Event()
 
+    async def rebind(self):
+        """Hands the connection to a new socket on a new port; the old one stays open (closing
+        it would end the protocol). aioquic's client socket is dual-stack IPv6."""
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        sock.bind(("::", 0))
+        await asyncio.get_running_loop().create_datagram_endpoint(lambda: self, sock=sock)
+        self.transmit()
+
     def quic_event_received(self, event):
         for e in self.h3.handle_event(event):
             if isinstance(e, DataReceived):
                 self.received += len(e.data)
+                if Client.rebind_at is not None and self.received >= Client.rebind_at:
+                    Client.rebind_at = None
+                    asyncio.ensure_future(self.rebind())
                 if e.stream_ended:
                     self.finished.set()
 
@@ -193,7 +210,10 @@ def main():
     if role == "server":
         asyncio.run(server(host, port, out, "--gso" in sys.argv[5:]))
     else:
-        asyncio.run(client(host, port, out, int(sys.argv[5])))
+        size = int(sys.argv[5])
+        if "--rebind" in sys.argv[6:]:
+            Client.rebind_at = size // 2
+        asyncio.run(client(host, port, out, size))
 
 
 if __name__ == "__main__":
