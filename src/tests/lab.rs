@@ -306,7 +306,10 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
         }
         if want["tshark"] == true {
             tshark_agrees(&out.join(file), &mut errors);
-            rtt_agrees(&out.join(file), &json, &mut errors);
+            // `"rtt": false`: a TSO sender's capture, where the samplers differ on purpose.
+            if want["rtt"] != false {
+                rtt_agrees(&out.join(file), &json, &mut errors);
+            }
         }
         reports.insert(file.clone(), json);
     }
