@@ -10,6 +10,7 @@
 //! - `hostile_input`: cut and mutated captures never panic.
 //! - `inflight_invariant`: `high-inflight` never sums more than the connections' own peaks.
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
+//! - `lab_cuts`: small captures cut from lab runs (real aioquic traffic), tested without the lab.
 //! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
@@ -25,6 +26,7 @@ mod fixtures;
 mod hostile_input;
 mod inflight_invariant;
 mod lab;
+mod lab_cuts;
 mod lab_matrix;
 mod outputs;
 mod plots;
