@@ -225,6 +225,12 @@ NFT
     link off on
     quic_download 1000000 "" --rebind
     ;;
+  quic-concurrent)
+    # 50 long-lived connections at once, each asking 20 times for 2 kB, 100 ms apart: the
+    # HAProxy story's many trickling connections (quic-memory counts them).
+    link off on
+    quic_download 2000 "--connections 50" "--connections 50 --requests 20"
+    ;;
   quic-closed-port)
     # A QUIC client (in the receiver's namespace) whose Initials go to a port where nothing
     # listens: the server host's kernel answers each with ICMP port unreachable, and the client

@@ -1,8 +1,8 @@
 """An HTTP/3 download over aioquic (PyPI) for the kernel lab's QUIC scenarios, with qlog and a
 secrets log (SSLKEYLOGFILE format) written by both endpoints.
 
-    python3 quic_app.py server HOST PORT OUTDIR [--gso]
-    python3 quic_app.py client HOST PORT OUTDIR BYTES [--rebind]
+    python3 quic_app.py server HOST PORT OUTDIR [--gso] [--connections N]
+    python3 quic_app.py client HOST PORT OUTDIR BYTES [--rebind] [--connections N --requests K]
 
 The server answers one GET for /BYTES with that many bytes and exits when the connection ends.
 Both write OUTDIR/qlog-ROLE/ODCID.qlog (aioquic's QuicFileLogger: one JSON document per
@@ -10,7 +10,9 @@ connection) and append to OUTDIR/keylog.txt. With --gso the server sends each ru
 datagrams in one sendmsg with UDP_SEGMENT (Linux's UDP GSO, as quic-go does), so that a capture
 on its interface sees super-datagrams. With --rebind the client moves to a new UDP socket (a
 new port) once half the bytes have arrived, keeping its connection IDs: what a NAT rebinding
-looks like on the wire (RFC 9000 §9.3), one connection on two 5-tuples.
+looks like on the wire (RFC 9000 §9.3), one connection on two 5-tuples. With --connections N
+the client opens N connections at once, each asking K times for BYTES, 100 ms apart (long-lived
+connections that trickle: the HAProxy memory story), and the server exits once N have ended.
 """
 import asyncio
 import datetime
@@ -84,6 +86,8 @@ class Server(QuicConnectionProtocol):
     gso = False
     done = None
     sock = None
+    # Connections to serve before exiting.
+    left = 1
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,7 +95,9 @@ class Server(QuicConnectionProtocol):
 
     def quic_event_received(self, event):
         if isinstance(event, ConnectionTerminated):
-            Server.done.set()
+            Server.left -= 1
+            if Server.left <= 0:
+                Server.done.set()
             return
         for e in self.h3.handle_event(event):
             if isinstance(e, HeadersReceived):
@@ -178,7 +184,7 @@ class Client(QuicConnectionProtocol):
                     self.finished.set()
 
 
-async def client(host, port, out, size):
+async def client(host, port, out, size, requests=1):
     config = configuration("client", out)
     async with connect(host, port, configuration=config, create_protocol=Client) as c:
         # Python reads slowly: with the default 208 kB receive buffer a burst overflows it and
@@ -186,34 +192,50 @@ async def client(host, port, out, size):
         # report. The lab's scenarios choose their losses themselves.
         sock = c._transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
-        stream = c._quic.get_next_available_stream_id()
-        c.h3.send_headers(
-            stream,
-            [
-                (b":method", b"GET"),
-                (b":scheme", b"https"),
-                (b":authority", SERVER_NAME.encode()),
-                (b":path", b"/%d" % size),
-            ],
-            end_stream=True,
-        )
-        c.transmit()
-        await asyncio.wait_for(c.finished.wait(), 30)
+        for k in range(requests):
+            if k:
+                await asyncio.sleep(0.1)
+            c.finished.clear()
+            stream = c._quic.get_next_available_stream_id()
+            c.h3.send_headers(
+                stream,
+                [
+                    (b":method", b"GET"),
+                    (b":scheme", b"https"),
+                    (b":authority", SERVER_NAME.encode()),
+                    (b":path", b"/%d" % size),
+                ],
+                end_stream=True,
+            )
+            c.transmit()
+            await asyncio.wait_for(c.finished.wait(), 30)
         c.close()
         await c.wait_closed()
-    if c.received != size:
-        sys.exit(f"received {c.received} of {size} bytes")
+    if c.received != size * requests:
+        sys.exit(f"received {c.received} of {size * requests} bytes")
+
+
+def option(name, default):
+    """The integer after `--name` on the command line, else `default`."""
+    args = sys.argv[5:]
+    return int(args[args.index(name) + 1]) if name in args else default
+
+
+async def clients(host, port, out, size, n, requests):
+    await asyncio.gather(*(client(host, port, out, size, requests) for _ in range(n)))
 
 
 def main():
     role, host, port, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     if role == "server":
+        Server.left = option("--connections", 1)
         asyncio.run(server(host, port, out, "--gso" in sys.argv[5:]))
     else:
         size = int(sys.argv[5])
         if "--rebind" in sys.argv[6:]:
             Client.rebind_at = size // 2
-        asyncio.run(client(host, port, out, size))
+        n, requests = option("--connections", 1), option("--requests", 1)
+        asyncio.run(clients(host, port, out, size, n, requests))
 
 
 if __name__ == "__main__":
