@@ -106,7 +106,7 @@ impl Detector for QuicStall {
                 continue;
             };
             c.close(None);
-            if (f.quic.is_none() && f.quic_path.is_none()) || !c.two_way() {
+            if !f.is_quic() || !c.two_way() {
                 continue;
             }
             let Some(usual) = c.median_gap_ns() else {

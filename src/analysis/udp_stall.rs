@@ -70,7 +70,7 @@ impl Detector for UdpStall {
                 continue;
             };
             c.close(None);
-            if f.quic.is_some() || f.quic_path.is_some() || !c.two_way() {
+            if f.is_quic() || !c.two_way() {
                 continue;
             }
             let Some(usual) = c.median_gap_ns() else {

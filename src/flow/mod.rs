@@ -121,6 +121,10 @@ impl Flow {
     pub fn index(&self) -> usize {
         (self.id as usize).saturating_sub(1)
     }
+    /// Whether the flow carries a QUIC connection: its own view, or another path of one.
+    pub fn is_quic(&self) -> bool {
+        self.quic.is_some() || self.quic_path.is_some()
+    }
     /// The ICMP errors about what `side` sent, when there were any.
     pub fn icmp_about(&self, side: Side) -> Option<&IcmpErrors> {
         self.icmp
