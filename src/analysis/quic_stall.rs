@@ -91,6 +91,9 @@ impl Detector for QuicStall {
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {
             return;
         };
+        if !fr.quic {
+            return;
+        }
         self.convs
             .entry(fr.index)
             .or_insert_with(|| Conversation::keep_one_way(LONG_RUN_NS))

@@ -67,10 +67,12 @@ fn plausible_gso(ip: &IpFacts, u: &UdpFacts) -> Result<(), NotGso> {
 /// Linux sets DF on a GSO skb larger than the MTU only for IP_PMTUDISC_DO/PROBE sockets
 /// (net/ipv4/ip_output.c `__ip_make_skb`: the default IP_PMTUDISC_WANT sets it only for skbs
 /// within the MTU), so stacks that leave the default (aioquic) send DF-clear super-datagrams.
-fn quic_segments(why: NotGso, payload: &[u8]) -> Result<(), NotGso> {
+/// `hint`: the segment size found before in this direction, tried first.
+fn quic_segments(why: NotGso, payload: &[u8], hint: Option<u32>) -> Result<(), NotGso> {
     let prefix = payload.get(1..1 + DCID_PREFIX).unwrap_or_default();
+    let hint = hint.map(|h| h as usize);
     match why {
-        NotGso::DfClear if crate::quic::gso::segments(payload, prefix, None).is_some() => Ok(()),
+        NotGso::DfClear if crate::quic::gso::segments(payload, prefix, hint).is_some() => Ok(()),
         _ => Err(why),
     }
 }
@@ -205,7 +207,8 @@ impl Detector for UdpGsoSuperframes {
             d.quic_version = quic_long_header(payload);
         }
         if ip.len > mtu && !ip.is_fragment() {
-            if let Err(why) = plausible_gso(ip, u).or_else(|w| quic_segments(w, payload)) {
+            let hint = d.gso_from_quic;
+            if let Err(why) = plausible_gso(ip, u).or_else(|w| quic_segments(w, payload, hint)) {
                 match why {
                     NotGso::LengthMismatch => d.length_mismatch += 1,
                     NotGso::DfClear => {

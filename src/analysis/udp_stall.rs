@@ -55,6 +55,10 @@ impl Detector for UdpStall {
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {
             return;
         };
+        // QUIC flows are quic-stall's.
+        if fr.quic {
+            return;
+        }
         self.convs
             .entry(fr.index)
             .or_default()

@@ -27,6 +27,8 @@ pub struct FlowRef {
     pub inflight: u64,
     /// The GRO model's verdict on the pair this TCP data frame closes (None for other frames).
     pub gro: Option<PairVerdict>,
+    /// The flow carries a QUIC connection (its own view, or another path of one) so far.
+    pub quic: bool,
 }
 
 /// Which flows keep a full per-segment trace (for plots); the others keep a bounded summary.
@@ -184,6 +186,7 @@ impl FlowTable {
             events,
             inflight,
             gro,
+            quic: self.flows[index].is_quic(),
         })
     }
 
