@@ -41,18 +41,20 @@ pub enum Command {
     Analyze(AnalyzeArgs),
 
     /// Draw graphs of TCP flows as PNG or SVG: time-sequence (tcptrace style), throughput, RTT,
-    /// bytes in flight, segment size and IP ID.
+    /// bytes in flight, segment size and IP ID; and of UDP flows (QUIC or not): datagram rate and
+    /// datagram size.
     #[command(
         after_help = "Files are named CAPTURE-flowID-DIR-KIND.png (DIR is c2s or s2c, the \
-        direction that sent the data), CAPTURE-flowID-throughput.png and CAPTURE-flows.png; the paths written are \
-        printed, one per line. Flow ids are the ones `analyze` prints. Large flows are \
+        direction that sent the data), CAPTURE-flowID-throughput.png, CAPTURE-flowID-datagram-rate.png \
+        and CAPTURE-flows.png; the paths written are printed, one per line. Flow ids are the ones `analyze` prints. Large flows are \
         thinned to the pixel grid: every pixel that would show a segment, a retransmission or a \
         mark still shows one.\n\n\
         Examples:\n  \
         offload-doctor plot capture.pcap --out graphs/\n  \
         offload-doctor plot capture.pcap --flow 3 --kind time-sequence --format svg\n\n\
-        Exit codes: 0 written; 1 no graph: the flows chosen carried no TCP data; 2 unreadable \
-        input, unknown flow, or a graph that could not be written."
+        Exit codes: 0 written; 1 no graph: the flows chosen carried nothing the kinds asked for \
+        draw (TCP data, or UDP datagrams); 2 unreadable input, unknown flow, a UDP flow asked \
+        only for TCP graphs, or a graph that could not be written."
     )]
     Plot(PlotArgs),
 
@@ -212,7 +214,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
 
-    /// Also write the graphs `plot` draws by default (PNG, the 3 busiest TCP flows) into DIR.
+    /// Also write the graphs `plot` draws by default (PNG, the 3 busiest flows) into DIR.
     /// Needs a capture file: the graphs take a second pass over it.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
@@ -348,11 +350,12 @@ pub struct PlotArgs {
     #[arg(long, short, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 
-    /// Flow to plot, by the id `analyze` prints (repeatable). Default: the busiest TCP flows.
+    /// Flow to plot, by the id `analyze` prints (repeatable). Default: the busiest flows.
     #[arg(long = "flow", value_name = "ID")]
     pub flows: Vec<u32>,
 
-    /// Without `--flow`: how many of the busiest TCP flows (by bytes) to plot.
+    /// Without `--flow`: how many of the busiest flows (by bytes) to plot: TCP flows that
+    /// carried data and UDP flows of at least 20 datagrams.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub top: u32,
 
@@ -360,7 +363,9 @@ pub struct PlotArgs {
     /// size in MSS units on the right axis; throughput: goodput and throughput per interval;
     /// rtt; inflight: bytes in flight and the receive window; segment-size: wire segments per
     /// frame; ip-id: the (outer) IPv4 ID per frame, DF marked; flows: the goodput of all plotted
-    /// flows on one graph.
+    /// flows on one graph. UDP flows: datagram-rate: bit/s and datagrams/s per direction;
+    /// datagram-size: each datagram's size, QUIC long headers and GSO super-datagrams marked,
+    /// with the MTU line.
     #[arg(long = "kind", value_name = "KIND", value_parser = PlotKind::parse)]
     pub kinds: Vec<PlotKind>,
 

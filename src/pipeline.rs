@@ -224,19 +224,19 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
     }
 }
 
-/// Ids of the `n` TCP flows with the most bytes that carried data.
-pub fn busiest_tcp_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
-    let mut tcp: Vec<_> = flows
+/// Ids of the `n` flows with the most bytes that have graphs: TCP flows that carried data and
+/// UDP flows of at least [`plot::MIN_UDP_DATAGRAMS`] datagrams.
+pub fn busiest_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
+    let mut drawn: Vec<_> = flows
         .flows
         .iter()
-        .filter(|f| {
-            f.tcp
-                .as_ref()
-                .is_some_and(|c| c.dirs.iter().any(|d| d.data_segments > 0))
+        .filter(|f| match &f.tcp {
+            Some(c) => c.dirs.iter().any(|d| d.data_segments > 0),
+            None => f.frames() >= plot::MIN_UDP_DATAGRAMS,
         })
         .collect();
-    tcp.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
-    tcp.into_iter().take(n).map(|f| f.id).collect()
+    drawn.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
+    drawn.into_iter().take(n).map(|f| f.id).collect()
 }
 
 /// A pass that keeps the full traces of flows `ids` (for graphs).
@@ -252,8 +252,9 @@ pub fn traced(
 }
 
 /// The data of the graphs of `kinds` for flows `ids`, for a picture of `size`: one pass that
-/// keeps those flows' full traces. An unknown or non-TCP flow id is an error; a capture damaged
-/// mid-file still gives the graphs of what was read, and the damage.
+/// keeps those flows' full traces. An unknown flow id is an error, and so is a flow none of
+/// `kinds` draws (a UDP flow asked only for TCP graphs); a capture damaged mid-file still gives
+/// the graphs of what was read, and the damage.
 pub fn plot_charts(
     input: &Input,
     cfg: &DecodeConfig,
@@ -272,16 +273,18 @@ pub fn plot_charts(
                 a.flows.flows.len()
             )
         })?;
-        if f.tcp.is_none() {
+        if f.tcp.is_none() && !kinds.iter().any(|k| k.is_udp()) {
             anyhow::bail!(
-                "{}: flow {id} is not TCP; graphs are drawn for TCP flows",
+                "{}: flow {id} is not TCP; the graphs asked for are drawn for TCP flows (UDP \
+                 flows have `--kind datagram-rate` and `--kind datagram-size`)",
                 input.display_name()
             );
         }
         chosen.push(f);
     }
     let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
-    let cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
+    let mut cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
+    cv.mtu = settings.flows.gro.mtu;
     let charts = plot::charts(&chosen, kinds, &cv);
     Ok((charts, a.damaged))
 }

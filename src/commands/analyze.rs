@@ -9,7 +9,7 @@ use super::plot::{draw, Graphs, PLOT_TOP};
 use super::{decode_settings, detector_settings, terminal_width};
 use crate::capture::Input;
 use crate::cli::{AnalyzeArgs, OutputFormat};
-use crate::pipeline::{busiest_tcp_flows, run_analysis};
+use crate::pipeline::{busiest_flows, run_analysis};
 use crate::plot::{self, Format, PlotKind};
 use crate::report::{json, text};
 
@@ -38,7 +38,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     if let Some(dir) = &args.plots {
-        let ids = busiest_tcp_flows(&analysis.flows, PLOT_TOP);
+        let ids = busiest_flows(&analysis.flows, PLOT_TOP);
         let graphs = Graphs {
             out: dir,
             kinds: &PlotKind::ALL,

@@ -1,4 +1,4 @@
-//! `plot CAPTURE`: graphs of the busiest (or chosen) TCP flows, written into a directory.
+//! `plot CAPTURE`: graphs of the busiest (or chosen) TCP and UDP flows, written into a directory.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use crate::analysis::Settings;
 use crate::capture::Input;
 use crate::cli::PlotArgs;
 use crate::decode::DecodeConfig;
-use crate::pipeline::{busiest_tcp_flows, plot_charts, run_analysis, DamagedInput};
+use crate::pipeline::{busiest_flows, plot_charts, run_analysis, DamagedInput};
 use crate::plot::{self, Format, PlotKind};
 
 /// Flows `analyze --plots` draws.
@@ -36,7 +36,7 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
             );
         }
         let first = run_analysis(&input, &cfg, &settings)?;
-        busiest_tcp_flows(&first.flows, args.top as usize)
+        busiest_flows(&first.flows, args.top as usize)
     } else {
         args.flows.clone()
     };
@@ -63,7 +63,10 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     if written.is_empty() {
-        eprintln!("offload-doctor: no graphs: the flows chosen carried no TCP data");
+        eprintln!(
+            "offload-doctor: no graphs: the flows chosen carried nothing the kinds asked for \
+             draw (TCP data, or UDP datagrams)"
+        );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -16,6 +16,7 @@ pub mod key;
 pub mod quic_paths;
 pub mod side;
 mod table;
+pub mod udp_trace;
 
 use std::net::IpAddr;
 
@@ -114,6 +115,8 @@ pub struct Flow {
     pub quic_path: Option<quic_paths::PathOf>,
     /// ICMP errors about the packets each side sent ([`icmp`]; flows that drew any).
     pub icmp: Option<Box<PerSide<IcmpErrors>>>,
+    /// Every datagram, for graphs ([`udp_trace`]; UDP flows `FullTrace` selects).
+    pub udp_trace: Option<Box<udp_trace::UdpTrace>>,
 }
 
 impl Flow {

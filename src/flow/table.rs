@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 
 use super::quic_paths::QuicCids;
+use super::udp_trace;
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, IpFacts, IpLayer, Kind, Packet, TcpFacts, UdpFacts};
@@ -178,7 +179,19 @@ impl FlowTable {
             None => (Events::default(), 0, None),
         };
         if let Some(u) = &pkt.udp {
+            let gso_before = self.gso_datagrams(index);
             self.quic_datagram(index, side, frame, u);
+            let gso = self.gso_datagrams(index) > gso_before;
+            let payload = udp_payload(frame, u);
+            udp_trace::record(
+                &mut self.flows,
+                index,
+                side,
+                frame.ts_ns,
+                u.payload_len,
+                payload,
+                gso,
+            );
         }
         Some(FlowRef {
             index,
@@ -250,6 +263,8 @@ impl FlowTable {
             let full = self.config.full_trace.covers(id);
             Box::new(TcpConn::new(frame.ts_ns, full, self.config.tcp))
         });
+        let udp_trace =
+            (key.protocol == Protocol::Udp && self.config.full_trace.covers(id)).then(Box::default);
         self.flows.push(Flow {
             id,
             key,
@@ -265,6 +280,7 @@ impl FlowTable {
             quic: None,
             quic_path: None,
             icmp: None,
+            udp_trace,
         });
         self.index.insert(key, i);
         if let Some(loose) = key.without_vni() {
@@ -377,11 +393,7 @@ impl FlowTable {
     /// first datagrams are short headers addressed to a known connection ID joins that
     /// connection as another path.
     fn quic_datagram(&mut self, index: usize, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
-        let start = (u.payload_offset as usize).min(frame.data.len());
-        let end = start
-            .saturating_add(u.payload_len as usize)
-            .min(frame.data.len());
-        let payload = &frame.data[start..end];
+        let payload = udp_payload(frame, u);
         let flow = &mut self.flows[index];
         if let Some(q) = &mut flow.quic {
             q.datagram(side, payload, frame.number, frame.ts_ns);
@@ -421,6 +433,30 @@ impl FlowTable {
             );
         }
     }
+
+    /// The GSO super-datagrams the QUIC connection of the flow at `index` counted so far (its
+    /// own view's, or the view of the connection whose path it is): one more after a datagram
+    /// says that datagram was one.
+    fn gso_datagrams(&self, index: usize) -> u64 {
+        let Some(f) = self.flows.get(index) else {
+            return 0;
+        };
+        let conn = match f.quic_path {
+            Some(p) if f.quic.is_none() => self.flows.get(p.conn),
+            _ => Some(f),
+        };
+        conn.and_then(|c| c.quic.as_deref())
+            .map_or(0, |q| q.packets.iter().map(|c| c.gso_datagrams).sum())
+    }
+}
+
+/// The UDP payload's captured bytes (fewer than its length when the capture cut them).
+fn udp_payload<'a>(frame: &'a Frame<'_>, u: &UdpFacts) -> &'a [u8] {
+    let start = (u.payload_offset as usize).min(frame.data.len());
+    let end = start
+        .saturating_add(u.payload_len as usize)
+        .min(frame.data.len());
+    &frame.data[start..end]
 }
 
 /// The tunnel context of a packet's flow key.

@@ -22,10 +22,15 @@ pub enum PlotKind {
     IpId,
     /// Goodput of every plotted flow on one graph (fairness).
     Flows,
+    /// Datagrams per second and bit/s of a UDP flow, both directions.
+    DatagramRate,
+    /// Each datagram of a UDP flow direction as a point (time, size), QUIC packet types and
+    /// GSO super-datagrams marked, with the MTU line.
+    DatagramSize,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 7] = [
+    pub const ALL: [PlotKind; 9] = [
         PlotKind::TimeSequence,
         PlotKind::Throughput,
         PlotKind::Rtt,
@@ -33,6 +38,8 @@ impl PlotKind {
         PlotKind::SegmentSize,
         PlotKind::IpId,
         PlotKind::Flows,
+        PlotKind::DatagramRate,
+        PlotKind::DatagramSize,
     ];
 
     /// The name on the command line and in file names.
@@ -45,7 +52,14 @@ impl PlotKind {
             PlotKind::SegmentSize => "segment-size",
             PlotKind::IpId => "ip-id",
             PlotKind::Flows => "flows",
+            PlotKind::DatagramRate => "datagram-rate",
+            PlotKind::DatagramSize => "datagram-size",
         }
+    }
+
+    /// Whether this kind draws UDP flows (the others draw TCP flows).
+    pub fn is_udp(self) -> bool {
+        matches!(self, PlotKind::DatagramRate | PlotKind::DatagramSize)
     }
 
     pub fn parse(s: &str) -> Result<PlotKind, String> {
@@ -68,6 +82,7 @@ pub enum Unit {
     Seconds,
     Bytes,
     BitsPerSecond,
+    DatagramsPerSecond,
     /// Durations in seconds, shown as ms or µs.
     Duration,
     /// Frames as multiples of the full-size wire segment.
@@ -91,6 +106,9 @@ impl Unit {
             Unit::BitsPerSecond if m >= 1e6 => (1e6, "Mbit/s"),
             Unit::BitsPerSecond if m >= 1e3 => (1e3, "kbit/s"),
             Unit::BitsPerSecond => (1.0, "bit/s"),
+            Unit::DatagramsPerSecond if m >= 1e6 => (1e6, "M datagrams/s"),
+            Unit::DatagramsPerSecond if m >= 1e4 => (1e3, "k datagrams/s"),
+            Unit::DatagramsPerSecond => (1.0, "datagrams/s"),
             Unit::Duration if m >= 2.0 => (1.0, "s"),
             Unit::Duration if m >= 2e-3 => (1e-3, "ms"),
             Unit::Duration => (1e-6, "µs"),
@@ -285,6 +303,11 @@ mod tests {
         assert_eq!(Unit::Bytes.scale(64_000.0), (1e3, "KB"));
         assert_eq!(Unit::Bytes.scale(2.5e6), (1e6, "MB"));
         assert_eq!(Unit::BitsPerSecond.scale(220e6), (1e6, "Mbit/s"));
+        assert_eq!(
+            Unit::DatagramsPerSecond.scale(250e3),
+            (1e3, "k datagrams/s")
+        );
+        assert!(PlotKind::DatagramSize.is_udp() && !PlotKind::Throughput.is_udp());
         assert_eq!(Unit::Duration.scale(0.040), (1e-3, "ms"));
         assert_eq!(Unit::Duration.scale(0.0004), (1e-6, "µs"));
     }

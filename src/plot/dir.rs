@@ -16,6 +16,8 @@ pub struct Canvas {
     pub interval_ns: i64,
     pub cols: usize,
     pub rows: usize,
+    /// `--mtu`: the link MTU the datagram-size graph draws its line at (1500 when not given).
+    pub mtu: Option<u32>,
 }
 
 impl Canvas {
@@ -65,13 +67,7 @@ impl<'a> Dir<'a> {
 
     /// `flow 3 c2s: 10.0.0.1:40000 → 10.0.0.2:5001 (VXLAN VNI 42)`
     pub fn describe(&self) -> String {
-        let (from, to) = (self.f.key.end(self.side), self.f.key.end(self.side.other()));
-        format!(
-            "flow {} {}: {from} → {to}{}",
-            self.f.id,
-            self.name(),
-            tunnel(self.f)
-        )
+        describe(self.f, self.side)
     }
 
     pub fn chart(&self, kind: PlotKind, what: &str, caption: String, x: Axis, y: Axis) -> Chart {
@@ -108,6 +104,17 @@ impl<'a> Dir<'a> {
             (len > 0).then_some((s, len))
         })
     }
+}
+
+/// `flow 3 c2s: 10.0.0.1:40000 → 10.0.0.2:5001 (VXLAN VNI 42)`: what `side` of `f` sent.
+pub fn describe(f: &Flow, side: Side) -> String {
+    let (from, to) = (f.key.end(side), f.key.end(side.other()));
+    format!(
+        "flow {} {}: {from} → {to}{}",
+        f.id,
+        f.direction(side).as_str(),
+        tunnel(f)
+    )
 }
 
 pub fn tunnel(f: &Flow) -> String {

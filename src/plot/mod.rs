@@ -1,13 +1,17 @@
 //! Plots: time-sequence, throughput, RTT, in-flight, segment-size and IP ID graphs of TCP flows,
-//! written as PNG or SVG with no system fonts or libraries.
+//! datagram-rate and datagram-size graphs of UDP flows (QUIC or not), written as PNG or SVG with
+//! no system fonts or libraries.
 //!
 //! This stage owns the pictures. One file per graph kind turns a flow's trace into the data of
-//! that graph (a [`Chart`], [`chart`]), thinned to the pixel grid ([`thin`]); [`dir`] and
-//! [`rates`] hold what the builders share, [`overlay`] the A/B graphs of `compare --plots`, and
-//! [`render`] only draws a chart with plotters. Plots read flows and their TCP traces, never the
-//! analysis.
+//! that graph (a [`Chart`], [`chart`]), thinned to the pixel grid ([`thin`]); [`dir`], [`rates`]
+//! and [`datagrams`] hold what the builders share, [`overlay`] the A/B graphs of
+//! `compare --plots`, and [`render`] only draws a chart with plotters. Plots read flows and their
+//! TCP and UDP traces, never the analysis.
 
 pub mod chart;
+mod datagram_rate;
+mod datagram_size;
+mod datagrams;
 pub mod dir;
 mod flows;
 mod inflight;
@@ -32,6 +36,11 @@ pub use render::{Format, RenderError};
 /// Default picture size: 16:9, readable on a laptop and in a README.
 pub const DEFAULT_SIZE: (u32, u32) = (1600, 900);
 
+/// Fewest datagrams a UDP flow needs to be among the busiest flows plotted by default: a DNS
+/// lookup's two datagrams make no rate graph worth a file (a flow named with `--flow` is drawn
+/// whatever its count).
+pub const MIN_UDP_DATAGRAMS: u64 = 20;
+
 /// The graphs of `kinds` for `flows` (in that order), then the comparison of the flows.
 pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
     let mut out = Vec::new();
@@ -47,9 +56,13 @@ pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
 }
 
 /// The graphs of `kind` for one flow: one per direction that sent data, or one for the flow.
+/// TCP kinds draw nothing of a UDP flow, and UDP kinds nothing of a TCP flow.
 pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
-    if kind == PlotKind::Throughput {
-        return throughput::throughput(f, cv).into_iter().collect();
+    match kind {
+        PlotKind::Throughput => return throughput::throughput(f, cv).into_iter().collect(),
+        PlotKind::DatagramRate => return datagram_rate::datagram_rate(f, cv).into_iter().collect(),
+        PlotKind::DatagramSize => return datagram_size::datagram_sizes(f, cv),
+        _ => {}
     }
     f.client_first()
         .into_iter()
@@ -61,7 +74,10 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
             PlotKind::Inflight => inflight::inflight(&d, cv),
             PlotKind::SegmentSize => segment_size::segment_size(&d, cv),
             PlotKind::IpId => ip_id::ip_id(&d, cv),
-            PlotKind::Throughput | PlotKind::Flows => None,
+            PlotKind::Throughput
+            | PlotKind::Flows
+            | PlotKind::DatagramRate
+            | PlotKind::DatagramSize => None,
         })
         .collect()
 }
@@ -74,6 +90,7 @@ pub fn canvas(t0_ns: i64, interval_ns: i64, size: (u32, u32)) -> Canvas {
         interval_ns,
         cols: size.0.max(1) as usize,
         rows: size.1.max(1) as usize,
+        mtu: None,
     }
 }
 

@@ -36,21 +36,34 @@ pub fn rate_interval(configured_ns: i64, span_ns: i64) -> i64 {
 /// A direction's payload per bin from its full trace: (all bytes, new bytes), where new bytes lie
 /// beyond the highest sequence number sent before (goodput), from `start_ns` in `step_ns` bins.
 pub fn rate_bins(d: &Dir<'_>, start_ns: i64, step_ns: i64) -> Vec<(u64, u64)> {
-    let mut bins: Vec<(u64, u64)> = Vec::new();
     let mut highest = i64::MIN;
-    for (s, len) in d.payloads() {
-        let i = (s.t_ns.saturating_sub(start_ns).max(0) / step_ns.max(1)) as usize;
+    let items = d.payloads().map(|(s, len)| {
         let new = (s.end - s.start.max(highest)).clamp(0, len);
         highest = highest.max(s.end);
+        (s.t_ns, len as u64, new as u64)
+    });
+    sum_bins(items, start_ns, step_ns)
+}
+
+/// Two sums per bin of `(time, a, b)` items, from `start_ns` in `step_ns` bins; items beyond
+/// [`MAX_RATE_BINS`] bins are left out.
+pub fn sum_bins(
+    items: impl Iterator<Item = (i64, u64, u64)>,
+    start_ns: i64,
+    step_ns: i64,
+) -> Vec<(u64, u64)> {
+    let mut bins: Vec<(u64, u64)> = Vec::new();
+    for (t_ns, a, b) in items {
+        let i = (t_ns.saturating_sub(start_ns).max(0) / step_ns.max(1)) as usize;
         if i >= MAX_RATE_BINS as usize {
             continue;
         }
         if bins.len() <= i {
             bins.resize(i + 1, (0, 0));
         }
-        if let Some(b) = bins.get_mut(i) {
-            b.0 += len as u64;
-            b.1 += new as u64;
+        if let Some(bin) = bins.get_mut(i) {
+            bin.0 += a;
+            bin.1 += b;
         }
     }
     bins
@@ -97,7 +110,18 @@ pub fn rate_line(
     x0: f64,
     step: f64,
 ) -> Vec<Point> {
-    let rate = |b: u64| b as f64 * 8.0 / step;
+    per_second_line(bins, pick, x0, step, 8.0)
+}
+
+/// A step line of `scale` × the picked sum per second (8 for bytes as bits, 1 for counts).
+pub fn per_second_line(
+    bins: &[(u64, u64)],
+    pick: fn(&(u64, u64)) -> u64,
+    x0: f64,
+    step: f64,
+    scale: f64,
+) -> Vec<Point> {
+    let rate = |b: u64| b as f64 * scale / step;
     let mut v: Vec<Point> = bins
         .iter()
         .enumerate()

@@ -154,7 +154,7 @@ proptest! {
         analyse(bytes);
     }
 
-    /// The graphs of every TCP flow of a mutated capture: hostile sequence numbers, timestamps
+    /// The graphs of every TCP and UDP flow of a mutated capture: hostile sequence numbers, timestamps
     /// and IDs become coordinates, and must be drawn without a panic.
     #[test]
     fn graphs_of_mutated_fixtures_never_panic(
@@ -172,7 +172,7 @@ proptest! {
         let mut settings = Settings::default();
         settings.flows.full_trace = FullTrace::All;
         if let Ok(a) = analyze_bytes(bytes, &DecodeConfig::default(), &settings) {
-            let flows: Vec<_> = a.flows.flows.iter().filter(|f| f.tcp.is_some()).collect();
+            let flows: Vec<_> = a.flows.flows.iter().collect();
             let size = (400, 300);
             let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
             for c in plot::charts(&flows, &PlotKind::ALL, &plot::canvas(t0, 100_000_000, size)) {

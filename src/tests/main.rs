@@ -34,3 +34,4 @@ mod real_captures;
 mod review;
 mod rtt_agreement;
 mod tcp_agreement;
+mod udp_plots;

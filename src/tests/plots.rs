@@ -8,29 +8,34 @@ use crate::common::{root, run};
 use offload_doctor::analysis::Settings;
 use offload_doctor::capture::Input;
 use offload_doctor::decode::DecodeConfig;
-use offload_doctor::pipeline::{busiest_tcp_flows, plot_charts, run_analysis};
+use offload_doctor::pipeline::{busiest_flows, plot_charts, run_analysis};
 use offload_doctor::plot::chart::{Chart, PlotKind, Point, Style};
 use serde_json::Value;
 
-const SIZE: (u32, u32) = (800, 450);
+pub(crate) const SIZE: (u32, u32) = (800, 450);
 
-fn fixture(name: &str) -> Input {
+pub(crate) fn fixture(name: &str) -> Input {
     Input::Path(root().join("testdata/fixtures").join(name))
 }
 
 /// The charts of every kind for the busiest flows of a fixture, as `plot` draws them.
-fn charts(name: &str) -> Vec<Chart> {
+pub(crate) fn charts(name: &str) -> Vec<Chart> {
     let input = fixture(name);
     let (cfg, settings) = (DecodeConfig::default(), Settings::default());
     let first = run_analysis(&input, &cfg, &settings).expect("fixture reads");
-    let ids = busiest_tcp_flows(&first.flows, 3);
+    flow_charts(name, &busiest_flows(&first.flows, 3))
+}
+
+/// The charts of every kind for flows `ids` of a fixture.
+pub(crate) fn flow_charts(name: &str, ids: &[u32]) -> Vec<Chart> {
+    let (cfg, settings) = (DecodeConfig::default(), Settings::default());
     let (charts, damaged) =
-        plot_charts(&input, &cfg, &settings, &ids, &PlotKind::ALL, SIZE).expect("charts");
+        plot_charts(&fixture(name), &cfg, &settings, ids, &PlotKind::ALL, SIZE).expect("charts");
     assert!(damaged.is_none());
     charts
 }
 
-fn chart(charts: &[Chart], kind: PlotKind, dir: Option<&str>) -> Chart {
+pub(crate) fn chart(charts: &[Chart], kind: PlotKind, dir: Option<&str>) -> Chart {
     charts
         .iter()
         .find(|c| c.kind == kind && (dir.is_none() || c.direction.map(|d| d.as_str()) == dir))
@@ -38,7 +43,7 @@ fn chart(charts: &[Chart], kind: PlotKind, dir: Option<&str>) -> Chart {
         .unwrap_or_else(|| panic!("no {kind:?} chart for {dir:?}"))
 }
 
-fn series<'a>(c: &'a Chart, name: &str, style: Style) -> Option<&'a Vec<Point>> {
+pub(crate) fn series<'a>(c: &'a Chart, name: &str, style: Style) -> Option<&'a Vec<Point>> {
     c.series
         .iter()
         .find(|s| s.name == name && s.style == style)
@@ -179,13 +184,17 @@ fn compact(v: &Value, indent: usize, out: &mut String) {
 fn plotted_series_match_the_golden_snapshots() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
-    for name in [
-        "vxlan_outer_ip_id_df0.pcap",
-        "tcp_sack_fast_retransmission.pcap",
-        "tcp_zero_window.pcap",
-        "offload_gro_receive.pcap",
+    for (name, ids) in [
+        ("vxlan_outer_ip_id_df0.pcap", None),
+        ("tcp_sack_fast_retransmission.pcap", None),
+        ("tcp_zero_window.pcap", None),
+        ("offload_gro_receive.pcap", None),
+        ("quic_udp_gso_sender.pcap", Some(&[1][..])),
+        ("quic_rebinding_one_connection.pcap", Some(&[1, 2][..])),
+        ("udp_heartbeat.pcap", None),
     ] {
-        let v = serde_json::to_value(charts(name)).expect("serialisable");
+        let c = ids.map_or_else(|| charts(name), |ids| flow_charts(name, ids));
+        let v = serde_json::to_value(c).expect("serialisable");
         let mut got = String::new();
         compact(&v, 0, &mut got);
         got.push('\n');
@@ -205,13 +214,13 @@ fn plotted_series_match_the_golden_snapshots() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("offload-doctor-test-{}-{name}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     d
 }
 
-fn files(dir: &Path) -> Vec<String> {
+pub(crate) fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .map(|r| {
             r.filter_map(|e| e.ok())
@@ -224,7 +233,7 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 /// Width and height from a PNG's IHDR, after checking the whole file decodes.
-fn png_size(path: &Path) -> (u32, u32) {
+pub(crate) fn png_size(path: &Path) -> (u32, u32) {
     let file = fs::File::open(path).expect("png exists");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
@@ -236,7 +245,7 @@ fn png_size(path: &Path) -> (u32, u32) {
     (info.width, info.height)
 }
 
-fn svg_size(path: &Path) -> (u32, u32) {
+pub(crate) fn svg_size(path: &Path) -> (u32, u32) {
     let text = fs::read_to_string(path).expect("svg exists");
     let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
     let svg = doc.root_element();
