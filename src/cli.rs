@@ -195,6 +195,18 @@ pub struct DetectorArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub inflight_budget: Option<u64>,
 
+    /// `quic-memory`: the buffer memory one QUIC connection holds at the server or proxy that
+    /// terminates it, e.g. HAProxy's `tune.bufsize` (16384 by default) times the buffers a
+    /// connection keeps: `64K`. With --memory-budget, the peak of concurrent connections times
+    /// this is compared with the budget.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub conn_buffer: Option<u64>,
+
+    /// `quic-memory` warns when the QUIC connections open at one moment, times --conn-buffer,
+    /// need more than this, e.g. `1G`, `512M` [default: none: concurrency is reported at info].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub memory_budget: Option<u64>,
+
     /// An endpoint's qlog of the captured QUIC connections: a `.qlog` (JSON) or `.sqlog`
     /// (JSON-SEQ) file as quic-go, quiche and aioquic write them, or a directory of them
     /// (repeatable). Joined with the capture by connection ID: packets the endpoint sent that

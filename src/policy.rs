@@ -27,6 +27,9 @@ pub struct Policy {
     pub retransmission_rate: Option<f64>,
     /// `high-inflight` is a problem above this many bytes in flight at once.
     pub inflight_budget: Option<u64>,
+    /// `quic-memory`: bytes one QUIC connection holds, and the memory for all of them.
+    pub conn_buffer: Option<u64>,
+    pub memory_budget: Option<u64>,
     /// Per finding id: the severity of its problem level, or `None` to drop it.
     pub severities: Vec<(&'static str, Option<Severity>)>,
 }
@@ -49,6 +52,10 @@ struct Thresholds {
     retransmission_rate: Option<NumberOrText>,
     /// `"64M"` or `67108864`.
     inflight_budget: Option<NumberOrText>,
+    /// `"64K"` or `65536`.
+    conn_buffer: Option<NumberOrText>,
+    /// `"1G"` or `1073741824`.
+    memory_budget: Option<NumberOrText>,
 }
 
 #[derive(Deserialize)]
@@ -145,12 +152,14 @@ impl Policy {
             .map(|v| parse_percent(&v.text()).map(|p| p / 100.0))
             .transpose()
             .map_err(|e| err(format!("[thresholds] retransmission-rate: {e}")))?;
-        let inflight_budget = file
-            .thresholds
-            .inflight_budget
-            .map(|v| parse_size(&v.text()))
-            .transpose()
-            .map_err(|e| err(format!("[thresholds] inflight-budget: {e}")))?;
+        let size = |v: Option<NumberOrText>, name: &str| {
+            v.map(|v| parse_size(&v.text()))
+                .transpose()
+                .map_err(|e| err(format!("[thresholds] {name}: {e}")))
+        };
+        let inflight_budget = size(file.thresholds.inflight_budget, "inflight-budget")?;
+        let conn_buffer = size(file.thresholds.conn_buffer, "conn-buffer")?;
+        let memory_budget = size(file.thresholds.memory_budget, "memory-budget")?;
         let fail_on =
             match file.fail_on {
                 None => None,
@@ -165,6 +174,8 @@ impl Policy {
             fail_on,
             retransmission_rate,
             inflight_budget,
+            conn_buffer,
+            memory_budget,
             severities,
         })
     }
@@ -208,6 +219,8 @@ mod tests {
             [thresholds]
             retransmission-rate = "0.5%"
             inflight-budget = "64M"
+            conn-buffer = "64K"
+            memory-budget = 1073741824
             [severity]
             gro-blocked-ip-id = "error"
             keep-alive = "ignore"
@@ -218,6 +231,8 @@ mod tests {
         assert_eq!(p.fail_on, Some(Severity::Warning));
         assert_eq!(p.retransmission_rate, Some(0.005));
         assert_eq!(p.inflight_budget, Some(64 << 20));
+        assert_eq!(p.conn_buffer, Some(64 << 10));
+        assert_eq!(p.memory_budget, Some(1 << 30));
         assert_eq!(
             p.severities,
             vec![
@@ -252,6 +267,7 @@ mod tests {
         assert!(e("fail-on = \"ignore\"").contains("fail-on is a severity"));
         assert!(e("[thresholds]\nretransmission-rate = \"lots\"").contains("retransmission-rate"));
         assert!(e("[thresholds]\ninflight-budget = \"5T\"").contains("inflight-budget"));
+        assert!(e("[thresholds]\nmemory-budget = \"lots\"").contains("memory-budget"));
         assert!(e("[thresholds]\nretransmission-rate = 150").contains("between 0 and 100"));
         assert!(!e("fail-on = [").contains('\n'));
     }

@@ -1870,6 +1870,8 @@ def offload_fixtures():
     quic_icmp_fixtures()
     quic_qlog_fixtures()
     quic_path_fixtures()
+    quic_memory_fixtures()
+    quic_spin_fixtures()
     fairness_fixtures()
 
 
@@ -1897,9 +1899,9 @@ def quic_version_negotiation(dcid=b"", scid=QUIC_DCID, versions=(0x6b3343cf,)):
             + bytes([len(scid)]) + scid + b"".join(struct.pack("!I", v) for v in versions))
 
 
-def quic_short(n, size=1200, dcid=QUIC_DCID):
-    """A QUIC short-header packet (RFC 9000 §17.3.1) of `size` bytes."""
-    p = bytes([0x41]) + dcid + struct.pack("!H", n & 0xFFFF)
+def quic_short(n, size=1200, dcid=QUIC_DCID, spin=0):
+    """A QUIC short-header packet (RFC 9000 §17.3.1) of `size` bytes, spin bit (0x20) `spin`."""
+    p = bytes([0x41 | spin << 5]) + dcid + struct.pack("!H", n & 0xFFFF)
     return p + bytes([(n * 7 + i) & 0xFF for i in range(size - len(p))])
 
 
@@ -2462,6 +2464,122 @@ def quic_path_fixtures():
         "flows": [{"quic": {"zero_length_cid": True, "paths": [{"flow": 1}]},
                    "quic_connection": None},
                   {"protocol": "udp", "quic_connection": None}]})
+
+
+def quic_memory_fixtures():
+    """quic-memory: QUIC connections open at once (the HAProxy story: many long-lived
+    trickling connections, each holding buffers)."""
+    def trickle(k, t0, rounds=3, gap=1.0):
+        """Connection `k` from client port 52000+k: a handshake, then `rounds` request/response
+        pairs of short headers `gap` apart (a few datagrams over a long lifetime)."""
+        u = Udp(c=("10.30.0.1", 52000 + k), t0=t0)
+        cid = bytes([0xC0, k, 0xC2, 0xC3])
+        quic_handshake(u, 0.020, cid=cid)
+        for r in range(rounds):
+            u.at(gap)
+            u.send("c", quic_short(r + 1, size=120, dcid=b"\x5e\x5e"))
+            u.at(0.020)
+            u.send("s", quic_short(r + 1, size=600, dcid=cid))
+        return u
+    # 50 connections starting 20 ms apart, each living about 3 s: all 50 open at once from the
+    # last one's first packet (1.0 s in) until the first one's last (3.1 s in).
+    convs = [trickle(k, T0 + k * 0.020) for k in range(50)]
+    frames = sorted((f for c in convs for f in c.frames), key=lambda f: f[0])
+    peak_frame = 1 + frames.index(convs[-1].frames[0])
+    data = merge_convs(*convs)
+    details = {"connections": 50, "peak_concurrent": 50, "at_frame": peak_frame,
+               "open_at_peak": list(range(1, 21))}
+    fixture("quic_concurrent_memory.pcap", data, {
+        "args": ["--conn-buffer", "64K", "--memory-budget", "1M"], "flows_count": 50,
+        "findings": ["quic-memory"], "finding_frames": {"quic-memory": [peak_frame]},
+        "finding_severity": {"quic-memory": "warning"},
+        "finding_details": {"quic-memory": dict(details, conn_buffer_bytes=65536,
+                                                memory_budget_bytes=1 << 20,
+                                                peak_memory_bytes=50 * 65536)}})
+    # The same capture within a budget, and without the options: concurrency at info.
+    fixture("quic_concurrent_memory_within_budget.pcap", data, {
+        "args": ["--conn-buffer", "64K", "--memory-budget", "4M"], "flows_count": 50,
+        "findings": ["quic-memory"], "finding_severity": {"quic-memory": "info"},
+        "finding_details": {"quic-memory": dict(details, peak_memory_bytes=50 * 65536)}})
+    fixture("quic_concurrent_no_budget.pcap", data, {
+        "flows_count": 50, "findings": ["quic-memory"],
+        "finding_severity": {"quic-memory": "info"},
+        "finding_details": {"quic-memory": dict(details, conn_buffer_bytes=None,
+                                                memory_budget_bytes=None,
+                                                peak_memory_bytes=None)}})
+    # Close case: 5 connections one after another (each about 2.1 s, 1 s apart): never two at
+    # once, so nothing to say, even with a tiny budget.
+    convs = [trickle(k, T0 + k * 3.1, rounds=2) for k in range(5)]
+    fixture("quic_sequential_connections.pcap", merge_convs(*convs), {
+        "args": ["--conn-buffer", "64K", "--memory-budget", "1K"], "flows_count": 5,
+        "findings": []})
+
+
+def quic_spin_fixtures():
+    """The latency spin bit (RFC 9000 §17.4): an RTT per direction from 1-RTT packets."""
+    def spin_exchange(spin, ticks, tick=0.005, delay=4):
+        """Both sides send a short header every `tick` s for `ticks` ticks, captured at the
+        client; the path's one-way delay is `delay` ticks. `spin(side, n, last_received)` gives
+        the bit a side sends at tick n."""
+        u = Udp()
+        cid, scid = b"\xc1\xc2\xc3\xc4", b"\x5e\x5e"
+        quic_handshake(u, 2 * delay * tick, cid=cid, scid=scid)
+        t0 = u.t
+        sent = {"c": [], "s": []}
+        got = {"c": None, "s": None}
+        for n in range(ticks):
+            # What arrives at tick n was sent `delay` ticks before (received before sending).
+            if n >= delay:
+                got["c"] = sent["s"][n - delay]
+                got["s"] = sent["c"][n - delay]
+            for side in ("c", "s"):
+                sent[side].append(spin(side, n, got[side]))
+        for n in range(ticks + delay):
+            u.t = t0 + n * tick
+            if n < ticks:
+                u.send("c", quic_short(n, size=100, dcid=scid, spin=sent["c"][n]))
+            if n >= delay:
+                u.send("s", quic_short(n, size=300, dcid=cid, spin=sent["s"][n - delay]))
+        return u
+
+    def spinning(side, n, last):
+        # The client inverts the last value it received, the server reflects it (0 at first).
+        if last is None:
+            return 0
+        return 1 - last if side == "c" else last
+    # Ticks of 5 ms, 20 ms each way: the bit flips every 40 ms in each direction.
+    u = spin_exchange(spinning, 100)
+    rtt = {"state": "spinning", "median_ms": 40.0, "min_ms": 40.0}
+    fixture("quic_spin_40ms.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [],
+        "flows": [{"quic": {"spin": {"c2s": dict(rtt, edges=12),
+                                     "s2c": dict(rtt, edges=12)}}}]})
+    # Close case: an endpoint that does not spin sends 0 throughout (1.5 s of it).
+    u = spin_exchange(lambda side, n, last: 0, 300)
+    off = {"state": "constant", "edges": 0, "median_ms": None}
+    fixture("quic_spin_constant.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [],
+        "flows": [{"quic": {"spin": {"c2s": off, "s2c": off}}}]})
+    # Close case: spinning disabled with arbitrary values (RFC 9000 §17.4): random bits flip
+    # about every other packet, at intervals that are no round trip.
+    bits = random_bits(0x5eed, 400)
+    u = spin_exchange(lambda side, n, last: bits[2 * n + (side == "s")], 200)
+    rnd = {"state": "random", "median_ms": None, "min_ms": None}
+    fixture("quic_spin_random.pcap", u.pcap(), {
+        "flows_count": 1, "findings": [],
+        "flows": [{"quic": {"spin": {"c2s": rnd, "s2c": rnd}}}]})
+
+
+def random_bits(seed, n):
+    """`n` pseudo-random bits from a 32-bit xorshift (fixtures must not depend on Python's
+    random module across versions)."""
+    x, out = seed, []
+    for _ in range(n):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out.append(x & 1)
+    return out
 
 
 def quic_icmp_fixtures():

@@ -28,6 +28,7 @@ mod oversized_frames;
 pub mod qlog_join;
 mod quic_handshake_failed;
 mod quic_handshake_slow;
+mod quic_memory;
 mod quic_qlog_mismatch;
 mod quic_stall;
 mod retransmissions;
@@ -107,6 +108,10 @@ pub struct Settings {
     pub retransmission_threshold: f64,
     /// `high-inflight` warns when connections have more than this many bytes in flight at once.
     pub inflight_budget: u64,
+    /// `quic-memory`: the buffer bytes one QUIC connection holds, and the memory for all of them
+    /// (warns when the peak of concurrent connections times the first exceeds the second).
+    pub conn_buffer: Option<u64>,
+    pub memory_budget: Option<u64>,
     /// Severities a policy sets per finding id; `None` drops the finding (`ignore`).
     pub severities: Vec<(&'static str, Option<Severity>)>,
     /// The endpoints' qlog traces (`--qlog`), joined with the capture's QUIC connections.
@@ -119,6 +124,8 @@ impl Default for Settings {
             flows: FlowConfig::default(),
             retransmission_threshold: 0.01,
             inflight_budget: high_inflight::DEFAULT_BUDGET,
+            conn_buffer: None,
+            memory_budget: None,
             severities: Vec::new(),
             qlog: Arc::new([]),
         }
@@ -145,6 +152,10 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),
         entry(high_inflight::HighInflight::new(settings.inflight_budget)),
+        entry(quic_memory::QuicMemory::new(
+            settings.conn_buffer,
+            settings.memory_budget,
+        )),
         entry(oversized_frames::OversizedFrames),
         entry(truncation::Truncation),
         entry(capture_header::CaptureHeader),

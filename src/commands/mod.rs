@@ -101,6 +101,8 @@ fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Pol
     if let Some(b) = args.inflight_budget.or(policy.inflight_budget) {
         settings.inflight_budget = b;
     }
+    settings.conn_buffer = args.conn_buffer.or(policy.conn_buffer);
+    settings.memory_budget = args.memory_budget.or(policy.memory_budget);
     settings.severities = policy.severities.clone();
     let mut traces = Vec::new();
     for path in &args.qlog {

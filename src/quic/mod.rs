@@ -12,6 +12,7 @@ pub mod gso;
 pub mod hello;
 pub mod initial;
 pub mod server;
+pub mod spin;
 
 use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
 use crate::evidence::Evidence;
@@ -20,6 +21,7 @@ use frames::Frame;
 use hello::{Hello, HelloBuffer};
 use initial::{InitialKeys, Sender, MAX_PACKET};
 use server::{SentInitials, ServerInitials};
+use spin::SpinDir;
 
 /// A client's first datagram is at least this large (RFC 9000 §14.1), so that a server may
 /// answer a version it does not know with Version Negotiation (§6.1).
@@ -142,6 +144,8 @@ pub struct QuicConn {
     pub client_one_rtt_ns: Option<i64>,
     /// The server's Initials: the first RTT sample and the cipher suite.
     pub server: ServerInitials,
+    /// The spin bit of each side's short-header packets ([`spin`]).
+    pub spin: PerSide<SpinDir>,
     sent_initials: SentInitials,
     /// The DCID the Initial keys derive from: the client's first, or the Retry's SCID.
     keys_dcid: Cid,
@@ -196,6 +200,7 @@ impl QuicConn {
             first_handshake_ns: PerSide::default(),
             client_one_rtt_ns: None,
             server: ServerInitials::default(),
+            spin: PerSide::default(),
             sent_initials: SentInitials::default(),
             keys_dcid: Cid::of(dcid),
             paths: Vec::new(),
@@ -233,7 +238,8 @@ impl QuicConn {
                         self.server_long(&h, bytes, ts_ns);
                     }
                 }
-                QuicPacket::Short { .. } => {
+                QuicPacket::Short { first } => {
+                    self.spin[side].packet(first, ts_ns);
                     if from_client && self.client_one_rtt_ns.is_none() {
                         self.client_one_rtt_ns = Some(ts_ns);
                     }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow, Side};
 use crate::quic::server::cipher_name;
+use crate::quic::spin::{SpinDir, SpinState};
 use crate::quic::{PacketCounts, QuicConn};
 
 #[derive(Debug, Serialize)]
@@ -41,6 +42,8 @@ pub struct QuicReport {
     pub server_initials_undecryptable: u64,
     /// A CONNECTION_CLOSE read in a client Initial.
     pub close: Option<CloseReport>,
+    /// The latency spin bit of each direction's short headers (RFC 9000 §17.4).
+    pub spin: SpinReport,
     /// The endpoints' qlog traces of this connection (`--qlog`), joined with the capture.
     pub qlog: Vec<QlogJoin>,
     /// The connection's paths: this flow first, then the flows whose short headers carried its
@@ -139,6 +142,42 @@ impl From<&PacketCounts> for PacketReport {
     }
 }
 
+/// The spin bit per direction: `c2s` is what the client sends.
+#[derive(Debug, Serialize)]
+pub struct SpinReport {
+    pub c2s: SpinDirReport,
+    pub s2c: SpinDirReport,
+}
+
+/// One direction's spin bit: whether the sender spins, and the RTT when it does.
+#[derive(Debug, Serialize)]
+pub struct SpinDirReport {
+    /// `spinning`, `constant`, `random` or `unknown` (too few packets or edges to tell).
+    pub state: SpinState,
+    /// Short-header packets and changes of the bit seen.
+    pub packets: u64,
+    pub edges: u64,
+    /// Times between consecutive edges, and their median and minimum in ms (null unless the
+    /// bit spins).
+    pub samples: u64,
+    pub median_ms: Option<f64>,
+    pub min_ms: Option<f64>,
+}
+
+impl SpinDirReport {
+    fn of(d: &SpinDir, rtt_ns: Option<u64>) -> Self {
+        let rtt = d.rtt(rtt_ns);
+        SpinDirReport {
+            state: d.state(rtt_ns),
+            packets: d.packets,
+            edges: d.edges,
+            samples: d.samples(),
+            median_ms: rtt.map(|(_, median, _)| median as f64 / 1e6),
+            min_ms: rtt.map(|(_, _, min)| min as f64 / 1e6),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct CloseReport {
     /// The transport error code; 0x0100 + a TLS alert for a crypto error (RFC 9001 §4.8).
@@ -150,6 +189,12 @@ impl QuicReport {
     pub fn new(f: &Flow, q: &QuicConn) -> Self {
         let ms = |t: Option<i64>| t.map(|t| (t - q.first_initial_ns) as f64 / 1e6);
         let hello = q.hello.as_ref();
+        // The spin RTT is judged against the handshake's first sample (a zero one judges nothing).
+        let rtt_ns = q
+            .server
+            .rtt
+            .and_then(|r| u64::try_from(r.rtt_ns).ok())
+            .filter(|&r| r > 0);
         QuicReport {
             version: q.version_name(),
             sni: hello.and_then(|h| h.sni.clone()),
@@ -174,6 +219,10 @@ impl QuicReport {
                 code: *code,
                 reason: reason.clone(),
             }),
+            spin: SpinReport {
+                c2s: SpinDirReport::of(&q.spin[f.side_of(Direction::C2s)], rtt_ns),
+                s2c: SpinDirReport::of(&q.spin[f.side_of(Direction::S2c)], rtt_ns),
+            },
             qlog: Vec::new(),
             paths: Vec::new(),
             paths_not_kept: q.paths_not_kept,

@@ -174,7 +174,7 @@ fn explain_prints_the_documented_section_of_every_finding() {
     }
     let r = run(&["explain"]);
     assert_eq!(r.code, 0);
-    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 24);
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 25);
     let r = run(&["explain", "keepalive"]);
     assert_eq!(r.code, 2);
     assert!(r
