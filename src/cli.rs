@@ -377,7 +377,8 @@ pub struct PlotArgs {
     /// frame; ip-id: the (outer) IPv4 ID per frame, DF marked; flows: the goodput of all plotted
     /// flows on one graph. UDP flows: datagram-rate: bit/s and datagrams/s per direction;
     /// datagram-size: each datagram's size, QUIC long headers and GSO super-datagrams marked,
-    /// with the MTU line.
+    /// with the MTU line; spin-rtt: a QUIC connection's latency spin-bit RTT samples, per
+    /// direction whose endpoint spins.
     #[arg(long = "kind", value_name = "KIND", value_parser = PlotKind::parse)]
     pub kinds: Vec<PlotKind>,
 

@@ -124,6 +124,17 @@ impl Flow {
     pub fn index(&self) -> usize {
         (self.id as usize).saturating_sub(1)
     }
+    /// Whether `side`'s latency spin bit spins (RFC 9000 §17.4, judged by [`crate::quic::spin`]
+    /// against the handshake's first RTT sample), and that sample: what the spin-bit graph draws.
+    pub fn quic_spins(&self, side: Side) -> (bool, Option<u64>) {
+        let Some(q) = self.quic.as_deref() else {
+            return (false, None);
+        };
+        let reference = q.spin_reference_rtt();
+        let spins = q.spin[side].state(reference) == crate::quic::spin::SpinState::Spinning;
+        (spins, reference)
+    }
+
     /// Whether the flow carries a QUIC connection: its own view, or another path of one.
     pub fn is_quic(&self) -> bool {
         self.quic.is_some() || self.quic_path.is_some()

@@ -59,15 +59,30 @@ pub struct Datagram {
     /// The sender, as a side of the flow that keeps the trace.
     pub side: Side,
     pub first: FirstPacket,
-    /// A UDP GSO super-datagram: several QUIC packets the sender's kernel or NIC cuts apart
-    /// later ([`crate::quic::gso`]).
-    pub gso: bool,
+    /// [`Datagram::GSO`] and [`Datagram::SPIN`].
+    pub bits: u8,
     /// 0: the flow's own 5-tuple; n: the QUIC connection's n-th other path
     /// (`QuicConn::paths[n - 1]`).
     pub path: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Datagram>() <= 16);
+
+impl Datagram {
+    /// A UDP GSO super-datagram: several QUIC packets the sender's kernel or NIC cuts apart
+    /// later ([`crate::quic::gso`]).
+    pub const GSO: u8 = 1;
+    /// A QUIC short header with the latency spin bit set ([`crate::quic::spin`]).
+    pub const SPIN: u8 = 2;
+
+    pub fn gso(&self) -> bool {
+        self.bits & Self::GSO != 0
+    }
+
+    pub fn spin(&self) -> bool {
+        self.bits & Self::SPIN != 0
+    }
+}
 
 /// The datagrams of one flow (both directions), in capture order.
 #[derive(Debug, Clone)]
@@ -115,6 +130,25 @@ impl UdpTrace {
     }
 }
 
+/// A datagram's [`Datagram::bits`]: GSO when the QUIC view counted it so or its short headers
+/// repeat at every segment boundary; the spin bit of a short header (not header-protected, RFC
+/// 9001 §5.4.1).
+fn bits(first: FirstPacket, payload: &[u8], gso: bool) -> u8 {
+    let short = first == FirstPacket::OneRtt;
+    let mut b = 0;
+    if gso || (short && repeats_short_header(payload)) {
+        b |= Datagram::GSO;
+    }
+    if short
+        && payload
+            .first()
+            .is_some_and(|&f| f & crate::quic::spin::SPIN_BIT != 0)
+    {
+        b |= Datagram::SPIN;
+    }
+    b
+}
+
 /// One UDP datagram of a traced flow: what `side` of the flow at `index` sent. The flow's own
 /// trace keeps it; when the flow is another path of a QUIC connection, the connection's flow
 /// keeps it too, in that flow's sides, with the path's number. `gso` says whether the QUIC view
@@ -145,7 +179,7 @@ pub fn record(
         len,
         side,
         first,
-        gso: gso || (first == FirstPacket::OneRtt && repeats_short_header(payload)),
+        bits: bits(first, payload, gso),
         path: 0,
     };
     if let Some(t) = flows
@@ -199,7 +233,7 @@ mod tests {
             len: 1200,
             side: Side::A,
             first: FirstPacket::OneRtt,
-            gso: false,
+            bits: 0,
             path: 0,
         }
     }

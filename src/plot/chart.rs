@@ -27,10 +27,12 @@ pub enum PlotKind {
     /// Each datagram of a UDP flow direction as a point (time, size), QUIC packet types and
     /// GSO super-datagrams marked, with the MTU line.
     DatagramSize,
+    /// The latency spin bit's RTT samples of a QUIC connection, per direction that spins.
+    SpinRtt,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 9] = [
+    pub const ALL: [PlotKind; 10] = [
         PlotKind::TimeSequence,
         PlotKind::Throughput,
         PlotKind::Rtt,
@@ -40,6 +42,7 @@ impl PlotKind {
         PlotKind::Flows,
         PlotKind::DatagramRate,
         PlotKind::DatagramSize,
+        PlotKind::SpinRtt,
     ];
 
     /// The name on the command line and in file names.
@@ -54,12 +57,16 @@ impl PlotKind {
             PlotKind::Flows => "flows",
             PlotKind::DatagramRate => "datagram-rate",
             PlotKind::DatagramSize => "datagram-size",
+            PlotKind::SpinRtt => "spin-rtt",
         }
     }
 
     /// Whether this kind draws UDP flows (the others draw TCP flows).
     pub fn is_udp(self) -> bool {
-        matches!(self, PlotKind::DatagramRate | PlotKind::DatagramSize)
+        matches!(
+            self,
+            PlotKind::DatagramRate | PlotKind::DatagramSize | PlotKind::SpinRtt
+        )
     }
 
     pub fn parse(s: &str) -> Result<PlotKind, String> {

@@ -45,7 +45,7 @@ impl Class {
 
     fn of(d: &Datagram) -> Class {
         match d.first {
-            _ if d.gso => Class::Gso,
+            _ if d.gso() => Class::Gso,
             FirstPacket::NotQuic => Class::Plain,
             FirstPacket::OneRtt => Class::OneRtt,
             FirstPacket::Initial => Class::Initial,

@@ -134,7 +134,7 @@ mod tests {
                 len: 100,
                 side: Side::A,
                 first: FirstPacket::NotQuic,
-                gso: false,
+                bits: 0,
                 path: 0,
             });
         }

@@ -21,6 +21,7 @@ mod rates;
 pub mod render;
 mod rtt;
 mod segment_size;
+mod spin_rtt;
 pub mod thin;
 mod throughput;
 mod time_sequence;
@@ -62,6 +63,7 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
         PlotKind::Throughput => return throughput::throughput(f, cv).into_iter().collect(),
         PlotKind::DatagramRate => return datagram_rate::datagram_rate(f, cv).into_iter().collect(),
         PlotKind::DatagramSize => return datagram_size::datagram_sizes(f, cv),
+        PlotKind::SpinRtt => return spin_rtt::spin_rtt(f, cv).into_iter().collect(),
         _ => {}
     }
     f.client_first()
@@ -77,7 +79,8 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
             PlotKind::Throughput
             | PlotKind::Flows
             | PlotKind::DatagramRate
-            | PlotKind::DatagramSize => None,
+            | PlotKind::DatagramSize
+            | PlotKind::SpinRtt => None,
         })
         .collect()
 }

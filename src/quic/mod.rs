@@ -375,6 +375,15 @@ impl QuicConn {
         self.datagram(role, payload, number, ts_ns);
     }
 
+    /// The RTT a spin bit is judged against: the handshake's first sample (a zero one, taken on
+    /// the server's own host, judges nothing).
+    pub fn spin_reference_rtt(&self) -> Option<u64> {
+        self.server
+            .rtt
+            .and_then(|r| u64::try_from(r.rtt_ns).ok())
+            .filter(|&r| r > 0)
+    }
+
     /// Whether the client offered a reserved version: a version negotiation probe.
     pub fn probe(&self) -> bool {
         quic::reserved_version(self.version)

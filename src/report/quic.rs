@@ -189,12 +189,7 @@ impl QuicReport {
     pub fn new(f: &Flow, q: &QuicConn) -> Self {
         let ms = |t: Option<i64>| t.map(|t| (t - q.first_initial_ns) as f64 / 1e6);
         let hello = q.hello.as_ref();
-        // The spin RTT is judged against the handshake's first sample (a zero one judges nothing).
-        let rtt_ns = q
-            .server
-            .rtt
-            .and_then(|r| u64::try_from(r.rtt_ns).ok())
-            .filter(|&r| r > 0);
+        let rtt_ns = q.spin_reference_rtt();
         QuicReport {
             version: q.version_name(),
             sni: hello.and_then(|h| h.sni.clone()),

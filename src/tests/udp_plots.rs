@@ -274,3 +274,27 @@ fn udp_graphs_render_as_png_and_svg() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The spin-bit RTT graph: a connection whose endpoints spin with a 40 ms round trip has one
+/// sample per edge in each direction, every one 40 ms; a constant or random bit draws nothing.
+#[test]
+fn a_spinning_connection_has_its_spin_rtt_graph_and_others_none() {
+    let c = flow_charts("quic_spin_40ms.pcap", &[1]);
+    let spin = chart(&c, PlotKind::SpinRtt, None);
+    for dir in ["c2s", "s2c"] {
+        let pts = series(&spin, &format!("{dir} spin edges"), Style::Dot)
+            .unwrap_or_else(|| panic!("{dir} samples"));
+        assert_eq!(pts.len(), 11, "{dir}");
+        assert!(
+            pts.iter().all(|p| (p.y - 0.040).abs() < 1e-6),
+            "{dir}: {pts:?}"
+        );
+    }
+    for name in ["quic_spin_constant.pcap", "quic_spin_random.pcap"] {
+        let c = flow_charts(name, &[1]);
+        assert!(
+            c.iter().all(|c| c.kind != PlotKind::SpinRtt),
+            "{name}: a spin-rtt graph"
+        );
+    }
+}
