@@ -4,7 +4,7 @@
 //! every real capture in ../shared/captures, each TCP direction's ack_rtt sample count and
 //! nearest-rank median, keyed by `tcp.stream` and the data sender (tshark puts ack_rtt on the
 //! ACK; the oracle already turned it round to the data's direction). Where both tshark and we
-//! have [`MIN_SAMPLES`] samples, our median must be within [`TOLERANCE`] of tshark's, except
+//! have [`MIN_SAMPLES`] samples, our median must be within [`TOLERANCE`] of tshark's (or [`CLOCK_TICKS_MS`]), except
 //! the directions [`DIFFERENCES`] lists with the reason (each must still differ, so that the
 //! list cannot go stale). docs/tcp-analysis.md describes both samplers.
 
@@ -18,6 +18,10 @@ use serde_json::Value;
 const MIN_SAMPLES: u64 = 5;
 /// Relative difference allowed between the medians.
 const TOLERANCE: f64 = 0.10;
+/// Below this absolute difference (ms) two medians are the same: each sample is the difference
+/// of two timestamps of a microsecond pcap clock (±1 µs each), and the JSON rounds the median
+/// to the microsecond. It matters only for the microsecond round trips of a veth in the lab.
+const CLOCK_TICKS_MS: f64 = 0.003;
 
 /// Directions where our median differs on purpose: (capture, tcp.stream, data sender, why).
 const DIFFERENCES: &[(&str, u64, &str, &str)] = &[
@@ -106,7 +110,7 @@ pub(crate) fn compare(flows: &[Value], dirs: &[Oracle], d: &Oracle) -> Option<(b
     if n < MIN_SAMPLES {
         return None;
     }
-    let within = (median - d.median_ms).abs() <= TOLERANCE * d.median_ms;
+    let within = (median - d.median_ms).abs() <= (TOLERANCE * d.median_ms).max(CLOCK_TICKS_MS);
     let line = format!(
         "stream {} from {}: ours {median:.3} ms ({n} samples, {}), tshark {:.3} ms ({} samples)",
         d.stream, d.sender, rtt["source"], d.median_ms, d.samples
