@@ -208,8 +208,8 @@ pub struct DetectorArgs {
     pub memory_budget: Option<u64>,
 
     /// An endpoint's qlog of the captured QUIC connections: a `.qlog` (JSON) or `.sqlog`
-    /// (JSON-SEQ) file as quic-go, quiche and aioquic write them, or a directory of them
-    /// (repeatable). Joined with the capture by connection ID: packets the endpoint sent that
+    /// (JSON-SEQ) file as quic-go, quiche and aioquic write them, plain or gzipped, or a
+    /// directory of them (repeatable). Joined with the capture by connection ID: packets the endpoint sent that
     /// the capture does not show, or that reached the capture and not the endpoint, are
     /// `quic-qlog-mismatch` (docs/quic.md).
     #[arg(long, value_name = "FILE|DIR", help_heading = "Endpoint logs")]

@@ -207,7 +207,9 @@ fn taken_at(j: &QlogJoin, me: &str) -> String {
     match (j.capture_point_evidence, j.clock_offset_ms) {
         (PointEvidence::Timing, Some(ms)) => format!(
             "taken on the {me}'s host or one short hop from it (it saw the {me}'s first packet \
-             {ms:.2} ms after the qlog logged it)"
+             {:.2} ms {} the qlog logged it)",
+            ms.abs(),
+            if ms < 0.0 { "before" } else { "after" }
         ),
         _ => format!("taken on the {me}'s host"),
     }

@@ -15,7 +15,7 @@ mod json;
 mod seq;
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use event::{Clock, MetricPoint, Tally, MAX_POINTS};
@@ -123,9 +123,7 @@ pub fn read_path(path: &Path) -> Result<Vec<QlogTrace>, QlogError> {
     for entry in entries {
         let entry = entry.map_err(|e| QlogError::new(path, None, e.to_string()))?;
         let p = entry.path();
-        let qlog = p
-            .extension()
-            .is_some_and(|e| e == "qlog" || e == "sqlog" || e == "json");
+        let qlog = is_qlog_name(&p);
         if qlog && p.is_file() {
             files.push(p);
         }
@@ -152,8 +150,22 @@ pub fn read_path(path: &Path) -> Result<Vec<QlogTrace>, QlogError> {
     Ok(out)
 }
 
-/// Reads one qlog file, choosing the serialisation by its first non-blank byte: `{` then a
-/// `traces` array is JSON; a record separator or a header record with a `trace` is JSON-SEQ.
+/// Whether a directory entry is read as qlog: `.qlog`, `.sqlog`, `.json`, each also gzipped
+/// (`.qlog.gz`: quiche and qvis users compress long traces).
+fn is_qlog_name(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".qlog", ".sqlog", ".json"]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
+/// Reads one qlog file, plain or gzipped (told by the gzip magic 1f 8b, RFC 1952 §2.3.1, never
+/// by the name), choosing the serialisation by its first non-blank byte: `{` then a `traces`
+/// array is JSON; a record separator or a header record with a `trace` is JSON-SEQ.
 pub fn read_file(path: &Path) -> Result<Vec<QlogTrace>, QlogError> {
     let file = File::open(path).map_err(|e| QlogError::new(path, None, e.to_string()))?;
     let len = file
@@ -167,11 +179,20 @@ pub fn read_file(path: &Path) -> Result<Vec<QlogTrace>, QlogError> {
             format!("{len} bytes: larger than the {MAX_FILE}-byte limit for a qlog file"),
         ));
     }
-    read(path, BufReader::with_capacity(1 << 16, file))
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let head = r
+        .fill_buf()
+        .map_err(|e| QlogError::new(path, None, e.to_string()))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        // Decompressed, a qlog is held to the same limit: a gzip bomb ends as a cut-short file.
+        let gz = flate2::bufread::MultiGzDecoder::new(r).take(MAX_FILE);
+        return read(path, BufReader::with_capacity(1 << 16, gz));
+    }
+    read(path, r)
 }
 
 /// Reads qlog from `r` (named `path` in errors).
-pub fn read(path: &Path, mut r: impl std::io::BufRead) -> Result<Vec<QlogTrace>, QlogError> {
+pub fn read(path: &Path, mut r: impl BufRead) -> Result<Vec<QlogTrace>, QlogError> {
     let first = loop {
         let buf = r
             .fill_buf()

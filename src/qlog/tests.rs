@@ -197,3 +197,32 @@ fn a_directory_reads_its_qlog_files_in_name_order() {
     let e = read_path(&dir.path().join("missing.qlog")).expect_err("missing");
     assert!(e.to_string().contains("missing.qlog"), "{e}");
 }
+
+#[test]
+fn gzipped_qlog_is_read_by_its_magic_and_found_in_a_directory() {
+    use std::io::Write;
+    let gz = |text: &str| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.qlog.gz"), gz(AIOQUIC)).expect("write");
+    std::fs::write(dir.path().join("b.sqlog.gz"), gz(QUIC_GO)).expect("write");
+    // Named like plain qlog, gzipped all the same: the magic decides, not the name.
+    std::fs::write(dir.path().join("c.qlog"), gz(QUIC_GO)).expect("write");
+    std::fs::write(dir.path().join("d.txt.gz"), gz("not read")).expect("write");
+    let t = read_path(dir.path()).expect("reads");
+    assert_eq!(t.len(), 3);
+    assert_eq!(t[0].vantage, Vantage::Client);
+    assert_eq!(t[1].vantage, Vantage::Server);
+    assert_eq!(t[0].odcid, one(AIOQUIC).odcid);
+    assert_eq!(t[0].cids, one(AIOQUIC).cids);
+    // Cut inside the compressed stream: an error naming the file, never a panic.
+    let mut cut = gz(AIOQUIC);
+    cut.truncate(cut.len() / 2);
+    let path = dir.path().join("cut.qlog.gz");
+    std::fs::write(&path, cut).expect("write");
+    let e = read_file(&path).expect_err("cut");
+    assert!(e.to_string().contains("cut.qlog.gz"), "{e}");
+}
