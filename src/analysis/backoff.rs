@@ -11,7 +11,9 @@
 //! [`MIN_STALL_NS`]. Sends within [`BURST_NS`] of each other are one send (a PTO probe may be two
 //! datagrams, RFC 9002 §6.2.4).
 
-use crate::flow::{PerSide, Side};
+use rustc_hash::FxHashMap;
+
+use crate::flow::{Flow, PerSide, Side};
 
 /// The longest unanswered gap must be at least this many times the usual gap …
 pub const STALL_FACTOR: i64 = 20;
@@ -215,6 +217,27 @@ impl Conversation {
             self.more_stalls += 1;
         }
     }
+}
+
+/// The conversations to judge at the end, in flow order: each closed, of a flow `keep`
+/// accepts, heard both ways, with its usual gap (the median between packets).
+pub fn judged<'a>(
+    convs: &'a mut FxHashMap<usize, Conversation>,
+    flows: &'a [Flow],
+    keep: impl Fn(&Flow) -> bool,
+) -> Vec<(&'a Flow, &'a Conversation, i64)> {
+    for c in convs.values_mut() {
+        c.close(None);
+    }
+    let mut out: Vec<_> = convs
+        .iter()
+        .filter_map(|(&i, c)| {
+            let f = flows.get(i).filter(|f| keep(f) && c.two_way())?;
+            Some((f, c, c.median_gap_ns()?))
+        })
+        .collect();
+    out.sort_unstable_by_key(|(f, _, _)| f.id);
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::backoff::{Conversation, RunShape, Stall, STALL_FACTOR};
+use super::backoff::{judged, Conversation, RunShape, Stall, STALL_FACTOR};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary, MAX_EVIDENCE};
 use crate::flow::Flow;
 use crate::units::duration;
@@ -101,20 +101,8 @@ impl Detector for QuicStall {
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut keys: Vec<usize> = self.convs.keys().copied().collect();
-        keys.sort_unstable();
         let mut out = Vec::new();
-        for i in keys {
-            let (Some(c), Some(f)) = (self.convs.get_mut(&i), s.flows.flows.get(i)) else {
-                continue;
-            };
-            c.close(None);
-            if !f.is_quic() || !c.two_way() {
-                continue;
-            }
-            let Some(usual) = c.median_gap_ns() else {
-                continue;
-            };
+        for (f, c, usual) in judged(&mut self.convs, &s.flows.flows, |f| f.is_quic()) {
             let limit = usual.saturating_mul(STALL_FACTOR);
             let stalls: Vec<Stall> = c
                 .stalls
