@@ -7,10 +7,11 @@ acknowledged it, less the ACK Delay field times 2^3 us: the default ack_delay_ex
 
     python3 testdata/quic_server_oracle.py [SHARED_DIR]
 """
-import json
 import os
 import subprocess
 import sys
+
+import tshark_oracle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIELDS = ["frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "udp.srcport",
@@ -65,16 +66,7 @@ def connections(path):
 def main():
     shared = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "captures")
     version = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    files = {}
-    for name in sorted(os.listdir(shared)):
-        if name.endswith((".pcap", ".pcapng")):
-            found = connections(os.path.join(shared, name))
-            if found:
-                files[name] = found
-    with open(os.path.join(HERE, "oracle", "quic_server.json"), "w") as f:
-        json.dump({"generated_with": version, "files": files}, f, indent=1, sort_keys=True)
-        f.write("\n")
-
+    tshark_oracle.write("quic_server", version, tshark_oracle.per_capture(shared, connections))
 
 if __name__ == "__main__":
     main()

@@ -157,37 +157,28 @@ def main():
     with open(os.path.join(HERE, "oracle", "tcp_analysis.json"), "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
         f.write("\n")
-    hellos = {}
-    if os.path.isdir(shared):
-        for name in sorted(os.listdir(shared)):
-            if name.endswith((".pcap", ".pcapng")):
-                found = quic_hellos(os.path.join(shared, name))
-                if found:
-                    hellos[name] = found
-    with open(os.path.join(HERE, "oracle", "quic_hello.json"), "w") as f:
-        json.dump({"generated_with": version, "files": hellos}, f, indent=1, sort_keys=True)
-        f.write("\n")
-    rtts = {}
-    if os.path.isdir(shared):
-        for name in sorted(os.listdir(shared)):
-            if name.endswith((".pcap", ".pcapng")):
-                found = rtt_samples(os.path.join(shared, name))
-                if found:
-                    rtts[name] = found
-    with open(os.path.join(HERE, "oracle", "rtt.json"), "w") as f:
-        json.dump({"generated_with": version, "files": rtts}, f, indent=1, sort_keys=True)
-        f.write("\n")
-    icmp = {}
-    if os.path.isdir(shared):
-        for name in sorted(os.listdir(shared)):
-            if name.endswith((".pcap", ".pcapng")):
-                found = icmp_errors(os.path.join(shared, name))
-                if found:
-                    icmp[name] = found
-    with open(os.path.join(HERE, "oracle", "icmp_errors.json"), "w") as f:
-        json.dump({"generated_with": version, "files": icmp}, f, indent=1, sort_keys=True)
-        f.write("\n")
+    for name, read in (("quic_hello", quic_hellos), ("rtt", rtt_samples),
+                       ("icmp_errors", icmp_errors)):
+        write(name, version, per_capture(shared, read))
 
+
+def per_capture(shared, read):
+    """`read` of every capture in `shared` that gives something, by file name."""
+    found = {}
+    if os.path.isdir(shared):
+        for name in sorted(os.listdir(shared)):
+            if name.endswith((".pcap", ".pcapng")):
+                got = read(os.path.join(shared, name))
+                if got:
+                    found[name] = got
+    return found
+
+
+def write(name, version, files):
+    """testdata/oracle/NAME.json: the tshark version and what it said per capture."""
+    with open(os.path.join(HERE, "oracle", name + ".json"), "w") as f:
+        json.dump({"generated_with": version, "files": files}, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 if __name__ == "__main__":
     main()
