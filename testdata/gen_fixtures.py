@@ -2313,6 +2313,18 @@ def quic_qlog_fixtures():
             "qlog_sent": 182, "capture_sent": 122, "covered_sent": False}]}}]})
 
 
+def quic_handshake_completes(u):
+    """The server's Initial and Handshake coalesced in one datagram, the client's Handshake, then
+    1-RTT both ways: a handshake that completes (client SCID c1c2c3c4, server SCID 5e5e)."""
+    u.send("s", quic_long(0, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600)
+           + quic_long(2, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600))
+    u.at(0.020)
+    u.send("c", quic_long(2, scid=b"\xc1\xc2\xc3\xc4", size=100))
+    for k in range(6):
+        u.at(0.005)
+        u.send("c" if k % 2 else "s", quic_short(k, size=300, dcid=b"\x5e\x5e"))
+
+
 def quic_handshake_fixtures():
     """quic-handshake-failed: client Initials with the probe timer doubling (RFC 9002 §6.2)."""
     def dns(u):
@@ -2358,13 +2370,7 @@ def quic_handshake_fixtures():
     # Handshake coalesced in one datagram, then 1-RTT both ways.
     u = Udp()
     initials(u, (1.0, 0.020))
-    u.send("s", quic_long(0, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600)
-           + quic_long(2, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600))
-    u.at(0.020)
-    u.send("c", quic_long(2, scid=b"\xc1\xc2\xc3\xc4", size=100))
-    for k in range(6):
-        u.at(0.005)
-        u.send("c" if k % 2 else "s", quic_short(k, size=300, dcid=b"\x5e\x5e"))
+    quic_handshake_completes(u)
     fixture("quic_handshake_ok.pcap", u.pcap(), {
         "flows_count": 1, "findings": [],
         "flows": [{"protocol": "udp", "quic": {
@@ -2676,13 +2682,7 @@ def quic_icmp_fixtures():
     first = u.send("c", quic_long(0, scid=b"\xc1\xc2\xc3\xc4"))
     stray = icmp(u, first, code=4, rest=1400, src="10.30.0.254")
     u.at(0.020)
-    u.send("s", quic_long(0, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600)
-           + quic_long(2, dcid=b"\xc1\xc2\xc3\xc4", scid=b"\x5e\x5e", size=600))
-    u.at(0.020)
-    u.send("c", quic_long(2, scid=b"\xc1\xc2\xc3\xc4", size=100))
-    for k in range(6):
-        u.at(0.005)
-        u.send("c" if k % 2 else "s", quic_short(k, size=300, dcid=b"\x5e\x5e"))
+    quic_handshake_completes(u)
     fixture("quic_handshake_ok_stray_icmp.pcap", u.pcap(), {
         "flows_count": 1, "findings": [],
         "flows": [{"protocol": "udp", "c2s": {"frames": 5, "icmp_errors": {
