@@ -390,6 +390,12 @@ pub struct PlotArgs {
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_picture_size)]
     pub size: (u32, u32),
 
+    /// An endpoint's qlog (file or directory, repeatable, as for `analyze`): the datagram-rate
+    /// graph of its QUIC connection draws the congestion window and bytes in flight it logged,
+    /// on the capture's time axis.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub qlog: Vec<PathBuf>,
+
     #[command(flatten)]
     pub output: ForceArgs,
 

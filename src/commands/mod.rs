@@ -42,7 +42,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 fn inputs(command: &Command) -> Vec<&Path> {
     let (mut paths, logs): (Vec<&Path>, &[PathBuf]) = match command {
         Command::Analyze(a) => (vec![a.input.capture.as_path()], &a.detectors.qlog),
-        Command::Plot(a) => (vec![a.input.capture.as_path()], &[]),
+        Command::Plot(a) => (vec![a.input.capture.as_path()], &a.qlog),
         Command::Check(a) => (
             a.captures.iter().map(PathBuf::as_path).collect(),
             &a.detectors.qlog,
@@ -104,12 +104,17 @@ fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Pol
     settings.conn_buffer = args.conn_buffer.or(policy.conn_buffer);
     settings.memory_budget = args.memory_budget.or(policy.memory_budget);
     settings.severities = policy.severities.clone();
+    settings.qlog = read_qlogs(&args.qlog)?;
+    Ok(policy)
+}
+
+/// The traces of every `--qlog` file or directory.
+fn read_qlogs(paths: &[PathBuf]) -> Result<std::sync::Arc<[crate::qlog::QlogTrace]>> {
     let mut traces = Vec::new();
-    for path in &args.qlog {
+    for path in paths {
         traces.extend(crate::qlog::read_path(path)?);
     }
-    settings.qlog = traces.into();
-    Ok(policy)
+    Ok(traces.into())
 }
 
 fn terminal_width() -> Option<u16> {

@@ -26,7 +26,8 @@ pub struct Graphs<'a> {
 }
 
 pub fn run(args: &PlotArgs) -> Result<ExitCode> {
-    let (cfg, settings) = decode_settings(&args.input.decode);
+    let (cfg, mut settings) = decode_settings(&args.input.decode);
+    settings.qlog = super::read_qlogs(&args.qlog)?;
     let input = Input::from_arg(&args.input.capture);
     let ids = if args.flows.is_empty() {
         if matches!(input, Input::Stdin) {
