@@ -13,7 +13,7 @@ pub(super) const STYLE: TableStyle = TableStyle::new()
 
 use super::quic::QuicReport;
 use super::text_findings::{findings, paint, severity_style, wrap, wrap_styled, INDENT};
-use super::text_table::{flows_table, quic_table, MIN_GOODPUT_BYTES};
+use super::text_table::{flows_table, quic_table};
 use super::{FlowReport, Report, Status};
 use crate::analysis::Severity;
 use crate::flow::Protocol;
@@ -146,16 +146,6 @@ fn flows(out: &mut String, r: &Report, opts: &TextOptions) {
         }
     );
     out.push_str(&flows_table(&order[..shown], opts.width));
-    if order[..shown].iter().any(|f| f.tcp.is_some()) {
-        let legend = format!(
-            "net rtt: the round trip between the hosts (data → ACK median where the sender was \
-             captured, else the handshake's SYN → ACK, Wireshark's iRTT) · avg goodput: the \
-             bulk direction's new bytes over the flow's life (tcptrace's throughput), - up to {} \
-             (one initial window, RFC 6928)",
-            bytes(MIN_GOODPUT_BYTES)
-        );
-        out.push_str(&wrap(&legend, "  ", 2, opts.width));
-    }
 }
 
 /// The QUIC connections (flows with a QUIC view), largest first, as many as the flow table.

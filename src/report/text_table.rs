@@ -93,7 +93,7 @@ pub(super) fn with_note(table: (String, Vec<&'static str>), width: Option<u16>) 
 pub const MIN_GOODPUT_BYTES: u64 = 14_600;
 
 /// The flows table: most important columns kept on a narrow terminal (id, endpoints, max frame,
-/// bytes, rtt), the per-direction detail left out first.
+/// bytes, rtt, the tunnel of tunnelled flows), the per-direction detail left out first.
 pub(super) fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
     let tunnelled = flows.iter().any(|f| f.tunnel.is_some());
     let cols = [
@@ -102,19 +102,42 @@ pub(super) fn flows_table(flows: &[&FlowReport], width: Option<u16>) -> String {
         col("client", false, None),
         col("server", false, None),
         // Of no use when no flow is tunnelled: the first to go.
-        col("tunnel", false, Some(if tunnelled { 6 } else { 0 })),
+        col("tunnel", false, Some(if tunnelled { 8 } else { 0 })),
         col("frames", true, Some(1)),
-        col("bytes", true, Some(10)),
+        col("bytes", true, Some(11)),
         col("c→s data", true, Some(2)),
         col("s→c data", true, Some(3)),
-        col("max frame", true, Some(11)),
-        col("retx", true, Some(8)),
-        col("net rtt", true, Some(9)),
+        col("max frame", true, Some(12)),
+        col("retx", true, Some(9)),
+        col("net rtt", true, Some(10)),
         col("avg goodput", true, Some(7)),
         col("duration", true, Some(4)),
     ];
     let rows: Vec<Vec<String>> = flows.iter().map(|f| flow_row(f)).collect();
-    with_note(fitted(&cols, &rows, width), width)
+    let (table, dropped) = fitted(&cols, &rows, width);
+    // What the two computed columns mean, for those shown.
+    let mut legend = Vec::new();
+    if flows.iter().any(|f| f.tcp.is_some()) {
+        if !dropped.contains(&"net rtt") {
+            legend.push(
+                "net rtt: the round trip between the hosts (data → ACK median where the sender \
+                 was captured, else the handshake's SYN → ACK, Wireshark's iRTT)"
+                    .to_string(),
+            );
+        }
+        if !dropped.contains(&"avg goodput") {
+            legend.push(format!(
+                "avg goodput: the bulk direction's new bytes over the flow's life (tcptrace's \
+                 throughput), - up to {} (one initial window, RFC 6928)",
+                bytes(MIN_GOODPUT_BYTES)
+            ));
+        }
+    }
+    let mut s = with_note((table, dropped), width);
+    if !legend.is_empty() {
+        s.push_str(&wrap(&legend.join(" · "), "  ", 2, width));
+    }
+    s
 }
 
 fn flow_row(f: &FlowReport) -> Vec<String> {
