@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::plot::{draw, Graphs, PLOT_TOP};
-use super::{decode_settings, detector_settings, terminal_width};
+use super::{decode_settings, detector_settings, stdout_color, terminal_width};
 use crate::capture::Input;
 use crate::cli::{AnalyzeArgs, OutputFormat};
 use crate::pipeline::{busiest_flows, run_analysis};
@@ -32,6 +32,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             let opts = text::TextOptions {
                 top: args.top,
                 width: terminal_width(),
+                color: stdout_color(),
+                min_severity: args.min_severity.severity(),
             };
             out.write_all(text::render(&analysis.report, &opts).as_bytes())?;
         }

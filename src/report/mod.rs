@@ -16,6 +16,8 @@ pub mod json;
 pub mod junit;
 pub mod quic;
 pub mod text;
+mod text_findings;
+mod text_table;
 pub mod time;
 
 use std::collections::BTreeMap;
