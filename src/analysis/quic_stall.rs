@@ -140,6 +140,9 @@ fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64)
     frames.extend(stalls.iter().map(|x| x.run.first_frame));
     frames.sort_unstable();
     frames.dedup();
+    // The worst run's sends beyond the kept ones are evidence too.
+    let unkept = u64::from(worst.run.sends).saturating_sub(worst.run.send_frames().len() as u64);
+    let frames_total = frames.len() as u64 + unkept;
     frames.truncate(MAX_EVIDENCE);
     let gaps: Vec<f64> = worst.run.send_gaps().iter().map(|&g| secs(g)).collect();
     let shortest_longest = stalls.iter().map(|x| x.run.longest_gap).min().unwrap_or(0);
@@ -148,6 +151,7 @@ fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64)
         severity: severity(stalls, limit),
         flow: Some(f.id),
         frames,
+        frames_total,
         message: format!(
             "In the QUIC connection {} ↔ {}, {} ({} stall{} in all); its packets are usually \
              {} apart.",

@@ -223,7 +223,11 @@ fn findings(out: &mut String, r: &Report) {
         );
         if !f.frames.is_empty() {
             let fr: Vec<String> = f.frames.iter().map(|n| n.to_string()).collect();
-            let _ = writeln!(out, "           frames: {}", fr.join(", "));
+            let more = match f.frames_total.saturating_sub(f.frames.len() as u64) {
+                0 => String::new(),
+                n => format!(" and {} more", thousands(n)),
+            };
+            let _ = writeln!(out, "           frames: {}{more}", fr.join(", "));
         }
         if let Some(w) = &f.wireshark_filter {
             let _ = writeln!(out, "           wireshark: {w}");

@@ -15,12 +15,14 @@
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
+//! - `evidence`: `--write-evidence` files read back by our reader and by tshark.
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
 mod architecture;
 mod check;
 mod commands;
 mod common;
+mod evidence;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
