@@ -248,6 +248,14 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
 
+    /// Write, per finding that cites frames, those frames as a pcapng capture into DIR
+    /// (created if missing): DIR/NNN-ID.pcapng, or NNN-ID-flowF.pcapng for a finding about flow F,
+    /// NNN being the finding's place in the report. The file's comment names the finding; each
+    /// packet's comment gives its frame number in the input. Needs a capture file: the frames are
+    /// copied in a second pass over it.
+    #[arg(long, value_name = "DIR")]
+    pub write_evidence: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: ForceArgs,
 

@@ -356,6 +356,7 @@ fn finding(
         severity,
         flow: Some(f.id),
         frames: bursts.iter().take(MAX_LISTED).map(|b| b.0).collect(),
+        frames_total: bursts.len() as u64,
         message: format!(
             "{} resent {} burst{} of consecutive segments back to back (the longest {} \
              segments), {} in all, {:.0}% of which the receiver had already acknowledged: {:.1}% \

@@ -50,6 +50,7 @@ impl Detector for CaptureHeader {
             severity,
             flow: None,
             frames: Vec::new(),
+            frames_total: 0,
             message: message.join(" "),
             hint: if severity == Severity::Warning {
                 "No libpcap writer produces this header: the file was damaged, fuzzed or \

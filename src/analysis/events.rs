@@ -51,6 +51,7 @@ impl<R: EventReport> Detector for EventDetector<R> {
                     severity: said.severity,
                     flow: Some(f.id),
                     frames: conn.evidence.frames(R::CLASS),
+                    frames_total: conn.evidence.total(R::CLASS),
                     message: said.message,
                     hint: said.hint.into(),
                     wireshark_filter: flow_filter(f, R::FILTER),

@@ -29,8 +29,12 @@ pub struct Finding {
     pub severity: Severity,
     /// The flow it is about, or `None` for the whole capture.
     pub flow: Option<u32>,
-    /// Evidence: 1-based frame numbers (at most [`crate::evidence::MAX_EVIDENCE`]).
+    /// Evidence: 1-based frame numbers, the first [`crate::evidence::MAX_EVIDENCE`] at most
+    /// (a bound for memory: evidence is kept per flow and direction while the capture streams).
     pub frames: Vec<u64>,
+    /// How many evidence frames there were in all: `frames` lists the first of them, so
+    /// `frames_total - frames.len()` were left out (never fewer than `frames.len()`).
+    pub frames_total: u64,
     /// One sentence: what was seen.
     pub message: String,
     /// What to do about it.

@@ -73,6 +73,7 @@ impl Detector for Fragmentation {
             severity: Self::SEVERITY,
             flow: None,
             frames: self.frames.frames(),
+            frames_total: self.frames.total,
             message: format!(
                 "{} of {} frames are IP fragments.{tunnel}",
                 self.frames.total, s.frames

@@ -113,6 +113,7 @@ impl GroBlockedHeaders {
             severity,
             flow: Some(f.id),
             frames: g.header_blocked.frames(),
+            frames_total: g.header_blocked.total,
             message: format!(
                 "Linux GRO ({}) would merge only {:.0}% of the {} back-to-back segment pairs \
                  from {}: {why}.",

@@ -263,6 +263,9 @@ impl GroBlockedIpId {
             severity,
             flow: Some(f.id),
             frames: ids.samples().iter().map(|s| s.0).collect(),
+            // The first frame of the first judged pair and the second of every pair were
+            // judged; the first of them are sampled.
+            frames_total: (ids.pairs() + 1).max(ids.sample_count as u64),
             message,
             hint: hint.into(),
             wireshark_filter: Some(format!(

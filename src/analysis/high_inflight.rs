@@ -114,6 +114,7 @@ impl Detector for HighInflight {
             severity: Self::SEVERITY,
             flow: None,
             frames: vec![self.peak_frame],
+            frames_total: 1,
             message: format!(
                 "At frame {}, {} connection{} had {} in flight at once, more than the {} budget \
                  (the most any single connection had: {} on flow {}); a proxy relaying them needs \

@@ -107,6 +107,7 @@ impl Detector for NoCoalescing {
                 },
                 flow: Some(f.id),
                 frames: g.full_size.frames(),
+                frames_total: g.full_size.total,
                 message: format!(
                     "The capture was taken on the receiver ({}), which got {} back-to-back \
                      full-size segments from {} and not one frame above the {}-byte MTU: {why}.",

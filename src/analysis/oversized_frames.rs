@@ -120,6 +120,7 @@ impl Detector for OversizedFrames {
                 severity: Self::SEVERITY,
                 flow: Some(f.id),
                 frames: g.oversized.frames(),
+                frames_total: g.oversized.total,
                 message: format!(
                     "{} of {} data frames from {} ({:.0}%) are larger than the {}-byte path MTU, \
                      up to {} segments each: {what}.",

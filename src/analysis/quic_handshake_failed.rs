@@ -159,6 +159,8 @@ fn finding(f: &Flow, q: &QuicConn, seen: &Seen) -> Option<Finding> {
         None => server.to_string(),
     };
     let mut frames = q.client_initials.frames();
+    // Initials and ICMP errors are different frames: their totals add up.
+    let frames_total = q.client_initials.total + icmp.map_or(0, |e| e.frames.total);
     if let Some(e) = icmp {
         frames.extend(e.frames.frames());
         frames.sort_unstable();
@@ -174,6 +176,7 @@ fn finding(f: &Flow, q: &QuicConn, seen: &Seen) -> Option<Finding> {
         },
         flow: Some(f.id),
         frames,
+        frames_total,
         message: format!(
             "The QUIC client {client} sent {initials} Initial packets to {to} over {span:.1} s \
              and {}.",

@@ -155,6 +155,7 @@ fn finding(f: &Flow, q: &QuicConn) -> Option<Finding> {
         severity: QuicHandshakeSlow::SEVERITY,
         flow: Some(f.id),
         frames: q.client_initials.frames(),
+        frames_total: q.client_initials.total,
         message: format!(
             "The QUIC handshake of {} with {to} took {}: {:.0} round trips of {} where {} \
              should do ({}); the server's first packet came {} after the client's first \

@@ -144,6 +144,7 @@ impl Detector for QuicMemory {
             severity: if over { Self::SEVERITY } else { Severity::Info },
             flow: None,
             frames: vec![peak.frame],
+            frames_total: 1,
             message: self.message(&peak, conns.len(), (min, median, max), memory, in_flight),
             hint: "Without keys a connection counts as open until its last packet (the idle \
                    timeout is in encrypted transport parameters). Memory per connection is the \

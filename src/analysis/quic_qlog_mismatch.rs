@@ -176,6 +176,7 @@ fn finding(f: &Flow, j: &QlogJoin, way: Way) -> Option<Finding> {
         },
         flow: Some(f.id),
         frames: evidence(f, j, way),
+        frames_total: evidence(f, j, way).len() as u64,
         message,
         hint: hint.to_string(),
         wireshark_filter: Some(f.wireshark_filter()),

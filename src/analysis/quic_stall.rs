@@ -299,6 +299,11 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
     frames.extend(episodes.iter().map(|e| e.first_frame));
     frames.sort_unstable();
     frames.dedup();
+    // The worst run's sends beyond the kept ones are evidence too.
+    let unkept = worst.run.map_or(0, |r| {
+        u64::from(r.run.sends).saturating_sub(r.run.send_frames().len() as u64)
+    });
+    let frames_total = frames.len() as u64 + unkept;
     frames.truncate(MAX_EVIDENCE);
     let gaps: Vec<f64> = worst
         .run
@@ -310,6 +315,7 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
         severity: severity(episodes, limit),
         flow: Some(f.id),
         frames,
+        frames_total,
         message: format!(
             "In the QUIC connection {} ↔ {}, {}{} ({} stall{} in all); its packets are usually \
              {} apart.",

@@ -52,6 +52,7 @@ impl Detector for Snaplen {
             severity: Self::SEVERITY,
             flow: None,
             frames: self.cut.frames(),
+            frames_total: self.cut.total,
             message: format!(
                 "{} of {} frames ({:.1}%) were cut by the capture's snapshot length (at most {} bytes kept).",
                 self.cut.total,

@@ -146,9 +146,8 @@ impl StarvedFlow {
                 id: Self::ID,
                 severity: Self::SEVERITY,
                 flow: Some(m.id),
-                frames: conn
-                    .evidence
-                    .any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]),
+                frames: conn.evidence.frames(EventClass::Starved),
+                frames_total: conn.evidence.total(EventClass::Starved),
                 message: format!(
                     "Connection {} ({} → {server}) moved {} while {} concurrent connections to the \
                      same server moved {}: {:.1}% of the total against a fair share of {:.0}% \

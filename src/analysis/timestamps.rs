@@ -19,6 +19,27 @@ pub const MIN_STEP_BACK_NS: i64 = 1_000_000;
 /// A step back of this much makes time-based figures suspect: a warning.
 pub const LARGE_STEP_BACK_NS: i64 = 1_000_000_000;
 
+impl Timestamps {
+    /// Whether a record stamped `ts_ns` is a step back of at least [`MIN_STEP_BACK_NS`] (and
+    /// the latest time so far otherwise).
+    fn stepped_back(&mut self, ts_ns: i64) -> bool {
+        match self.latest {
+            Some(latest) if ts_ns < latest => {
+                let back = latest.saturating_sub(ts_ns);
+                if back < MIN_STEP_BACK_NS {
+                    return false;
+                }
+                self.largest_back_ns = self.largest_back_ns.max(back);
+                true
+            }
+            _ => {
+                self.latest = Some(ts_ns);
+                false
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Timestamps {
     /// The latest time seen so far (records with a time of their own only).
@@ -27,6 +48,8 @@ pub struct Timestamps {
     back: Evidence,
     largest_back_ns: i64,
     bad_fraction: Evidence,
+    /// Frames of either kind, each once: what the finding cites.
+    cited: Evidence,
 }
 
 /// `details` of a `capture-timestamps` finding.
@@ -50,18 +73,12 @@ impl Detector for Timestamps {
         if f.ts_bad_fraction {
             self.bad_fraction.push(f.number);
         }
-        if !f.ts_known {
-            return;
+        let back = f.ts_known && self.stepped_back(f.ts_ns);
+        if back {
+            self.back.push(f.number);
         }
-        match self.latest {
-            Some(latest) if f.ts_ns < latest => {
-                let back = latest.saturating_sub(f.ts_ns);
-                if back >= MIN_STEP_BACK_NS {
-                    self.back.push(f.number);
-                    self.largest_back_ns = self.largest_back_ns.max(back);
-                }
-            }
-            _ => self.latest = Some(f.ts_ns),
+        if back || f.ts_bad_fraction {
+            self.cited.push(f.number);
         }
     }
 
@@ -92,16 +109,12 @@ impl Detector for Timestamps {
         } else {
             Severity::Info
         };
-        let mut frames = self.back.frames();
-        frames.extend(self.bad_fraction.frames());
-        frames.sort_unstable();
-        frames.dedup();
-        frames.truncate(super::MAX_EVIDENCE);
         vec![Finding {
             id: Self::ID,
             severity,
             flow: None,
-            frames,
+            frames: self.cited.frames(),
+            frames_total: self.cited.total,
             message: format!(
                 "The capture's timestamps are suspect: {}; durations and rates use the earliest and \
                  latest times, but figures that depend on the order of time (RTT, stalls, rate \

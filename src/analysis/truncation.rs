@@ -51,6 +51,7 @@ impl Detector for Truncation {
             id: Self::ID,
             severity: Self::SEVERITY,
             flow: None,
+            frames_total: frames.len() as u64,
             frames,
             message: format!(
                 "The capture stops early: {t}; {} read before it.",

@@ -281,6 +281,7 @@ fn gso_finding(f: &Flow, side: Side, d: &Dir, version: Option<u32>, mtu: u32) ->
         severity: UdpGsoSuperframes::SEVERITY,
         flow: Some(f.id),
         frames: d.supers.frames(),
+        frames_total: d.supers.total,
         message: format!(
             "{n} of {} UDP datagrams from {} ({:.0}%) are larger than the {mtu}-byte MTU \
              (up to {} bytes of payload){shape}: UDP GSO on the sender, captured before \
@@ -325,6 +326,7 @@ fn unproven_finding(f: &Flow, side: Side, d: &Dir, mtu: u32) -> Finding {
         severity: Severity::Info,
         flow: Some(f.id),
         frames: d.df_clear.frames(),
+        frames_total: d.df_clear.total,
         message: format!(
             "{n} of {} UDP datagrams from {} are larger than the {mtu}-byte MTU (up to {} bytes \
              of payload) with DF clear: UDP GSO on the sender, or datagrams reassembled from IP \

@@ -107,6 +107,7 @@ fn finding(
             .take(super::MAX_EVIDENCE)
             .map(|x| x.run.first_frame)
             .collect(),
+        frames_total: stalls.len() as u64,
         message: format!(
             "In the UDP conversation {} ↔ {}, the {who} sent up to {} without an \
              answer, waiting longer each time (up to {}), in {} such run{} ({} in all); its \

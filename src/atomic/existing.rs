@@ -22,6 +22,8 @@ pub enum OutputKind {
     Svg,
     /// A man page (roff).
     Man,
+    /// An evidence capture (`analyze --write-evidence`): pcapng.
+    Evidence,
 }
 
 impl OutputKind {
@@ -35,6 +37,7 @@ impl OutputKind {
                 | (OutputKind::Png, Found::Png)
                 | (OutputKind::Svg, Found::Svg)
                 | (OutputKind::Man, Found::Roff)
+                | (OutputKind::Evidence, Found::Capture(CaptureFormat::Pcapng))
         )
     }
 }
@@ -46,6 +49,7 @@ impl fmt::Display for OutputKind {
             OutputKind::Png => "a PNG graph",
             OutputKind::Svg => "an SVG graph",
             OutputKind::Man => "a man page",
+            OutputKind::Evidence => "an evidence capture (pcapng)",
         })
     }
 }
@@ -338,6 +342,13 @@ mod tests {
         assert!(Png.may_replace(Found::Png) && !Png.may_replace(Found::Svg));
         assert!(Svg.may_replace(Found::Svg) && !Svg.may_replace(Found::Png));
         assert!(Man.may_replace(Found::Roff) && !Man.may_replace(Found::Text));
+        // Evidence replaces the pcapng it wrote before, never another capture (an input is
+        // refused before this is asked).
+        assert!(Evidence.may_replace(Found::Empty));
+        assert!(Evidence.may_replace(Found::Capture(CaptureFormat::Pcapng)));
+        assert!(!Evidence.may_replace(Found::Capture(CaptureFormat::Pcap)));
+        assert!(!Evidence.may_replace(Found::Capture(CaptureFormat::Gzip)));
+        assert!(!Evidence.may_replace(Found::Text) && !Evidence.may_replace(Found::Binary));
     }
 
     #[cfg(unix)]

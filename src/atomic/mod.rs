@@ -13,6 +13,7 @@
 //! by [`cleanup`] (see `commands::signals`). Errors name the target, not the temporary file.
 
 mod existing;
+mod staged;
 
 use std::fmt;
 use std::fs;
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 pub use existing::{CaptureFormat, Found, OutputKind};
+pub use staged::{create, Staged};
 
 /// The temporary files being written now, for [`cleanup`].
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -197,6 +199,20 @@ fn write_with(path: &Path, kind: OutputKind, bytes: &[u8], force: bool) -> io::R
             .map_err(named)?;
         return f.write_all(bytes).and_then(|()| f.flush()).map_err(named);
     }
+    let mut tmp = temp_beside(path).map_err(named)?;
+    let tmp_path = tmp.path().to_path_buf();
+    let result = tmp
+        .write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_data())
+        .map_err(named)
+        .and_then(|()| tmp.persist(path).map(drop).map_err(|e| named(e.error)));
+    // A failed write or rename drops the temporary file, which removes it.
+    pending(&tmp_path, false);
+    result
+}
+
+/// A new temporary file beside `path`, created exclusively and registered for [`cleanup`].
+fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -211,17 +227,9 @@ fn write_with(path: &Path, kind: OutputKind, bytes: &[u8], force: bool) -> io::R
     // graph or report is meant to be read by whoever may read the directory.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut tmp = builder.tempfile_in(dir).map_err(named)?;
+    let tmp = builder.tempfile_in(dir)?;
     pending(tmp.path(), true);
-    let tmp_path = tmp.path().to_path_buf();
-    let result = tmp
-        .write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_data())
-        .map_err(named)
-        .and_then(|()| tmp.persist(path).map(drop).map_err(|e| named(e.error)));
-    // A failed write or rename drops the temporary file, which removes it.
-    pending(&tmp_path, false);
-    result
+    Ok(tmp)
 }
 
 /// Whether `a` and `b` name the same existing file (same device and inode), so that an output

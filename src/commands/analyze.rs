@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::evidence;
 use super::plot::{draw, Graphs, PLOT_TOP};
 use super::{decode_settings, detector_settings, stdout_color, terminal_width};
 use crate::capture::Input;
@@ -19,6 +20,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     detector_settings(&mut settings, &args.detectors)?;
     if args.plots.is_some() && matches!(input, Input::Stdin) {
         anyhow::bail!("--plots needs a capture file: the graphs take a second pass over it");
+    }
+    if let Some(dir) = &args.write_evidence {
+        evidence::check(dir, &input)?;
     }
     let analysis = run_analysis(&input, &cfg, &settings)?;
 
@@ -54,6 +58,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             written.len(),
             dir.display()
         );
+    }
+    if let Some(dir) = &args.write_evidence {
+        evidence::write(dir, &input, &analysis.report)?;
     }
     if let Some(d) = analysis.damaged {
         eprintln!("offload-doctor: {d}");

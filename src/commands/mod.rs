@@ -6,6 +6,7 @@ mod analyze;
 mod check;
 mod compare;
 mod completions;
+mod evidence;
 mod explain;
 mod man;
 mod plot;

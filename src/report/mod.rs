@@ -2,7 +2,7 @@
 //!
 //! This stage owns what users read. [`Report`] is the model ([`capture`], [`flow`], the
 //! findings and the [`Verdict`]); each exporter is one file: [`text`] (terminal), [`json`]
-//! (`--format json`), [`junit`] (`check --junit`). [`check`] and [`compare`] build their own
+//! (`--format json`), [`junit`] (`check --junit`), [`evidence`] (`--write-evidence`: pcapng). [`check`] and [`compare`] build their own
 //! documents from finished reports, each split into a model and its rendering. The JSON shape is
 //! an interface (documented field by field in docs/json-format.md); it changes only with
 //! [`SCHEMA_VERSION`].
@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod check;
 pub mod compare;
+pub mod evidence;
 pub mod flow;
 pub mod icmp;
 pub mod json;
@@ -399,6 +400,7 @@ mod tests {
             severity,
             flow: Some(flow),
             frames: vec![1],
+            frames_total: 1,
             message: format!("{id} on flow {flow}."),
             hint: "hint".into(),
             wireshark_filter: None,

@@ -192,7 +192,12 @@ fn evidence(out: &mut String, f: &Finding, indent: usize, width: Option<u16>) {
     let pad = " ".repeat(indent);
     if !f.frames.is_empty() {
         let fr: Vec<String> = f.frames.iter().map(|n| n.to_string()).collect();
-        let line = format!("frames: {}", fr.join(", "));
+        // The evidence listed is capped; say how much more the finding counted.
+        let more = match f.frames_total.saturating_sub(f.frames.len() as u64) {
+            0 => String::new(),
+            n => format!(" and {} more", crate::units::thousands(n)),
+        };
+        let line = format!("frames: {}{more}", fr.join(", "));
         out.push_str(&wrap(&line, &pad, indent + 8, width));
     }
     if let Some(w) = &f.wireshark_filter {

@@ -21,16 +21,20 @@ pub enum EventClass {
     CaptureGap,
     /// A frame captured twice ([`super::duplicates`]).
     CaptureDuplicate,
+    /// A zero-window or a keep-alive frame, each once: the signs `starved-flow` cites. Its own
+    /// class so that their union has an exact total, not one per class.
+    Starved,
 }
 
 impl EventClass {
-    pub const ALL: [EventClass; 6] = [
+    pub const ALL: [EventClass; 7] = [
         EventClass::Retransmission,
         EventClass::ZeroWindow,
         EventClass::KeepAlive,
         EventClass::OutOfOrder,
         EventClass::CaptureGap,
         EventClass::CaptureDuplicate,
+        EventClass::Starved,
     ];
 
     /// The flags that put a frame in this class.
@@ -42,6 +46,7 @@ impl EventClass {
             EventClass::OutOfOrder => Events::OUT_OF_ORDER,
             EventClass::CaptureGap => Events::ACK_LOST_SEGMENT | Events::LOST_SEGMENT,
             EventClass::CaptureDuplicate => Events::CAPTURE_DUPLICATE,
+            EventClass::Starved => Events::ZERO_WINDOW | Events::KEEP_ALIVE,
         }
     }
 
@@ -49,6 +54,9 @@ impl EventClass {
     /// retransmission, out-of-order segment or keep-alive, and a frame captured out of order is
     /// no retransmission, whatever Wireshark calls them.
     pub fn matches(self, ev: Events) -> bool {
+        if self == EventClass::Starved {
+            return EventClass::ZeroWindow.matches(ev) || EventClass::KeepAlive.matches(ev);
+        }
         let not_counted = match self {
             EventClass::Retransmission => Events::NOT_A_RESEND,
             EventClass::OutOfOrder | EventClass::KeepAlive => Events::CAPTURE_DUPLICATE,
@@ -85,14 +93,9 @@ impl EventEvidence {
             .unwrap_or_default()
     }
 
-    /// The first evidence frames of any of `classes`, in frame order, each once: every class
-    /// keeps its first frames, so the first of their union are among them.
-    pub fn any_of(&self, classes: &[EventClass]) -> Vec<u64> {
-        let mut v: Vec<u64> = classes.iter().flat_map(|&c| self.frames(c)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.truncate(crate::evidence::MAX_EVIDENCE);
-        v
+    /// How many frames of one class there were in all ([`Self::frames`] lists the first).
+    pub fn total(&self, c: EventClass) -> u64 {
+        self.0.as_ref().map_or(0, |e| e[c as usize].total)
     }
 }
 
@@ -115,8 +118,9 @@ mod tests {
         assert_eq!(e.frames(EventClass::OutOfOrder), vec![7]);
         assert_eq!(e.frames(EventClass::CaptureDuplicate), vec![5, 6]);
         assert_eq!(e.frames(EventClass::KeepAlive), vec![3, 4]);
-        let both = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
-        assert_eq!(both, vec![3, 4]);
+        assert_eq!(e.frames(EventClass::Starved), vec![3, 4]);
+        assert_eq!(e.total(EventClass::Starved), 2);
+        assert_eq!(e.total(EventClass::ZeroWindow), 1);
     }
 
     #[test]
@@ -130,7 +134,10 @@ mod tests {
             };
             e.note(n, ev);
         }
-        let v = e.any_of(&[EventClass::ZeroWindow, EventClass::KeepAlive]);
+        // A frame of both kinds counts once.
+        e.note(41, Events::ZERO_WINDOW | Events::KEEP_ALIVE);
+        let v = e.frames(EventClass::Starved);
         assert_eq!(v, (1..=20).collect::<Vec<u64>>());
+        assert_eq!(e.total(EventClass::Starved), 41);
     }
 }

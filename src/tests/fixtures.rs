@@ -105,6 +105,14 @@ fn check_capture(exp: &Value, json: &Value, errors: &mut Vec<String>) {
             json["capture"]["frames"]
         ));
     }
+    // Evidence lists are bounded, never silently: `frames_total` counts what was left out.
+    for f in json["findings"].as_array().into_iter().flatten() {
+        let listed = f["frames"].as_array().map_or(0, Vec::len);
+        let total = f["frames_total"].as_u64().unwrap_or(0);
+        if listed > offload_doctor::analysis::MAX_EVIDENCE || total < listed as u64 {
+            errors.push(format!("{}: {listed} frames listed of {total}", f["id"]));
+        }
+    }
     if let Some(f) = exp.get("flows") {
         subset(f, &json["flows"], "flows", errors);
     }

@@ -17,12 +17,14 @@
 //! - `text_report`: the text report at several terminal widths, colour, `--min-severity`,
 //!   grouped findings, plurals.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
+//! - `evidence`: `--write-evidence` files read back by our reader and by tshark.
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
 mod architecture;
 mod check;
 mod commands;
 mod common;
+mod evidence;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
