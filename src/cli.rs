@@ -396,8 +396,9 @@ pub struct PlotArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub top: u32,
 
-    /// Graph kind (repeatable; default: all). time-sequence: tcptrace's graph, with each frame's
-    /// size in MSS units on the right axis; throughput: goodput and throughput per interval;
+    /// Graph kind (repeatable; default: all, except the rtt, inflight, segment-size and ip-id
+    /// graphs of a direction of fewer than 10 data segments or an rtt graph of fewer than 5
+    /// samples). time-sequence: tcptrace's graph; throughput: goodput and throughput per interval;
     /// rtt; inflight: bytes in flight and the receive window; segment-size: wire segments per
     /// frame; ip-id: the (outer) IPv4 ID per frame, DF marked; flows: the goodput of all plotted
     /// flows on one graph. UDP flows: datagram-rate: bit/s and datagrams/s per direction;
@@ -406,6 +407,11 @@ pub struct PlotArgs {
     /// direction whose endpoint spins.
     #[arg(long = "kind", value_name = "KIND", value_parser = PlotKind::parse)]
     pub kinds: Vec<PlotKind>,
+
+    /// Draw each frame's size in MSS units on the time-sequence graph's right axis (the
+    /// segment-size graph shows them on their own).
+    #[arg(long)]
+    pub frame_sizes: bool,
 
     /// Image format.
     #[arg(long, value_enum, default_value_t = Format::Png)]

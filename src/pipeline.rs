@@ -262,6 +262,7 @@ pub fn plot_charts(
     ids: &[u32],
     kinds: &[PlotKind],
     size: (u32, u32),
+    opts: plot::Options,
 ) -> Result<(Vec<plot::Chart>, Option<DamagedInput>)> {
     let a = traced(input, cfg, settings, ids.to_vec())?;
     let mut chosen = Vec::with_capacity(ids.len());
@@ -285,7 +286,8 @@ pub fn plot_charts(
     let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
     let mut cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
     cv.mtu = settings.flows.gro.mtu;
-    cv.windows = qlog_windows(&chosen, settings);
+    cv.windows = qlog_windows(&chosen, settings).into();
+    cv.opts = opts;
     let charts = plot::charts(&chosen, kinds, &cv);
     Ok((charts, a.damaged))
 }

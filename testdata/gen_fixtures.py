@@ -644,6 +644,21 @@ def pcapng_fixtures():
         "finding_severity": {"capture-timestamps": "warning"},
         "finding_details": {"capture-timestamps": {
             "steps_back": 0, "bad_fraction_records": 1}}})
+    # Two captures joined, the second 5.8 years after the first (as ndpi's 1kxun): the time is in
+    # two parts, the duration counts the time within them (0.15 s each), the jump is named by
+    # its frame; time going forward is no capture-timestamps finding.
+    c1, _ = tcp_conversation("10.8.0.1", "10.8.0.2", data_segments=5)
+    c2, _ = tcp_conversation("10.8.0.3", "10.8.0.4", data_segments=5)
+    later = 184_280_000
+    joined = [(eth(p), None, T0 + i * 0.01) for i, p in enumerate(c1)]
+    joined += [(eth(p), None, T0 + later + i * 0.01) for i, p in enumerate(c2)]
+    fixture("pcap_joined_years_apart.pcap", pcap_timed(joined), {
+        "capture": {"frames": len(joined), "first_timestamp_ns": T0 * 10**9,
+                    "duration_s": 0.3, "time_parts": 2,
+                    "time_jumps": [{"frame": len(c1) + 1, "step_s": later - 0.15}]},
+        "flows_count": 2,
+        "flows": [{"duration_s": 0.15}, {"duration_s": 0.15}],
+        "findings": []})
     # Only a section header and an interface: valid, empty.
     fixture("empty_section.pcapng", ng_shb("<") + ng_idb("<", 1), {
         "capture": {"format": "pcapng", "frames": 0, "file_truncated": False},

@@ -50,6 +50,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             kinds: &PlotKind::ALL,
             format: Format::Png,
             size: plot::DEFAULT_SIZE,
+            opts: plot::Options::default(),
         };
         // The report above already told of any damage.
         let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;

@@ -23,6 +23,7 @@ pub struct Graphs<'a> {
     pub kinds: &'a [PlotKind],
     pub format: Format,
     pub size: (u32, u32),
+    pub opts: plot::Options,
 }
 
 pub fn run(args: &PlotArgs) -> Result<ExitCode> {
@@ -51,6 +52,10 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
         kinds: &kinds,
         format: args.format,
         size: args.size,
+        opts: plot::Options {
+            frame_sizes: args.frame_sizes,
+            forced: !args.kinds.is_empty(),
+        },
     };
     let (written, damaged) = draw(&input, &cfg, &settings, &ids, &graphs)?;
     let stdout = io::stdout();
@@ -81,7 +86,7 @@ pub fn draw(
     ids: &[u32],
     g: &Graphs<'_>,
 ) -> Result<(Vec<PathBuf>, Option<DamagedInput>)> {
-    let (charts, damaged) = plot_charts(input, cfg, settings, ids, g.kinds, g.size)?;
+    let (charts, damaged) = plot_charts(input, cfg, settings, ids, g.kinds, g.size, g.opts)?;
     std::fs::create_dir_all(g.out).with_context(|| format!("creating {}", g.out.display()))?;
     let stem = match input {
         Input::Path(p) => plot::capture_stem(p),

@@ -80,7 +80,7 @@ impl PlotKind {
     }
 }
 
-/// What an axis measures; the renderer picks a readable scale (KB, MB, Mbit/s, ms) from it.
+/// What an axis measures; the renderer picks a readable scale (SI: kB, MB, Mbit/s, ms; as `units` writes them) from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unit {
@@ -107,7 +107,7 @@ impl Unit {
         match self {
             Unit::Bytes if m >= 1e9 => (1e9, "GB"),
             Unit::Bytes if m >= 1e6 => (1e6, "MB"),
-            Unit::Bytes if m >= 1e4 => (1e3, "KB"),
+            Unit::Bytes if m >= 1e4 => (1e3, "kB"),
             Unit::Bytes => (1.0, "bytes"),
             Unit::BitsPerSecond if m >= 1e9 => (1e9, "Gbit/s"),
             Unit::BitsPerSecond if m >= 1e6 => (1e6, "Mbit/s"),
@@ -136,6 +136,10 @@ pub struct Axis {
     /// Range shown, in base units (bytes, seconds, bit/s).
     pub min: f64,
     pub max: f64,
+    /// For a second y axis: drawn as its own panel below the main one (sharing the x axis)
+    /// instead of on the right, so that its series never cover the main ones.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub below: bool,
 }
 
 impl Axis {
@@ -147,7 +151,14 @@ impl Axis {
             unit,
             min,
             max,
+            below: false,
         }
+    }
+
+    /// This axis as a panel of its own below the main one ([`Axis::below`]).
+    pub fn in_panel_below(mut self) -> Axis {
+        self.below = true;
+        self
     }
 
     /// An axis from 0 (or the data's minimum, if negative) to just above the data's maximum.
@@ -307,7 +318,7 @@ mod tests {
             assert_eq!(PlotKind::parse(k.name()), Ok(k));
         }
         assert!(PlotKind::parse("pie").is_err_and(|e| e.contains("time-sequence")));
-        assert_eq!(Unit::Bytes.scale(64_000.0), (1e3, "KB"));
+        assert_eq!(Unit::Bytes.scale(64_000.0), (1e3, "kB"));
         assert_eq!(Unit::Bytes.scale(2.5e6), (1e6, "MB"));
         assert_eq!(Unit::BitsPerSecond.scale(220e6), (1e6, "Mbit/s"));
         assert_eq!(

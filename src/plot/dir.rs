@@ -20,7 +20,39 @@ pub struct Canvas {
     pub mtu: Option<u32>,
     /// QUIC endpoints' congestion window and bytes in flight from their qlog (`--qlog`), on
     /// the capture's clock.
-    pub windows: Vec<super::window::EndpointWindow>,
+    pub windows: std::sync::Arc<[super::window::EndpointWindow]>,
+    /// What the command line asks beyond kinds and size.
+    pub opts: Options,
+}
+
+/// Choices of `plot` beyond the kinds and the picture size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--frame-sizes`: each frame's size in MSS units on the time-sequence graph's right axis
+    /// (the `segment-size` graph shows them by default).
+    pub frame_sizes: bool,
+    /// The kinds were named with `--kind`: drawn even for a direction below the default set's
+    /// minimum ([`MIN_DATA_SEGMENTS`], [`MIN_RTT_SAMPLES`]).
+    pub forced: bool,
+}
+
+/// Fewest data segments (frames, or full-size wire segments' worth of payload) a direction needs
+/// for its `rtt`, `inflight`, `segment-size` and `ip-id` graphs in the default set: a request
+/// of a few hundred bytes gives one or two points, no picture of a trend (`--kind` draws them
+/// anyway).
+pub const MIN_DATA_SEGMENTS: u64 = 10;
+
+/// Fewest RTT samples a direction needs for its `rtt` graph in the default set.
+pub const MIN_RTT_SAMPLES: usize = 5;
+
+impl Canvas {
+    /// The same picture with time counted from `t0_ns` (a flow's first frame).
+    pub fn from(&self, t0_ns: i64) -> Canvas {
+        Canvas {
+            t0_ns,
+            ..self.clone()
+        }
+    }
 }
 
 impl Canvas {
@@ -131,17 +163,12 @@ pub fn x_axis(xs: impl Iterator<Item = f64>) -> Axis {
         (lo.min(x), hi.max(x))
     });
     if !lo.is_finite() {
-        return Axis::new(
-            "time since the capture's first frame",
-            Unit::Seconds,
-            0.0,
-            1.0,
-        );
+        return Axis::new("time since the flow's first frame", Unit::Seconds, 0.0, 1.0);
     }
     // A little room either side so the first and last marks are not on the frame.
     let pad = ((hi - lo) * 0.02).max(1e-6);
     Axis::new(
-        "time since the capture's first frame",
+        "time since the flow's first frame",
         Unit::Seconds,
         lo - pad,
         hi + pad,

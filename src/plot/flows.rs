@@ -46,7 +46,8 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
             rate_line(&bins, |b| b.1, cv.secs(start), step),
         ));
     }
-    let (x, y) = fit_rates("goodput", &mut series, cv);
+    let (mut x, y) = fit_rates("goodput", &mut series, cv);
+    x.label = "time since the first flow's first frame".into();
     Some(Chart {
         kind: PlotKind::Flows,
         flow: None,

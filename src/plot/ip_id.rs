@@ -1,5 +1,5 @@
 //! The IP ID graph of a direction: the (outer, in a tunnel) IPv4 ID of every data frame against
-//! its frame number, DF coloured, and the step from the previous ID on a second axis: Linux GRO
+//! its frame number, DF coloured, and the step from the previous ID in a panel below: Linux GRO
 //! merges only IDs that stay fixed or increase by one.
 
 use super::chart::{palette, Axis, Chart, PlotKind, Point, Series, Style, Unit};
@@ -62,7 +62,7 @@ pub fn ip_id(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     if !steps.is_empty() {
         series.push(
             Series::new(
-                "ID step (right axis)",
+                "ID step",
                 Style::Dot,
                 palette::SECOND,
                 thin::cells(&steps, &cv.grid(&x, &y2)),
@@ -100,11 +100,13 @@ fn steps(ids: &[Id]) -> (Vec<Point>, Axis) {
     let (s_lo, s_hi) = steps
         .iter()
         .fold((0.0f64, 1.0f64), |(lo, hi), p| (lo.min(p.y), hi.max(p.y)));
+    // In a panel of its own below the IDs: a cloud of random IDs never hides the steps.
     let y2 = Axis::new(
         "ID step from the previous frame",
         Unit::Id,
         s_lo - 1.0,
         s_hi + 1.0,
-    );
+    )
+    .in_panel_below();
     (steps, y2)
 }

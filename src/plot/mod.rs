@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use crate::flow::Flow;
 pub use chart::{Chart, PlotKind};
-pub use dir::{Canvas, Dir};
+pub use dir::{Canvas, Dir, Options, MIN_DATA_SEGMENTS, MIN_RTT_SAMPLES};
 pub use overlay::{overlay_charts, OverlaySide};
 pub use render::{Format, RenderError};
 
@@ -43,18 +43,41 @@ pub const DEFAULT_SIZE: (u32, u32) = (1600, 900);
 /// whatever its count).
 pub const MIN_UDP_DATAGRAMS: u64 = 20;
 
-/// The graphs of `kinds` for `flows` (in that order), then the comparison of the flows.
+/// The graphs of `kinds` for `flows` (in that order), then the comparison of the flows. Time
+/// counts from each flow's first frame (from the earliest of them on the comparison), not from
+/// the capture's: a capture joined from parts years apart still gives readable axes.
 pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
     let mut out = Vec::new();
     for f in flows {
+        let fcv = cv.from(f.first_ts_ns());
         for &k in kinds.iter().filter(|&&k| k != PlotKind::Flows) {
-            out.extend(flow_charts(k, f, cv));
+            out.extend(flow_charts(k, f, &fcv));
         }
     }
     if kinds.contains(&PlotKind::Flows) {
-        out.extend(flows::flows_chart(flows, cv));
+        let t0 = flows
+            .iter()
+            .map(|f| f.first_ts_ns())
+            .min()
+            .unwrap_or(cv.t0_ns);
+        out.extend(flows::flows_chart(flows, &cv.from(t0)));
     }
     out
+}
+
+/// Whether the default set draws `kind` for direction `d`: the statistical graphs need enough
+/// data segments (and RTT samples) to show anything; named kinds are always drawn.
+fn worth_drawing(kind: PlotKind, d: &Dir<'_>, cv: &Canvas) -> bool {
+    let segments = d.conn.dirs[d.side].data_segments;
+    // Wire segments' worth: a GRO receiver's 8 frames of 16 segments each are a transfer.
+    let enough = segments >= MIN_DATA_SEGMENTS
+        || d.f.dirs[d.side].payload_bytes >= MIN_DATA_SEGMENTS * u64::from(d.seg_size());
+    match kind {
+        _ if cv.opts.forced => segments > 0,
+        PlotKind::TimeSequence => segments > 0,
+        PlotKind::Rtt => enough && d.trace.rtts().len() >= MIN_RTT_SAMPLES,
+        _ => enough,
+    }
 }
 
 /// The graphs of `kind` for one flow: one per direction that sent data, or one for the flow.
@@ -70,7 +93,7 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
     f.client_first()
         .into_iter()
         .filter_map(|side| Dir::of(f, side))
-        .filter(|d| d.conn.dirs[d.side].data_segments > 0)
+        .filter(|d| worth_drawing(kind, d, cv))
         .filter_map(|d| match kind {
             PlotKind::TimeSequence => time_sequence::time_sequence(&d, cv),
             PlotKind::Rtt => rtt::rtt(&d, cv),
@@ -95,7 +118,8 @@ pub fn canvas(t0_ns: i64, interval_ns: i64, size: (u32, u32)) -> Canvas {
         cols: size.0.max(1) as usize,
         rows: size.1.max(1) as usize,
         mtu: None,
-        windows: Vec::new(),
+        windows: Vec::new().into(),
+        opts: Options::default(),
     }
 }
 

@@ -91,16 +91,29 @@ pub fn rate_grid(dirs: &[Dir<'_>], cv: &Canvas) -> Option<(i64, i64)> {
 /// Fits the axes of a rate graph to its series, then thins the lines to the pixel grid.
 pub fn fit_rates(label: &str, series: &mut [Series], cv: &Canvas) -> (Axis, Axis) {
     let x = x_axis(series.iter().flat_map(|s| s.points.iter().map(|p| p.x)));
-    let y = Axis::fitting(
+    let mut y = Axis::fitting(
         label,
         Unit::BitsPerSecond,
         series.iter().flat_map(|s| s.points.iter().map(|p| &p.y)),
     );
+    // Rate lines cross the whole width, so no corner is free of them: room above the data for
+    // the legend instead, whose upper corners the renderer then finds empty.
+    let mut names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    y.max /= 1.0 - legend_share(names.len());
     let grid = cv.grid(&x, &y);
     for s in series.iter_mut() {
         s.points = thin::m4(&s.points, &grid);
     }
     (x, y)
+}
+
+/// Share of a plotting area's height a legend of `entries` lines takes: about 4% a line (the
+/// renderer's legend font is 0.9 of its base size, a plotting area about 37 base sizes high at
+/// 16:9) plus its frame, at most half the area.
+pub fn legend_share(entries: usize) -> f64 {
+    ((entries as f64 + 1.5) * 0.04).min(0.5)
 }
 
 /// A rate step line: bin i holds from start + i·step to its end.

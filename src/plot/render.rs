@@ -122,8 +122,14 @@ pub fn svg(chart: &Chart, size: (u32, u32)) -> Result<String, String> {
     Ok(svg)
 }
 
-/// The corner of the plotting area with the fewest points, for the legend.
-fn quiet_corner(chart: &Chart) -> SeriesLabelPosition {
+/// The corner of a plotting area with the fewest points of `series` (each with whether it is
+/// drawn against the right axis `y2`), for the legend.
+fn quiet_corner<'a>(
+    series: impl Iterator<Item = (&'a Series, bool)>,
+    x: &Axis,
+    y: &Axis,
+    y2: Option<&Axis>,
+) -> SeriesLabelPosition {
     use SeriesLabelPosition::{LowerLeft, LowerRight, UpperLeft, UpperRight};
     let corners = [
         (UpperLeft, 0, 1),
@@ -132,14 +138,10 @@ fn quiet_corner(chart: &Chart) -> SeriesLabelPosition {
         (LowerLeft, 0, 0),
     ];
     let mut counts = [0usize; 4];
-    for s in &chart.series {
-        let y = if s.secondary {
-            chart.y2.as_ref().unwrap_or(&chart.y)
-        } else {
-            &chart.y
-        };
+    for (s, on_right) in series {
+        let y = if on_right { y2.unwrap_or(y) } else { y };
         for p in &s.points {
-            let fx = (p.x - chart.x.min) / (chart.x.max - chart.x.min);
+            let fx = (p.x - x.min) / (x.max - x.min);
             let fy = (p.top - y.min) / (y.max - y.min);
             for (n, &(_, cx, cy)) in counts.iter_mut().zip(&corners) {
                 // The legend's box takes roughly a third of the width and height.
@@ -198,14 +200,50 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
     let base = (f64::from(w.min(h * 16 / 9)) / 80.0).clamp(9.0, 28.0);
     let (head, body) = root.split_vertically((base * 3.6) as u32);
     heading(&head, chart, base)?;
-    let mut ctx = axes(&body, chart, base)?;
+    match chart.y2.as_ref().filter(|a| a.below) {
+        // A second axis of its own: the main panel on top, the secondary series below it.
+        Some(lower) => {
+            let (_, body_h) = body.dim_in_pixel();
+            let (top, bottom) = body.split_vertically(f64::from(body_h) * 0.62);
+            panel(&top, chart, (&chart.y, None), false, base)?;
+            panel(&bottom, chart, (lower, None), true, base)
+        }
+        None => panel(&body, chart, (&chart.y, chart.y2.as_ref()), false, base),
+    }
+}
+
+/// One plotting area with its axes, the series drawn against them (`secondary`: those of the
+/// second axis, drawn as this area's main ones) and their legend.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    (y, y2): (&Axis, Option<&Axis>),
+    secondary: bool,
+    base: f64,
+) -> DrawResult {
+    let mut ctx = axes(area, &chart.x, y, y2, base)?;
+    let shown = || {
+        chart
+            .series
+            .iter()
+            .filter(move |s| y2.is_some() || s.secondary == secondary)
+    };
+    // In a panel of its own, a second axis's series are that panel's main ones.
+    let on_right = |s: &Series| s.secondary && y2.is_some();
     let mut named: Vec<&str> = Vec::new();
-    for s in &chart.series {
-        series(&mut ctx, s, base, !named.contains(&s.name.as_str()))?;
+    for s in shown() {
+        series(
+            &mut ctx,
+            s,
+            on_right(s),
+            base,
+            !named.contains(&s.name.as_str()),
+        )?;
         named.push(&s.name);
     }
+    let corner = quiet_corner(shown().map(|s| (s, on_right(s))), &chart.x, y, y2);
     ctx.configure_series_labels()
-        .position(quiet_corner(chart))
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(190, 190, 190))
         .label_font((FAMILY, base * 0.9))
@@ -240,17 +278,18 @@ fn heading<DB: DrawingBackend>(
 /// the chart has one).
 fn axes<'a, DB: DrawingBackend>(
     body: &'a DrawingArea<DB, Shift>,
-    chart: &Chart,
+    x: &Axis,
+    y: &Axis,
+    right: Option<&Axis>,
     base: f64,
 ) -> Result<Ctx<'a, DB>, String> {
-    let (x, y) = (&chart.x, &chart.y);
-    let y2 = chart.y2.clone().unwrap_or_else(|| y.clone());
+    let y2 = right.unwrap_or(y).clone();
     let label_font = (FAMILY, base);
     let mut ctx = ChartBuilder::on(body)
         .margin((base * 0.8) as u32)
         .x_label_area_size((base * 3.2) as u32)
         .y_label_area_size((base * 5.5) as u32)
-        .right_y_label_area_size(if chart.y2.is_some() {
+        .right_y_label_area_size(if right.is_some() {
             (base * 4.5) as u32
         } else {
             0
@@ -269,7 +308,7 @@ fn axes<'a, DB: DrawingBackend>(
         .y_label_formatter(&|v| tick(*v, y))
         .draw()
         .map_err(err)?;
-    if chart.y2.is_some() {
+    if right.is_some() {
         ctx.configure_secondary_axes()
             .y_desc(desc(&y2))
             .label_style(label_font)
@@ -294,10 +333,12 @@ fn path(s: &Series) -> Vec<(f64, f64)> {
     path
 }
 
-/// One series in its style; `legend` gives it a legend entry (the first series of each name).
+/// One series in its style, against the right axis when `on_right`; `legend` gives it a legend
+/// entry (the first series of each name).
 fn series<'a, DB: DrawingBackend + 'a>(
     ctx: &mut Ctx<'a, DB>,
     s: &Series,
+    on_right: bool,
     base: f64,
     legend: bool,
 ) -> DrawResult {
@@ -309,7 +350,7 @@ fn series<'a, DB: DrawingBackend + 'a>(
     // which a PNG backend borrowing its path is not.
     macro_rules! series {
         ($iter:expr) => {
-            if s.secondary {
+            if on_right {
                 ctx.draw_secondary_series($iter)
             } else {
                 ctx.draw_series($iter)

@@ -1,6 +1,7 @@
 //! The time-sequence graph, as tcptrace draws it (tcptrace's `plotter.c`, and the manual's "Time
 //! Sequence Graph" section): segments as bars, ACK line, window line, SACK blocks, `R`/`O`/`Z`/`P`
-//! marks, PSH diamonds, and each frame's size in MSS units on a second axis.
+//! marks, PSH diamonds, and on request (`--frame-sizes`) each frame's size in MSS units on a
+//! second axis.
 
 use super::chart::{palette, Axis, Chart, PlotKind, Point, Rgb, Series, Style, Unit};
 use super::dir::{x_axis, Canvas, Dir};
@@ -39,42 +40,63 @@ pub fn time_sequence(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
         return None;
     }
     let (x, y) = axes(d, cv);
+    let grid = cv.grid(&x, &y);
+    let mut counts = Vec::new();
+    let mut series = segment_series(d, cv, &grid, &mut counts);
+    series.extend(line_series(d, cv, &grid, &mut counts));
+    let mut notes = vec![format!("{} segments", units::thousands(segs.len() as u64))];
+    notes.extend(counts);
+    if window_unscaled(d) {
+        notes.push(WINDOW_UNSCALED.into());
+    }
+    // Frame sizes have their own graph (segment-size); on request they join this one.
+    let y2 = cv.opts.frame_sizes.then(|| {
+        let (axis, sizes, seg_size) = frame_sizes(d, cv, &x);
+        series.push(sizes);
+        notes.push(format!(
+            "frame size in MSS units on the right (1 MSS = {seg_size} bytes)"
+        ));
+        axis
+    });
+    let caption = notes.join(", ");
+    let mut c = d.chart(PlotKind::TimeSequence, "Time-sequence", caption, x, y);
+    c.y2 = y2;
+    c.series = series;
+    Some(c)
+}
+
+/// The receive window's legend entry and caption note when the window scale is unknown.
+const WINDOW_UNSCALED: &str = "window (unscaled: no handshake seen)";
+
+/// Whether the receiver's window scale is unknown: without its SYN (RFC 7323 §2.2: the shift is
+/// sent only there) the advertised window is drawn as it was sent, maybe 2^14 times too small.
+fn window_unscaled(d: &Dir<'_>) -> bool {
+    d.conn.window_scale(d.side.other()).is_none()
+}
+
+/// Each frame's size in MSS units on a right axis with head room, so that one-MSS frames sit low
+/// and super-frames stand out; the series, and the MSS it counts in.
+fn frame_sizes(d: &Dir<'_>, cv: &Canvas, x: &Axis) -> (Axis, Series, u32) {
     let seg_size = d.seg_size();
     let sizes: Vec<Point> = d
         .payloads()
         .map(|(s, len)| Point::at(cv.secs(s.t_ns), len as f64 / f64::from(seg_size)))
         .collect();
     let max_size = sizes.iter().map(|p| p.y).fold(1.0f64, f64::max);
-    // Head room so that one-MSS frames sit low and super-frames stand out.
     let y2 = Axis::new(
         "frame size",
         Unit::Segments,
         0.0,
         (max_size * 1.25).max(4.0).ceil(),
     );
-    let grid = cv.grid(&x, &y);
-    let mut counts = Vec::new();
-    let mut series = segment_series(d, cv, &grid, &mut counts);
-    series.extend(line_series(d, cv, &grid, &mut counts));
-    series.push(
-        Series::new(
-            "frame size (right axis)",
-            Style::Dot,
-            palette::SIZE,
-            thin::cells(&sizes, &cv.grid(&x, &y2)),
-        )
-        .on_second_axis(),
-    );
-    let caption = format!(
-        "{} segments{}{}; frame size in MSS units on the right (1 MSS = {seg_size} bytes)",
-        units::thousands(segs.len() as u64),
-        if counts.is_empty() { "" } else { ", " },
-        counts.join(", "),
-    );
-    let mut c = d.chart(PlotKind::TimeSequence, "Time-sequence", caption, x, y);
-    c.y2 = Some(y2);
-    c.series = series;
-    Some(c)
+    let series = Series::new(
+        "frame size (right axis)",
+        Style::Dot,
+        palette::SIZE,
+        thin::cells(&sizes, &cv.grid(x, &y2)),
+    )
+    .on_second_axis();
+    (y2, series, seg_size)
 }
 
 /// Time over segments and ACKs; relative sequence numbers over segments, ACKs and windows.
@@ -166,7 +188,11 @@ fn line_series(d: &Dir<'_>, cv: &Canvas, grid: &Grid, counts: &mut Vec<String>) 
         ("PSH", Style::Diamond, palette::PSH, thin::cells(&psh, grid)),
         ("ACK", Style::Step, palette::ACK, thin::m4(&ack, grid)),
         (
-            "receive window",
+            if window_unscaled(d) {
+                WINDOW_UNSCALED
+            } else {
+                "receive window"
+            },
             Style::Step,
             palette::WINDOW,
             thin::m4(&window, grid),

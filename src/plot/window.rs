@@ -87,7 +87,7 @@ mod tests {
                 },
             ],
         };
-        cv.windows.push(w.clone());
+        cv.windows = vec![w.clone()].into();
         assert_eq!(of_flow(&cv, 3).count(), 1);
         assert_eq!(of_flow(&cv, 4).count(), 0);
         let (s, max) = series(&w, &cv);

@@ -70,9 +70,11 @@ fn summary(out: &mut String, r: &Report, width: Option<u16>) {
     let when = match (&c.first_time, c.duration_s) {
         // RFC 3339 with nanoseconds in JSON; microseconds and "UTC" are easier to read here.
         (Some(t), Some(d)) => format!(
-            ", from {} UTC for {}",
+            ", from {} UTC for {}{}",
             t.get(..26).unwrap_or(t).replace('T', " "),
-            duration(d)
+            duration(d),
+            c.time_parts_note()
+                .map_or(String::new(), |n| format!(" ({n})"))
         ),
         _ => String::new(),
     };

@@ -77,6 +77,7 @@ fixture_cases! {
     offload_tso_send_pcap => "offload_tso_send.pcap",
     pcap_bad_usec_pcap => "pcap_bad_usec.pcap",
     pcap_header_cut_pcap => "pcap_header_cut.pcap",
+    pcap_joined_years_apart_pcap => "pcap_joined_years_apart.pcap",
     pcapng_bad_version_pcapng => "pcapng_bad_version.pcapng",
     pcapng_block_len_8_pcapng => "pcapng_block_len_8.pcapng",
     pcapng_extreme_times_pcapng => "pcapng_extreme_times.pcapng",

@@ -12,7 +12,8 @@
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
 //! - `lab_cuts`: small captures cut from lab runs (real aioquic traffic), tested without the lab.
 //! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
-//! - `plots`: the graphs' data (charts) and their files.
+//! - `plots`, `plot_defaults`, `udp_plots`: the graphs' data (charts) and their files; what the
+//!   default graphs show and leave out.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
 //! - `text_report`: the text report at several terminal widths, colour, `--min-severity`,
 //!   grouped findings, plurals.
@@ -33,6 +34,7 @@ mod lab;
 mod lab_cuts;
 mod lab_matrix;
 mod outputs;
+mod plot_defaults;
 mod plots;
 mod real_captures;
 mod review;

@@ -10,6 +10,7 @@ use offload_doctor::capture::Input;
 use offload_doctor::decode::DecodeConfig;
 use offload_doctor::pipeline::{busiest_flows, plot_charts, run_analysis};
 use offload_doctor::plot::chart::{Chart, PlotKind, Point, Style};
+use offload_doctor::plot::Options;
 use serde_json::Value;
 
 pub(crate) const SIZE: (u32, u32) = (800, 450);
@@ -29,8 +30,16 @@ pub(crate) fn charts(name: &str) -> Vec<Chart> {
 /// The charts of every kind for flows `ids` of a fixture.
 pub(crate) fn flow_charts(name: &str, ids: &[u32]) -> Vec<Chart> {
     let (cfg, settings) = (DecodeConfig::default(), Settings::default());
-    let (charts, damaged) =
-        plot_charts(&fixture(name), &cfg, &settings, ids, &PlotKind::ALL, SIZE).expect("charts");
+    let (charts, damaged) = plot_charts(
+        &fixture(name),
+        &cfg,
+        &settings,
+        ids,
+        &PlotKind::ALL,
+        SIZE,
+        Options::default(),
+    )
+    .expect("charts");
     assert!(damaged.is_none());
     charts
 }
@@ -65,10 +74,16 @@ fn the_vxlan_story_shows_in_the_ip_id_and_segment_size_graphs() {
     assert_eq!(df0.len(), 40);
     assert!(series(&id, "DF=1", Style::Dot).is_none());
     // 101, 105, 107, …: no step of +1 anywhere, and the steps are drawn.
-    let steps = series(&id, "ID step (right axis)", Style::Dot).expect("steps");
+    let steps = series(&id, "ID step", Style::Dot).expect("steps");
     assert_eq!(steps.len(), 39);
     assert!(steps.iter().all(|p| p.y > 1.0 && p.y <= 5.0), "{steps:?}");
     assert!(id.caption.contains("0 of 39 steps +1"), "{}", id.caption);
+    // The steps have a panel of their own below the IDs, never over them.
+    assert!(id.y2.as_ref().is_some_and(|a| a.below));
+    assert!(id
+        .series
+        .iter()
+        .all(|s| s.secondary == (s.name == "ID step")));
     assert_eq!((df0[0].x, df0[0].y), (4.0, 105.0));
     // Every frame is one wire segment: nothing coalesced.
     let size = chart(&c, PlotKind::SegmentSize, Some("s2c"));
@@ -79,18 +94,16 @@ fn the_vxlan_story_shows_in_the_ip_id_and_segment_size_graphs() {
 #[test]
 fn a_gro_receiver_shows_super_frames_and_a_plain_flow_does_not() {
     let c = charts("offload_gro_receive.pcap");
-    let tsg = chart(&c, PlotKind::TimeSequence, None);
-    let sizes = series(&tsg, "frame size (right axis)", Style::Dot).expect("sizes");
-    assert!(sizes.iter().any(|p| p.y > 2.0), "{sizes:?}");
-    assert!(tsg.y2.as_ref().is_some_and(|a| a.max >= 4.0));
     let seg = chart(&c, PlotKind::SegmentSize, None);
+    let coalesced = seg.series.iter().flat_map(|s| &s.points);
+    assert!(coalesced.clone().any(|p| p.y > 2.0), "{:?}", seg.series);
     assert_eq!(seg.series.len(), 2, "single and coalesced frames");
     assert!(seg.caption.contains("captured on the"), "{}", seg.caption);
 
     let plain = charts("offload_no_coalescing.pcap");
-    let tsg = chart(&plain, PlotKind::TimeSequence, None);
-    let sizes = series(&tsg, "frame size (right axis)", Style::Dot).expect("sizes");
-    assert!(sizes.iter().all(|p| p.y <= 1.0), "{sizes:?}");
+    let seg = chart(&plain, PlotKind::SegmentSize, None);
+    let sizes = seg.series.iter().flat_map(|s| &s.points);
+    assert!(sizes.clone().all(|p| p.y <= 1.0), "{:?}", seg.series);
 }
 
 #[test]

@@ -317,6 +317,7 @@ fn rate_with_qlog(name: &str, qlogs: &[&str]) -> Chart {
         &[1],
         &[PlotKind::DatagramRate],
         crate::plots::SIZE,
+        offload_doctor::plot::Options::default(),
     )
     .expect("charts");
     chart(&charts, PlotKind::DatagramRate, None)
