@@ -14,6 +14,7 @@
 //! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
+//! - `interrupt`: Ctrl-C on a pipe (a real SIGINT), `live` with and without tcpdump.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
@@ -25,6 +26,7 @@ mod fixture_cases;
 mod fixtures;
 mod hostile_input;
 mod inflight_invariant;
+mod interrupt;
 mod lab;
 mod lab_cuts;
 mod lab_matrix;
