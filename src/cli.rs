@@ -101,7 +101,9 @@ pub enum Command {
         Examples:\n  \
         offload-doctor compare old-nic.pcap new-nic.pcap\n  \
         offload-doctor compare tso-on.pcap tso-off.pcap --ignore-ephemeral-ports --plots ab/\n\n\
-        Exit codes: 0 compared; 2 a capture could not be read (or is damaged mid-file)."
+        Exit codes: 0 compared (with --fail-on-regression: and AFTER is not worse); 1 AFTER is \
+        worse (--fail-on-regression); 2 a capture could not be read (or is damaged mid-file), \
+        or --fail-on-regression and the captures share no flow."
     )]
     Compare(CompareArgs),
 
@@ -358,8 +360,9 @@ pub struct CompareArgs {
     pub top: usize,
 
     /// Exit 1 when AFTER is worse than BEFORE by more than PCT percent [default: 10]: a matched
-    /// flow's goodput down, or its retransmission rate up by more than PCT percentage points,
-    /// or a warning or error AFTER has that BEFORE did not. For CI.
+    /// flow's goodput down by more than PCT%, its retransmission rate up by more than PCT% and
+    /// by at least 1 percentage point, or a warning or error AFTER has that BEFORE did not.
+    /// Exit 2 when the captures share no flow. For CI (docs/ci.md).
     #[arg(long, value_name = "PCT", num_args = 0..=1, require_equals = true,
           default_missing_value = "10", value_parser = parse_percent)]
     pub fail_on_regression: Option<f64>,
