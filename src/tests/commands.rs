@@ -244,6 +244,20 @@ fn explain_prints_the_documented_section_of_every_finding() {
             assert!(r.stdout.contains(part), "{id} lacks {part}");
         }
     }
+    // For a terminal (forced here: stdout is a pipe) the Markdown is rendered with styles.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_offload-doctor"))
+        .args(["explain", "keep-alive"])
+        .env("CLICOLOR_FORCE", "1")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("runs");
+    let styled = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        styled.starts_with("\x1b[1m\x1b[4mkeep-alive\x1b[0m\n"),
+        "{styled}"
+    );
+    assert!(styled.contains("\x1b[1mWhat it means.\x1b[0m"), "{styled}");
+    assert!(!styled.contains("**"), "{styled}");
     let r = run(&["explain"]);
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 25);
