@@ -52,6 +52,22 @@ pub enum Command {
     )]
     Analyze(AnalyzeArgs),
 
+    /// Capture live with the system's tcpdump (or dumpcap) and analyse the stream: a progress
+    /// line on stderr every few seconds, the report at the end or on Ctrl-C.
+    #[command(
+        after_help = "Runs `tcpdump -i IFACE -U -w - [FILTER]` (dumpcap when tcpdump is not \
+        installed), which needs the capture privileges tcpdump needs (root, or CAP_NET_RAW and \
+        CAP_NET_ADMIN). The report covers the frames captured until --duration ends or until \
+        Ctrl-C (then marked interrupted; a second Ctrl-C exits at once).\n\n\
+        Examples:\n  \
+        sudo offload-doctor live -i eth0 --duration 30s\n  \
+        sudo offload-doctor live -i any -f 'tcp port 443' --format json > report.json\n\n\
+        Exit codes: 0 captured and analysed (also when stopped by Ctrl-C, as tcpdump and \
+        tshark do: that is how a live capture ends); 2 no capture tool, no permission, or the \
+        tool failed."
+    )]
+    Live(LiveArgs),
+
     /// Draw graphs of TCP flows as PNG or SVG: time-sequence (tcptrace style), throughput, RTT,
     /// bytes in flight, segment size and IP ID; and of UDP flows (QUIC or not): datagram rate and
     /// datagram size.
@@ -97,7 +113,9 @@ pub enum Command {
         Examples:\n  \
         offload-doctor compare old-nic.pcap new-nic.pcap\n  \
         offload-doctor compare tso-on.pcap tso-off.pcap --ignore-ephemeral-ports --plots ab/\n\n\
-        Exit codes: 0 compared; 2 a capture could not be read (or is damaged mid-file)."
+        Exit codes: 0 compared (with --fail-on-regression: and AFTER is not worse); 1 AFTER is \
+        worse (--fail-on-regression); 2 a capture could not be read (or is damaged mid-file), \
+        or --fail-on-regression and the captures share no flow."
     )]
     Compare(CompareArgs),
 
@@ -229,6 +247,35 @@ pub struct DetectorArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// Interface to capture on, as tcpdump names it (`eth0`, `lo`, `any`).
+    #[arg(short = 'i', long, value_name = "IFACE")]
+    pub interface: String,
+
+    /// Stop after this long, e.g. `30s`, `500ms` (at most 1 hour) [default: until Ctrl-C].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ns)]
+    pub duration: Option<i64>,
+
+    /// Capture filter in tcpdump's (BPF) syntax, e.g. `tcp port 443`.
+    #[arg(short = 'f', long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Flows shown in the text table (JSON always lists every flow).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
+    #[command(flatten)]
+    pub detectors: DetectorArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -336,6 +383,14 @@ pub struct CompareArgs {
     /// Matched flows shown in the text output, largest first (JSON lists every one).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
+
+    /// Exit 1 when AFTER is worse than BEFORE by more than PCT percent [default: 10]: a matched
+    /// flow's goodput down by more than PCT%, its retransmission rate up by more than PCT% and
+    /// by at least 1 percentage point, or a warning or error AFTER has that BEFORE did not.
+    /// Exit 2 when the captures share no flow. For CI (docs/ci.md).
+    #[arg(long, value_name = "PCT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "10", value_parser = parse_percent)]
+    pub fail_on_regression: Option<f64>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -25,7 +25,10 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("offload-doctor: {err:#}");
+            eprintln!(
+                "offload-doctor: {}",
+                offload_doctor::commands::error_message(&err)
+            );
             ExitCode::from(2)
         }
     }

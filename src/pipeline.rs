@@ -39,9 +39,29 @@ pub struct Analysis {
 
 /// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
 pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
-    let name = input.display_name();
-    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
-    analyze_stream(reader, name.clone(), cfg, settings, &mut |_, _| {}).with_context(|| name)
+    let reader = open(input)?;
+    analyze_reader(reader, input.display_name(), cfg, settings, &mut |_, _| {})
+}
+
+/// Opens `input`, the error named after it.
+fn open(input: &Input) -> Result<CaptureReader> {
+    CaptureReader::open(input).map_err(|e| match e {
+        // The message names the directory already.
+        CaptureError::Directory(_) => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(input.display_name()),
+    })
+}
+
+/// The pass over an open reader (a pipe from a live capture); `tap` sees every frame and where
+/// it landed.
+pub fn analyze_reader(
+    reader: CaptureReader,
+    name: String,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
+) -> Result<Analysis> {
+    analyze_stream(reader, name.clone(), cfg, settings, tap).with_context(|| name)
 }
 
 /// The TCP analysis flags of every frame that has any, with its frame number: what the
@@ -73,15 +93,19 @@ fn per_frame<T>(
     settings: &Settings,
     pick: impl Fn(&FlowRef) -> Option<T>,
 ) -> Result<Vec<(u64, T)>> {
-    let name = input.display_name();
-    let reader = CaptureReader::open(input).with_context(|| name.clone())?;
+    let reader = open(input)?;
     let mut out = Vec::new();
-    analyze_stream(reader, name.clone(), cfg, settings, &mut |number, flow| {
-        if let Some(v) = flow.as_ref().and_then(&pick) {
-            out.push((number, v));
-        }
-    })
-    .with_context(|| name)?;
+    analyze_reader(
+        reader,
+        input.display_name(),
+        cfg,
+        settings,
+        &mut |frame, flow| {
+            if let Some(v) = flow.as_ref().and_then(&pick) {
+                out.push((frame.number, v));
+            }
+        },
+    )?;
     Ok(out)
 }
 
@@ -133,18 +157,18 @@ impl Pass {
     }
 }
 
-/// The pass itself; `tap` sees each frame's number and where it landed.
+/// The pass itself; `tap` sees each frame and where it landed.
 fn analyze_stream(
     mut reader: CaptureReader,
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-    tap: &mut dyn FnMut(u64, Option<FlowRef>),
+    tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
     let mut pass = Pass::new(settings);
     while let Some(frame) = reader.next_frame()? {
         let flow = pass.frame(&frame, cfg);
-        tap(frame.number, flow);
+        tap(&frame, flow);
     }
     Ok(finish(pass, &reader, name, settings))
 }

@@ -10,6 +10,7 @@
 
 mod pcap;
 mod pcapng;
+pub mod stop;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -149,6 +150,9 @@ impl std::fmt::Display for Truncation {
 pub enum CaptureError {
     #[error("cannot open: {0}")]
     Open(#[source] io::Error),
+    /// A directory where a capture was expected; the message is [`directory_message`].
+    #[error("{}", directory_message(.0))]
+    Directory(PathBuf),
     #[error("read error at byte offset {offset}: {source}")]
     Io {
         offset: u64,
@@ -175,6 +179,9 @@ pub struct CaptureMeta {
     pub sections: u32,
     pub interface_stats: Vec<InterfaceStats>,
     pub truncation: Option<Truncation>,
+    /// Reading was cut short by [`stop::request`] (the first Ctrl-C): the frames read so far
+    /// are all there is.
+    pub interrupted: bool,
     /// pcapng blocks we skipped because we do not need them (name resolution, custom, ...).
     pub skipped_blocks: u64,
     /// The classic pcap file header's version and whole link-type field (pcap files only).
@@ -303,7 +310,9 @@ impl CaptureReader {
     /// Opens a capture file (`-` = stdin), detecting gzip and the container by magic bytes.
     pub fn open(input: &Input) -> Result<Self, CaptureError> {
         let raw: Box<dyn Read> = match input {
-            Input::Stdin => Box::new(io::stdin()),
+            // A pipe may stay silent: read by a thread so that Ctrl-C still ends the read.
+            Input::Stdin => Box::new(stop::Interruptible::spawn(io::stdin())),
+            Input::Path(p) if p.is_dir() => return Err(CaptureError::Directory(p.clone())),
             Input::Path(p) => Box::new(File::open(p).map_err(CaptureError::Open)?),
         };
         Self::from_reader(raw)
@@ -369,12 +378,19 @@ impl CaptureReader {
     /// The next record, or `None` at the end of the readable input. A cut or damaged tail ends
     /// the stream and is recorded in `meta.truncation`; only I/O failures are errors.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        if stop::requested() {
+            self.stop_early();
+        }
         let rec = match &mut self.inner {
             Inner::Pcap(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
             Inner::PcapNg(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
             Inner::Done => None,
         };
         let Some(rec) = rec else {
+            if stop::requested() {
+                // The pipe ended because of the stop: a record cut by it is not damage.
+                self.stop_early();
+            }
             self.inner = Inner::Done;
             return Ok(None);
         };
@@ -396,6 +412,32 @@ impl CaptureReader {
             offset: rec.offset,
         }))
     }
+}
+
+impl CaptureReader {
+    /// Ends the stream on a stop request, marked interrupted unless it was a planned end (once:
+    /// a stream that had already ended is complete).
+    fn stop_early(&mut self) {
+        if matches!(self.inner, Inner::Done) {
+            return;
+        }
+        self.inner = Inner::Done;
+        self.meta.interrupted = stop::interrupted();
+        if self
+            .meta
+            .truncation
+            .as_ref()
+            .is_some_and(|t| t.kind == TruncationKind::CutShort)
+        {
+            self.meta.truncation = None;
+        }
+    }
+}
+
+/// The one message for a directory given where a capture is expected.
+pub fn directory_message(path: &Path) -> String {
+    let p = path.display();
+    format!("{p} is a directory: give the captures in it, or `offload-doctor check {p}`")
 }
 
 /// What a format reader hands back: where the record's bytes are in the shared buffer.

@@ -1,4 +1,5 @@
-//! `analyze CAPTURE`: one pass, then the report as text or JSON (and `--plots`).
+//! `analyze CAPTURE`: one pass, then the report as text or JSON (and `--plots`). The first
+//! Ctrl-C ends the reading and the report of what was read is printed, marked interrupted.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -7,14 +8,30 @@ use anyhow::{Context, Result};
 
 use super::evidence;
 use super::plot::{draw, Graphs, PLOT_TOP};
+use super::signals::{self, Stopped};
 use super::{decode_settings, detector_settings, stdout_color, terminal_width};
+use crate::analysis::Severity;
 use crate::capture::Input;
 use crate::cli::{AnalyzeArgs, OutputFormat};
-use crate::pipeline::{busiest_flows, run_analysis};
+use crate::pipeline::{busiest_flows, run_analysis, Analysis};
 use crate::plot::{self, Format, PlotKind};
-use crate::report::{json, text};
+use crate::report::error::ErrorReport;
+use crate::report::{json, text, Report};
+use crate::units::thousands;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
+    let result = analyze(args);
+    if let (Err(e), OutputFormat::Json) = (&result, args.format) {
+        // stdout carries one JSON document even when there is no report, as `check` does; the
+        // message also goes to stderr (main.rs).
+        let name = Input::from_arg(&args.input.capture).display_name();
+        let doc = ErrorReport::new(name.clone(), super::unreadable_message(e, &name));
+        let _ = json::write(&mut io::stdout().lock(), &doc);
+    }
+    result
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.input.decode);
     let input = Input::from_arg(&args.input.capture);
     detector_settings(&mut settings, &args.detectors)?;
@@ -24,48 +41,108 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.write_evidence {
         evidence::check(dir, &input)?;
     }
-    let analysis = run_analysis(&input, &cfg, &settings)?;
+    signals::stop_reading_on_signal(true);
+    let analysis = run_analysis(&input, &cfg, &settings);
+    signals::stop_reading_on_signal(false);
+    let analysis = analysis?;
+    let stopped = stopped(&analysis.report);
+    let min_severity = args.min_severity.severity();
+    write_report(
+        args.format,
+        args.top,
+        min_severity,
+        &analysis.report,
+        stopped,
+    )?;
+    match (&args.plots, stopped) {
+        (Some(_), Some(_)) => eprintln!("offload-doctor: interrupted: no graphs drawn"),
+        (Some(dir), None) => {
+            let ids = busiest_flows(&analysis.flows, PLOT_TOP);
+            let graphs = Graphs {
+                out: dir,
+                kinds: &PlotKind::ALL,
+                format: Format::Png,
+                size: plot::DEFAULT_SIZE,
+                opts: plot::Options::default(),
+            };
+            // The report above already told of any damage.
+            let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+            eprintln!(
+                "offload-doctor: wrote {} graphs into {}",
+                written.len(),
+                dir.display()
+            );
+        }
+        (None, _) => {}
+    }
+    match (&args.write_evidence, stopped) {
+        (Some(_), Some(_)) => eprintln!("offload-doctor: interrupted: no evidence written"),
+        (Some(dir), None) => evidence::write(dir, &input, &analysis.report)?,
+        (None, _) => {}
+    }
+    Ok(exit_code(&analysis, stopped))
+}
 
+/// The signal that cut the reading short, when one did (a signal that came after the last
+/// frame was read left the report whole).
+fn stopped(report: &Report) -> Option<Stopped> {
+    signals::stopped_by().filter(|_| report.capture.interrupted)
+}
+
+/// 128 + the signal when the reading was interrupted (130 for Ctrl-C: the shell's convention,
+/// so a script sees that the report covers only part of its input), else 2 for a capture
+/// damaged mid-file, else 0.
+fn exit_code(analysis: &Analysis, stopped: Option<Stopped>) -> ExitCode {
+    if let Some(d) = &analysis.damaged {
+        eprintln!("offload-doctor: {d}");
+    }
+    match (stopped, &analysis.damaged) {
+        (Some(s), _) => ExitCode::from(s.exit_code()),
+        (None, Some(_)) => ExitCode::from(2),
+        (None, None) => ExitCode::SUCCESS,
+    }
+}
+
+/// The report on stdout, as text or JSON; an interrupted reading is said at the end of the text
+/// (JSON: `capture.interrupted`) and on stderr. `stopped`: the signal, if one stopped it.
+pub(super) fn write_report(
+    format: OutputFormat,
+    top: usize,
+    min_severity: Severity,
+    report: &Report,
+    stopped: Option<Stopped>,
+) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match args.format {
-        OutputFormat::Json => {
-            json::write(&mut out, &analysis.report).context("writing the JSON report")?
-        }
+    match format {
+        OutputFormat::Json => json::write(&mut out, report).context("writing the JSON report")?,
         OutputFormat::Text => {
             let opts = text::TextOptions {
-                top: args.top,
+                top,
                 width: terminal_width(),
                 color: stdout_color(),
-                min_severity: args.min_severity.severity(),
+                min_severity,
             };
-            out.write_all(text::render(&analysis.report, &opts).as_bytes())?;
+            out.write_all(text::render(report, &opts).as_bytes())?;
+            if report.capture.interrupted {
+                writeln!(out, "\n{}", interrupted_line(report, stopped))?;
+            }
         }
     }
     out.flush()?;
-    if let Some(dir) = &args.plots {
-        let ids = busiest_flows(&analysis.flows, PLOT_TOP);
-        let graphs = Graphs {
-            out: dir,
-            kinds: &PlotKind::ALL,
-            format: Format::Png,
-            size: plot::DEFAULT_SIZE,
-            opts: plot::Options::default(),
-        };
-        // The report above already told of any damage.
-        let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;
-        eprintln!(
-            "offload-doctor: wrote {} graphs into {}",
-            written.len(),
-            dir.display()
-        );
+    if report.capture.interrupted {
+        eprintln!("offload-doctor: {}", interrupted_line(report, stopped));
     }
-    if let Some(dir) = &args.write_evidence {
-        evidence::write(dir, &input, &analysis.report)?;
-    }
-    if let Some(d) = analysis.damaged {
-        eprintln!("offload-doctor: {d}");
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// What the text report and stderr say about an interrupted reading.
+fn interrupted_line(report: &Report, stopped: Option<Stopped>) -> String {
+    let by = stopped.map_or(String::new(), |s| format!(" by {}", s.name()));
+    let frames = report.capture.frames;
+    format!(
+        "Interrupted{by}: reading stopped after {} frame{}; this report covers only those.",
+        thousands(frames),
+        if frames == 1 { "" } else { "s" }
+    )
 }

@@ -110,16 +110,12 @@ fn check_one(
 ) -> CaptureCheck {
     match run_analysis(input, cfg, settings) {
         Ok(a) => CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on),
+        // `run_analysis` puts the file name on top of the cause; the result carries the name
+        // already, so keep the causes below it.
         Err(e) => {
-            // `run_analysis` puts the file name on top of the cause; the result carries the name
-            // already, so keep the causes below it.
-            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
-            let msg = if causes.is_empty() {
-                e.to_string()
-            } else {
-                causes.join(": ")
-            };
-            CaptureCheck::unreadable(input.display_name(), msg)
+            let name = input.display_name();
+            let msg = super::unreadable_message(&e, &name);
+            CaptureCheck::unreadable(name, msg)
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::decode::DecodeConfig;
 use crate::flow::Protocol;
 use crate::pipeline::{run_analysis, traced, DamagedInput};
 use crate::plot::{self, Format, OverlaySide};
+use crate::report::compare::regression::{self, Unjudged};
 use crate::report::compare::{self, Comparison, Matching};
 use crate::report::json;
 
@@ -37,7 +38,13 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
     } else {
         Matching::Endpoints
     };
-    let cmp = Comparison::new(&before.report, &after.report, matching);
+    let mut cmp = Comparison::new(&before.report, &after.report, matching);
+    let judged = args
+        .fail_on_regression
+        .map(|pct| (pct, regression::regressions(&cmp, pct)));
+    if let Some((_, Ok(found))) = &judged {
+        cmp.regressions = Some(found.clone());
+    }
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -67,11 +74,35 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
     for d in &damaged {
         eprintln!("offload-doctor: {d}");
     }
-    Ok(if damaged.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    if !damaged.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(judge(judged))
+}
+
+/// `--fail-on-regression`: 1 when AFTER is worse, 2 when the pair cannot be judged (no shared
+/// flow: CI must not pass a comparison of unrelated captures), else 0.
+fn judge(judged: Option<(f64, Result<Vec<String>, Unjudged>)>) -> ExitCode {
+    match judged {
+        None => ExitCode::SUCCESS,
+        Some((_, Err(Unjudged::NoSharedFlows))) => {
+            eprintln!(
+                "offload-doctor: --fail-on-regression: the captures share no flow, so AFTER \
+                 cannot be judged against BEFORE"
+            );
+            ExitCode::from(2)
+        }
+        Some((pct, Ok(found))) if found.is_empty() => {
+            eprintln!("offload-doctor: no regression above {pct}%");
+            ExitCode::SUCCESS
+        }
+        Some((_, Ok(found))) => {
+            for r in &found {
+                eprintln!("offload-doctor: regression: {r}");
+            }
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Second passes over both captures keeping the full traces of the largest matched TCP flows,

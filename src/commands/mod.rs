@@ -8,6 +8,7 @@ mod compare;
 mod completions;
 mod evidence;
 mod explain;
+mod live;
 mod man;
 mod plot;
 mod signals;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     crate::atomic::allow_replacing(force(&cli.command));
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Plot(args) => plot::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Compare(args) => compare::run(&args),
@@ -45,6 +47,7 @@ fn inputs(command: &Command) -> Vec<&Path> {
     let (mut paths, logs): (Vec<&Path>, &[PathBuf]) = match command {
         Command::Analyze(a) => (vec![a.input.capture.as_path()], &a.detectors.qlog),
         Command::Plot(a) => (vec![a.input.capture.as_path()], &a.qlog),
+        Command::Live(a) => (Vec::new(), &a.detectors.qlog),
         Command::Check(a) => (
             a.captures.iter().map(PathBuf::as_path).collect(),
             &a.detectors.qlog,
@@ -68,7 +71,7 @@ fn force(command: &Command) -> bool {
         Command::Check(a) => a.output.force,
         Command::Compare(a) => a.output.force,
         Command::Man(a) => a.output.force,
-        Command::Explain(_) | Command::Completions(_) => false,
+        Command::Live(_) | Command::Explain(_) | Command::Completions(_) => false,
     }
 }
 
@@ -108,6 +111,37 @@ fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Pol
     settings.severities = policy.severities.clone();
     settings.qlog = read_qlogs(&args.qlog)?;
     Ok(policy)
+}
+
+/// An error and its causes on one line, `a: b: c`. A cause whose text its parent's message
+/// already ends with is left out: our error enums print their source in their own message
+/// (`cannot open: No such file or directory`) and still expose it as the source, which
+/// `{:#}` would print a second time.
+pub fn error_message(err: &anyhow::Error) -> String {
+    join_causes(err.chain().map(ToString::to_string))
+}
+
+/// An error about capture `name`, without the name when it is the error's first line (the
+/// caller shows the name apart): what `check` and `analyze --format json` say in `error`.
+pub fn unreadable_message(err: &anyhow::Error, name: &str) -> String {
+    let named = err.chain().nth(1).is_some() && err.to_string() == name;
+    let msg = join_causes(err.chain().skip(usize::from(named)).map(|c| c.to_string()));
+    // "X is a directory: …" about capture X.
+    match msg.strip_prefix(name).and_then(|m| m.strip_prefix(' ')) {
+        Some(rest) if !named => rest.to_string(),
+        _ => msg,
+    }
+}
+
+fn join_causes(causes: impl Iterator<Item = String>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in causes {
+        if parts.last().is_some_and(|p| p.ends_with(&c)) {
+            continue;
+        }
+        parts.push(c);
+    }
+    parts.join(": ")
 }
 
 /// The traces of every `--qlog` file or directory.

@@ -92,6 +92,9 @@ pub struct CaptureReport {
     pub time_jumps: Vec<TimeJump>,
     pub file_truncated: bool,
     pub truncation: Option<TruncationReport>,
+    /// Reading was stopped (Ctrl-C, SIGTERM, `live --duration`) before the input ended: the
+    /// report covers the frames read until then.
+    pub interrupted: bool,
     /// Frames by what they decoded to (`tcp`, `udp`, `icmp`, `other-ip`, `ip-fragment`, `non-ip`).
     pub decoded: BTreeMap<String, u64>,
     /// Frames that could not be decoded, by reason.
@@ -220,6 +223,7 @@ impl CaptureReport {
                 reason: tr.reason(),
                 description: tr.description(),
             }),
+            interrupted: meta.interrupted,
             decoded: t.decoded.clone(),
             undecoded: t.undecoded.clone(),
             interface_stats: meta.interface_stats.iter().map(Into::into).collect(),

@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod check;
 pub mod compare;
+pub mod error;
 pub mod evidence;
 pub mod flow;
 pub mod icmp;

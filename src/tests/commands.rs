@@ -114,6 +114,78 @@ fn compare_matches_flows_by_endpoints_or_ignoring_the_ephemeral_port() {
 }
 
 #[test]
+fn compare_fails_on_regression_of_matched_flows_only() {
+    let flag = "--fail-on-regression";
+    let eph = "--ignore-ephemeral-ports";
+    // Retransmissions from 0% to 4.35% on the matched flow, goodput down.
+    let r = run(&["compare", "--format", "json", eph, flag, CLEAN, NEW_PORT]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("regression: flow 1: retransmission rate up from 0.00% to 4."),
+        "{}",
+        r.stderr
+    );
+    let v = json(&r.stdout);
+    // Its new `retransmissions` finding is only info (23 segments): not a regression itself.
+    assert_eq!(
+        v["regressions"],
+        serde_json::json!([
+            "flow 1: goodput down 76% (more than 10%)",
+            "flow 1: retransmission rate up from 0.00% to 4.35%"
+        ])
+    );
+    assert_eq!(v["findings"]["appeared"][0]["severity"], "info");
+    // The other way round it is an improvement; a capture against itself is no change.
+    assert_eq!(run(&["compare", eph, flag, NEW_PORT, CLEAN]).code, 0);
+    let r = run(&["compare", "--format", "json", flag, RETX_LOW, RETX_LOW]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["regressions"], serde_json::json!([]));
+    // Without the flag: no judgement, exit 0, no `regressions` field.
+    let r = run(&["compare", "--format", "json", eph, CLEAN, NEW_PORT]);
+    assert_eq!(r.code, 0);
+    assert!(json(&r.stdout).get("regressions").is_none());
+    const DEMO_BEFORE: &str = "testdata/fixtures/demo_vxlan_before.pcap";
+    const DEMO_AFTER: &str = "testdata/fixtures/demo_vxlan_after.pcap";
+    // Goodput fell 37%: a regression at the default 10%, not at 50% (the new error still is).
+    let r = run(&["compare", eph, flag, DEMO_BEFORE, DEMO_AFTER]);
+    assert!(r.stderr.contains("goodput down 37%"), "{}", r.stderr);
+    let r = run(&[
+        "compare",
+        eph,
+        "--fail-on-regression=50",
+        VXLAN_OK,
+        VXLAN_DF0,
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(!r.stderr.contains("goodput down"), "{}", r.stderr);
+    assert!(r.stderr.contains("new error `gro-blocked-ip-id`"));
+}
+
+#[test]
+fn compare_of_captures_sharing_no_flow_warns_and_is_not_judged() {
+    // Another client port, matched by endpoints: no flow in common.
+    let r = run(&["compare", "--format", "json", CLEAN, NEW_PORT]);
+    assert_eq!(r.code, 0);
+    let v = json(&r.stdout);
+    assert_eq!(v["summary"].as_array().map(Vec::len), Some(1));
+    let s = v["summary"][0].as_str().unwrap_or_default();
+    assert!(s.starts_with("Warning: the captures share no flow"), "{s}");
+    assert!(s.contains("--ignore-ephemeral-ports"), "{s}");
+    // Unrelated traffic (TCP against QUIC) is never a "-100%" regression.
+    let r = run(&[
+        "compare",
+        VXLAN_OK,
+        "testdata/fixtures/quic_handshake_ok.pcap",
+    ]);
+    assert!(!r.stdout.contains("fell"), "{}", r.stdout);
+    assert!(!r.stdout.contains("No notable change"), "{}", r.stdout);
+    let r = run(&["compare", "--fail-on-regression", CLEAN, NEW_PORT]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("share no flow"), "{}", r.stderr);
+}
+
+#[test]
 fn compare_exit_codes_and_plots() {
     assert_eq!(run(&["compare", CLEAN]).code, 2);
     assert_eq!(run(&["compare", CLEAN, "no/such.pcap"]).code, 2);
@@ -172,6 +244,20 @@ fn explain_prints_the_documented_section_of_every_finding() {
             assert!(r.stdout.contains(part), "{id} lacks {part}");
         }
     }
+    // For a terminal (forced here: stdout is a pipe) the Markdown is rendered with styles.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_offload-doctor"))
+        .args(["explain", "keep-alive"])
+        .env("CLICOLOR_FORCE", "1")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("runs");
+    let styled = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        styled.starts_with("\x1b[1m\x1b[4mkeep-alive\x1b[0m\n"),
+        "{styled}"
+    );
+    assert!(styled.contains("\x1b[1mWhat it means.\x1b[0m"), "{styled}");
+    assert!(!styled.contains("**"), "{styled}");
     let r = run(&["explain"]);
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 25);

@@ -30,14 +30,18 @@ pub fn run(args: &[&str]) -> Run {
     }
 }
 
-/// `analyze --format json` on `path` (relative to the crate root) with extra args.
+/// `analyze --format json` on `path` (relative to the crate root) with extra args, and the report
+/// it printed (`None` for none, or for the error document of an unreadable capture).
 pub fn analyze_json(path: &Path, extra: &[String]) -> (Run, Option<Value>) {
     let p = path.to_string_lossy().into_owned();
     let mut args: Vec<&str> = vec!["analyze", "--format", "json"];
     args.extend(extra.iter().map(String::as_str));
     args.push(&p);
     let r = run(&args);
-    let v = serde_json::from_str(&r.stdout).ok();
+    // An unreadable capture prints a JSON error document, not a report: no report then.
+    let v = serde_json::from_str::<Value>(&r.stdout)
+        .ok()
+        .filter(|v| v.get("capture").is_some());
     (r, v)
 }
 

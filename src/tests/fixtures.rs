@@ -60,8 +60,19 @@ fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
         }
     }
     if want_code == 2 && exp.get("capture").is_none() {
-        if !run.stdout.is_empty() {
-            errors.push("unreadable input must print no report".into());
+        // No report: the JSON error document, saying what stderr says.
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap_or(Value::Null);
+        let said = exp["stderr_contains"].as_str().unwrap_or_default();
+        if json.is_some()
+            || doc["result"] != "error"
+            || doc["exit_code"] != 2
+            || !doc["path"].as_str().is_some_and(|p| p.ends_with(name))
+            || !doc["error"].as_str().is_some_and(|e| e.contains(said))
+        {
+            errors.push(format!(
+                "unreadable input must print the JSON error document: {}",
+                run.stdout
+            ));
         }
         return errors;
     }

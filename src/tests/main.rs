@@ -17,6 +17,7 @@
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
 //! - `text_report`: the text report at several terminal widths, colour, `--min-severity`,
 //!   grouped findings, plurals.
+//! - `interrupt`: Ctrl-C on a pipe (a real SIGINT), `live` with and without tcpdump.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
 //! - `evidence`: `--write-evidence` files read back by our reader and by tshark.
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
@@ -30,6 +31,7 @@ mod fixture_cases;
 mod fixtures;
 mod hostile_input;
 mod inflight_invariant;
+mod interrupt;
 mod lab;
 mod lab_cuts;
 mod lab_matrix;

@@ -6,6 +6,7 @@
 //! what is compared, [`summary`] the sentences, [`render`] the text tables.
 
 pub mod metrics;
+pub mod regression;
 pub mod render;
 mod summary;
 
@@ -104,8 +105,12 @@ pub struct Comparison {
     pub unmatched_before: Vec<u32>,
     pub unmatched_after: Vec<u32>,
     pub findings: FindingChanges,
-    /// One sentence per notable change, most important first.
+    /// One sentence per notable change, most important first; a warning alone when the
+    /// captures share no flow.
     pub summary: Vec<String>,
+    /// With `--fail-on-regression`: what makes AFTER worse (empty: no regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regressions: Option<Vec<String>>,
 }
 
 /// The key flows are matched on.
@@ -194,7 +199,11 @@ impl Comparison {
         let matched_a: BTreeSet<u32> = flows.iter().map(|p| p.after.id).collect();
         let findings = finding_changes(before, after, &flows);
         let capture = metrics(&CAPTURE_METRICS, &cb, &ca);
-        let summary = summary::summary(&capture, flows.first(), &gb, &ga, &findings);
+        let summary = if flows.is_empty() {
+            vec![no_shared_flows(before, after, matching)]
+        } else {
+            summary::summary(&capture, flows.first(), &gb, &ga, &findings)
+        };
         Comparison {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
@@ -218,8 +227,26 @@ impl Comparison {
             flows,
             findings,
             summary,
+            regressions: None,
         }
     }
+}
+
+/// The warning that replaces the summary when no flow matched: the capture-wide figures then
+/// describe different traffic, and a "-100%" would call an unrelated pair a regression.
+fn no_shared_flows(before: &Report, after: &Report, matching: Matching) -> String {
+    let hint = match matching {
+        Matching::Endpoints => {
+            " If the connections were re-made between the captures, try --ignore-ephemeral-ports."
+        }
+        Matching::IgnoreEphemeralPorts => "",
+    };
+    format!(
+        "Warning: the captures share no flow (BEFORE has {}, AFTER {}): nothing is compared \
+         flow by flow, and the capture-wide figures below describe different traffic.{hint}",
+        before.flows.len(),
+        after.flows.len()
+    )
 }
 
 /// Findings keyed by id and flow, AFTER's flows renamed to BEFORE's through the matching.
