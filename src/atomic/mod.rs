@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-pub use existing::{CaptureFormat, Found, OutputKind};
+pub use existing::{sniff, CaptureFormat, Found, OutputKind};
 
 /// The temporary files being written now, for [`cleanup`].
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());

@@ -1,44 +1,44 @@
-//! `analyze CAPTURE`: one pass, then the report as text or JSON (and `--plots`).
+//! `analyze CAPTURE`: one pass, then the report as text, JSON or the flow table as CSV/TSV
+//! (and `--plots`). Many captures or a directory: `analyze_many.rs`.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::many::Inputs;
 use super::plot::{draw, Graphs, PLOT_TOP};
-use super::{decode_settings, detector_settings, terminal_width};
+use super::select::selection;
+use super::{analyze_many, decode_settings, detector_settings, terminal_width};
 use crate::capture::Input;
-use crate::cli::{AnalyzeArgs, OutputFormat};
-use crate::pipeline::{busiest_flows, run_analysis};
+use crate::cli::{AnalyzeArgs, AnalyzeFormat};
+use crate::pipeline::{busiest_where, run_analysis};
 use crate::plot::{self, Format, PlotKind};
-use crate::report::{json, text};
+use crate::report::csv::{self, Separator};
+use crate::report::{json, text, Report};
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.input.decode);
-    let input = Input::from_arg(&args.input.capture);
+    let (cfg, mut settings) = decode_settings(&args.decode);
     detector_settings(&mut settings, &args.detectors)?;
+    let sel = selection(&args.select)?;
+    let inputs = Inputs::expand(&args.captures)?;
+    let input = match inputs.inputs.first() {
+        Some(i) if inputs.is_single() => i,
+        _ => return analyze_many::run(args, &inputs, &cfg, &settings, &sel),
+    };
     if args.plots.is_some() && matches!(input, Input::Stdin) {
         anyhow::bail!("--plots needs a capture file: the graphs take a second pass over it");
     }
-    let analysis = run_analysis(&input, &cfg, &settings)?;
+    let mut analysis = run_analysis(input, &cfg, &settings)?;
+    analysis.select(&sel);
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match args.format {
-        OutputFormat::Json => {
-            json::write(&mut out, &analysis.report).context("writing the JSON report")?
-        }
-        OutputFormat::Text => {
-            let opts = text::TextOptions {
-                top: args.top,
-                width: terminal_width(),
-            };
-            out.write_all(text::render(&analysis.report, &opts).as_bytes())?;
-        }
-    }
+    write_report(&mut out, &analysis.report, args)?;
     out.flush()?;
     if let Some(dir) = &args.plots {
-        let ids = busiest_flows(&analysis.flows, PLOT_TOP);
+        let selected = |id| analysis.report.flows.iter().any(|f| f.id == id);
+        let ids = busiest_where(&analysis.flows, PLOT_TOP, |f| selected(f.id));
         let graphs = Graphs {
             out: dir,
             kinds: &PlotKind::ALL,
@@ -46,7 +46,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             size: plot::DEFAULT_SIZE,
         };
         // The report above already told of any damage.
-        let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+        let (written, _) = draw(input, &cfg, &settings, &ids, &graphs)?;
         eprintln!(
             "offload-doctor: wrote {} graphs into {}",
             written.len(),
@@ -58,4 +58,30 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One capture's report in the format asked for.
+fn write_report(mut out: &mut dyn Write, report: &Report, args: &AnalyzeArgs) -> Result<()> {
+    match args.format {
+        AnalyzeFormat::Json => json::write(&mut out, report).context("writing the JSON report")?,
+        AnalyzeFormat::Text => {
+            let opts = text::TextOptions {
+                top: args.top,
+                width: terminal_width(),
+            };
+            out.write_all(text::render(report, &opts).as_bytes())?;
+        }
+        AnalyzeFormat::Csv | AnalyzeFormat::Tsv => {
+            csv::write(out, &[report], separator(args.format))?
+        }
+    }
+    Ok(())
+}
+
+/// The separator of the flow-table formats.
+pub fn separator(f: AnalyzeFormat) -> Separator {
+    match f {
+        AnalyzeFormat::Tsv => Separator::Tab,
+        _ => Separator::Comma,
+    }
 }

@@ -105,6 +105,13 @@ fn summary(out: &mut String, r: &Report) {
             String::new()
         }
     );
+    if let Some(s) = &r.selection {
+        let _ = writeln!(
+            out,
+            "  selected   {} of {} flows: {}",
+            s.flows_selected, s.flows_total, s.options
+        );
+    }
     if let Some(t) = &c.truncation {
         let _ = writeln!(
             out,
