@@ -24,8 +24,20 @@ use crate::units::{parse_duration_ns, parse_percent, parse_picture_size, parse_s
     offload-doctor explain gro-blocked-ip-id\n\n\
     Exit codes: 0 done (check: passed), 1 check failed, 2 unreadable input or usage error.")]
 pub struct Cli {
+    /// Colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +280,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
 
+    /// Findings below this severity are left out of the text report (counted in one line; JSON
+    /// lists every finding).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = FailOn::Info)]
+    pub min_severity: FailOn,
+
     /// Also write the graphs `plot` draws by default (PNG, the 3 busiest flows) into DIR.
     /// Needs one capture file: the graphs take a second pass over it.
     #[arg(long, value_name = "DIR")]
@@ -293,7 +310,7 @@ pub struct AnalyzeArgs {
     pub detectors: DetectorArgs,
 }
 
-/// Severities a check can fail on.
+/// A severity named on the command line (`check --fail-on`, `analyze --min-severity`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Info,
@@ -439,6 +456,12 @@ pub struct PlotArgs {
     /// Picture size in pixels, WIDTHxHEIGHT.
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_picture_size)]
     pub size: (u32, u32),
+
+    /// An endpoint's qlog (file or directory, repeatable, as for `analyze`): the datagram-rate
+    /// graph of its QUIC connection draws the congestion window and bytes in flight it logged,
+    /// on the capture's time axis.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub qlog: Vec<PathBuf>,
 
     #[command(flatten)]
     pub output: ForceArgs,

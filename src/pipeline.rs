@@ -315,6 +315,36 @@ pub fn plot_charts(
     let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
     let mut cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
     cv.mtu = settings.flows.gro.mtu;
+    cv.windows = qlog_windows(&chosen, settings);
     let charts = plot::charts(&chosen, kinds, &cv);
     Ok((charts, a.damaged))
+}
+
+/// The congestion window and bytes in flight the endpoints' qlogs logged for the QUIC flows
+/// `chosen`, put on the capture's clock by the join (one per endpoint; the server's first).
+fn qlog_windows(chosen: &[&Flow], settings: &Settings) -> Vec<plot::window::EndpointWindow> {
+    let mut out = Vec::new();
+    for f in chosen {
+        let mut joined = qlog_join::joined(f, &settings.qlog, i64::MAX);
+        joined.sort_by_key(|(_, j)| f.role(j.endpoint) != "server");
+        joined.dedup_by_key(|(_, j)| j.endpoint);
+        for (t, j) in joined {
+            let samples = t
+                .tally
+                .points
+                .iter()
+                .map(|p| plot::window::Sample {
+                    t_ns: ((p.t_ms + j.align_ms) * 1e6) as i64,
+                    cwnd: p.cwnd,
+                    in_flight: p.in_flight,
+                })
+                .collect();
+            out.push(plot::window::EndpointWindow {
+                flow: f.id,
+                endpoint: f.role(j.endpoint),
+                samples,
+            });
+        }
+    }
+    out
 }

@@ -14,6 +14,20 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// `n` and its noun, which takes an `s` unless `n` is 1: "1 keep-alive", "3 keep-alives".
+pub fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", s(n))
+}
+
+/// The plural `s` of a noun counted `n` times: "" for 1, "s" otherwise.
+pub fn s(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// Bytes with a binary-free SI unit (B, kB, MB, GB), as network people read them.
 pub fn bytes(n: u64) -> String {
     let f = n as f64;
@@ -128,6 +142,15 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(bytes(9999), "9999 B");
         assert_eq!(bytes(2_555_366), "2.6 MB");
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "keep-alive"), "1 keep-alive");
+        assert_eq!(plural(0, "time"), "0 times");
+        assert_eq!(plural(2, "place"), "2 places");
+        assert_eq!(s(1), "");
+        assert_eq!(s(11), "s");
     }
 
     #[test]

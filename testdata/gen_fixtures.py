@@ -1869,6 +1869,8 @@ def offload_fixtures():
     quic_findings_fixtures()
     quic_icmp_fixtures()
     quic_qlog_fixtures()
+    quic_qlog_silence_fixtures()
+    quic_memory_qlog_fixtures()
     quic_path_fixtures()
     quic_memory_fixtures()
     quic_spin_fixtures()
@@ -2205,6 +2207,9 @@ class QlogRecorder:
             header["dcid"] = dcid.hex()
         self.events.append((u.t * 1000.0, name, {"header": header}))
 
+    def event(self, u, name, data):
+        self.events.append((u.t * 1000.0, name, data))
+
     def metrics(self, u, cwnd, in_flight):
         self.events.append((u.t * 1000.0, "recovery:metrics_updated",
                             {"cwnd": cwnd, "bytes_in_flight": in_flight, "min_rtt": 4.0,
@@ -2229,7 +2234,31 @@ class QlogRecorder:
         return ("\n".join(out) + "\n").encode()
 
 
-def quic_qlog_exchange(qlog, drop_every=0, data=120, logged_after=0):
+def quic_qlog_blackout(qlog, u, cid_c, probes):
+    """The server's kernel drops everything it sends for a while (nothing on the wire either
+    way): the qlog logs 8 packets sent, then with `probes` its probe timer expiring at doubling
+    intervals (quic-go's loss_timer_updated) and a probe sent each time, all unseen; then the
+    in-flight packets declared lost as the connection resumes. Without `probes` the server just
+    pauses (an application with nothing to send) and its qlog logs nothing."""
+    if not probes:
+        u.at(1.4)
+        return
+    u.at(0.004)
+    for _ in range(8):
+        u.at(0.001)
+        qlog.log(u, "transport:packet_sent", "1RTT", cid_c)
+    for gap in (0.2, 0.4, 0.8):
+        u.at(gap)
+        qlog.event(u, "recovery:loss_timer_updated",
+                   {"timer_type": "pto", "event_type": "expired", "packet_number_space": 2})
+        qlog.log(u, "transport:packet_sent", "1RTT", cid_c)
+    u.at(0.010)
+    for pn in range(11):
+        qlog.event(u, "recovery:packet_lost", {"header": {"packet_type": "1RTT",
+                                                          "packet_number": 900 + pn}})
+
+
+def quic_qlog_exchange(qlog, drop_every=0, data=120, logged_after=0, blackout=None):
     """A QUIC download captured on the server: handshake (the server's Initial and Handshake
     coalesced), then `data` 1-RTT packets from the server, 1 ms apart, with a client ACK every 8.
     `qlog` records the endpoint it is for (its vantage). With `drop_every`, the server's kernel
@@ -2254,6 +2283,8 @@ def quic_qlog_exchange(qlog, drop_every=0, data=120, logged_after=0):
     send("c", quic_long(2, scid=cid_c, size=100), ["handshake"], cid_s)
     qlog.metrics(u, 14720, 0)
     for k in range(data):
+        if blackout is not None and k == 64:
+            quic_qlog_blackout(qlog, u, cid_c, blackout)
         u.at(0.001)
         on_wire = not drop_every or k % drop_every == 0
         if server or on_wire:
@@ -2311,6 +2342,88 @@ def quic_qlog_fixtures():
         "flows_count": 1, "findings": [],
         "flows": [{"protocol": "udp", "quic": {"qlog": [{
             "qlog_sent": 182, "capture_sent": 122, "covered_sent": False}]}}]})
+
+
+def quic_qlog_silence_fixtures():
+    """quic-stall from a silence of both sides that the server's qlog explains."""
+    # The quic-go story's silence on the sender: mid-transfer the wire goes quiet both ways for
+    # 1.4 s, just after a client ACK, while the server's qlog logs 11 packets sent (8 data, 3
+    # probes), its probe timer expiring 3 times: a stall, not a pause.
+    q = QlogRecorder("server")
+    u = quic_qlog_exchange(q, blackout=True)
+    FILES["quic_qlog_silence.server.qlog"] = q.json()
+    silent = [n for n, (t, _), (t2, _) in zip(range(1, len(u.frames)), u.frames, u.frames[1:])
+              if t2 - t > 1.0]
+    fixture("quic_qlog_silence.pcap", u.pcap(), {
+        "args": ["--qlog", "testdata/fixtures/quic_qlog_silence.server.qlog"],
+        "flows_count": 1, "findings": ["quic-qlog-mismatch", "quic-stall"],
+        "finding_severity": {"quic-stall": "warning"},
+        "finding_frames": {"quic-stall": [silent[0], silent[0] + 1]},
+        "finding_details": {"quic-stall": {
+            "shape": "silent", "side": None, "stalls": 1,
+            "qlog": {"endpoint": "server", "sent": 11, "lost": 0, "probe_timeouts": 3}},
+            "quic-qlog-mismatch": {"way": "sent", "missing": 11}},
+        "flows": [{"protocol": "udp", "quic": {"qlog": [{"qlog_lost": 11,
+                                                          "qlog_probe_timeouts": 3}]}}]})
+
+    # Close case: the same capture without a qlog: a silence of both sides is a pause.
+    fixture("quic_qlog_silence_no_qlog.pcap", u.pcap(), {"flows_count": 1, "findings": []})
+
+    # Close case: the server's qlog logs nothing in the silence: the application paused.
+    q = QlogRecorder("server")
+    u = quic_qlog_exchange(q, blackout=False)
+    FILES["quic_qlog_pause.server.qlog"] = q.json()
+    fixture("quic_qlog_pause.pcap", u.pcap(), {
+        "args": ["--qlog", "testdata/fixtures/quic_qlog_pause.server.qlog"],
+        "flows_count": 1, "findings": []})
+
+
+def quic_memory_qlog_fixtures():
+    """quic-memory held to the bytes in flight the server's qlog logged."""
+    convs, logs = [], []
+    for k in range(3):
+        # Connection k: its own original DCID (so that one trace names it), a handshake, then
+        # 5 request/response rounds 0.2 s apart; the server's qlog logs 30 kB × (k+1) in flight
+        # 10 ms in, and nothing in flight once the last response is acknowledged.
+        t0 = T0 + k * 0.020
+        u = Udp(c=("10.30.0.1", 53000 + k), t0=t0)
+        odcid, cid = bytes([0xD0, k, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7]), bytes([0xC0, k, 0xC2])
+        q = QlogRecorder("server", odcid=odcid)
+        u.send("c", quic_long(0, dcid=odcid, scid=cid))
+        u.at(0.010)
+        q.metrics(u, 60000, 30000 * (k + 1))
+        u.send("s", quic_long(0, dcid=cid, scid=b"\x5e\x5e", size=600))
+        for r in range(5):
+            u.at(0.200)
+            u.send("c", quic_short(r + 1, size=120, dcid=b"\x5e\x5e"))
+            u.at(0.010)
+            u.send("s", quic_short(r + 1, size=600, dcid=cid))
+        q.metrics(u, 60000, 0)
+        convs.append(u)
+        name = f"quic_memory_qlog.server{k}.qlog"
+        FILES[name] = q.json()
+        logs += ["--qlog", "testdata/fixtures/" + name]
+    data = merge_convs(*convs)
+    # The peak: the third connection's first packet (40 ms in), when the first two have logged
+    # 30 kB and 60 kB in flight and the third nothing yet.
+    logged = {"connections": 3, "at_peak_bytes": 90000, "max_bytes": 90000}
+    fixture("quic_memory_qlog.pcap", data, {
+        "args": logs + ["--memory-budget", "64K"], "flows_count": 3,
+        "findings": ["quic-memory"], "finding_severity": {"quic-memory": "warning"},
+        "finding_details": {"quic-memory": {"peak_concurrent": 3, "conn_buffer_bytes": None,
+                                            "peak_memory_bytes": 90000,
+                                            "qlog_in_flight": logged}}})
+    # Close cases: within the budget; and without the qlog, no bytes to hold to the budget.
+    fixture("quic_memory_qlog_within_budget.pcap", data, {
+        "args": logs + ["--memory-budget", "1M"], "flows_count": 3,
+        "findings": ["quic-memory"], "finding_severity": {"quic-memory": "info"},
+        "finding_details": {"quic-memory": {"peak_memory_bytes": 90000,
+                                            "qlog_in_flight": logged}}})
+    fixture("quic_memory_qlog_no_qlog.pcap", data, {
+        "args": ["--memory-budget", "64K"], "flows_count": 3,
+        "findings": ["quic-memory"], "finding_severity": {"quic-memory": "info"},
+        "finding_details": {"quic-memory": {"peak_memory_bytes": None,
+                                            "qlog_in_flight": None}}})
 
 
 def quic_handshake_completes(u):

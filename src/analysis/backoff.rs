@@ -53,6 +53,8 @@ pub struct Run {
     pub first_ns: i64,
     /// The last send, or the answer once the run is closed by one.
     pub last_ns: i64,
+    /// The last send (set when the run is closed).
+    pub last_send_ns: i64,
     pub last_gap: i64,
     pub longest_gap: i64,
     /// Every gap so far grew by [`BACKOFF`].
@@ -88,10 +90,29 @@ pub struct Stall {
     pub answered: bool,
 }
 
+/// Silences kept per conversation: the longest.
+pub const MAX_SILENCES: usize = 8;
+
+/// A time neither side sent anything: from one packet to the next, whoever sent them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Silence {
+    pub from_frame: u64,
+    pub to_frame: u64,
+    pub from_ns: i64,
+    pub to_ns: i64,
+}
+
+impl Silence {
+    pub fn span_ns(&self) -> i64 {
+        self.to_ns.saturating_sub(self.from_ns)
+    }
+}
+
 /// One UDP conversation's gaps and runs.
 #[derive(Debug, Default)]
 pub struct Conversation {
     last_ns: Option<i64>,
+    last_frame: u64,
     pub packets: u64,
     pub sides: PerSide<bool>,
     /// Gaps by bit length of the microseconds (bucket b holds [2^(b-1), 2^b) µs; 31: 18 min+).
@@ -101,6 +122,9 @@ pub struct Conversation {
     pub more_stalls: u64,
     /// Keep answered one-way runs spanning at least this long (0: never).
     one_way_ns: i64,
+    /// The longest silences of at least `silence_ns` (0: none kept).
+    pub silences: Vec<Silence>,
+    silence_ns: i64,
 }
 
 impl Conversation {
@@ -111,6 +135,12 @@ impl Conversation {
             one_way_ns: ns,
             ..Conversation::default()
         }
+    }
+
+    /// Also keeps the [`MAX_SILENCES`] longest times of at least `ns` when neither side sent.
+    pub fn keep_silences(mut self, ns: i64) -> Self {
+        self.silence_ns = ns;
+        self
     }
 
     /// Whether the conversation had enough packets both ways for its usual gap to mean anything.
@@ -140,18 +170,48 @@ impl Conversation {
     pub fn packet(&mut self, side: Side, frame: u64, ts_ns: i64) {
         self.packets += 1;
         self.sides[side] = true;
-        self.gap(ts_ns);
+        self.gap(frame, ts_ns);
         self.send(side, frame, ts_ns);
     }
 
-    fn gap(&mut self, ts_ns: i64) {
+    fn gap(&mut self, frame: u64, ts_ns: i64) {
         if let Some(last) = self.last_ns {
             // Out-of-order timestamps (merged interfaces) count as no gap.
             let gap = ts_ns.saturating_sub(last).max(0);
             let bucket = (64 - (gap as u64 / 1000).leading_zeros() as usize).min(31);
             self.histogram[bucket] = self.histogram[bucket].saturating_add(1);
+            if self.silence_ns > 0 && gap >= self.silence_ns {
+                self.silence(Silence {
+                    from_frame: self.last_frame,
+                    to_frame: frame,
+                    from_ns: last,
+                    to_ns: ts_ns,
+                });
+            }
+        }
+        if self.last_ns.is_none_or(|l| ts_ns >= l) {
+            self.last_frame = frame;
         }
         self.last_ns = Some(self.last_ns.map_or(ts_ns, |l| l.max(ts_ns)));
+    }
+
+    /// Keeps `s` among the longest silences, in time order.
+    fn silence(&mut self, s: Silence) {
+        if self.silences.len() == MAX_SILENCES {
+            let Some((i, shortest)) = self
+                .silences
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, x)| x.span_ns())
+            else {
+                return;
+            };
+            if shortest.span_ns() >= s.span_ns() {
+                return;
+            }
+            self.silences.remove(i);
+        }
+        self.silences.push(s);
     }
 
     fn send(&mut self, side: Side, frame: u64, ts_ns: i64) {
@@ -195,6 +255,7 @@ impl Conversation {
     pub fn close(&mut self, answer_ns: Option<i64>) {
         let mut r = self.run;
         self.run = Run::default();
+        r.last_send_ns = r.last_ns;
         r.last_ns = answer_ns.unwrap_or(r.last_ns).max(r.last_ns);
         let answered = answer_ns.is_some();
         if r.side.is_none() || r.sends < MIN_REPEATS {

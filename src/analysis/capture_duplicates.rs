@@ -48,10 +48,15 @@ impl EventReport for CaptureDuplicates {
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(
-                "{} frames are copies of a frame captured moments before (same IP ID or \
+                "{} {} of a frame captured moments before (same IP ID or \
                  timestamps, sequence, ACK and length); Wireshark counts {} of them as \
                  retransmissions, this tool does not.",
                 thousands(n.sum()),
+                if n.sum() == 1 {
+                    "frame is a copy"
+                } else {
+                    "frames are copies"
+                },
                 thousands(ws),
             ),
             hint: "The capture point saw these frames twice: a SPAN/mirror port copying both \

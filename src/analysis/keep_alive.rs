@@ -46,9 +46,9 @@ impl EventReport for KeepAlive {
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(
-                "{} keep-alives ({client} from the client, {server} from the server) on a \
-                 connection that carried {data} payload bytes.",
-                n.sum(),
+                "{} ({client} from the client, {server} from the server) on a connection that \
+                 carried {data} payload bytes.",
+                crate::units::plural(n.sum(), "keep-alive"),
             ),
             hint: "Normal on an idle connection. If this connection should be moving data, it is \
                    stalled: check for a zero window from the receiver.",

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::flow::{Flow, Side};
-use crate::qlog::{Clock, QlogTrace, Vantage};
+use crate::qlog::{Clock, Counts, QlogTrace, Vantage};
 use crate::quic::QuicConn;
 
 /// A capture whose packets from the endpoint lie within this of the endpoint's own send times
@@ -58,10 +58,16 @@ pub struct QlogJoin {
     pub qlog_received: u64,
     /// Packets the endpoint declared lost (its loss detection, RFC 9002 §6).
     pub qlog_lost: u64,
+    /// Probe timeouts the endpoint logged as expired (RFC 9002 §6.2).
+    pub qlog_probe_timeouts: u64,
     pub capture_point: CapturePoint,
     pub capture_point_evidence: PointEvidence,
     /// Capture time minus qlog time of the endpoint's first packet, ms (same clock only).
     pub clock_offset_ms: Option<f64>,
+    /// What to add to a qlog time to put it on the capture's clock: the clock offset, or, on
+    /// another clock, the offset of the endpoint's first packet (ms).
+    #[serde(skip)]
+    pub align_ms: f64,
     /// The capture ran until after the trace's last packet sent, and its last received: the
     /// counts of that direction cover the same span.
     pub covered_sent: bool,
@@ -117,14 +123,43 @@ fn clock_offset(sent: Option<(i64, f64)>, received: Option<(i64, f64)>) -> (Opti
 
 /// The traces of `traces` that are about flow `f`'s connection, joined with it.
 pub fn joins(f: &Flow, traces: &[QlogTrace], capture_end_ns: i64) -> Vec<QlogJoin> {
+    joined(f, traces, capture_end_ns)
+        .into_iter()
+        .map(|(_, j)| j)
+        .collect()
+}
+
+/// [`joins`], each with its trace.
+pub fn joined<'a>(
+    f: &Flow,
+    traces: &'a [QlogTrace],
+    capture_end_ns: i64,
+) -> Vec<(&'a QlogTrace, QlogJoin)> {
     let Some(q) = f.quic.as_deref() else {
         return Vec::new();
     };
     traces
         .iter()
         .filter(|t| matches(t, q))
-        .map(|t| join(f, q, t, capture_end_ns))
+        .map(|t| (t, join(f, q, t, capture_end_ns)))
         .collect()
+}
+
+/// What a trace's endpoint logged between two capture times (ns): packets sent, declared lost
+/// and probe timeouts, counting only what lies wholly inside and at least as far from either
+/// end as the two clocks may disagree, so an event at the edge of a silence is never taken for
+/// one in it: [`SAME_HOST_MS`] when the capture was taken at the endpoint, and 2% of the span
+/// more elsewhere (the alignment on the first packet misses the path's jitter).
+pub fn logged_between(t: &QlogTrace, j: &QlogJoin, from_ns: i64, to_ns: i64) -> Counts {
+    let ms = |ns: i64| ns as f64 / 1e6 - j.align_ms;
+    let span_ms = to_ns.saturating_sub(from_ns) as f64 / 1e6;
+    let margin = match j.capture_point {
+        CapturePoint::Endpoint if j.clock_offset_ms.is_some() => SAME_HOST_MS,
+        _ => SAME_HOST_MS + 0.02 * span_ms,
+    };
+    t.tally
+        .timeline
+        .within(ms(from_ns) + margin, ms(to_ns) - margin)
 }
 
 fn join(f: &Flow, q: &QuicConn, t: &QlogTrace, capture_end_ns: i64) -> QlogJoin {
@@ -172,8 +207,8 @@ fn join(f: &Flow, q: &QuicConn, t: &QlogTrace, capture_end_ns: i64) -> QlogJoin 
     // another clock, align the two on the endpoint's first packet. The capture sees a sent
     // packet after the endpoint logs it, and a received one before (by up to the one-way delay
     // to the capture point, which the alignment adds once and the arrival takes off again).
-    let align = match capture_point {
-        CapturePoint::Endpoint => offset.unwrap_or(0.0),
+    let align = match (capture_point, offset) {
+        (CapturePoint::Endpoint, Some(o)) => o,
         _ => match (first_ns(endpoint), y.first_sent_ms) {
             (Some(ns), Some(ms)) => ns as f64 / 1e6 - ms,
             _ => 0.0,
@@ -193,9 +228,11 @@ fn join(f: &Flow, q: &QuicConn, t: &QlogTrace, capture_end_ns: i64) -> QlogJoin 
         capture_from_peer: q.packets[endpoint.other()].packets(),
         qlog_received: y.received.packets + y.dropped,
         qlog_lost: y.lost,
+        qlog_probe_timeouts: y.probe_timeouts,
         capture_point,
         capture_point_evidence,
         clock_offset_ms: offset,
+        align_ms: align,
         covered_sent,
         covered_received,
         min_rtt_ms: y.min_rtt_ms,

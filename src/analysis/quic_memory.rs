@@ -8,11 +8,21 @@
 //! negotiated in encrypted transport parameters, so a connection that went quiet counts as open
 //! until its last packet, not until its timeout. Computed once at the end from the connections'
 //! first and last times: a sweep over two events per connection, never per packet.
+//!
+//! With the server's qlog (`--qlog`), the connections open at the peak also say what they held:
+//! the bytes in flight the server's loss recovery logged (sent, not yet acknowledged, kept for
+//! retransmission: RFC 9002 §B.2), at that moment and at their highest. That is a floor on the
+//! send buffers the terminator needs, measured instead of assumed; with `--memory-budget` and no
+//! `--conn-buffer`, it is what the budget is held to.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::qlog_join::joined;
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::{Flow, FlowTable};
+use crate::qlog::QlogTrace;
 use crate::quic::QuicConn;
 use crate::units::{bytes, duration};
 
@@ -28,15 +38,28 @@ const MAX_LISTED: usize = 20;
 pub struct QuicMemory {
     conn_buffer: Option<u64>,
     budget: Option<u64>,
+    traces: Arc<[QlogTrace]>,
 }
 
 impl QuicMemory {
-    pub fn new(conn_buffer: Option<u64>, budget: Option<u64>) -> Self {
+    pub fn new(conn_buffer: Option<u64>, budget: Option<u64>, traces: Arc<[QlogTrace]>) -> Self {
         QuicMemory {
             conn_buffer,
             budget,
+            traces,
         }
     }
+}
+
+/// What the servers' qlogs say the connections open at the peak held.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+struct InFlight {
+    /// Connections open at the peak with a server-side qlog.
+    connections: usize,
+    /// Their bytes in flight at the peak (the last value logged before it), summed.
+    at_peak_bytes: u64,
+    /// The most one of them ever had in flight.
+    max_bytes: u64,
 }
 
 /// One QUIC connection: its flow, and its first and last packet over all its paths.
@@ -75,6 +98,8 @@ struct Details {
     conn_buffer_bytes: Option<u64>,
     memory_budget_bytes: Option<u64>,
     peak_memory_bytes: Option<u64>,
+    /// From the servers' qlogs (null without one for any connection open at the peak).
+    qlog_in_flight: Option<InFlight>,
 }
 
 impl Identity for QuicMemory {
@@ -104,7 +129,14 @@ impl Detector for QuicMemory {
             secs(lifetimes.len() / 2),
             secs(lifetimes.len() - 1),
         );
-        let memory = self.conn_buffer.map(|b| b.saturating_mul(peak.open as u64));
+        let in_flight = self.in_flight(s.flows, &conns, &peak);
+        // Measured in flight stands in for an assumed buffer size only when none was given.
+        let memory = self
+            .conn_buffer
+            .map(|b| b.saturating_mul(peak.open as u64))
+            .or(in_flight
+                .map(|i| i.at_peak_bytes)
+                .filter(|_| self.budget.is_some()));
         let over = matches!((memory, self.budget), (Some(m), Some(b)) if m > b);
         let start = s.flows.flows.first().map_or(0, Flow::first_ts_ns);
         vec![Finding {
@@ -112,7 +144,7 @@ impl Detector for QuicMemory {
             severity: if over { Self::SEVERITY } else { Severity::Info },
             flow: None,
             frames: vec![peak.frame],
-            message: self.message(&peak, conns.len(), (min, median, max), memory),
+            message: self.message(&peak, conns.len(), (min, median, max), memory, in_flight),
             hint: "Without keys a connection counts as open until its last packet (the idle \
                    timeout is in encrypted transport parameters). Memory per connection is the \
                    terminator's buffers: for HAProxy tune.bufsize (16384 by default) times the \
@@ -133,13 +165,78 @@ impl Detector for QuicMemory {
                 conn_buffer_bytes: self.conn_buffer,
                 memory_budget_bytes: self.budget,
                 peak_memory_bytes: memory,
+                qlog_in_flight: in_flight,
             }),
         }]
     }
 }
 
 impl QuicMemory {
+    /// Bytes in flight at the peak and at most, of the open connections a server qlog covers.
+    fn in_flight(&self, flows: &FlowTable, conns: &[Conn], peak: &Peak) -> Option<InFlight> {
+        let mut out = InFlight::default();
+        let open = conns
+            .iter()
+            .filter(|c| c.first_ns <= peak.ts_ns && c.last_ns >= peak.ts_ns);
+        for c in open {
+            let Some(f) = flows.by_id(c.flow) else {
+                continue;
+            };
+            let server = joined(f, &self.traces, c.last_ns)
+                .into_iter()
+                .find(|(_, j)| f.role(j.endpoint) == "server");
+            let Some((t, j)) = server else {
+                continue;
+            };
+            let at_ms = peak.ts_ns as f64 / 1e6 - j.align_ms;
+            let points = &t.tally.points;
+            let before = points.partition_point(|p| p.t_ms <= at_ms);
+            let now = before
+                .checked_sub(1)
+                .and_then(|i| points.get(i))
+                .and_then(|p| p.in_flight);
+            out.connections += 1;
+            out.at_peak_bytes = out.at_peak_bytes.saturating_add(now.unwrap_or(0));
+            out.max_bytes = out.max_bytes.max(t.tally.max_in_flight.unwrap_or(0));
+        }
+        (out.connections > 0).then_some(out)
+    }
+
     fn message(
+        &self,
+        peak: &Peak,
+        total: usize,
+        (min, median, max): (f64, f64, f64),
+        memory: Option<u64>,
+        in_flight: Option<InFlight>,
+    ) -> String {
+        let head = self.head(peak, total, (min, median, max), memory);
+        let Some(i) = in_flight else {
+            return head;
+        };
+        // Held to the budget here when no --conn-buffer said what each connection holds.
+        let budget = match (self.conn_buffer, self.budget) {
+            (None, Some(b)) => format!(
+                ", {} the {} memory budget",
+                if i.at_peak_bytes > b {
+                    "more than"
+                } else {
+                    "within"
+                },
+                bytes(b)
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{head} The server's qlog for {} of them logged {} in flight at that moment (sent, \
+             not yet acknowledged, held for retransmission; at most {} for one){budget}.",
+            i.connections,
+            bytes(i.at_peak_bytes),
+            bytes(i.max_bytes),
+        )
+    }
+
+    fn head(
         &self,
         peak: &Peak,
         total: usize,

@@ -9,13 +9,23 @@
 //! answered at once, on a fixed cadence (RFC 9000 §10.1.2). A QUIC receiver acknowledges within
 //! its `max_ack_delay` (25 ms by default, RFC 9000 §18.2), so a side that stays silent for a
 //! second while the other keeps sending is not keeping up its side of the connection.
+//!
+//! With the endpoints' qlog (`--qlog`), a silence of both sides is told apart from a pause: when
+//! the endpoint logged packets lost or probe timeouts expiring while the capture shows nothing
+//! (the quic-go story seen on the sender: its kernel drops what the stack sends, so the wire goes
+//! quiet while loss recovery waits out its timers), the silence is a stall; and every stall says
+//! what the endpoint logged during it.
+
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::backoff::{judged, Conversation, RunShape, Stall, STALL_FACTOR};
+use super::backoff::{judged, Conversation, RunShape, Silence, Stall, MIN_STALL_NS, STALL_FACTOR};
+use super::qlog_join::{joined, logged_between, QlogJoin};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary, MAX_EVIDENCE};
-use crate::flow::Flow;
+use crate::flow::{Flow, Side};
+use crate::qlog::{Counts, QlogTrace};
 use crate::units::duration;
 
 /// A probe run lasting this long is a stall users feel (warning), and a one-way run must last
@@ -26,6 +36,18 @@ pub const LONG_RUN_NS: i64 = 1_000_000_000;
 #[derive(Default)]
 pub struct QuicStall {
     convs: FxHashMap<usize, Conversation>,
+    /// The endpoints' qlog traces, and the capture's last time (for the join).
+    traces: Arc<[QlogTrace]>,
+    capture_end_ns: i64,
+}
+
+impl QuicStall {
+    pub fn new(traces: Arc<[QlogTrace]>) -> Self {
+        QuicStall {
+            traces,
+            ..QuicStall::default()
+        }
+    }
 }
 
 impl Identity for QuicStall {
@@ -41,6 +63,8 @@ enum Shape {
     Backoff,
     /// One side sending for a second or more while the other sent nothing, then answered.
     OneWay,
+    /// Neither side sent anything, while an endpoint's qlog logged loss or probe timeouts.
+    Silent,
 }
 
 impl From<RunShape> for Shape {
@@ -56,14 +80,16 @@ impl From<RunShape> for Shape {
 #[derive(Serialize)]
 struct Details {
     shape: Shape,
-    /// `client` or `server`: who kept sending.
-    side: &'static str,
+    /// `client` or `server`: who kept sending (none for a silence of both).
+    side: Option<&'static str>,
     /// From the first unanswered packet to the answer (or the last packet), seconds.
     stall_s: f64,
     /// Sends in the run (packets within 1 ms are one send), and the gaps between the first 8.
     probes: u32,
     gaps_s: Vec<f64>,
     answered: bool,
+    /// What the endpoint's qlog logged during the longest stall.
+    qlog: Option<Logged>,
     stalls: usize,
     /// Runs beyond the first 64, not judged.
     unjudged_runs: u64,
@@ -77,13 +103,90 @@ struct Details {
 #[derive(Serialize)]
 struct RunDetails {
     shape: Shape,
-    side: &'static str,
+    side: Option<&'static str>,
     first_frame: u64,
     last_frame: u64,
     probes: u32,
     stall_s: f64,
     longest_gap_s: f64,
     answered: bool,
+    qlog: Option<Logged>,
+}
+
+/// What one endpoint's qlog logged during a stall.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Logged {
+    /// `client` or `server`: whose qlog.
+    endpoint: &'static str,
+    #[serde(skip)]
+    side: Side,
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+impl Logged {
+    /// Loss recovery at work: packets declared lost, or the probe timer expiring.
+    fn recovering(&self) -> bool {
+        self.counts.lost + self.counts.probe_timeouts > 0
+    }
+}
+
+/// One stall to report: a run of the capture's, or a silence a qlog explains.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    shape: Shape,
+    side: Option<Side>,
+    first_frame: u64,
+    last_frame: u64,
+    from_ns: i64,
+    to_ns: i64,
+    sends: u32,
+    longest_gap: i64,
+    answered: bool,
+    run: Option<Stall>,
+    logged: Option<Logged>,
+}
+
+impl Episode {
+    fn of_run(x: &Stall) -> Episode {
+        Episode {
+            shape: x.shape.into(),
+            side: x.run.side,
+            first_frame: x.run.first_frame,
+            last_frame: x.run.last_frame,
+            from_ns: x.run.first_ns,
+            to_ns: x.run.last_ns,
+            sends: x.run.sends,
+            longest_gap: x.run.longest_gap,
+            answered: x.answered,
+            run: Some(*x),
+            logged: None,
+        }
+    }
+
+    fn of_silence(s: &Silence) -> Episode {
+        Episode {
+            shape: Shape::Silent,
+            side: None,
+            first_frame: s.from_frame,
+            last_frame: s.to_frame,
+            from_ns: s.from_ns,
+            to_ns: s.to_ns,
+            sends: 0,
+            longest_gap: s.span_ns(),
+            answered: true,
+            run: None,
+            logged: None,
+        }
+    }
+
+    fn span_ns(&self) -> i64 {
+        self.to_ns.saturating_sub(self.from_ns)
+    }
+
+    fn overlaps(&self, o: &Episode) -> bool {
+        self.from_ns < o.to_ns && o.from_ns < self.to_ns
+    }
 }
 
 impl Detector for QuicStall {
@@ -94,68 +197,128 @@ impl Detector for QuicStall {
         if !fr.quic {
             return;
         }
+        self.capture_end_ns = self.capture_end_ns.max(ctx.frame.ts_ns);
+        // Silences matter only when a qlog can say what happened in them.
+        let silences = if self.traces.is_empty() {
+            0
+        } else {
+            MIN_STALL_NS
+        };
         self.convs
             .entry(fr.index)
-            .or_insert_with(|| Conversation::keep_one_way(LONG_RUN_NS))
+            .or_insert_with(|| Conversation::keep_one_way(LONG_RUN_NS).keep_silences(silences))
             .packet(fr.side, ctx.frame.number, ctx.frame.ts_ns);
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
+        let traces = self.traces.clone();
+        let end = self.capture_end_ns;
         let mut out = Vec::new();
         for (f, c, usual) in judged(&mut self.convs, &s.flows.flows, |f| f.is_quic()) {
             let limit = usual.saturating_mul(STALL_FACTOR);
-            let stalls: Vec<Stall> = c
-                .stalls
-                .iter()
-                .filter(|x| x.shape == RunShape::Backoff || x.run.span_ns() >= limit)
-                .copied()
-                .collect();
-            if !stalls.is_empty() {
-                out.push(finding(f, &stalls, c, usual, limit));
+            let logs = joined(f, &traces, end);
+            let episodes = episodes(f, c, limit, &logs);
+            if !episodes.is_empty() {
+                out.push(finding(f, &episodes, c, usual, limit));
             }
         }
         out
     }
 }
 
-/// A warning when a run lasted a second or more, or a gap was 20 times the usual one.
-fn severity(stalls: &[Stall], limit: i64) -> Severity {
-    let long = |x: &Stall| x.run.span_ns() >= LONG_RUN_NS || x.run.longest_gap >= limit;
-    if stalls.iter().any(long) {
+/// The connection's stalls, in time order: its runs that backed off or lasted, then the
+/// silences of both sides, at least `limit` long, during which an endpoint's qlog shows loss
+/// recovery at work; each with what the qlog logged during it.
+fn episodes(
+    f: &Flow,
+    c: &Conversation,
+    limit: i64,
+    logs: &[(&QlogTrace, QlogJoin)],
+) -> Vec<Episode> {
+    let mut out: Vec<Episode> = c
+        .stalls
+        .iter()
+        .filter(|x| x.shape == RunShape::Backoff || x.run.span_ns() >= limit)
+        .map(Episode::of_run)
+        .collect();
+    for e in &mut out {
+        e.logged = logged(f, logs, e.from_ns, e.to_ns);
+    }
+    for s in &c.silences {
+        let mut e = Episode::of_silence(s);
+        if e.span_ns() < limit.max(MIN_STALL_NS) || out.iter().any(|o| o.overlaps(&e)) {
+            continue;
+        }
+        e.logged = logged(f, logs, e.from_ns, e.to_ns);
+        if e.logged.is_some_and(|l| l.recovering()) {
+            out.push(e);
+        }
+    }
+    out.sort_by_key(|e| e.from_ns);
+    out
+}
+
+/// The qlog that logged the most loss recovery between two capture times, if any qlog covers
+/// the connection.
+fn logged(f: &Flow, logs: &[(&QlogTrace, QlogJoin)], from_ns: i64, to_ns: i64) -> Option<Logged> {
+    logs.iter()
+        .map(|(t, j)| Logged {
+            endpoint: f.role(j.endpoint),
+            side: j.endpoint,
+            counts: logged_between(t, j, from_ns, to_ns),
+        })
+        .max_by_key(|l| (l.counts.lost + l.counts.probe_timeouts, l.counts.sent))
+}
+
+/// A warning when a stall lasted a second or more, a gap was 20 times the usual one, or a qlog
+/// shows loss recovery in a silence.
+fn severity(episodes: &[Episode], limit: i64) -> Severity {
+    let long = |e: &Episode| {
+        e.span_ns() >= LONG_RUN_NS || e.longest_gap >= limit || e.shape == Shape::Silent
+    };
+    if episodes.iter().any(long) {
         QuicStall::SEVERITY
     } else {
         Severity::Info
     }
 }
 
-fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64) -> Finding {
+fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: i64) -> Finding {
     let secs = |ns: i64| ns as f64 / 1e9;
-    let worst = stalls
+    let worst = episodes
         .iter()
-        .max_by_key(|x| x.run.span_ns())
+        .max_by_key(|e| e.span_ns())
         .copied()
-        .unwrap_or(stalls[0]);
-    let who = worst.run.side.map_or("client", |s| f.role(s));
-    let mut frames: Vec<u64> = worst.run.send_frames().to_vec();
-    frames.extend(stalls.iter().map(|x| x.run.first_frame));
+        .unwrap_or(episodes[0]);
+    let who = worst.side.map(|s| f.role(s));
+    let mut frames: Vec<u64> = worst
+        .run
+        .map_or(vec![worst.first_frame, worst.last_frame], |r| {
+            r.run.send_frames().to_vec()
+        });
+    frames.extend(episodes.iter().map(|e| e.first_frame));
     frames.sort_unstable();
     frames.dedup();
     frames.truncate(MAX_EVIDENCE);
-    let gaps: Vec<f64> = worst.run.send_gaps().iter().map(|&g| secs(g)).collect();
-    let shortest_longest = stalls.iter().map(|x| x.run.longest_gap).min().unwrap_or(0);
+    let gaps: Vec<f64> = worst
+        .run
+        .map(|r| r.run.send_gaps().iter().map(|&g| secs(g)).collect())
+        .unwrap_or_default();
+    let shortest_longest = episodes.iter().map(|e| e.longest_gap).min().unwrap_or(0);
     Finding {
         id: QuicStall::ID,
-        severity: severity(stalls, limit),
+        severity: severity(episodes, limit),
         flow: Some(f.id),
         frames,
         message: format!(
-            "In the QUIC connection {} ↔ {}, {} ({} stall{} in all); its packets are usually \
+            "In the QUIC connection {} ↔ {}, {}{} ({} stall{} in all); its packets are usually \
              {} apart.",
             f.client(),
             f.server(),
             sentence(&worst, who, &gaps),
-            stalls.len(),
-            if stalls.len() == 1 { "" } else { "s" },
+            worst.logged.map(|l| said(&worst, l)).unwrap_or_default(),
+            episodes.len(),
+            if episodes.len() == 1 { "" } else { "s" },
             duration(secs(usual)),
         ),
         hint: "A sender repeating itself at doubling intervals is QUIC's probe timeout backing \
@@ -163,7 +326,8 @@ fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64)
                Look for loss around the first frames cited: receive buffer drops \
                (`netstat -su`, net.core.rmem_max), and with UDP GSO a sender kernel or NIC that \
                mishandles it (see udp-gso-superframes). The endpoints' qlog (`--qlog`) tells \
-               which side lost them."
+               which side lost them; when the qlog logs packets sent that the capture on that \
+               host never shows (quic-qlog-mismatch), its own kernel dropped them."
             .into(),
         wireshark_filter: Some(format!(
             "{} && frame.time_delta_displayed > {:.3}",
@@ -171,29 +335,31 @@ fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64)
             (secs(shortest_longest) * 0.99).max(0.001)
         )),
         details: details(&Details {
-            shape: worst.shape.into(),
+            shape: worst.shape,
             side: who,
-            stall_s: secs(worst.run.span_ns()),
-            probes: worst.run.sends,
+            stall_s: secs(worst.span_ns()),
+            probes: worst.sends,
             gaps_s: gaps,
             answered: worst.answered,
-            stalls: stalls.len(),
+            qlog: worst.logged,
+            stalls: episodes.len(),
             unjudged_runs: c.more_stalls,
             usual_gap_s: secs(usual),
             threshold_s: secs(limit),
             packets: c.packets,
-            runs: stalls
+            runs: episodes
                 .iter()
                 .take(MAX_EVIDENCE)
-                .map(|x| RunDetails {
-                    shape: x.shape.into(),
-                    side: x.run.side.map_or("client", |s| f.role(s)),
-                    first_frame: x.run.first_frame,
-                    last_frame: x.run.last_frame,
-                    probes: x.run.sends,
-                    stall_s: secs(x.run.span_ns()),
-                    longest_gap_s: secs(x.run.longest_gap),
-                    answered: x.answered,
+                .map(|e| RunDetails {
+                    shape: e.shape,
+                    side: e.side.map(|s| f.role(s)),
+                    first_frame: e.first_frame,
+                    last_frame: e.last_frame,
+                    probes: e.sends,
+                    stall_s: secs(e.span_ns()),
+                    longest_gap_s: secs(e.longest_gap),
+                    answered: e.answered,
+                    qlog: e.logged,
                 })
                 .collect(),
         }),
@@ -202,27 +368,87 @@ fn finding(f: &Flow, stalls: &[Stall], c: &Conversation, usual: i64, limit: i64)
 
 /// "the server sent 4 probes over 2.1 s without an answer, each gap about twice the one
 /// before (0.3 s, 0.6 s, 1.2 s), until the client answered".
-fn sentence(s: &Stall, who: &str, gaps: &[f64]) -> String {
+fn sentence(e: &Episode, who: Option<&str>, gaps: &[f64]) -> String {
+    let who = who.unwrap_or("client");
     let other = if who == "client" { "server" } else { "client" };
-    let span = duration(s.run.span_ns() as f64 / 1e9);
-    let end = if s.answered {
+    let span = duration(e.span_ns() as f64 / 1e9);
+    let end = if e.answered {
         format!("until the {other} answered")
     } else {
         "and the capture ended first".to_string()
     };
-    match s.shape {
-        RunShape::Backoff => {
+    match e.shape {
+        Shape::Backoff => {
             let list: Vec<String> = gaps.iter().map(|&g| duration(g)).collect();
             format!(
                 "the {who} sent {} probes over {span} without an answer, each gap at least 1.5 \
                  times the one before ({}), {end}",
-                s.run.sends,
+                e.sends,
                 list.join(", ")
             )
         }
-        RunShape::OneWay => format!(
-            "the {other} sent nothing for {span} while the {who} kept sending ({} sends), {end}",
-            s.run.sends
+        Shape::OneWay => match e.run.map(|r| r.run) {
+            // Most of the run was a silence of both: say so, not "kept sending".
+            Some(r) if 2 * r.last_ns.saturating_sub(r.last_send_ns) > r.span_ns() => format!(
+                "the {who} sent {} times over {} and then neither side sent anything for {}, \
+                 {end}",
+                e.sends,
+                duration(r.last_send_ns.saturating_sub(r.first_ns) as f64 / 1e9),
+                duration(r.last_ns.saturating_sub(r.last_send_ns) as f64 / 1e9),
+            ),
+            _ => format!(
+                "the {other} sent nothing for {span} while the {who} kept sending ({} sends), \
+                 {end}",
+                e.sends
+            ),
+        },
+        Shape::Silent => format!(
+            "neither side sent anything for {span} (frames {} to {})",
+            e.first_frame, e.last_frame
         ),
     }
+}
+
+/// ", while the server's qlog logged 14 packets sent (none of them in the capture), 9 declared
+/// lost and 3 probe timeouts".
+fn said(e: &Episode, l: Logged) -> String {
+    let c = l.counts;
+    if c.sent + c.lost + c.probe_timeouts == 0 {
+        return format!("; the {}'s qlog logged nothing in that time", l.endpoint);
+    }
+    let mut parts = Vec::new();
+    let n = |v: u64, one: &str, many: &str| format!("{v} {}", if v == 1 { one } else { many });
+    // The endpoint was silent in the capture: what it sent meanwhile never reached the tap.
+    let unseen = e.shape == Shape::Silent || e.side != Some(l.side);
+    if c.sent > 0 {
+        let none = if unseen {
+            if c.sent == 1 {
+                " (not in the capture)"
+            } else {
+                " (none of them in the capture)"
+            }
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "{}{none}",
+            n(c.sent, "packet sent", "packets sent")
+        ));
+    }
+    if c.lost > 0 {
+        parts.push(n(c.lost, "packet declared lost", "packets declared lost"));
+    }
+    if c.probe_timeouts > 0 {
+        parts.push(n(c.probe_timeouts, "probe timeout", "probe timeouts"));
+    }
+    let stall = if l.recovering() {
+        ": loss recovery waiting out its timers, not an application pause"
+    } else {
+        ""
+    };
+    format!(
+        ", while the {}'s qlog logged {}{stall}",
+        l.endpoint,
+        parts.join(", ")
+    )
 }

@@ -125,11 +125,12 @@ fn message(
 ) -> String {
     let c = m.counts;
     let mut s = format!(
-        "The {} ({}) retransmitted {} of {} segments ({:.1}%, {} of data resent; {} fast, {} spurious).",
+        "The {} ({}) retransmitted {} of {} segment{} ({:.1}%, {} of data resent; {} fast, {} spurious).",
         f.role(side),
         f.key.end(side),
         thousands(c.real_retransmissions()),
         thousands(m.seq_segments),
+        crate::units::s(m.seq_segments),
         rate * 100.0,
         bytes(m.retransmitted_bytes),
         c.fast_retransmissions,
@@ -145,10 +146,12 @@ fn message(
     let [dups, late] = not_counted;
     if dups + late > 0 {
         s += &format!(
-            " Not counted, though Wireshark flags them: {} capture duplicates, {} frames \
+            " Not counted, though Wireshark flags them: {} capture duplicate{}, {} frame{} \
              captured after frames sent later.",
             thousands(dups),
-            thousands(late)
+            crate::units::s(dups),
+            thousands(late),
+            crate::units::s(late)
         );
     }
     s

@@ -17,6 +17,7 @@ use crate::flow::{Endpoint, Flow, TunnelKey};
 use crate::tcp::evidence::EventClass;
 use crate::tcp::stats::jain_index;
 use crate::tcp::TcpConn;
+use crate::units::plural;
 
 /// A connection is starved below this fraction of the fair share (group bytes / n).
 pub const STARVED_FRACTION: f64 = 0.05;
@@ -243,10 +244,10 @@ impl Demand {
 fn signs(zero_windows: u64, keep_alives: u64) -> String {
     let mut signs = Vec::new();
     if zero_windows > 0 {
-        signs.push(format!("{zero_windows} zero-window advertisements"));
+        signs.push(plural(zero_windows, "zero-window advertisement"));
     }
     if keep_alives > 0 {
-        signs.push(format!("{keep_alives} keep-alives"));
+        signs.push(plural(keep_alives, "keep-alive"));
     }
     if signs.is_empty() {
         String::new()

@@ -53,8 +53,11 @@ impl Detector for Truncation {
             flow: None,
             frames,
             message: format!(
-                "The capture stops early: {t}; {} frames were read before it.",
-                s.frames
+                "The capture stops early: {t}; {} read before it.",
+                match s.frames {
+                    1 => "1 frame was".to_string(),
+                    n => format!("{n} frames were"),
+                }
             ),
             hint: hint.into(),
             wireshark_filter: None,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::backoff::{judged, Conversation, RunShape, Stall, MIN_STALL_NS, STALL_FACTOR};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary};
-use crate::units::duration;
+use crate::units::{duration, plural, s};
 
 #[derive(Default)]
 pub struct UdpStall {
@@ -108,14 +108,15 @@ fn finding(
             .map(|x| x.run.first_frame)
             .collect(),
         message: format!(
-            "In the UDP conversation {} ↔ {}, the {who} sent up to {sends} times without an \
+            "In the UDP conversation {} ↔ {}, the {who} sent up to {} without an \
              answer, waiting longer each time (up to {}), in {} such run{} ({} in all); its \
              packets are usually {} apart.",
             f.client(),
             f.server(),
+            plural(u64::from(sends), "time"),
             duration(secs(longest)),
             stalls.len(),
-            if stalls.len() == 1 { "" } else { "s" },
+            s(stalls.len() as u64),
             duration(secs(total)),
             duration(secs(usual)),
         ),

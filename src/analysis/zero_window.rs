@@ -67,10 +67,10 @@ impl EventReport for ZeroWindow {
                     Severity::Info
                 },
                 message: format!(
-                    "The {} ({}) advertised a zero window {} times, {} in total{}.",
+                    "The {} ({}) advertised a zero window {}, {} in total{}.",
                     f.role(side),
                     f.key.end(side),
-                    m.counts.zero_windows,
+                    crate::units::plural(m.counts.zero_windows, "time"),
                     duration(time),
                     if open {
                         ", and was still at zero when the capture ended"

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::many::Inputs;
 use super::plot::{draw, Graphs, PLOT_TOP};
 use super::select::selection;
-use super::{analyze_many, decode_settings, detector_settings, terminal_width};
+use super::{analyze_many, decode_settings, detector_settings, stdout_color, terminal_width};
 use crate::capture::Input;
 use crate::cli::{AnalyzeArgs, AnalyzeFormat};
 use crate::pipeline::{busiest_where, run_analysis};
@@ -68,6 +68,8 @@ fn write_report(mut out: &mut dyn Write, report: &Report, args: &AnalyzeArgs) ->
             let opts = text::TextOptions {
                 top: args.top,
                 width: terminal_width(),
+                color: stdout_color(),
+                min_severity: args.min_severity.severity(),
             };
             out.write_all(text::render(report, &opts).as_bytes())?;
         }

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::analysis::Settings;
-use crate::cli::{Cli, Command, DecodeArgs, DetectorArgs};
+use crate::cli::{Cli, ColorWhen, Command, DecodeArgs, DetectorArgs};
 use crate::decode::DecodeConfig;
 use crate::gro::GroConfig;
 use crate::policy::Policy;
@@ -28,6 +28,7 @@ use crate::policy::Policy;
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     signals::clean_up_on_interrupt();
+    set_color(cli.color);
     crate::atomic::protect_inputs(inputs(&cli.command));
     crate::atomic::allow_replacing(force(&cli.command));
     match cli.command {
@@ -48,7 +49,7 @@ fn inputs(command: &Command) -> Vec<&Path> {
             a.captures.iter().map(PathBuf::as_path).collect(),
             &a.detectors.qlog,
         ),
-        Command::Plot(a) => (vec![a.input.capture.as_path()], &[]),
+        Command::Plot(a) => (vec![a.input.capture.as_path()], &a.qlog),
         Command::Check(a) => (
             a.captures.iter().map(PathBuf::as_path).collect(),
             &a.detectors.qlog,
@@ -110,14 +111,47 @@ fn detector_settings(settings: &mut Settings, args: &DetectorArgs) -> Result<Pol
     settings.conn_buffer = args.conn_buffer.or(policy.conn_buffer);
     settings.memory_budget = args.memory_budget.or(policy.memory_budget);
     settings.severities = policy.severities.clone();
-    let mut traces = Vec::new();
-    for path in &args.qlog {
-        traces.extend(crate::qlog::read_path(path)?);
-    }
-    settings.qlog = traces.into();
+    settings.qlog = read_qlogs(&args.qlog)?;
     Ok(policy)
 }
 
+/// The traces of every `--qlog` file or directory.
+fn read_qlogs(paths: &[PathBuf]) -> Result<std::sync::Arc<[crate::qlog::QlogTrace]>> {
+    let mut traces = Vec::new();
+    for path in paths {
+        traces.extend(crate::qlog::read_path(path)?);
+    }
+    Ok(traces.into())
+}
+
+/// The width the text report is laid out to: `COLUMNS` when set (as clap and most tools honour
+/// it), else the terminal's when standard output is one. Standard output to a pipe or a file
+/// gets none: lines are not wrapped and every column is kept, as ripgrep and tshark do, so that
+/// `grep`, `less -S` and scripts see whole records.
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c > 0)
+    {
+        return Some(c);
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| w.0)
+}
+
+/// `--color`, set for the whole process: every writer through anstream (the text report, the
+/// explain renderer) follows it; `auto` leaves the choice to anstream (a terminal, `NO_COLOR`,
+/// `CLICOLOR_FORCE`).
+fn set_color(when: ColorWhen) {
+    let choice = match when {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+}
+
+/// Whether standard output gets colour, after `--color` and the environment.
+fn stdout_color() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
 }

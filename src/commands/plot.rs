@@ -28,7 +28,8 @@ pub struct Graphs<'a> {
 }
 
 pub fn run(args: &PlotArgs) -> Result<ExitCode> {
-    let (cfg, settings) = decode_settings(&args.input.decode);
+    let (cfg, mut settings) = decode_settings(&args.input.decode);
+    settings.qlog = super::read_qlogs(&args.qlog)?;
     let input = Input::from_arg(&args.input.capture);
     let sel = selection(&args.select)?;
     let ids = if sel.only_flows() {

@@ -6,6 +6,7 @@ use super::datagrams::{y_axis, Udp};
 use super::dir::{tunnel, x_axis, Canvas};
 use super::rates::{per_second_line, rate_interval, rate_line, sum_bins};
 use super::thin;
+use super::window;
 use crate::flow::Flow;
 use crate::units;
 
@@ -65,7 +66,18 @@ pub fn datagram_rate(f: &Flow, cv: &Canvas) -> Option<Chart> {
         axis
     };
     let y = fit("payload rate", Unit::BitsPerSecond, &mut bits);
-    let y2 = fit("datagram rate", Unit::DatagramsPerSecond, &mut counts);
+    // With an endpoint's qlog, its window takes the right axis (the datagram rates follow the
+    // payload rates and stay in the caption).
+    let (y2, counts) = match window::of_flow(cv, f.id).next() {
+        Some(w) => {
+            let (mut lines, _) = window::series(w, cv);
+            (fit("bytes (qlog)", Unit::Bytes, &mut lines), lines)
+        }
+        None => (
+            fit("datagram rate", Unit::DatagramsPerSecond, &mut counts),
+            counts,
+        ),
+    };
     // Datagrams first, so that the payload lines, drawn over them, stay visible.
     let mut series = counts;
     series.append(&mut bits);

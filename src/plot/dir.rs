@@ -9,7 +9,7 @@ use crate::tcp::TcpConn;
 use super::chart::{Axis, Chart, PlotKind, Unit};
 use super::thin::Grid;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Canvas {
     pub t0_ns: i64,
     /// The analysis interval (`--interval`): the bin width of rate graphs when it suits the span.
@@ -18,6 +18,9 @@ pub struct Canvas {
     pub rows: usize,
     /// `--mtu`: the link MTU the datagram-size graph draws its line at (1500 when not given).
     pub mtu: Option<u32>,
+    /// QUIC endpoints' congestion window and bytes in flight from their qlog (`--qlog`), on
+    /// the capture's clock.
+    pub windows: Vec<super::window::EndpointWindow>,
 }
 
 impl Canvas {

@@ -25,6 +25,7 @@ mod spin_rtt;
 pub mod thin;
 mod throughput;
 mod time_sequence;
+pub mod window;
 
 use std::path::{Path, PathBuf};
 
@@ -94,6 +95,7 @@ pub fn canvas(t0_ns: i64, interval_ns: i64, size: (u32, u32)) -> Canvas {
         cols: size.0.max(1) as usize,
         rows: size.1.max(1) as usize,
         mtu: None,
+        windows: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::timeline::{Mark, Timeline};
 use super::QlogCid;
 
 /// Metric points kept per trace for graphs: beyond this, every other point is dropped and the
@@ -60,6 +61,31 @@ pub(super) enum Name {
         alias = "datagrams_received"
     )]
     DatagramsReceived,
+    #[serde(
+        rename = "recovery:loss_timer_updated",
+        alias = "quic:loss_timer_updated",
+        alias = "loss_timer_updated"
+    )]
+    LossTimerUpdated,
+    #[serde(other)]
+    Other,
+}
+
+/// `loss_timer_updated`'s `event_type` (QUIC events draft §7.4, recovery draft-02 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(super) enum TimerEvent {
+    #[serde(rename = "expired")]
+    Expired,
+    #[serde(other)]
+    Other,
+}
+
+/// `loss_timer_updated`'s `timer_type`: the ACK timer (time-threshold loss, RFC 9002 §6.1.2)
+/// or the probe timeout (§6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(super) enum TimerType {
+    #[serde(rename = "pto")]
+    Pto,
     #[serde(other)]
     Other,
 }
@@ -139,6 +165,10 @@ pub(super) struct Data {
     pub latest_rtt: Option<f64>,
     #[serde(default)]
     pub min_rtt: Option<f64>,
+    #[serde(default)]
+    pub event_type: Option<TimerEvent>,
+    #[serde(default)]
+    pub timer_type: Option<TimerType>,
 }
 
 /// One event: draft-02+ `name`, or draft-01 `category` + `event`.
@@ -221,6 +251,10 @@ pub struct Tally {
     pub max_cwnd: Option<u64>,
     pub max_in_flight: Option<u64>,
     pub points: Vec<MetricPoint>,
+    /// Probe timeouts that expired (`loss_timer_updated` with `event_type: expired`).
+    pub probe_timeouts: u64,
+    /// When packets were sent, declared lost, and probe timers expired.
+    pub timeline: Timeline,
     /// The last record was cut short (the endpoint stopped mid-write) and was left out.
     pub truncated: bool,
     stride: u64,
@@ -273,6 +307,7 @@ impl Tally {
         match e.name.or(e.event).unwrap_or(Name::Other) {
             Name::PacketSent => {
                 self.sent.count(kind);
+                self.timeline.record(t, Mark::Sent);
                 self.first_sent_ms.get_or_insert(t);
                 self.last_sent_ms = max_opt(self.last_sent_ms, t);
             }
@@ -282,11 +317,23 @@ impl Tally {
                 self.last_received_ms = max_opt(self.last_received_ms, t);
             }
             Name::PacketDropped => self.dropped += 1,
-            Name::PacketLost => self.lost += 1,
+            Name::PacketLost => {
+                self.lost += 1;
+                self.timeline.record(t, Mark::Lost);
+            }
+            // Only a timer named `pto`: an untyped one may be the ACK timer, whose expiry
+            // declares packets lost (logged as such) without probing.
+            Name::LossTimerUpdated
+                if data.event_type == Some(TimerEvent::Expired)
+                    && data.timer_type == Some(TimerType::Pto) =>
+            {
+                self.probe_timeouts += 1;
+                self.timeline.record(t, Mark::Pto);
+            }
             Name::DatagramsSent => self.datagrams_sent += data.count.unwrap_or(1),
             Name::DatagramsReceived => self.datagrams_received += data.count.unwrap_or(1),
             Name::MetricsUpdated => self.metrics(t, &data),
-            Name::Other => {}
+            Name::LossTimerUpdated | Name::Other => {}
         }
     }
 
@@ -357,6 +404,7 @@ impl Tally {
         for p in &mut self.points {
             p.t_ms += offset;
         }
+        self.timeline.shift(offset);
     }
 }
 

@@ -13,12 +13,14 @@
 mod event;
 mod json;
 mod seq;
+mod timeline;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use event::{Clock, MetricPoint, Tally, MAX_POINTS};
+pub use timeline::{Counts, Timeline, MAX_MARKS};
 
 /// A qlog file larger than this is refused (a day-long connection's qlog stays far below).
 pub const MAX_FILE: u64 = 4 << 30;

@@ -3,10 +3,14 @@
 
 use std::fmt::Write as _;
 
+use comfy_table::{ColumnConstraint, Width};
 use serde::Serialize;
 
 use super::{Report, Tool, SCHEMA_VERSION};
 use crate::units::thousands;
+
+/// Columns the verdict keeps however narrow the terminal (the path wraps before it).
+const VERDICT_MIN: u16 = 32;
 
 /// How one file came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,10 +128,15 @@ pub fn table(rows: &[[String; 6]], skipped: u64, width: Option<u16>) -> String {
     for r in rows {
         t.add_row(r.to_vec());
     }
+    // Counts are never broken; the verdict keeps room to be read, a long path wraps first.
     for c in 1..5 {
         if let Some(col) = t.column_mut(c) {
+            col.set_constraint(ColumnConstraint::ContentWidth);
             col.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
+    }
+    if let Some(col) = t.column_mut(5) {
+        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(VERDICT_MIN)));
     }
     let mut out = format!("{t}\n");
     let unreadable = rows.iter().filter(|r| r[1] == "-").count();

@@ -19,6 +19,8 @@ pub mod many;
 pub mod quic;
 pub mod select;
 pub mod text;
+mod text_findings;
+mod text_table;
 pub mod time;
 
 use std::collections::BTreeMap;

@@ -123,8 +123,14 @@ fn check_merges(want: &str, send: &Value, recv: &Value, errors: &mut Vec<String>
     let mergeable = n(&s["gro"]["mergeable_pairs"]);
     let unjudged = n(&s["data_frames"]).saturating_sub(1 + n(&s["gro"]["judged_pairs"]));
     let ok = match want {
-        // Nothing merged, and the model agrees that nothing would.
-        "none" => kernel == 0 && mergeable == 0,
+        // Next to nothing merged, and the model agrees: an odd pair the rule let through (two
+        // data packets in a row with the same TTL, when a pure ACK took the alternation's turn)
+        // the kernel may merge, never more than the model calls mergeable, and at most 2% of
+        // the pairs judged.
+        "none" => {
+            let judged = n(&s["gro"]["judged_pairs"]);
+            kernel <= mergeable + unjudged && mergeable * 50 <= judged
+        }
         // GRO off at the receiver: nothing merged whatever the headers allow.
         "gro-off" => kernel == 0 && r["segments_per_frame"].as_f64() == Some(1.0),
         // The kernel merged what the model calls mergeable: never more than that plus the
@@ -295,6 +301,11 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
                 None => errors.push(format!("{file}: no QUIC flow")),
             }
         }
+        // `"unreceived_are_nft_drops": true`: the packets the capture saw arrive and the
+        // endpoint's qlog never received are the ones the receiver's ingress rule dropped.
+        if want["unreceived_are_nft_drops"] == true {
+            unreceived_are_nft_drops(out, file, &json, &mut errors);
+        }
         // A healthy transfer: the verdict says so, whatever notes it carries.
         let verdict = &json["verdict"];
         let fine = matches!(verdict["status"].as_str(), Some("ok" | "info"))
@@ -321,6 +332,37 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
         check_merges(want, s, r, &mut errors);
     }
     errors
+}
+
+/// The join's unreceived packets (captured arriving, never in the endpoint's qlog) against the
+/// `counter packets N` of the receiver's nftables ingress rule (lab.sh writes nft-ingress.txt).
+/// One datagram is one QUIC packet here, save the handshake's coalesced ones, which the qlog
+/// counts apart: a difference of 2 or 2% is allowed.
+fn unreceived_are_nft_drops(out: &Path, file: &str, json: &Value, errors: &mut Vec<String>) {
+    let nft = std::fs::read_to_string(out.join("nft-ingress.txt")).unwrap_or_default();
+    let Some(dropped) = nft
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        errors.push(format!("{file}: no nftables counter in nft-ingress.txt"));
+        return;
+    };
+    let join = json["flows"]
+        .as_array()
+        .and_then(|a| a.iter().find_map(|f| f["quic"]["qlog"].get(0)));
+    let Some(j) = join else {
+        errors.push(format!("{file}: no qlog joined"));
+        return;
+    };
+    let n = |k: &str| j[k].as_u64().unwrap_or(0);
+    let unreceived = n("capture_from_peer").saturating_sub(n("qlog_received"));
+    if unreceived.abs_diff(dropped) > 2.max(dropped / 50) {
+        errors.push(format!(
+            "{file}: {unreceived} packets captured and not received, nftables dropped {dropped}"
+        ));
+    }
 }
 
 #[test]

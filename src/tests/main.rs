@@ -14,6 +14,8 @@
 //! - `lab_matrix`: crafted segments through the running kernel's GRO, pair by pair.
 //! - `plots`: the graphs' data (charts) and their files.
 //! - `check`, `commands`: check, compare, explain, completions and man end to end.
+//! - `text_report`: the text report at several terminal widths, colour, `--min-severity`,
+//!   grouped findings, plurals.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
@@ -36,4 +38,5 @@ mod review;
 mod rtt_agreement;
 mod selection;
 mod tcp_agreement;
+mod text_report;
 mod udp_plots;

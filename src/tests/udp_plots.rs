@@ -298,3 +298,59 @@ fn a_spinning_connection_has_its_spin_rtt_graph_and_others_none() {
         );
     }
 }
+
+/// The datagram-rate graph of flow 1 of a fixture, with the endpoints' qlog files `qlogs`.
+fn rate_with_qlog(name: &str, qlogs: &[&str]) -> Chart {
+    let mut settings = Settings::default();
+    let mut traces = Vec::new();
+    for q in qlogs {
+        traces.extend(
+            offload_doctor::qlog::read_path(&root().join("testdata/fixtures").join(q))
+                .expect("qlog reads"),
+        );
+    }
+    settings.qlog = traces.into();
+    let (charts, _) = offload_doctor::pipeline::plot_charts(
+        &fixture(name),
+        &DecodeConfig::default(),
+        &settings,
+        &[1],
+        &[PlotKind::DatagramRate],
+        crate::plots::SIZE,
+    )
+    .expect("charts");
+    chart(&charts, PlotKind::DatagramRate, None)
+}
+
+#[test]
+fn an_endpoints_qlog_draws_its_window_on_the_datagram_rate_graph() {
+    let c = rate_with_qlog("quic_qlog_silence.pcap", &["quic_qlog_silence.server.qlog"]);
+    let y2 = c.y2.as_ref().expect("a right axis");
+    assert_eq!(y2.label, "bytes (qlog)");
+    let cwnd = series(
+        &c,
+        "server's congestion window (qlog, right axis)",
+        Style::Step,
+    )
+    .expect("the server's congestion window");
+    let in_flight = series(
+        &c,
+        "server's bytes in flight (qlog, right axis)",
+        Style::Step,
+    )
+    .expect("the server's bytes in flight");
+    // The qlog's first metrics come 4 ms after the capture's first frame (the handshake), on
+    // the capture's clock; its window grows by 100 bytes per ACK to 26,620 bytes.
+    let first = cwnd.first().expect("points");
+    assert!((first.x - 0.004).abs() < 1e-6, "{first:?}");
+    assert_eq!(first.y, 14_720.0);
+    assert_eq!(cwnd.iter().map(|p| p.y).fold(0.0, f64::max), 26_620.0);
+    assert!(in_flight.iter().all(|p| p.y == 0.0 || p.y == 4_800.0));
+    // Without the qlog the right axis counts datagrams.
+    let plain = rate_with_qlog("quic_qlog_silence.pcap", &[]);
+    assert_eq!(
+        plain.y2.as_ref().map(|a| a.label.as_str()),
+        Some("datagram rate")
+    );
+    assert!(plain.series.iter().all(|s| !s.name.contains("qlog")));
+}

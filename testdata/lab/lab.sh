@@ -104,6 +104,8 @@ stop_capture() {
   # SIGTERM, not SIGINT: a background job of a script ignores SIGINT. tcpdump flushes on both.
   kill -TERM "${CAPTURES[@]}" 2>/dev/null || true
   wait "${CAPTURES[@]}" 2>/dev/null || true
+  # What the receiver's ingress loss rule dropped (lossy), for the lab test to hold counts to.
+  inb nft list table netdev lab >"$OUT/nft-ingress.txt" 2>/dev/null || rm -f "$OUT/nft-ingress.txt"
 }
 
 # iperf3 for $1 bytes to $2 (the receiver's address) with extra client options.
@@ -173,7 +175,7 @@ lossy() {
 table netdev lab {
   chain ingress {
     type filter hook ingress device "vb" priority 0;
-    meta length > 1000 $1 drop
+    meta length > 1000 $1 counter drop
   }
 }
 NFT
@@ -218,6 +220,32 @@ table inet lab {
 }
 NFT
     quic_download 1000000
+    ;;
+  quic-blackout)
+    # The quic-go story's silence: mid-transfer, the server's own kernel drops everything the
+    # server sends for 1.5 s (an nftables output rule, before the capture's tap). Its probe
+    # timer backs off and its probes never reach the wire: the sender's capture shows both
+    # sides silent, while the server's qlog logs the probes as sent.
+    link off on
+    (
+      # Mid-transfer, whatever the machine's speed: once the sender's capture holds 3 MB.
+      for _ in $(seq 1500); do
+        [ "$(stat -c %s "$OUT/send.pcap" 2>/dev/null || echo 0)" -gt 3000000 ] && break
+        sleep 0.02
+      done
+      ina nft -f - <<NFT
+table inet lab {
+  chain output {
+    type filter hook output priority 0;
+    udp sport 4433 drop
+  }
+}
+NFT
+      sleep 1.5
+      ina nft delete table inet lab
+    ) &
+    quic_download 10000000
+    wait
     ;;
   quic-rebind)
     # The client moves to a new port halfway, keeping its connection IDs (a NAT rebinding):
