@@ -1,5 +1,6 @@
 //! Command-line interface: the clap definition of every subcommand and option.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -246,6 +247,47 @@ pub struct DetectorArgs {
     pub qlog: Vec<PathBuf>,
 }
 
+/// Output formats of `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// Human-readable summary and tables (many captures: one row per capture).
+    Text,
+    /// One JSON document (schema in docs/json-format.md).
+    Json,
+    /// The flow table, one row per flow (RFC 4180; columns in docs/csv-format.md).
+    Csv,
+    /// The flow table, tab-separated.
+    Tsv,
+}
+
+/// Which flows a report covers (docs/selection.md). Every option given must match; --flow,
+/// --host and --port match any of their values. Flow ids stay those of the whole capture.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Flow id, as `analyze` numbers them (repeatable).
+    #[arg(long = "flow", value_name = "ID")]
+    pub flows: Vec<u32>,
+
+    /// Flows with this address at either end, inner or tunnel outer (repeatable).
+    #[arg(long = "host", value_name = "ADDR")]
+    pub hosts: Vec<IpAddr>,
+
+    /// Flows with this port at either end (repeatable).
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+
+    /// Flows active in this window, START..END from the capture's first frame (`2s..10s`,
+    /// `..500ms`, `1.5..`; seconds without a unit). The flows are analysed whole.
+    #[arg(long, value_name = "START..END")]
+    pub time: Option<String>,
+
+    /// A BPF-like expression over flows: `host 10.0.0.1 and port 443`, `server port 53 or
+    /// quic`, `not net 10.0.0.0/8`, `vni 42`, `portrange 8000-8080` (docs/selection.md).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct LiveArgs {
     /// Interface to capture on, as tcpdump names it (`eth0`, `lo`, `any`).
@@ -278,8 +320,8 @@ pub struct LiveArgs {
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Text)]
+    pub format: AnalyzeFormat,
 
     /// Flows shown in the text table (JSON always lists every flow).
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -291,7 +333,7 @@ pub struct AnalyzeArgs {
     pub min_severity: FailOn,
 
     /// Also write the graphs `plot` draws by default (PNG, the 3 busiest flows) into DIR.
-    /// Needs a capture file: the graphs take a second pass over it.
+    /// Needs one capture file: the graphs take a second pass over it.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
 
@@ -306,9 +348,18 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub output: ForceArgs,
 
+    /// Capture files (pcap or pcapng, optionally gzip-compressed; `-` reads standard input) or
+    /// directories, searched recursively for captures by content. More than one capture, or a
+    /// directory, gives one summary row per capture (analysed in parallel).
+    #[arg(value_name = "CAPTURE", required = true)]
+    pub captures: Vec<PathBuf>,
+
     // Flattened groups last: their help headings apply to the options that follow them.
     #[command(flatten)]
-    pub input: CaptureArgs,
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 
     #[command(flatten)]
     pub detectors: DetectorArgs,
@@ -334,8 +385,8 @@ impl FailOn {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Capture files to check (pcap or pcapng, optionally gzip-compressed); `-` reads standard
-    /// input.
+    /// Capture files to check (pcap or pcapng, optionally gzip-compressed; `-` reads standard
+    /// input) or directories, searched recursively for captures by content.
     #[arg(value_name = "CAPTURE", required = true)]
     pub captures: Vec<PathBuf>,
 
@@ -357,6 +408,9 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub output: ForceArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     #[command(flatten)]
     pub detectors: DetectorArgs,
@@ -442,12 +496,8 @@ pub struct PlotArgs {
     #[arg(long, short, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
 
-    /// Flow to plot, by the id `analyze` prints (repeatable). Default: the busiest flows.
-    #[arg(long = "flow", value_name = "ID")]
-    pub flows: Vec<u32>,
-
-    /// Without `--flow`: how many of the busiest flows (by bytes) to plot: TCP flows that
-    /// carried data and UDP flows of at least 20 datagrams.
+    /// Without `--flow`: how many of the busiest (selected) flows, by bytes, to plot: TCP flows
+    /// that carried data and UDP flows of at least 20 datagrams. With `--flow`: the flows given.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub top: u32,
 
@@ -485,7 +535,10 @@ pub struct PlotArgs {
     #[command(flatten)]
     pub output: ForceArgs,
 
-    // Last: its help heading applies to the options that follow it.
+    // Last: their help headings apply to the options that follow them.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
     #[command(flatten)]
     pub input: CaptureArgs,
 }

@@ -9,11 +9,12 @@
 use std::io;
 
 use anyhow::{Context, Result};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::{self, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind};
+use crate::flow::select::Selection;
 use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::PairVerdict;
 use crate::plot::{self, PlotKind};
@@ -35,6 +36,27 @@ pub struct Analysis {
     pub damaged: Option<DamagedInput>,
     /// The flows, with full traces for those the settings asked for (graphs).
     pub flows: FlowTable,
+    /// What share of the capture was analysed: a selection's verdict is judged with it.
+    pub coverage: Coverage,
+}
+
+impl Analysis {
+    /// Narrows the report to the flows `sel` selects (docs/selection.md): their findings and
+    /// those about the whole capture, and the verdict of those. Flow ids do not change.
+    pub fn select(&mut self, sel: &Selection) {
+        if sel.is_empty() {
+            return;
+        }
+        let start = self.report.capture.first_timestamp_ns.unwrap_or(0);
+        let ids: FxHashSet<u32> = self
+            .flows
+            .flows
+            .iter()
+            .filter(|f| sel.matches(f, start))
+            .map(|f| f.id)
+            .collect();
+        report::select::apply(&mut self.report, &ids, &self.coverage, sel.describe());
+    }
 }
 
 /// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
@@ -236,6 +258,7 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         schema_version: report::SCHEMA_VERSION,
         tool: Default::default(),
         capture,
+        selection: None,
         verdict: Verdict::new(&findings, &coverage),
         flows,
         findings,
@@ -245,12 +268,18 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         report,
         damaged,
         flows: pass.flows,
+        coverage,
     }
 }
 
 /// Ids of the `n` flows with the most bytes that have graphs: TCP flows that carried data and
 /// UDP flows of at least [`plot::MIN_UDP_DATAGRAMS`] datagrams.
 pub fn busiest_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
+    busiest_where(flows, n, |_| true)
+}
+
+/// [`busiest_flows`] among the flows `keep` accepts (a selection).
+pub fn busiest_where(flows: &FlowTable, n: usize, keep: impl Fn(&Flow) -> bool) -> Vec<u32> {
     let mut drawn: Vec<_> = flows
         .flows
         .iter()
@@ -258,6 +287,7 @@ pub fn busiest_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
             Some(c) => c.dirs.iter().any(|d| d.data_segments > 0),
             None => f.frames() >= plot::MIN_UDP_DATAGRAMS,
         })
+        .filter(|f| keep(f))
         .collect();
     drawn.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
     drawn.into_iter().take(n).map(|f| f.id).collect()

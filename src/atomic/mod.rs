@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-pub use existing::{CaptureFormat, Found, OutputKind};
+pub use existing::{sniff, CaptureFormat, Found, OutputKind};
 pub use staged::{create, Staged};
 
 /// The temporary files being written now, for [`cleanup`].

@@ -1,5 +1,6 @@
-//! `analyze CAPTURE`: one pass, then the report as text or JSON (and `--plots`). The first
-//! Ctrl-C ends the reading and the report of what was read is printed, marked interrupted.
+//! `analyze CAPTURE`: one pass, then the report as text, JSON or the flow table as CSV/TSV
+//! (and `--plots`, `--write-evidence`). Many captures or a directory: `analyze_many.rs`. The
+//! first Ctrl-C ends the reading and the report of what was read is printed, marked interrupted.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -7,24 +8,30 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::evidence;
+use super::many::Inputs;
 use super::plot::{draw, Graphs, PLOT_TOP};
+use super::select::selection;
 use super::signals::{self, Stopped};
-use super::{decode_settings, detector_settings, stdout_color, terminal_width};
+use super::{analyze_many, decode_settings, detector_settings, stdout_color, terminal_width};
 use crate::analysis::Severity;
 use crate::capture::Input;
-use crate::cli::{AnalyzeArgs, OutputFormat};
-use crate::pipeline::{busiest_flows, run_analysis, Analysis};
+use crate::cli::{AnalyzeArgs, AnalyzeFormat, OutputFormat};
+use crate::pipeline::{busiest_where, run_analysis, Analysis};
 use crate::plot::{self, Format, PlotKind};
+use crate::report::csv::{self, Separator};
 use crate::report::error::ErrorReport;
 use crate::report::{json, text, Report};
 use crate::units::thousands;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let result = analyze(args);
-    if let (Err(e), OutputFormat::Json) = (&result, args.format) {
+    if let (Err(e), AnalyzeFormat::Json) = (&result, args.format) {
         // stdout carries one JSON document even when there is no report, as `check` does; the
         // message also goes to stderr (main.rs).
-        let name = Input::from_arg(&args.input.capture).display_name();
+        let name = match args.captures.as_slice() {
+            [one] => Input::from_arg(one).display_name(),
+            _ => "the captures".to_string(),
+        };
         let doc = ErrorReport::new(name.clone(), super::unreadable_message(e, &name));
         let _ = json::write(&mut io::stdout().lock(), &doc);
     }
@@ -32,32 +39,53 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 }
 
 fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.input.decode);
-    let input = Input::from_arg(&args.input.capture);
+    let (cfg, mut settings) = decode_settings(&args.decode);
     detector_settings(&mut settings, &args.detectors)?;
+    let sel = selection(&args.select)?;
+    let inputs = Inputs::expand(&args.captures)?;
+    let input = match inputs.inputs.first() {
+        Some(i) if inputs.is_single() => i,
+        _ => return analyze_many::run(args, &inputs, &cfg, &settings, &sel),
+    };
     if args.plots.is_some() && matches!(input, Input::Stdin) {
         anyhow::bail!("--plots needs a capture file: the graphs take a second pass over it");
     }
     if let Some(dir) = &args.write_evidence {
-        evidence::check(dir, &input)?;
+        evidence::check(dir, input)?;
     }
     signals::stop_reading_on_signal(true);
-    let analysis = run_analysis(&input, &cfg, &settings);
+    let analysis = run_analysis(input, &cfg, &settings);
     signals::stop_reading_on_signal(false);
-    let analysis = analysis?;
+    let mut analysis = analysis?;
+    analysis.select(&sel);
     let stopped = stopped(&analysis.report);
     let min_severity = args.min_severity.severity();
-    write_report(
-        args.format,
-        args.top,
-        min_severity,
-        &analysis.report,
-        stopped,
-    )?;
+    match args.format {
+        AnalyzeFormat::Json => write_report(
+            OutputFormat::Json,
+            args.top,
+            min_severity,
+            &analysis.report,
+            stopped,
+        )?,
+        AnalyzeFormat::Text => write_report(
+            OutputFormat::Text,
+            args.top,
+            min_severity,
+            &analysis.report,
+            stopped,
+        )?,
+        AnalyzeFormat::Csv | AnalyzeFormat::Tsv => {
+            let mut out = io::stdout().lock();
+            csv::write(&mut out, &[&analysis.report], separator(args.format))?;
+            out.flush()?;
+        }
+    }
     match (&args.plots, stopped) {
         (Some(_), Some(_)) => eprintln!("offload-doctor: interrupted: no graphs drawn"),
         (Some(dir), None) => {
-            let ids = busiest_flows(&analysis.flows, PLOT_TOP);
+            let selected = |id| analysis.report.flows.iter().any(|f| f.id == id);
+            let ids = busiest_where(&analysis.flows, PLOT_TOP, |f| selected(f.id));
             let graphs = Graphs {
                 out: dir,
                 kinds: &PlotKind::ALL,
@@ -66,7 +94,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
                 opts: plot::Options::default(),
             };
             // The report above already told of any damage.
-            let (written, _) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+            let (written, _) = draw(input, &cfg, &settings, &ids, &graphs)?;
             eprintln!(
                 "offload-doctor: wrote {} graphs into {}",
                 written.len(),
@@ -77,10 +105,18 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     }
     match (&args.write_evidence, stopped) {
         (Some(_), Some(_)) => eprintln!("offload-doctor: interrupted: no evidence written"),
-        (Some(dir), None) => evidence::write(dir, &input, &analysis.report)?,
+        (Some(dir), None) => evidence::write(dir, input, &analysis.report)?,
         (None, _) => {}
     }
     Ok(exit_code(&analysis, stopped))
+}
+
+/// The separator of the flow-table formats.
+pub fn separator(f: AnalyzeFormat) -> Separator {
+    match f {
+        AnalyzeFormat::Tsv => Separator::Tab,
+        _ => Separator::Comma,
+    }
 }
 
 /// The signal that cut the reading short, when one did (a signal that came after the last

@@ -1,17 +1,21 @@
 //! `check CAPTURE...`: the CI gate. Every capture is analysed and judged against a fail-on
-//! severity; lines as they are read, or one JSON document, and optionally a JUnit file.
+//! severity, in parallel (one capture per core) and in argument order: lines as they are done,
+//! or one JSON document, and optionally a JUnit file.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::many::{error_causes, in_order, workers, Inputs};
+use super::select::selection;
 use super::{decode_settings, detector_settings};
 use crate::analysis::{self, Settings, Severity};
 use crate::atomic::{self, Found, OutputKind, Refusal};
 use crate::capture::Input;
 use crate::cli::{CheckArgs, FailOn, OutputFormat};
 use crate::decode::DecodeConfig;
+use crate::flow::select::Selection;
 use crate::pipeline::run_analysis;
 use crate::report::check::{text, CaptureCheck, CheckRun};
 use crate::report::{json, junit};
@@ -24,30 +28,32 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         .map(FailOn::severity)
         .or(policy.fail_on)
         .unwrap_or(Severity::Error);
-    if args
-        .captures
-        .iter()
-        .filter(|p| p.as_os_str() == "-")
-        .count()
-        > 1
-    {
-        anyhow::bail!("standard input (`-`) can be checked once per run");
-    }
     refuse_junit_path(args)?;
+    let sel = selection(&args.select)?;
+    let inputs = Inputs::expand(&args.captures)?;
+    if inputs.skipped > 0 {
+        eprintln!(
+            "offload-doctor: {} other files in the directories skipped (not pcap, pcapng or gzip)",
+            inputs.skipped
+        );
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let mut captures = Vec::with_capacity(args.captures.len());
+    let mut captures = Vec::with_capacity(inputs.inputs.len());
     // `--junit -`: the XML is what stdout carries.
     let junit_to_stdout = args.junit.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    for path in &args.captures {
-        let checked = check_one(&Input::from_arg(path), &cfg, &settings, fail_on);
+    let work = |input: &Input| check_one(input, &cfg, &settings, &sel, fail_on);
+    let jobs = workers(inputs.inputs.len());
+    in_order(&inputs.inputs, jobs, work, |checked| {
         if args.format == OutputFormat::Text && !junit_to_stdout {
-            // Line by line as the captures are read: a long CI job shows progress.
+            // Line by line as the captures are done, in argument order: a long CI job shows
+            // progress.
             out.write_all(text::line(&checked, fail_on).as_bytes())?;
             out.flush()?;
         }
         captures.push(checked);
-    }
+        Ok(())
+    })?;
     let policy_path = args
         .detectors
         .policy
@@ -106,16 +112,17 @@ fn check_one(
     input: &Input,
     cfg: &DecodeConfig,
     settings: &Settings,
+    sel: &Selection,
     fail_on: Severity,
 ) -> CaptureCheck {
     match run_analysis(input, cfg, settings) {
-        Ok(a) => CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on),
-        // `run_analysis` puts the file name on top of the cause; the result carries the name
-        // already, so keep the causes below it.
-        Err(e) => {
-            let name = input.display_name();
-            let msg = super::unreadable_message(&e, &name);
-            CaptureCheck::unreadable(name, msg)
+        Ok(mut a) => {
+            a.select(sel);
+            CaptureCheck::new(a.report, a.damaged.map(|d| d.what), fail_on)
         }
+        Err(e) => CaptureCheck::unreadable(
+            input.display_name(),
+            error_causes(&e, &input.display_name()),
+        ),
     }
 }

@@ -3,6 +3,7 @@
 //! exit code (or error) to the process's.
 
 mod analyze;
+mod analyze_many;
 mod check;
 mod compare;
 mod completions;
@@ -10,7 +11,9 @@ mod evidence;
 mod explain;
 mod live;
 mod man;
+mod many;
 mod plot;
+mod select;
 mod signals;
 
 use std::path::{Path, PathBuf};
@@ -45,7 +48,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// The captures a command reads: no output may be written over them.
 fn inputs(command: &Command) -> Vec<&Path> {
     let (mut paths, logs): (Vec<&Path>, &[PathBuf]) = match command {
-        Command::Analyze(a) => (vec![a.input.capture.as_path()], &a.detectors.qlog),
+        Command::Analyze(a) => (
+            a.captures.iter().map(PathBuf::as_path).collect(),
+            &a.detectors.qlog,
+        ),
         Command::Plot(a) => (vec![a.input.capture.as_path()], &a.qlog),
         Command::Live(a) => (Vec::new(), &a.detectors.qlog),
         Command::Check(a) => (

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::decode_settings;
+use super::select::selection;
 use crate::analysis::Settings;
 use crate::capture::Input;
 use crate::cli::PlotArgs;
 use crate::decode::DecodeConfig;
-use crate::pipeline::{busiest_flows, plot_charts, run_analysis, DamagedInput};
+use crate::flow::select::Selection;
+use crate::pipeline::{busiest_where, plot_charts, run_analysis, DamagedInput};
 use crate::plot::{self, Format, PlotKind};
 
 /// Flows `analyze --plots` draws.
@@ -30,17 +32,18 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.input.decode);
     settings.qlog = super::read_qlogs(&args.qlog)?;
     let input = Input::from_arg(&args.input.capture);
-    let ids = if args.flows.is_empty() {
+    let sel = selection(&args.select)?;
+    let ids = if sel.only_flows() {
+        // Only --flow: one pass, and an unknown id is named.
+        sel.flows.clone()
+    } else {
         if matches!(input, Input::Stdin) {
             anyhow::bail!(
-                "plotting the busiest flows of standard input needs two passes: give a capture \
-                 file, or pick flows with --flow ID"
+                "plotting the busiest or selected flows of standard input needs two passes: \
+                 give a capture file, or pick flows with --flow ID alone"
             );
         }
-        let first = run_analysis(&input, &cfg, &settings)?;
-        busiest_flows(&first.flows, args.top as usize)
-    } else {
-        args.flows.clone()
+        chosen(&input, &cfg, &settings, &sel, args.top as usize)?
     };
     let kinds = if args.kinds.is_empty() {
         PlotKind::ALL.to_vec()
@@ -76,6 +79,33 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flows a first pass selects: every `--flow` that matches the other options, else the
+/// busiest `top` of the selected flows.
+fn chosen(
+    input: &Input,
+    cfg: &DecodeConfig,
+    settings: &Settings,
+    sel: &Selection,
+    top: usize,
+) -> Result<Vec<u32>> {
+    let first = run_analysis(input, cfg, settings)?;
+    let start = first.report.capture.first_timestamp_ns.unwrap_or(0);
+    let n = if sel.flows.is_empty() {
+        top
+    } else {
+        sel.flows.len()
+    };
+    let ids = busiest_where(&first.flows, n, |f| sel.matches(f, start));
+    if ids.is_empty() && !sel.is_empty() {
+        anyhow::bail!(
+            "{}: no flow with graphs matches {}",
+            input.display_name(),
+            sel.describe()
+        );
+    }
+    Ok(ids)
 }
 
 /// The pass that keeps the full traces of flows `ids`, then their graphs, written into `g.out`.

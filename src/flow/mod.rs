@@ -14,6 +14,7 @@ pub mod capture_point;
 pub mod icmp;
 pub mod key;
 pub mod quic_paths;
+pub mod select;
 pub mod side;
 mod table;
 pub mod udp_trace;

@@ -10,13 +10,16 @@
 pub mod capture;
 pub mod check;
 pub mod compare;
+pub mod csv;
 pub mod error;
 pub mod evidence;
 pub mod flow;
 pub mod icmp;
 pub mod json;
 pub mod junit;
+pub mod many;
 pub mod quic;
+pub mod select;
 pub mod text;
 mod text_findings;
 mod text_table;
@@ -40,6 +43,9 @@ pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
     pub capture: CaptureReport,
+    /// The flows this report covers when a selection was given (absent: every flow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<select::SelectionReport>,
     pub flows: Vec<FlowReport>,
     /// Most severe first; among equals, the most important detector first.
     pub findings: Vec<Finding>,

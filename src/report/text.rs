@@ -124,6 +124,15 @@ fn summary(out: &mut String, r: &Report, width: Option<u16>) {
             }
         ),
     );
+    if let Some(s) = &r.selection {
+        line(
+            "selected",
+            format!(
+                "{} of {} flows: {}",
+                s.flows_selected, s.flows_total, s.options
+            ),
+        );
+    }
     if let Some(t) = &c.truncation {
         line(
             "truncated",
