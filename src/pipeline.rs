@@ -279,16 +279,25 @@ pub fn busiest_flows(flows: &FlowTable, n: usize) -> Vec<u32> {
 }
 
 /// [`busiest_flows`] among the flows `keep` accepts (a selection).
+/// UDP flows shorter than [`plot::MIN_UDP_DATAGRAMS`] are drawn only when nothing else is, and
+/// from [`plot::FEW_UDP_DATAGRAMS`] on: a capture of short QUIC handshakes still gets its graphs,
+/// a DNS question and its answer never.
 pub fn busiest_where(flows: &FlowTable, n: usize, keep: impl Fn(&Flow) -> bool) -> Vec<u32> {
-    let mut drawn: Vec<_> = flows
-        .flows
-        .iter()
-        .filter(|f| match &f.tcp {
-            Some(c) => c.dirs.iter().any(|d| d.data_segments > 0),
-            None => f.frames() >= plot::MIN_UDP_DATAGRAMS,
-        })
-        .filter(|f| keep(f))
-        .collect();
+    let drawable = |min_udp: u64| -> Vec<&Flow> {
+        flows
+            .flows
+            .iter()
+            .filter(|f| match &f.tcp {
+                Some(c) => c.dirs.iter().any(|d| d.data_segments > 0),
+                None => f.frames() >= min_udp,
+            })
+            .filter(|f| keep(f))
+            .collect()
+    };
+    let mut drawn = drawable(plot::MIN_UDP_DATAGRAMS);
+    if drawn.is_empty() {
+        drawn = drawable(plot::FEW_UDP_DATAGRAMS);
+    }
     drawn.sort_by_key(|f| (std::cmp::Reverse(f.bytes()), f.id));
     drawn.into_iter().take(n).map(|f| f.id).collect()
 }

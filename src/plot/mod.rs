@@ -18,6 +18,7 @@ mod inflight;
 mod ip_id;
 pub mod overlay;
 mod rates;
+mod reach;
 pub mod render;
 mod rtt;
 mod segment_size;
@@ -42,6 +43,9 @@ pub const DEFAULT_SIZE: (u32, u32) = (1600, 900);
 /// lookup's two datagrams make no rate graph worth a file (a flow named with `--flow` is drawn
 /// whatever its count).
 pub const MIN_UDP_DATAGRAMS: u64 = 20;
+/// When no flow of a capture reaches [`MIN_UDP_DATAGRAMS`], UDP flows of at least this many
+/// are drawn instead (a QUIC handshake has four or more; a DNS lookup two).
+pub const FEW_UDP_DATAGRAMS: u64 = 4;
 
 /// The graphs of `kinds` for `flows` (in that order), then the comparison of the flows. Time
 /// counts from each flow's first frame (from the earliest of them on the comparison), not from

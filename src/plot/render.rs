@@ -194,6 +194,7 @@ fn err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> String
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
+    let chart = &super::reach::within_reach(chart);
     root.fill(&WHITE).map_err(err)?;
     let (w, h) = root.dim_in_pixel();
     // Type sizes follow the picture so a 4K graph and a thumbnail both read well.

@@ -254,3 +254,27 @@ proptest! {
         analyse(b);
     }
 }
+
+/// Found by `graphs_of_mutated_fixtures_never_panic`: one byte of a QUIC fixture's timestamp
+/// changed puts a datagram millions of axis spans away, which plotters' pixel mapping overflowed
+/// on (`plot::reach` keeps coordinates within reach).
+#[test]
+fn a_point_millions_of_spans_away_is_drawn() {
+    let mut bytes = fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/fixtures/quic_rebinding_one_connection.pcap"),
+    )
+    .expect("fixture");
+    bytes[10222] = 166;
+    let mut settings = Settings::default();
+    settings.flows.full_trace = FullTrace::All;
+    let a = analyze_bytes(bytes, &DecodeConfig::default(), &settings).expect("analysed");
+    let flows: Vec<_> = a.flows.flows.iter().collect();
+    let size = (400, 300);
+    let t0 = a.report.capture.first_timestamp_ns.unwrap_or(0);
+    let charts = plot::charts(&flows, &PlotKind::ALL, &plot::canvas(t0, 100_000_000, size));
+    assert!(!charts.is_empty());
+    for c in charts {
+        assert!(render::svg(&c, size).is_ok(), "{}", c.title);
+    }
+}
