@@ -23,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let opts = text::TextOptions {
         top: usize::from(width % 8),
         width: Some(u16::from(width) * 2),
+        color: width & 1 == 1,
+        min_severity: [Severity::Info, Severity::Warning, Severity::Error][usize::from(width % 3)],
     };
     let _ = text::render(&a.report, &opts);
     let mut out = Vec::new();
