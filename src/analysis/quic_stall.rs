@@ -184,6 +184,15 @@ impl Episode {
         self.to_ns.saturating_sub(self.from_ns)
     }
 
+    /// The longest time with nothing on the wire in it: between two sends, or from the last
+    /// send to the answer (a run that was mostly a silence of both).
+    fn widest_gap(&self) -> i64 {
+        let tail = self
+            .run
+            .map_or(0, |r| r.run.last_ns.saturating_sub(r.run.last_send_ns));
+        self.longest_gap.max(tail)
+    }
+
     fn overlaps(&self, o: &Episode) -> bool {
         self.from_ns < o.to_ns && o.from_ns < self.to_ns
     }
@@ -309,7 +318,7 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
         .run
         .map(|r| r.run.send_gaps().iter().map(|&g| secs(g)).collect())
         .unwrap_or_default();
-    let shortest_longest = episodes.iter().map(|e| e.longest_gap).min().unwrap_or(0);
+    let shortest_longest = episodes.iter().map(Episode::widest_gap).min().unwrap_or(0);
     Finding {
         id: QuicStall::ID,
         severity: severity(episodes, limit),
