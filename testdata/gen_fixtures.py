@@ -2334,7 +2334,8 @@ def quic_qlog_fixtures():
             "capture_point": "endpoint", "vantage": "server", "covered_sent": True}},
         "flows": [{"protocol": "udp", "quic": {"qlog": [{
             "qlog_sent": 122, "capture_sent": 32, "capture_from_peer": 18, "qlog_received": 18,
-            "capture_point": "endpoint", "max_cwnd": 26620, "min_rtt_ms": 4.0}]}}]})
+            "capture_point": "endpoint", "max_cwnd": 26620, "min_rtt_ms": 4.0,
+            "max_latest_rtt_ms": 5.0}]}}]})
 
     # Close case: the client's qlog (quic-go's JSON-SEQ, relative times) agrees with the capture.
     q = QlogRecorder("client")

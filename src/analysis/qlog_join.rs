@@ -73,7 +73,10 @@ pub struct QlogJoin {
     pub covered_sent: bool,
     pub covered_received: bool,
     pub min_rtt_ms: Option<f64>,
+    /// The last smoothed RTT logged, and the largest latest RTT sample (round trips of seconds
+    /// in the quic-go story).
     pub smoothed_rtt_ms: Option<f64>,
+    pub max_latest_rtt_ms: Option<f64>,
     pub max_cwnd: Option<u64>,
     pub max_bytes_in_flight: Option<u64>,
     /// The qlog's last record was cut short.
@@ -237,6 +240,7 @@ fn join(f: &Flow, q: &QuicConn, t: &QlogTrace, capture_end_ns: i64) -> QlogJoin 
         covered_received,
         min_rtt_ms: y.min_rtt_ms,
         smoothed_rtt_ms: y.smoothed_rtt_ms,
+        max_latest_rtt_ms: y.max_latest_rtt_ms,
         max_cwnd: y.max_cwnd,
         max_bytes_in_flight: y.max_in_flight,
         truncated: y.truncated,
