@@ -101,7 +101,7 @@ impl Detector for HighInflight {
         }
         let mut per_conn: Vec<(u32, u64)> = tcp_flows(s.flows)
             .map(|(f, c)| {
-                let peak = c.dirs.iter().map(|d| u64::from(d.inflight_peak)).max();
+                let peak = c.dirs().iter().map(|d| u64::from(d.inflight_peak)).max();
                 (f.id, peak.unwrap_or(0))
             })
             .filter(|&(_, p)| p > 0)

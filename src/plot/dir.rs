@@ -88,7 +88,7 @@ impl<'a> Dir<'a> {
             f,
             conn,
             side,
-            trace: &conn.traces[side],
+            trace: &conn.traces()[side],
         })
     }
 
