@@ -112,6 +112,17 @@ impl Trace {
         self.segments.items()
     }
 
+    /// Segments recorded, kept or not: fewer are kept once a list reaches its cap.
+    pub fn segments_seen(&self) -> u64 {
+        self.segments.seen()
+    }
+
+    /// Whether some segments were dropped to stay within the cap (the kept ones are a sample
+    /// spread over the flow, with every flagged segment).
+    pub fn thinned(&self) -> bool {
+        self.segments.seen() > self.segments.items().len() as u64
+    }
+
     pub fn acks(&self) -> &[AckPoint] {
         self.acks.items()
     }
@@ -252,6 +263,7 @@ mod tests {
         // Three lists of up to FULL_POINTS each, whatever the flow's length.
         assert!(f.points() <= 3 * FULL_POINTS, "{}", f.points());
         assert!(f.segments().len() <= FULL_POINTS);
+        assert!(f.thinned() && f.segments_seen() == n as u64);
         let resent = f.segments().iter().filter(|p| !p.events.is_empty());
         assert_eq!(resent.count() as i64, n / 100_000);
         assert!(f.segments().windows(2).all(|w| w[0].t_ns < w[1].t_ns));
