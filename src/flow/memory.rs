@@ -51,6 +51,14 @@ const QUIC_HEAP: usize = 4096;
 /// Ranges of evicted ids listed in the report; beyond them only the count.
 pub const MAX_RANGES: usize = 64;
 
+/// Whether a flow's estimate is refreshed at its `frames`-th frame: at each of its first 8
+/// (when its heavy parts are created: TCP state after the SYN, the GRO model at the first data
+/// segment), then every 64th (its sample lists grow slowly toward their caps), so the estimate
+/// costs nothing on most frames and lags a flow's growth by at most 63 frames.
+pub fn recount_due(frames: u64) -> bool {
+    frames <= 8 || frames.is_multiple_of(64)
+}
+
 /// The estimated bytes `f` holds.
 pub fn flow_bytes(f: &Flow) -> u64 {
     let mut n = size_of::<Flow>() + INDEX_ENTRY + REPORT_BYTES;

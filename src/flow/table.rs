@@ -236,9 +236,11 @@ impl FlowTable {
             );
         }
         let flow = &mut self.flows[pos];
-        let counted = memory::flow_bytes(flow);
-        self.budget.recount(u64::from(flow.counted_bytes), counted);
-        flow.counted_bytes = u32::try_from(counted).unwrap_or(u32::MAX);
+        if memory::recount_due(flow.frames()) {
+            let counted = memory::flow_bytes(flow);
+            self.budget.recount(u64::from(flow.counted_bytes), counted);
+            flow.counted_bytes = u32::try_from(counted).unwrap_or(u32::MAX);
+        }
         Some(FlowRef {
             index,
             side,

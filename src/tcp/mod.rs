@@ -182,16 +182,24 @@ impl TcpConn {
     }
 
     /// The heavy state, created (and the pending SYN replayed into it) on first use.
+    #[inline]
     fn data_mut(&mut self) -> &mut TcpData {
         if self.data.is_none() {
-            self.data = Some(Box::new(TcpData::new(self.full_trace)));
-            if let Some(p) = self.pending_syn.take() {
-                self.replay(&p);
-            }
+            self.create_data();
         }
         match self.data.as_deref_mut() {
             Some(d) => d,
             None => unreachable!("created above"),
+        }
+    }
+
+    /// Once per connection: off the per-segment path.
+    #[cold]
+    #[inline(never)]
+    fn create_data(&mut self) {
+        self.data = Some(Box::new(TcpData::new(self.full_trace)));
+        if let Some(p) = self.pending_syn.take() {
+            self.replay(&p);
         }
     }
 
