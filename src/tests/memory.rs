@@ -226,3 +226,23 @@ fn within_the_budget_nothing_is_evicted() {
     let b = analyse(&many_connections(), &budget(0));
     assert_eq!(b.report.flows.len(), 301);
 }
+
+/// An evicted connection's bytes in flight leave `high-inflight`'s concurrent sum: 300
+/// connections that each leave 1000 bytes unacknowledged and go quiet.
+#[test]
+fn an_evicted_connection_leaves_the_concurrent_in_flight_sum() {
+    let packets: Vec<_> = (0..300u16)
+        .flat_map(|i| connection(i).into_iter().take(5))
+        .collect();
+    let run = |max_memory: u64| {
+        let mut s = budget(max_memory);
+        s.inflight_budget = 100_000;
+        let a = analyse(&packets, &s);
+        let fired = a.report.findings.iter().any(|f| f.id == "high-inflight");
+        (a.flows.evicted.flows, fired)
+    };
+    // Kept, they add up to 300 kB in flight at once.
+    assert_eq!(run(0), (0, true));
+    let (evicted, fired) = run(200_000);
+    assert!(evicted > 200 && !fired, "{evicted} evicted, fired: {fired}");
+}
