@@ -193,6 +193,12 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration_ns)]
     pub interval: i64,
 
+    /// Memory the flows may hold, e.g. `256M`, `1G` (an estimate per flow, not the allocator's
+    /// count). Beyond it the least recently active flows are evicted and the report says which
+    /// (finding `flows-evicted`); `0` is no bound.
+    #[arg(long, value_name = "BYTES", default_value = "256M", value_parser = parse_size)]
+    pub max_memory: u64,
+
     /// MTU of the link the capture was taken on, in bytes. Frames larger than the path MTU are
     /// coalesced (GRO/LRO) or not yet segmented (TSO/GSO). Default: per TCP flow from the
     /// receiver's MSS in the handshake, else 1500; tunnelled flows lose the encapsulation.

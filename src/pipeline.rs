@@ -175,6 +175,13 @@ impl Pass {
             r.detector.on_frame(&ctx);
         }
         self.totals.count(frame);
+        // Memory bounded by design: past `--max-memory` the least recently active flows go.
+        let gone = self.flows.evict_over_budget();
+        if !gone.is_empty() {
+            for r in self.detectors.iter_mut() {
+                r.detector.evicted(&gone);
+            }
+        }
         flow
     }
 }
@@ -248,7 +255,10 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         .filter(|r| {
             unlogged(r)
                 || r.quic_connection
-                    .and_then(|id| flows.get((id as usize).saturating_sub(1)))
+                    .and_then(|id| {
+                        let i = flows.binary_search_by_key(&id, |r| r.id).ok()?;
+                        flows.get(i)
+                    })
                     .is_some_and(unlogged)
         })
         .map(|r| r.frames)
@@ -288,7 +298,7 @@ pub fn busiest_where(flows: &FlowTable, n: usize, keep: impl Fn(&Flow) -> bool) 
             .flows
             .iter()
             .filter(|f| match &f.tcp {
-                Some(c) => c.dirs.iter().any(|d| d.data_segments > 0),
+                Some(c) => c.dirs().iter().any(|d| d.data_segments > 0),
                 None => f.frames() >= min_udp,
             })
             .filter(|f| keep(f))

@@ -7,17 +7,48 @@
 With FLOWS=1 (the plot benchmark: one flow with a million segments) the flow is plain TCP (so that
 tcptrace sees it too), and every 100,000th frame is a retransmission of a segment sent 20 segments
 earlier, so thinning can be checked to keep them.
+
+    python3 testdata/gen_bench.py OUT.pcap FLOWS scan
+
+writes a port scan instead: FLOWS SYN-only flows, each its own 5-tuple (source 10.x.y.z, port
+1024 + i % 60000, to 192.0.2.1:80) and none answered, for the memory bound of flows that carry
+nothing (docs: README "Speed and memory").
 """
 
 import struct
 import sys
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from gen_fixtures import ACK, PSH, eth, ipv4, tcp, udp, vxlan  # noqa: E402
+from gen_fixtures import ACK, PSH, csum, eth, ipv4, tcp, udp, vxlan  # noqa: E402
+
+
+MSS_OPT = bytes.fromhex("020405b4")
+
+
+def scan(out, n):
+    """N SYNs, each opening its own flow; IP addresses and checksum patched into one template."""
+    syn = ipv4("10.0.0.0", "192.0.2.1", 6, tcp(1024, 80, 1000, 0, 0x02, options=MSS_OPT))
+    frame = bytearray(eth(syn))
+    ip_at, tcp_at = 14, 34
+    with open(out, "wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        t = 1_700_000_000_000_000
+        for i in range(n):
+            struct.pack_into("!I", frame, ip_at + 12, (10 << 24) | (i // 60000 + 1))
+            struct.pack_into("!H", frame, ip_at + 10, 0)
+            struct.pack_into("!H", frame, ip_at + 10, csum(bytes(frame[ip_at:ip_at + 20])))
+            struct.pack_into("!HI", frame, tcp_at, 1024 + i % 60000, 1000 + i)
+            t += 3
+            sec, usec = divmod(t, 1_000_000)
+            fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            fh.write(frame)
 
 
 def main():
     out, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    if len(sys.argv) > 3 and sys.argv[3] == "scan":
+        scan(out, n)
+        return
     flows = int(sys.argv[3]) if len(sys.argv) > 3 else 64
     seg = 1448
     # Per flow: a data template and an ACK template; sequence numbers are patched in place.

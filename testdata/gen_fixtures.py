@@ -3024,6 +3024,22 @@ def demo_pair():
     }, findings=["gro-blocked-ip-id", "no-coalescing"],
         severity={"gro-blocked-ip-id": "error", "no-coalescing": "warning"}))
 
+def memory_fixtures():
+    """flows-evicted: 40 short connections one after another (2 data segments each, 100 ms per
+    frame). Under a 64 KiB --max-memory (a connection with data is estimated at about 10 kB) the
+    least recently active are evicted and the report says so; at the default budget, nothing."""
+    recs = []
+    for i in range(40):
+        pk, _ = tcp_conversation("10.7.0.1", "10.7.0.2", cport=41000 + i, data_segments=2)
+        recs += [(eth(p), None) for p in pk]
+    data = pcap(recs)
+    fixture("flows_evicted.pcap", data, {
+        "args": ["--max-memory", "64K"], "findings": ["flows-evicted"],
+        "finding_severity": {"flows-evicted": "info"},
+        "finding_details": {"flows-evicted": {"returned": 0, "max_memory": 65536}}})
+    fixture("flows_evicted_within_budget.pcap", data, {"flows_count": 40, "findings": []})
+
+
 def main():
     tcp_eth_pcap_variants()
     link_type_fixtures()
@@ -3037,6 +3053,7 @@ def main():
     offload_fixtures()
     demo_fixtures()
     demo_pair()
+    memory_fixtures()
     check = "--check" in sys.argv
     bad = []
     if not check:

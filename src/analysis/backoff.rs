@@ -293,7 +293,7 @@ pub fn judged<'a>(
     let mut out: Vec<_> = convs
         .iter()
         .filter_map(|(&i, c)| {
-            let f = flows.get(i).filter(|f| keep(f) && c.two_way())?;
+            let f = crate::flow::at(flows, i).filter(|f| keep(f) && c.two_way())?;
             Some((f, c, c.median_gap_ns()?))
         })
         .collect();

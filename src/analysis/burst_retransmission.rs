@@ -116,8 +116,6 @@ fn overlap(a: SeqNum, b: SeqNum, l: SeqNum, r: SeqNum) -> u32 {
 
 #[derive(Debug, Default)]
 struct Dir {
-    /// MSS announced by this side's SYN (its peer's segment size).
-    mss: Option<u16>,
     /// Largest payload of a frame no larger than 1500 bytes of IP: a wire segment.
     max_wire_payload: u32,
     /// The highest sequence number this side sent so far: only bytes below it were resent.
@@ -132,8 +130,9 @@ struct Dir {
 
 #[derive(Default)]
 pub struct BurstRetransmission {
-    /// Per flow index, per side.
-    dirs: Vec<PerSide<Dir>>,
+    /// Per flow index, per side; boxed at the flow's first data segment (a scan's flows carry
+    /// none and cost a pointer here).
+    dirs: Vec<Option<Box<PerSide<Dir>>>>,
 }
 
 /// Bounded: per direction at most this many closed runs of 2+ frames or 2+ segments are kept.
@@ -198,26 +197,30 @@ impl Detector for BurstRetransmission {
             return;
         };
         if self.dirs.len() <= fr.index {
+            if t.payload_len == 0 {
+                return;
+            }
             self.dirs.resize_with(fr.index + 1, Default::default);
         }
+        let Some(slot) = self.dirs.get_mut(fr.index) else {
+            return;
+        };
+        if slot.is_none() && t.payload_len == 0 {
+            // An ACK before either side sent data acknowledges no data a burst could resend.
+            return;
+        }
+        let pair = slot.get_or_insert_with(Default::default);
         if t.flags & tcp_flags::ACK != 0 {
-            let peer = &mut self.dirs[fr.index][fr.side.other()];
+            let peer = &mut pair[fr.side.other()];
             let n = usize::from(t.options.sack_count).min(t.options.sack.len());
             let highest = peer.highest;
             peer.delivery
                 .ack(SeqNum(t.ack), &t.options.sack[..n], highest);
         }
-        let syn = t.flags & tcp_flags::SYN != 0;
-        if t.payload_len == 0 && !syn {
-            return;
-        }
-        let d = &mut self.dirs[fr.index][fr.side];
-        if syn {
-            d.mss = t.options.mss.or(d.mss);
-        }
         if t.payload_len == 0 {
             return;
         }
+        let d = &mut pair[fr.side];
         if ip.len <= 1500 {
             d.max_wire_payload = d.max_wire_payload.max(t.payload_len);
         }
@@ -264,19 +267,28 @@ impl Detector for BurstRetransmission {
         }
     }
 
+    fn evicted(&mut self, indexes: &[usize]) {
+        for &i in indexes {
+            if let Some(slot) = self.dirs.get_mut(i) {
+                *slot = None;
+            }
+        }
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        for pair in self.dirs.iter_mut() {
+        for pair in self.dirs.iter_mut().flatten() {
             for side in Side::BOTH {
                 pair[side].close();
             }
         }
         let mut out = Vec::new();
         for (f, conn) in tcp_flows(s.flows) {
-            let Some(pair) = self.dirs.get(f.index()) else {
+            let Some(pair) = self.dirs.get(f.index()).and_then(|p| p.as_deref()) else {
                 continue;
             };
             for side in Side::BOTH {
-                let seg = pair[side.other()]
+                // The MSS the peer's SYN announced: this side's segment size.
+                let seg = conn.options[side.other()]
                     .mss
                     .map(u64::from)
                     .or((pair[side].max_wire_payload > 0)
@@ -284,12 +296,12 @@ impl Detector for BurstRetransmission {
                     .unwrap_or(1460);
                 let bursts = bursts(f, side, &pair[side], seg);
                 if !bursts.is_empty() {
-                    let data = conn.dirs[side].data_bytes;
+                    let data = conn.dirs()[side].data_bytes;
                     out.push(finding(
                         f,
                         side,
                         &pair[side],
-                        &conn.dirs[side],
+                        &conn.dirs()[side],
                         &bursts,
                         seg,
                         data,

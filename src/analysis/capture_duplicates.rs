@@ -39,12 +39,15 @@ impl EventReport for CaptureDuplicates {
     const FILTER: &'static str = "(tcp.analysis.retransmission || tcp.analysis.duplicate_ack)";
 
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let n = conn.dirs.map(|d| d.counts.capture_duplicates);
+        let n = conn.dirs().map(|d| d.counts.capture_duplicates);
         if n.sum() == 0 {
             return Vec::new();
         }
         let [client, server] = f.client_first().map(|s| n[s]);
-        let ws = conn.dirs.map(|d| d.counts.duplicate_retransmissions).sum();
+        let ws = conn
+            .dirs()
+            .map(|d| d.counts.duplicate_retransmissions)
+            .sum();
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(

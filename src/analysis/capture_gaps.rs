@@ -64,12 +64,12 @@ impl EventReport for CaptureGaps {
     const FILTER: &'static str = "(tcp.analysis.ack_lost_segment || tcp.analysis.lost_segment)";
 
     fn report(&self, s: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let gap = conn.dirs.map(|d| d.capture_gap_bytes);
-        let jumps: u64 = conn.dirs.map(|d| d.seq_jumps).sum();
+        let gap = conn.dirs().map(|d| d.capture_gap_bytes);
+        let jumps: u64 = conn.dirs().map(|d| d.seq_jumps).sum();
         if gap.sum() == 0 {
             return Vec::new();
         }
-        let events = conn.dirs.map(|d| d.capture_gap_events).sum();
+        let events = conn.dirs().map(|d| d.capture_gap_events).sum();
         let dropped: u64 = s
             .meta
             .interface_stats
@@ -77,7 +77,7 @@ impl EventReport for CaptureGaps {
             .map(|i| i.if_drop.unwrap_or(0) + i.os_drop.unwrap_or(0))
             .sum();
         let [client, server] = f.client_first().map(|side| gap[side]);
-        let captured: u64 = conn.dirs.map(|d| d.data_bytes).sum();
+        let captured: u64 = conn.dirs().map(|d| d.data_bytes).sum();
         let details_with = |in_fragments| {
             details(&Details {
                 gap_bytes: gap.sum(),

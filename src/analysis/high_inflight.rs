@@ -65,6 +65,20 @@ impl Identity for HighInflight {
 }
 
 impl Detector for HighInflight {
+    /// An evicted connection was the least recently active: what it had in flight is stale and
+    /// leaves the concurrent sum (it would otherwise stay there for the rest of the capture).
+    fn evicted(&mut self, indexes: &[usize]) {
+        for &i in indexes {
+            if let Some(old) = self.now.get_mut(i) {
+                if *old > 0 {
+                    self.sum = self.sum.saturating_sub(*old);
+                    self.open = self.open.saturating_sub(1);
+                    *old = 0;
+                }
+            }
+        }
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let frame = ctx.frame;
         let (Some(_), Some(fr)) = (&ctx.pkt.tcp, ctx.flow) else {
@@ -101,7 +115,7 @@ impl Detector for HighInflight {
         }
         let mut per_conn: Vec<(u32, u64)> = tcp_flows(s.flows)
             .map(|(f, c)| {
-                let peak = c.dirs.iter().map(|d| u64::from(d.inflight_peak)).max();
+                let peak = c.dirs().iter().map(|d| u64::from(d.inflight_peak)).max();
                 (f.id, peak.unwrap_or(0))
             })
             .filter(|&(_, p)| p > 0)

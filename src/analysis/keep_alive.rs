@@ -37,12 +37,12 @@ impl EventReport for KeepAlive {
     const FILTER: &'static str = "tcp.analysis.keep_alive";
 
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let n = conn.dirs.map(|d| d.counts.real_keep_alives());
+        let n = conn.dirs().map(|d| d.counts.real_keep_alives());
         if n.sum() == 0 {
             return Vec::new();
         }
         let [client, server] = f.client_first().map(|s| n[s]);
-        let data = conn.dirs.map(|d| d.data_bytes).sum();
+        let data = conn.dirs().map(|d| d.data_bytes).sum();
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(

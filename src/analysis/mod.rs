@@ -16,6 +16,7 @@ mod capture_gaps;
 mod capture_header;
 pub mod events;
 pub mod finding;
+mod flows_evicted;
 mod fragmentation;
 mod gro_blocked_headers;
 mod gro_blocked_ip_id;
@@ -71,6 +72,10 @@ pub struct Summary<'a> {
 pub trait Detector {
     /// Called for every frame, in order. Must not allocate per call.
     fn on_frame(&mut self, _ctx: &FrameCtx<'_>) {}
+    /// Called when the flow table evicted the flows of `indexes` (their ids - 1) to stay within
+    /// its memory budget: a detector forgets what it kept for them (their findings go with
+    /// them; `flows-evicted` says so).
+    fn evicted(&mut self, _indexes: &[usize]) {}
     /// Called once at the end; returns the findings (possibly none).
     fn finish(&mut self, summary: &Summary<'_>) -> Vec<Finding>;
 }
@@ -171,6 +176,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(EventDetector(keep_alive::KeepAlive)),
         entry(EventDetector(out_of_order::OutOfOrder)),
         entry(EventDetector(capture_duplicates::CaptureDuplicates)),
+        entry(flows_evicted::FlowsEvicted),
     ]
 }
 

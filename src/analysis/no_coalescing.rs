@@ -76,7 +76,7 @@ impl Detector for NoCoalescing {
                 || !linux_local(f.dirs[receiver].ttl)
                 || f.tcp
                     .as_ref()
-                    .is_some_and(|t| t.dirs.map(|d| d.counts.capture_duplicates).sum() > 0)
+                    .is_some_and(|t| t.dirs().map(|d| d.counts.capture_duplicates).sum() > 0)
                 || g.oversized.total > 0
                 || g.full_size.total < MIN_BACK_TO_BACK
                 || share(g.full_size.total, g.data_frames) < MIN_BULK_SHARE

@@ -38,12 +38,12 @@ impl EventReport for OutOfOrder {
     const FILTER: &'static str = "tcp.analysis.out_of_order";
 
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
-        let n = conn.dirs.map(|d| d.counts.real_out_of_order());
+        let n = conn.dirs().map(|d| d.counts.real_out_of_order());
         if n.sum() == 0 {
             return Vec::new();
         }
         let [client, server] = f.client_first().map(|s| n[s]);
-        let segs = conn.dirs.map(|d| d.data_segments).sum();
+        let segs = conn.dirs().map(|d| d.data_segments).sum();
         vec![Said {
             severity: Self::SEVERITY,
             message: format!(

@@ -287,7 +287,10 @@ fn connections(flows: &FlowTable) -> Vec<Conn> {
 }
 
 fn conn(f: &Flow, q: &QuicConn, flows: &[Flow]) -> Conn {
-    let paths = q.paths.iter().filter_map(|p| flows.get(p.flow));
+    let paths = q
+        .paths
+        .iter()
+        .filter_map(|p| crate::flow::at(flows, p.flow));
     let (first_ns, last_ns) = paths.fold((f.first_ts_ns(), f.last_ts_ns()), |(a, b), g| {
         (a.min(g.first_ts_ns()), b.max(g.last_ts_ns()))
     });

@@ -71,16 +71,16 @@ impl EventReport for Retransmissions {
         // The direction with the highest rate speaks for the flow.
         let Some((side, rate)) = Side::BOTH
             .into_iter()
-            .filter(|&d| conn.dirs[d].counts.real_retransmissions() > 0)
-            .map(|d| (d, conn.dirs[d].retransmission_rate()))
+            .filter(|&d| conn.dirs()[d].counts.real_retransmissions() > 0)
+            .map(|d| (d, conn.dirs()[d].retransmission_rate()))
             .max_by(|a, b| a.1.total_cmp(&b.1))
         else {
             return Vec::new();
         };
-        let m = &conn.dirs[side];
+        let m = &conn.dirs()[side];
         let c = m.counts;
         let real = c.real_retransmissions();
-        let other = conn.dirs[side.other()].counts;
+        let other = conn.dirs()[side.other()].counts;
         let dups = c.duplicate_retransmissions + other.duplicate_retransmissions;
         let late = c.reordered_retransmissions + other.reordered_retransmissions;
         let matters = m.seq_segments >= MIN_SEGMENTS && real >= MIN_RETRANSMISSIONS;

@@ -79,7 +79,7 @@ impl Detector for StarvedFlow {
                     id: f.id,
                     start: f.first_ts_ns(),
                     end: f.last_ts_ns(),
-                    bytes: conn.dirs.map(|d| d.new_bytes).sum(),
+                    bytes: conn.dirs().map(|d| d.new_bytes).sum(),
                 });
         }
         let mut out = Vec::new();
@@ -129,7 +129,7 @@ impl StarvedFlow {
             if (m.bytes as f64) >= STARVED_FRACTION * fair || lifetime < MIN_LIFETIME_SHARE {
                 continue;
             }
-            let Some(f) = s.flows.flows.get(m.index) else {
+            let Some(f) = s.flows.by_index(m.index) else {
                 continue;
             };
             let Some(conn) = f.tcp.as_deref() else {
@@ -139,8 +139,8 @@ impl StarvedFlow {
                 // Merely idle (a pool connection, a control channel): nothing was denied.
                 continue;
             };
-            let zw = conn.dirs.map(|d| d.counts.zero_windows).sum();
-            let ka = conn.dirs.map(|d| d.counts.keep_alives).sum();
+            let zw = conn.dirs().map(|d| d.counts.zero_windows).sum();
+            let ka = conn.dirs().map(|d| d.counts.keep_alives).sum();
             let signs = signs(zw, ka);
             out.push(Finding {
                 id: Self::ID,
@@ -208,7 +208,7 @@ enum Demand {
 
 impl Demand {
     fn of(f: &Flow, conn: &TcpConn) -> Option<Demand> {
-        let d = &conn.dirs;
+        let d = &conn.dirs();
         if d.iter()
             .any(|x| x.counts.zero_windows + x.counts.zero_window_probes > 0)
         {

@@ -185,6 +185,14 @@ impl Identity for UdpGsoSuperframes {
 }
 
 impl Detector for UdpGsoSuperframes {
+    fn evicted(&mut self, indexes: &[usize]) {
+        for &i in indexes {
+            for side in Side::BOTH {
+                self.dirs.remove(&(i, side));
+            }
+        }
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let (frame, pkt) = (ctx.frame, ctx.pkt);
         let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, ctx.flow) else {
@@ -240,7 +248,7 @@ impl Detector for UdpGsoSuperframes {
         let mtu = self.mtu.unwrap_or(DEFAULT_MTU);
         let mut out = Vec::new();
         for (i, side) in keys {
-            let (Some(d), Some(f)) = (self.dirs.get(&(i, side)), s.flows.flows.get(i)) else {
+            let (Some(d), Some(f)) = (self.dirs.get(&(i, side)), s.flows.by_index(i)) else {
                 continue;
             };
             let other = self.dirs.get(&(i, side.other()));

@@ -50,6 +50,12 @@ impl Identity for UdpStall {
 }
 
 impl Detector for UdpStall {
+    fn evicted(&mut self, indexes: &[usize]) {
+        for i in indexes {
+            self.convs.remove(i);
+        }
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let frame = ctx.frame;
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {

@@ -52,7 +52,7 @@ impl EventReport for ZeroWindow {
     fn report(&self, _: &Summary<'_>, f: &Flow, conn: &TcpConn) -> Vec<Said> {
         let mut out = Vec::new();
         for side in Side::BOTH {
-            let m = &conn.dirs[side];
+            let m = &conn.dirs()[side];
             if m.counts.zero_windows == 0 {
                 continue;
             }
@@ -89,7 +89,7 @@ impl EventReport for ZeroWindow {
                     periods: m.zero_window_periods,
                     zero_window_time_s: time,
                     still_zero_at_end: open,
-                    zero_window_probes: conn.dirs[side.other()].counts.zero_window_probes,
+                    zero_window_probes: conn.dirs()[side.other()].counts.zero_window_probes,
                 }),
             });
         }

@@ -88,6 +88,7 @@ fn decode_settings(args: &DecodeArgs) -> (DecodeConfig, Settings) {
     cfg.geneve_ports.extend(&args.geneve_ports);
     let mut settings = Settings::default();
     settings.flows.tcp.interval_ns = args.interval;
+    settings.flows.max_memory = args.max_memory;
     settings.flows.gro = GroConfig {
         kernel: args.kernel,
         mtu: args.mtu,

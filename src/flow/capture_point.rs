@@ -89,10 +89,10 @@ impl Flow {
         // Only RTT samples of data count: a pure-ACK direction's timestamp echoes measure when
         // the peer next sent (its pacing), not a round trip.
         let median = |side: Side| {
-            if conn.dirs[side].data_segments < MIN_TIMING_SAMPLES {
+            if conn.dirs()[side].data_segments < MIN_TIMING_SAMPLES {
                 return None;
             }
-            conn.dirs[side]
+            conn.dirs()[side]
                 .rtt()
                 .0
                 .quantiles()

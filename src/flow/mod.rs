@@ -13,6 +13,7 @@
 pub mod capture_point;
 pub mod icmp;
 pub mod key;
+pub mod memory;
 pub mod quic_paths;
 pub mod select;
 pub mod side;
@@ -118,6 +119,26 @@ pub struct Flow {
     pub icmp: Option<Box<PerSide<IcmpErrors>>>,
     /// Every datagram, for graphs ([`udp_trace`]; UDP flows `FullTrace` selects).
     pub udp_trace: Option<Box<udp_trace::UdpTrace>>,
+    /// The bytes [`memory::flow_bytes`] counted for the flow when it last changed.
+    counted_bytes: u32,
+    /// The flow's key is that of a flow evicted before ([`memory`]): a later part of the same
+    /// conversation, under a new id.
+    pub after_eviction: bool,
+}
+
+/// Where the flow of `index` (its id - 1) is in `flows` (ascending ids, evicted flows gone):
+/// at `index` until a flow before it was evicted, else found by its id.
+pub fn position(flows: &[Flow], index: usize) -> Option<usize> {
+    if flows.get(index).is_some_and(|f| f.index() == index) {
+        return Some(index);
+    }
+    let id = u32::try_from(index.checked_add(1)?).ok()?;
+    flows.binary_search_by_key(&id, |f| f.id).ok()
+}
+
+/// The flow of `index` (its id - 1) in `flows`, unless it was evicted.
+pub fn at(flows: &[Flow], index: usize) -> Option<&Flow> {
+    flows.get(position(flows, index)?)
 }
 
 impl Flow {

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::memory::{self, Budget, Evicted};
 use super::quic_paths::QuicCids;
 use super::udp_trace;
 use super::{Endpoint, Flow, FlowKey, PerSide, Protocol, Side, TunnelKey};
@@ -18,7 +19,8 @@ use crate::tcp::{TcpConfig, TcpConn, TcpFrame};
 /// Where a packet landed: which flow, and which side sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowRef {
-    /// Index into [`FlowTable::flows`] (id - 1).
+    /// The flow's index: its id - 1, which stays when flows before it are evicted (use
+    /// [`FlowTable::by_index`]).
     pub index: usize,
     /// The sender.
     pub side: Side,
@@ -53,20 +55,41 @@ impl FullTrace {
 }
 
 /// Flow table settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FlowConfig {
     pub tcp: TcpConfig,
     pub full_trace: FullTrace,
     pub gro: GroConfig,
+    /// The bytes the flows may hold before the least recently active are evicted
+    /// (`--max-memory`; [`memory`]); 0 is no bound.
+    pub max_memory: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            tcp: TcpConfig::default(),
+            full_trace: FullTrace::default(),
+            gro: GroConfig::default(),
+            max_memory: memory::DEFAULT_MAX_MEMORY,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct FlowTable {
+    /// Flow indexes (id - 1) by key; [`FlowTable::pos`] finds a flow's place in `flows`.
     index: FxHashMap<FlowKey, usize>,
     /// Tunnelled flows by key without the VNI, for pairing directions that use different VNIs.
     by_tunnel_ends: FxHashMap<FlowKey, usize>,
+    /// The flows in the table, by ascending id (evicted flows are gone; see `evicted`).
     pub flows: Vec<Flow>,
     config: FlowConfig,
+    /// Flows started so far, evicted or not: the next flow's id is one more.
+    started: u32,
+    budget: Budget,
+    /// The flows evicted to stay within `config.max_memory`.
+    pub evicted: Evicted,
     /// Host pairs (lower address first) that exchanged IP fragments, at most
     /// [`FRAGMENT_PAIRS`]: a flow between them may have segments inside fragments, which are not
     /// reassembled (docs/architecture.md), so its "missing" bytes may be in the capture.
@@ -113,15 +136,33 @@ impl Transport {
 impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
         FlowTable {
+            budget: Budget {
+                max: config.max_memory,
+                ..Default::default()
+            },
             config,
             ..Default::default()
         }
     }
 
-    /// The flow with this id (ids are 1-based, in order of appearance).
+    /// The flow with this id (ids are 1-based, in order of appearance), unless it was evicted.
     pub fn by_id(&self, id: u32) -> Option<&Flow> {
-        let i = (id as usize).checked_sub(1)?;
-        self.flows.get(i).filter(|f| f.id == id)
+        self.by_index((id as usize).checked_sub(1)?)
+    }
+
+    /// The flow with this index (id - 1, as [`FlowRef::index`]), unless it was evicted.
+    pub fn by_index(&self, index: usize) -> Option<&Flow> {
+        super::at(&self.flows, index)
+    }
+
+    /// Where the flow of `index` is in `flows`: the same number until a flow was evicted.
+    fn pos(&self, index: usize) -> Option<usize> {
+        super::position(&self.flows, index)
+    }
+
+    /// The estimate of the bytes the flows hold, and its peak ([`memory`]).
+    pub fn memory(&self) -> &Budget {
+        &self.budget
     }
 
     fn note_fragment(&mut self, pkt: &Packet<'_>) {
@@ -170,8 +211,9 @@ impl FlowTable {
             port: tr.dport,
         };
         let (key, side) = FlowKey::of(tr.protocol, src, dst, tunnel);
-        let index = self.find_or_start(&key, side, frame, pkt, tr.flags);
-        let flow = &mut self.flows[index];
+        let pos = self.find_or_start(&key, side, frame, pkt, tr.flags);
+        let index = self.flows[pos].index();
+        let flow = &mut self.flows[pos];
         flow.note_header(side, tr.flags, pkt.tcp.as_ref());
         flow.dirs[side].add(frame, ip, tr.payload, pkt.sll_pkttype);
         let (events, inflight, gro) = match &pkt.tcp {
@@ -179,9 +221,9 @@ impl FlowTable {
             None => (Events::default(), 0, None),
         };
         if let Some(u) = &pkt.udp {
-            let gso_before = self.gso_datagrams(index);
-            self.quic_datagram(index, side, frame, u);
-            let gso = self.gso_datagrams(index) > gso_before;
+            let gso_before = self.gso_datagrams(pos);
+            self.quic_datagram(pos, side, frame, u);
+            let gso = self.gso_datagrams(pos) > gso_before;
             let payload = udp_payload(frame, u);
             udp_trace::record(
                 &mut self.flows,
@@ -193,14 +235,52 @@ impl FlowTable {
                 gso,
             );
         }
+        let flow = &mut self.flows[pos];
+        if memory::recount_due(flow.frames()) {
+            let counted = memory::flow_bytes(flow);
+            self.budget.recount(u64::from(flow.counted_bytes), counted);
+            flow.counted_bytes = u32::try_from(counted).unwrap_or(u32::MAX);
+        }
         Some(FlowRef {
             index,
             side,
             events,
             inflight,
             gro,
-            quic: self.flows[index].is_quic(),
+            quic: flow.is_quic(),
         })
+    }
+
+    /// Evicts the least recently active flows when the estimate passes the budget; returns
+    /// the indexes of the flows evicted (empty almost always), for the detectors to forget
+    /// theirs. QUIC connections and their paths stay (their views point at each other by
+    /// index), and so do the flows whose full trace a graph needs.
+    pub fn evict_over_budget(&mut self) -> Vec<usize> {
+        if !self.budget.exceeded() {
+            return Vec::new();
+        }
+        let full = &self.config.full_trace;
+        let victims = memory::victims(&self.flows, self.budget.to_free(), |f| {
+            f.is_quic() || full.covers(f.id)
+        });
+        let mut gone = Vec::with_capacity(victims.len());
+        for &p in &victims {
+            let f = &self.flows[p];
+            self.evicted.note(f);
+            self.budget.recount(u64::from(f.counted_bytes), 0);
+            gone.push(f.index());
+        }
+        // Every key of an evicted flow goes (a flow with another VNI per direction has two).
+        let evicted: rustc_hash::FxHashSet<usize> = gone.iter().copied().collect();
+        self.index.retain(|_, i| !evicted.contains(i));
+        self.by_tunnel_ends.retain(|_, i| !evicted.contains(i));
+        let mut k = 0;
+        self.flows.retain(|_| {
+            let keep = victims.binary_search(&k).is_err();
+            k += 1;
+            keep
+        });
+        gone
     }
 
     /// Attaches an ICMP error to the flow of the packet it quotes, in the quoted packet's
@@ -228,13 +308,13 @@ impl FlowTable {
             port: ports.dst,
         };
         let (key, side) = FlowKey::of(protocol, src, dst, tunnel_key(pkt));
-        let &i = self.index.get(&key)?;
+        let i = self.pos(*self.index.get(&key)?)?;
         let errors = self.flows[i].icmp.get_or_insert_with(Default::default);
         errors[side].note(facts, ip.src, frame.number);
         Some(())
     }
 
-    /// The index of the packet's flow, starting a new one for an unknown key or a port reuse.
+    /// The position of the packet's flow, starting a new one for an unknown key or a port reuse.
     fn find_or_start(
         &mut self,
         key: &FlowKey,
@@ -245,7 +325,7 @@ impl FlowTable {
     ) -> usize {
         let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let found = match self.index.get(key) {
-            Some(&i) => Some(i),
+            Some(&i) => self.pos(i),
             None => self.pair_reverse_vni(key, side),
         };
         let seq = pkt.tcp.map_or(0, |t| t.seq);
@@ -255,10 +335,13 @@ impl FlowTable {
         }
     }
 
-    /// A new flow, created by a packet `side` sent.
+    /// A new flow, created by a packet `side` sent; returns its position.
     fn start(&mut self, key: FlowKey, side: Side, frame: &Frame<'_>, pkt: &Packet<'_>) -> usize {
-        let i = self.flows.len();
-        let id = i as u32 + 1;
+        let pos = self.flows.len();
+        let i = self.started as usize;
+        self.started = self.started.saturating_add(1);
+        let id = self.started;
+        let after_eviction = self.evicted.is_return(&key);
         let tcp = (key.protocol == Protocol::Tcp).then(|| {
             let full = self.config.full_trace.covers(id);
             Box::new(TcpConn::new(frame.ts_ns, full, self.config.tcp))
@@ -281,12 +364,14 @@ impl FlowTable {
             quic_path: None,
             icmp: None,
             udp_trace,
+            counted_bytes: 0,
+            after_eviction,
         });
         self.index.insert(key, i);
         if let Some(loose) = key.without_vni() {
             self.by_tunnel_ends.insert(loose, i);
         }
-        i
+        pos
     }
 
     /// Some overlays (OVN's Geneve, for one) use a different VNI in each direction of the same
@@ -295,13 +380,13 @@ impl FlowTable {
     /// opposite direction; it then answers to both keys. Two tenants reusing the same addresses in
     /// both directions still get separate flows.
     fn pair_reverse_vni(&mut self, key: &FlowKey, side: Side) -> Option<usize> {
-        let &i = self.by_tunnel_ends.get(&key.without_vni()?)?;
+        let i = self.pos(*self.by_tunnel_ends.get(&key.without_vni()?)?)?;
         let f = &mut self.flows[i];
         if f.dirs[side].frames != 0 || f.reverse_vni.is_some() {
             return None;
         }
         f.reverse_vni = key.tunnel.map(|t| t.vni);
-        self.index.insert(*key, i);
+        self.index.insert(*key, f.index());
         Some(i)
     }
 }
@@ -377,7 +462,7 @@ impl Flow {
                 ),
             );
         }
-        let inflight = conn.dirs.iter().map(|d| u64::from(d.inflight_now)).sum();
+        let inflight = conn.dirs().iter().map(|d| u64::from(d.inflight_now)).sum();
         (events, inflight, gro_verdict)
     }
 }
@@ -392,9 +477,10 @@ impl FlowTable {
     /// connection whose other path the flow is, or a new view at a client Initial; a flow whose
     /// first datagrams are short headers addressed to a known connection ID joins that
     /// connection as another path.
-    fn quic_datagram(&mut self, index: usize, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
+    fn quic_datagram(&mut self, pos: usize, side: Side, frame: &Frame<'_>, u: &UdpFacts) {
         let payload = udp_payload(frame, u);
-        let flow = &mut self.flows[index];
+        let flow = &mut self.flows[pos];
+        let index = flow.index();
         if let Some(q) = &mut flow.quic {
             q.datagram(side, payload, frame.number, frame.ts_ns);
             self.quic_cids.learn(index, q);
@@ -419,9 +505,9 @@ impl FlowTable {
         let Some(path) = flow.quic_path else {
             return;
         };
-        if let Some(q) = self
-            .flows
-            .get_mut(path.conn)
+        let conn = self.pos(path.conn);
+        if let Some(q) = conn
+            .and_then(|p| self.flows.get_mut(p))
             .and_then(|f| f.quic.as_deref_mut())
         {
             q.path_datagram(
@@ -434,15 +520,15 @@ impl FlowTable {
         }
     }
 
-    /// The GSO super-datagrams the QUIC connection of the flow at `index` counted so far (its
-    /// own view's, or the view of the connection whose path it is): one more after a datagram
-    /// says that datagram was one.
-    fn gso_datagrams(&self, index: usize) -> u64 {
-        let Some(f) = self.flows.get(index) else {
+    /// The GSO super-datagrams the QUIC connection of the flow at position `pos` counted so far
+    /// (its own view's, or the view of the connection whose path it is): one more after a
+    /// datagram says that datagram was one.
+    fn gso_datagrams(&self, pos: usize) -> u64 {
+        let Some(f) = self.flows.get(pos) else {
             return 0;
         };
         let conn = match f.quic_path {
-            Some(p) if f.quic.is_none() => self.flows.get(p.conn),
+            Some(p) if f.quic.is_none() => self.by_index(p.conn),
             _ => Some(f),
         };
         conn.and_then(|c| c.quic.as_deref())

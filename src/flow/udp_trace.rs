@@ -92,6 +92,13 @@ pub struct UdpTrace {
     not_kept: u64,
 }
 
+impl UdpTrace {
+    /// Heap bytes the kept datagrams hold.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(self.datagrams.as_slice())
+    }
+}
+
 impl Default for UdpTrace {
     fn default() -> Self {
         UdpTrace::with_cap(MAX_DATAGRAMS)
@@ -149,7 +156,7 @@ fn bits(first: FirstPacket, payload: &[u8], gso: bool) -> u8 {
     b
 }
 
-/// One UDP datagram of a traced flow: what `side` of the flow at `index` sent. The flow's own
+/// One UDP datagram of a traced flow: what `side` of the flow of `index` (id - 1) sent. The flow's own
 /// trace keeps it; when the flow is another path of a QUIC connection, the connection's flow
 /// keeps it too, in that flow's sides, with the path's number. `gso` says whether the QUIC view
 /// counted it as a GSO super-datagram.
@@ -162,10 +169,11 @@ pub fn record(
     payload: &[u8],
     gso: bool,
 ) {
-    let Some(flow) = flows.get(index) else {
+    let Some(pos) = super::position(flows, index) else {
         return;
     };
-    let path = flow.quic_path;
+    let path = flows[pos].quic_path;
+    let flow = &flows[pos];
     if flow.udp_trace.is_none() && path.is_none() {
         return;
     }
@@ -182,16 +190,13 @@ pub fn record(
         bits: bits(first, payload, gso),
         path: 0,
     };
-    if let Some(t) = flows
-        .get_mut(index)
-        .and_then(|f| f.udp_trace.as_deref_mut())
-    {
+    if let Some(t) = flows.get_mut(pos).and_then(|f| f.udp_trace.as_deref_mut()) {
         t.push(d);
     }
     let Some(path) = path else {
         return;
     };
-    let Some(conn) = flows.get_mut(path.conn) else {
+    let Some(conn) = super::position(flows, path.conn).and_then(|p| flows.get_mut(p)) else {
         return;
     };
     if let (Some(q), Some(t)) = (conn.quic.as_deref(), conn.udp_trace.as_deref_mut()) {

@@ -88,7 +88,7 @@ impl<'a> Dir<'a> {
             f,
             conn,
             side,
-            trace: &conn.traces[side],
+            trace: &conn.traces()[side],
         })
     }
 
@@ -183,4 +183,17 @@ pub fn segments_axis(max: f64) -> Axis {
         0.0,
         (max * 1.1).max(2.0),
     )
+}
+
+/// What a caption adds when the flow's trace was thinned while it was read (its counts are of
+/// the sample drawn).
+pub fn sample_note(trace: &Trace) -> String {
+    if trace.thinned() {
+        format!(
+            " (a sample spread over the flow's {} segments, every flagged one kept)",
+            crate::units::thousands(trace.segments_seen())
+        )
+    } else {
+        String::new()
+    }
 }

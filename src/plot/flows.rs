@@ -15,7 +15,7 @@ pub fn flows_chart(flows: &[&Flow], cv: &Canvas) -> Option<Chart> {
         .iter()
         .filter_map(|f| {
             let conn = f.tcp.as_deref()?;
-            let side = if conn.dirs[Side::A].new_bytes >= conn.dirs[Side::B].new_bytes {
+            let side = if conn.dirs()[Side::A].new_bytes >= conn.dirs()[Side::B].new_bytes {
                 Side::A
             } else {
                 Side::B

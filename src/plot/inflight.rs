@@ -27,7 +27,7 @@ pub fn inflight(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
         flight.iter().chain(&window).map(|p| &p.y),
     );
     let grid = cv.grid(&x, &y);
-    let m = &d.conn.dirs[d.side];
+    let m = &d.conn.dirs()[d.side];
     let caption = format!(
         "peak {} in flight{}; in flight = highest sequence sent − cumulative ACK − SACKed",
         units::bytes(u64::from(m.inflight_peak)),

@@ -81,6 +81,7 @@ pub fn ip_id(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
         units::thousands(plus_one as u64),
         units::thousands(steps.len() as u64),
     );
+    let caption = caption + &super::dir::sample_note(d.trace);
     let mut c = d.chart(PlotKind::IpId, layer, caption, x, y);
     c.y2 = Some(y2);
     c.series = series;

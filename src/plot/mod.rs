@@ -72,7 +72,7 @@ pub fn charts(flows: &[&Flow], kinds: &[PlotKind], cv: &Canvas) -> Vec<Chart> {
 /// Whether the default set draws `kind` for direction `d`: the statistical graphs need enough
 /// data segments (and RTT samples) to show anything; named kinds are always drawn.
 fn worth_drawing(kind: PlotKind, d: &Dir<'_>, cv: &Canvas) -> bool {
-    let segments = d.conn.dirs[d.side].data_segments;
+    let segments = d.conn.dirs()[d.side].data_segments;
     // Wire segments' worth: a GRO receiver's 8 frames of 16 segments each are a transfer.
     let enough = segments >= MIN_DATA_SEGMENTS
         || d.f.dirs[d.side].payload_bytes >= MIN_DATA_SEGMENTS * u64::from(d.seg_size());

@@ -35,7 +35,7 @@ pub fn rtt(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
             series.push(Series::new(name, Style::Dot, color, thin::cells(&v, &grid)));
         }
     }
-    let (samples, _) = d.conn.dirs[d.side].rtt();
+    let (samples, _) = d.conn.dirs()[d.side].rtt();
     let caption = samples.quantiles().map_or(String::new(), |q| {
         format!(
             "{} samples; median {}, p99 {}, max {} (seq/ACK under Karn's rule; timestamps for resent data)",

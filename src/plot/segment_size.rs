@@ -54,6 +54,7 @@ pub fn segment_size(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
         units::thousands(pts.len() as u64),
         seg_size
     );
+    let caption = caption + &super::dir::sample_note(d.trace);
     let mut c = d.chart(PlotKind::SegmentSize, "Segment size", caption, x, y);
     c.series = series;
     Some(c)

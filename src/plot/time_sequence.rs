@@ -44,7 +44,9 @@ pub fn time_sequence(d: &Dir<'_>, cv: &Canvas) -> Option<Chart> {
     let mut counts = Vec::new();
     let mut series = segment_series(d, cv, &grid, &mut counts);
     series.extend(line_series(d, cv, &grid, &mut counts));
-    let mut notes = vec![format!("{} segments", units::thousands(segs.len() as u64))];
+    // The flow's count, not the kept sample's: a long flow's trace is thinned while it is read.
+    let seen = d.trace.segments_seen().max(segs.len() as u64);
+    let mut notes = vec![format!("{} segments", units::thousands(seen))];
     notes.extend(counts);
     if window_unscaled(d) {
         notes.push(WINDOW_UNSCALED.into());

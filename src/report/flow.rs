@@ -189,7 +189,7 @@ fn ms(ns: u64) -> f64 {
 
 impl TcpDirReport {
     fn new(conn: &TcpConn, side: Side, end_ns: i64) -> Self {
-        let m: &DirMetrics = &conn.dirs[side];
+        let m: &DirMetrics = &conn.dirs()[side];
         let o = conn.options[side];
         let (samples, source) = m.rtt();
         let transfer = match (m.first_data_ns, m.last_data_ns) {
@@ -202,7 +202,7 @@ impl TcpDirReport {
             data_bytes: m.data_bytes,
             new_bytes: m.new_bytes,
             retransmitted_bytes: m.retransmitted_bytes,
-            seq_segments: m.seq_segments,
+            seq_segments: conn.seq_segments(side),
             retransmission_rate: m.retransmission_rate(),
             capture_gap_bytes: m.capture_gap_bytes,
             capture_gap_events: m.capture_gap_events,
@@ -344,6 +344,10 @@ pub struct FlowReport {
     pub quic_connection: Option<u32>,
     /// Display filter that shows this flow in Wireshark.
     pub wireshark_filter: String,
+    /// The flow's 5-tuple is that of a flow evicted before (`flows-evicted`): a later part of
+    /// the same conversation, under a new id. Absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub after_eviction: bool,
 }
 
 impl FlowReport {
@@ -395,6 +399,7 @@ impl FlowReport {
             quic: f.quic.as_deref().map(|q| QuicReport::new(f, q)),
             quic_connection: f.quic_path.map(|p| p.conn as u32 + 1),
             wireshark_filter,
+            after_eviction: f.after_eviction,
         }
     }
 }

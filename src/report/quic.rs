@@ -98,7 +98,7 @@ pub fn paths(f: &Flow, q: &QuicConn, flows: &[Flow]) -> Vec<PathReport> {
         .chain(
             q.paths
                 .iter()
-                .filter_map(|p| flows.get(p.flow).map(|g| path(g, p.client))),
+                .filter_map(|p| crate::flow::at(flows, p.flow).map(|g| path(g, p.client))),
         )
         .collect()
 }

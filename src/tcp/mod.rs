@@ -14,6 +14,7 @@ pub mod duplicates;
 pub mod events;
 pub mod evidence;
 pub mod id_order;
+pub mod lazy;
 pub mod metrics;
 pub mod rtt;
 pub mod seq;
@@ -26,6 +27,7 @@ use crate::flow::side::{PerSide, Side};
 use ack_check::AckCheck;
 use events::Events;
 use evidence::EventEvidence;
+use lazy::{PendingSyn, TcpData};
 use metrics::{DirMetrics, Sent};
 use seq::{SeqNum, Unwrapper};
 use trace::{AckPoint, IdMark, RttPoint, SackPoint, SegPoint, Trace};
@@ -87,22 +89,23 @@ impl Handshake {
     }
 }
 
-/// One TCP connection (both directions).
+/// One TCP connection (both directions). What every connection needs is kept inline; the
+/// sequence tracking and measurements live in a [`TcpData`] boxed at the first segment after a
+/// lone opening SYN ([`lazy`]), so a scan's flows stay small.
 #[derive(Debug, Clone)]
 pub struct TcpConn {
     pub ws: WsConn,
     pub handshake: Handshake,
-    /// What each side sent, like `Flow::dirs`.
-    pub dirs: PerSide<DirMetrics>,
     pub options: PerSide<SideOptions>,
-    pub traces: PerSide<Trace>,
     /// The frames the event findings cite.
     pub evidence: EventEvidence,
     /// Per side: whether an ACK of its data acknowledges this connection (challenge ACKs do not).
     pub ack_check: PerSide<AckCheck>,
-    recent: PerSide<duplicates::Recent>,
     id_order: PerSide<id_order::IdOrder>,
-    unwrap: PerSide<Option<Unwrapper>>,
+    data: Option<Box<TcpData>>,
+    /// The opening SYN, while it is all the connection sent.
+    pending_syn: Option<PendingSyn>,
+    full_trace: bool,
     /// Start of the series: the connection's first frame.
     start_ns: i64,
     config: TcpConfig,
@@ -140,25 +143,136 @@ impl TcpConn {
         TcpConn {
             ws: WsConn::default(),
             handshake: Handshake::default(),
-            dirs: Default::default(),
             options: Default::default(),
-            traces: PerSide::new(Trace::new(full_trace), Trace::new(full_trace)),
-            unwrap: PerSide::default(),
             evidence: EventEvidence::default(),
             ack_check: PerSide::default(),
-            recent: PerSide::default(),
             id_order: PerSide::default(),
+            // A traced flow's graphs start at its SYN: no reason to wait.
+            data: full_trace.then(|| Box::new(TcpData::new(true))),
+            pending_syn: None,
+            full_trace,
             start_ns,
             config,
+        }
+    }
+
+    /// What each side sent (all zero while the connection sent only its opening SYN).
+    pub fn dirs(&self) -> &PerSide<DirMetrics> {
+        &self.data().dirs
+    }
+
+    /// The per-segment traces (empty while the connection sent only its opening SYN).
+    pub fn traces(&self) -> &PerSide<Trace> {
+        &self.data().traces
+    }
+
+    fn data(&self) -> &TcpData {
+        self.data.as_deref().unwrap_or(&lazy::EMPTY)
+    }
+
+    /// Segments `side` sent that used sequence space, the deferred opening SYN included.
+    pub fn seq_segments(&self, side: Side) -> u64 {
+        let pending = self.pending_syn.is_some_and(|p| p.side == side);
+        self.dirs()[side].seq_segments + u64::from(pending)
+    }
+
+    /// Whether the heavy state exists (tests, the memory estimate).
+    pub fn has_data(&self) -> bool {
+        self.data.is_some()
+    }
+
+    /// The heavy state, created (and the pending SYN replayed into it) on first use.
+    #[inline]
+    fn data_mut(&mut self) -> &mut TcpData {
+        if self.data.is_none() {
+            self.create_data();
+        }
+        match self.data.as_deref_mut() {
+            Some(d) => d,
+            None => unreachable!("created above"),
+        }
+    }
+
+    /// Once per connection: off the per-segment path.
+    #[cold]
+    #[inline(never)]
+    fn create_data(&mut self) {
+        self.data = Some(Box::new(TcpData::new(self.full_trace)));
+        if let Some(p) = self.pending_syn.take() {
+            self.replay(&p);
         }
     }
 
     /// Relative, unwrapped position of `s` in `side`'s sequence space.
     fn place(&mut self, side: Side, s: SeqNum) -> i64 {
         let base = self.ws.dirs[side].base_seq().unwrap_or(s);
-        self.unwrap[side]
+        self.data_mut().unwrap[side]
             .get_or_insert_with(|| Unwrapper::starting_at(base))
             .place(s)
+    }
+
+    /// A lone SYN that opens the connection with no analysis flag: its state can wait (a scan's
+    /// flows end there). What it would have measured is a sequence-space segment
+    /// ([`Self::seq_segments`]) and the RTT clock the answer stops, replayed when one comes.
+    fn defers(&self, t: &TcpFacts<'_>, ev: Events) -> bool {
+        use tcp_flags::{ACK, FIN, RST, SYN};
+        ev.is_empty()
+            && self.data.is_none()
+            && self.pending_syn.is_none()
+            && t.flags & (SYN | ACK | RST | FIN) == SYN
+            && t.payload_len == 0
+    }
+
+    /// Keeps the opening SYN for [`Self::replay`]; what the light state learns now.
+    fn defer(&mut self, side: Side, f: &TcpFrame<'_>, seg: &Segment, ev: Events) {
+        self.id_order[side].sent_earlier(f.ip_id.map(|m| m.id));
+        self.ack_check[side].sent(seg.seq, 0, true, false);
+        self.pending_syn = Some(PendingSyn {
+            side,
+            number: f.number,
+            ts_ns: f.ts_ns,
+            flags: f.tcp.flags,
+            ip_len: f.ip_len,
+            ip_id: f.ip_id,
+            fingerprint: fingerprint(f),
+            events: ev,
+        });
+    }
+
+    /// Measures the deferred SYN into the new heavy state, as [`Self::segment`] would have.
+    fn replay(&mut self, p: &PendingSyn) {
+        let fp = p.fingerprint;
+        let (side, seq) = (p.side, SeqNum(fp.seq));
+        let Some(d) = self.data.as_deref_mut() else {
+            return;
+        };
+        d.recent[side].is_copy(fp, p.ts_ns, p.events);
+        d.dirs[side].sent(&Sent {
+            ts_ns: p.ts_ns,
+            seq,
+            len: 0,
+            syn_fin: true,
+            rst: false,
+            window_zero: false,
+            tsval: fp.tsval.map(|(v, _)| v),
+            events: p.events,
+            series_start: self.start_ns,
+            interval_ns: self.config.interval_ns,
+        });
+        for s in [side, side.other()] {
+            d.traces[s].inflight_at(p.ts_ns, d.dirs[s].inflight_now);
+        }
+        let start = self.place(side, seq);
+        self.data_mut().traces[side].segment(SegPoint {
+            frame: p.number,
+            t_ns: p.ts_ns,
+            start,
+            end: start + 1,
+            tcp_flags: p.flags,
+            events: p.events,
+            ip_len: p.ip_len,
+            ip_id: p.ip_id,
+        });
     }
 
     /// Analyses one frame sent by `side`; returns its Wireshark flags.
@@ -179,10 +293,16 @@ impl TcpConn {
             wscale: t.options.window_scale,
         };
         let mut ev = self.ws.analyse(side, &seg);
-        if self.recent[side].is_copy(fingerprint(f), f.ts_ns, ev) {
+        if self.defers(t, ev) {
+            self.defer(side, f, &seg, ev);
+            self.evidence.note(f.number, ev);
+            return ev;
+        }
+        let recent = &mut self.data_mut().recent;
+        if recent[side].is_copy(fingerprint(f), f.ts_ns, ev) {
             ev.insert(Events::CAPTURE_DUPLICATE);
             // A capture that copies one side's frames usually copies the other's too.
-            self.recent[side.other()].widen();
+            recent[side.other()].widen();
         } else if self.id_order[side].sent_earlier(f.ip_id.map(|m| m.id)) {
             ev.insert(Events::SENT_EARLIER);
         } else if self.not_resent(side, &seg, ev) {
@@ -202,7 +322,7 @@ impl TcpConn {
     fn not_resent(&self, side: Side, seg: &Segment, ev: Events) -> bool {
         self.ack_check[side.other()].rejected > 0
             && ev.any(Events::ANY_RETRANSMISSION)
-            && self.dirs[side]
+            && self.dirs()[side]
                 .highest_sent()
                 .is_none_or(|h| seg.seq.distance(h) >= 0)
     }
@@ -227,7 +347,8 @@ impl TcpConn {
         let t = f.tcp;
         let o = &t.options;
         let rst = t.flags & tcp_flags::RST != 0;
-        self.dirs[side].sent(&Sent {
+        let (series_start, interval_ns) = (self.start_ns, self.config.interval_ns);
+        self.data_mut().dirs[side].sent(&Sent {
             ts_ns: f.ts_ns,
             seq: seg.seq,
             len: seg.len,
@@ -236,8 +357,8 @@ impl TcpConn {
             window_zero: t.window == 0 && t.flags & tcp_flags::SYN == 0,
             tsval: o.timestamp.map(|(v, _)| v),
             events: ev,
-            series_start: self.start_ns,
-            interval_ns: self.config.interval_ns,
+            series_start,
+            interval_ns,
         });
         let other = side.other();
         let (syn, fin) = (t.flags & tcp_flags::SYN != 0, t.flags & tcp_flags::FIN != 0);
@@ -246,10 +367,11 @@ impl TcpConn {
         // moves no cumulative ACK, opens or closes no capture gap, gives no RTT or in-flight.
         if t.flags & tcp_flags::ACK != 0 && self.ack_check[other].accepts(seg.ack) {
             let sack = &o.sack[..(o.sack_count as usize).min(4)];
-            let rtt = self.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
+            let d = self.data_mut();
+            let rtt = d.dirs[other].acked(f.ts_ns, seg.ack, o.timestamp.map(|(_, e)| e), sack);
             for (sample, timestamps) in [(rtt.seq, false), (rtt.ts, true)] {
                 if let Some(rtt_ns) = sample {
-                    self.traces[other].rtt(RttPoint {
+                    d.traces[other].rtt(RttPoint {
                         frame: f.number,
                         t_ns: f.ts_ns,
                         rtt_ns,
@@ -260,13 +382,14 @@ impl TcpConn {
         }
         // A RST ends the connection: neither side holds its unacknowledged data any longer (a
         // proxy frees those buffers), so it must not count toward concurrent in-flight bytes.
+        let d = self.data_mut();
         if rst {
-            for d in [side, other] {
-                self.dirs[d].inflight_now = 0;
+            for s in [side, other] {
+                d.dirs[s].inflight_now = 0;
             }
         }
-        for d in [side, other] {
-            self.traces[d].inflight_at(f.ts_ns, self.dirs[d].inflight_now);
+        for s in [side, other] {
+            d.traces[s].inflight_at(f.ts_ns, d.dirs[s].inflight_now);
         }
     }
 
@@ -278,7 +401,7 @@ impl TcpConn {
         if seg.len > 0 || syn_fin || !ev.is_empty() {
             let start = self.place(side, seg.seq);
             let end = start + seg.len as i64 + i64::from(syn_fin);
-            self.traces[side].segment(SegPoint {
+            self.data_mut().traces[side].segment(SegPoint {
                 frame: f.number,
                 t_ns: f.ts_ns,
                 start,
@@ -295,18 +418,19 @@ impl TcpConn {
         let other = side.other();
         let ack = self.place(other, seg.ack);
         let window = (t.window as i64) << self.ws.dirs[side].shift();
-        self.traces[other].ack(AckPoint {
+        let traces = &mut self.data_mut().traces;
+        traces[other].ack(AckPoint {
             frame: f.number,
             t_ns: f.ts_ns,
             ack,
             window_edge: ack + window,
             events: ev,
         });
-        if self.traces[other].is_full() {
+        if traces[other].is_full() {
             let o = &t.options;
             for &(l, r) in &o.sack[..(o.sack_count as usize).min(4)] {
                 let (left, right) = (self.place(other, SeqNum(l)), self.place(other, SeqNum(r)));
-                self.traces[other].sack(SackPoint {
+                self.data_mut().traces[other].sack(SackPoint {
                     t_ns: f.ts_ns,
                     left,
                     right,

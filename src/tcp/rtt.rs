@@ -100,6 +100,11 @@ pub struct RttSampler {
 }
 
 impl RttSampler {
+    /// Samples kept in the three sets (what they hold in memory).
+    pub fn kept_samples(&self) -> usize {
+        self.seq.kept() + self.ts.kept() + self.reported.kept()
+    }
+
     /// Accounts a segment that used sequence space. Pure ACKs never come here: their TSval is
     /// echoed on the peer's next segment, whenever it has something to send, so a "sample" would
     /// be the peer's think time.

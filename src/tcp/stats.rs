@@ -74,6 +74,13 @@ pub struct Samples {
     max: u64,
 }
 
+impl Samples {
+    /// Samples held (at most [`MAX_SAMPLES`]).
+    pub fn kept(&self) -> usize {
+        self.kept.items().len()
+    }
+}
+
 impl Default for Samples {
     fn default() -> Self {
         Samples {

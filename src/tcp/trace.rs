@@ -74,6 +74,15 @@ pub struct SackPoint {
 /// Points kept per list for flows without a full trace.
 pub const SUMMARY_POINTS: usize = 64;
 
+/// Points kept per list of a full trace (a graph's): a flow of any length is drawn from at most
+/// this many segments, ACKs, SACK blocks, RTT samples and in-flight steps per direction, so a
+/// graph's memory does not grow with the flow. When a list fills, it keeps every other point
+/// and from then on every 2nd, 4th, … new one (the time span is not known in advance), always
+/// keeping the segments that carry an analysis flag (retransmissions and the other marks) while
+/// unflagged ones remain to drop. 2^18 is over 200 points per pixel column of the widest graph,
+/// so the picture is the same; it bounds a direction's trace to about 40 MB.
+pub const FULL_POINTS: usize = 1 << 18;
+
 /// The trace of one direction. A summary keeps points spread over the whole flow, and always
 /// the segments that carry an analysis flag while there is room.
 #[derive(Debug, Clone)]
@@ -81,21 +90,21 @@ pub struct Trace {
     full: bool,
     segments: Decimated<SegPoint>,
     acks: Decimated<AckPoint>,
-    sacks: Vec<SackPoint>,
-    rtts: Vec<RttPoint>,
-    inflight: Vec<InflightPoint>,
+    sacks: Decimated<SackPoint>,
+    rtts: Decimated<RttPoint>,
+    inflight: Decimated<InflightPoint>,
 }
 
 impl Trace {
     pub fn new(full: bool) -> Self {
-        let cap = if full { usize::MAX } else { SUMMARY_POINTS };
+        let cap = if full { FULL_POINTS } else { SUMMARY_POINTS };
         Trace {
             full,
             segments: Decimated::new(cap),
             acks: Decimated::new(cap),
-            sacks: Vec::new(),
-            rtts: Vec::new(),
-            inflight: Vec::new(),
+            sacks: Decimated::new(cap),
+            rtts: Decimated::new(cap),
+            inflight: Decimated::new(cap),
         }
     }
 
@@ -103,23 +112,54 @@ impl Trace {
         self.segments.items()
     }
 
+    /// Segments recorded, kept or not: fewer are kept once a list reaches its cap.
+    pub fn segments_seen(&self) -> u64 {
+        self.segments.seen()
+    }
+
+    /// Whether some segments were dropped to stay within the cap (the kept ones are a sample
+    /// spread over the flow, with every flagged segment).
+    pub fn thinned(&self) -> bool {
+        self.segments.seen() > self.segments.items().len() as u64
+    }
+
     pub fn acks(&self) -> &[AckPoint] {
         self.acks.items()
     }
 
     pub fn sacks(&self) -> &[SackPoint] {
-        &self.sacks
+        self.sacks.items()
     }
 
     pub fn rtts(&self) -> &[RttPoint] {
-        &self.rtts
+        self.rtts.items()
     }
 
     pub fn inflight(&self) -> &[InflightPoint] {
-        &self.inflight
+        self.inflight.items()
     }
 
-    /// Whether this is the full trace (every segment) or a summary.
+    /// Points kept in all series: what the trace holds in memory.
+    pub fn points(&self) -> usize {
+        self.segments.items().len()
+            + self.acks.items().len()
+            + self.sacks.items().len()
+            + self.rtts.items().len()
+            + self.inflight.items().len()
+    }
+
+    /// Heap bytes the kept points hold.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of_val(self.segments.items())
+            + size_of_val(self.acks.items())
+            + size_of_val(self.sacks.items())
+            + size_of_val(self.rtts.items())
+            + size_of_val(self.inflight.items())
+    }
+
+    /// Whether this is the full trace (every segment, up to [`FULL_POINTS`] per series) or a
+    /// summary.
     pub fn is_full(&self) -> bool {
         self.full
     }
@@ -135,20 +175,26 @@ impl Trace {
     pub fn sack(&mut self, p: SackPoint) {
         // SACK blocks only matter on a graph; summaries skip them.
         if self.full {
-            self.sacks.push(p);
+            self.sacks.push(p, |_| false);
         }
     }
 
     pub fn rtt(&mut self, p: RttPoint) {
         if self.full {
-            self.rtts.push(p);
+            self.rtts.push(p, |_| false);
         }
     }
 
     /// Records the bytes in flight when they changed (full traces only).
     pub fn inflight_at(&mut self, t_ns: i64, bytes: u32) {
-        if self.full && self.inflight.last().is_none_or(|l| l.bytes != bytes) {
-            self.inflight.push(InflightPoint { t_ns, bytes });
+        if self.full
+            && self
+                .inflight
+                .items()
+                .last()
+                .is_none_or(|l| l.bytes != bytes)
+        {
+            self.inflight.push(InflightPoint { t_ns, bytes }, |_| false);
         }
     }
 }
@@ -185,6 +231,7 @@ mod tests {
         }
         assert!(s.segments().len() <= SUMMARY_POINTS);
         assert_eq!(f.segments().len(), 10_000);
+        assert_eq!(f.points(), 10_000);
         assert!(s
             .segments()
             .iter()
@@ -192,5 +239,34 @@ mod tests {
         // Spread over the whole flow, in order.
         assert!(s.segments().windows(2).all(|w| w[0].t_ns < w[1].t_ns));
         assert!(s.segments().last().is_some_and(|p| p.t_ns > 9_000));
+    }
+
+    #[test]
+    fn full_trace_is_bounded_and_keeps_every_retransmission() {
+        let mut f = Trace::new(true);
+        let n = 3 * FULL_POINTS as i64;
+        for i in 0..n {
+            let ev = if i % 100_000 == 99_999 {
+                Events::RETRANSMISSION
+            } else {
+                Events::default()
+            };
+            f.segment(seg(i, ev));
+            f.inflight_at(i, (i % 7) as u32);
+            f.rtt(RttPoint {
+                frame: i as u64,
+                t_ns: i,
+                rtt_ns: 1,
+                timestamps: false,
+            });
+        }
+        // Three lists of up to FULL_POINTS each, whatever the flow's length.
+        assert!(f.points() <= 3 * FULL_POINTS, "{}", f.points());
+        assert!(f.segments().len() <= FULL_POINTS);
+        assert!(f.thinned() && f.segments_seen() == n as u64);
+        let resent = f.segments().iter().filter(|p| !p.events.is_empty());
+        assert_eq!(resent.count() as i64, n / 100_000);
+        assert!(f.segments().windows(2).all(|w| w[0].t_ns < w[1].t_ns));
+        assert!(f.segments().last().is_some_and(|p| p.t_ns > n - 100));
     }
 }

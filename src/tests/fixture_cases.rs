@@ -31,6 +31,8 @@ fixture_cases! {
     erspan_type2_pcap => "erspan_type2.pcap",
     erspan_type3_pcap => "erspan_type3.pcap",
     erspan_vxlan_pcap => "erspan_vxlan.pcap",
+    flows_evicted_pcap => "flows_evicted.pcap",
+    flows_evicted_within_budget_pcap => "flows_evicted_within_budget.pcap",
     geneve_6081_pcap => "geneve_6081.pcap",
     gre_header_truncated_pcap => "gre_header_truncated.pcap",
     gre_ipv4_key_pcap => "gre_ipv4_key.pcap",

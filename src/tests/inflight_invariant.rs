@@ -165,7 +165,7 @@ fn peak_and_bound(a: &Analysis) -> (u64, u64) {
         .flows
         .iter()
         .filter_map(|f| f.tcp.as_ref())
-        .flat_map(|c| c.dirs.iter().map(|d| u64::from(d.inflight_peak)))
+        .flat_map(|c| c.dirs().iter().map(|d| u64::from(d.inflight_peak)))
         .sum();
     (peak, bound)
 }
