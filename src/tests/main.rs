@@ -36,6 +36,7 @@ mod lab;
 mod lab_cuts;
 mod lab_matrix;
 mod many;
+mod ndjson;
 mod outputs;
 mod plot_defaults;
 mod plots;
