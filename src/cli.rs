@@ -175,6 +175,15 @@ pub struct ForceArgs {
     pub force: bool,
 }
 
+/// Whether the progress line may be drawn: shared by every subcommand that reads captures.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct QuietArgs {
+    /// No progress line. Without it, reading that takes over a second draws one line on stderr,
+    /// when stderr is a terminal: bytes and frames read, rate, time left (captures done of many).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// How captures are decoded and measured.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Decoding")]
@@ -264,6 +273,8 @@ pub enum AnalyzeFormat {
     Csv,
     /// The flow table, tab-separated.
     Tsv,
+    /// One JSON object per line: a capture, its flows and findings (docs/ndjson-format.md).
+    Ndjson,
 }
 
 /// Which flows a report covers (docs/selection.md). Every option given must match; --flow,
@@ -354,6 +365,9 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub output: ForceArgs,
 
+    #[command(flatten)]
+    pub progress: QuietArgs,
+
     /// Capture files (pcap or pcapng, optionally gzip-compressed; `-` reads standard input) or
     /// directories, searched recursively for captures by content. More than one capture, or a
     /// directory, gives one summary row per capture (analysed in parallel).
@@ -416,6 +430,9 @@ pub struct CheckArgs {
     pub output: ForceArgs,
 
     #[command(flatten)]
+    pub progress: QuietArgs,
+
+    #[command(flatten)]
     pub select: SelectArgs,
 
     #[command(flatten)]
@@ -463,6 +480,9 @@ pub struct CompareArgs {
 
     #[command(flatten)]
     pub output: ForceArgs,
+
+    #[command(flatten)]
+    pub progress: QuietArgs,
 
     #[command(flatten)]
     pub detectors: DetectorArgs,
@@ -540,6 +560,9 @@ pub struct PlotArgs {
 
     #[command(flatten)]
     pub output: ForceArgs,
+
+    #[command(flatten)]
+    pub progress: QuietArgs,
 
     // Last: their help headings apply to the options that follow them.
     #[command(flatten)]

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::{self, qlog_join, FrameCtx, Registered, Settings, Summary};
-use crate::capture::{CaptureError, CaptureReader, Frame, Input, TruncationKind};
+use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind};
 use crate::flow::select::Selection;
 use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
@@ -195,7 +195,10 @@ fn analyze_stream(
     tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
     let mut pass = Pass::new(settings);
+    // The progress line's counters (capture/progress.rs): two stores a frame.
+    let mut tally = progress::Tally::default();
     while let Some(frame) = reader.next_frame()? {
+        tally.frame(&frame);
         let flow = pass.frame(&frame, cfg);
         tap(&frame, flow);
     }

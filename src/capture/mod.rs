@@ -10,6 +10,7 @@
 
 mod pcap;
 mod pcapng;
+pub mod progress;
 pub mod stop;
 
 use std::fs::File;

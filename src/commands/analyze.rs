@@ -1,15 +1,17 @@
-//! `analyze CAPTURE`: one pass, then the report as text, JSON or the flow table as CSV/TSV
+//! `analyze CAPTURE`: one pass, then the report as text, JSON, JSON lines or the flow table as CSV/TSV
 //! (and `--plots`, `--write-evidence`). Many captures or a directory: `analyze_many.rs`. The
 //! first Ctrl-C ends the reading and the report of what was read is printed, marked interrupted.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::slice;
 
 use anyhow::{Context, Result};
 
 use super::evidence;
 use super::many::Inputs;
 use super::plot::{draw, Graphs, PLOT_TOP};
+use super::progress::{Plan, Progress};
 use super::select::selection;
 use super::signals::{self, Stopped};
 use super::{analyze_many, decode_settings, detector_settings, stdout_color, terminal_width};
@@ -20,7 +22,8 @@ use crate::pipeline::{busiest_where, run_analysis, Analysis};
 use crate::plot::{self, Format, PlotKind};
 use crate::report::csv::{self, Separator};
 use crate::report::error::ErrorReport;
-use crate::report::{json, text, Report};
+use crate::report::many::FileStatus;
+use crate::report::{json, ndjson, text, Report};
 use crate::units::thousands;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
@@ -34,6 +37,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         };
         let doc = ErrorReport::new(name.clone(), super::unreadable_message(e, &name));
         let _ = json::write(&mut io::stdout().lock(), &doc);
+    }
+    if let (Err(e), AnalyzeFormat::Ndjson, [one]) = (&result, args.format, &args.captures[..]) {
+        // The capture's line says it could not be read, as for one of many.
+        let name = Input::from_arg(one).display_name();
+        let why = super::unreadable_message(e, &name);
+        let _ = ndjson::write_unreadable(&mut io::stdout().lock(), &name, &why);
     }
     result
 }
@@ -54,7 +63,12 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
         evidence::check(dir, input)?;
     }
     signals::stop_reading_on_signal(true);
+    let bar = Progress::start(
+        args.progress.quiet,
+        Plan::new(slice::from_ref(input), 1, false),
+    );
     let analysis = run_analysis(input, &cfg, &settings);
+    bar.finish();
     signals::stop_reading_on_signal(false);
     let mut analysis = analysis?;
     analysis.select(&sel);
@@ -78,6 +92,16 @@ fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
         AnalyzeFormat::Csv | AnalyzeFormat::Tsv => {
             let mut out = io::stdout().lock();
             csv::write(&mut out, &[&analysis.report], separator(args.format))?;
+            out.flush()?;
+        }
+        AnalyzeFormat::Ndjson => {
+            let mut out = io::stdout().lock();
+            let status = match analysis.damaged {
+                Some(_) => FileStatus::Damaged,
+                None => FileStatus::Analysed,
+            };
+            let damage = analysis.damaged.as_ref().map(|d| d.what.as_str());
+            ndjson::write(&mut out, &analysis.report, status, damage)?;
             out.flush()?;
         }
     }

@@ -1,6 +1,7 @@
 //! `analyze A B C`, `analyze DIR`: every capture analysed in parallel (one per core, at most
 //! that many in flight), results in argument order (a directory's captures in name order): one
-//! summary row per capture (text), every report (JSON), or every flow (CSV/TSV).
+//! summary row per capture (text), every report (JSON), every flow (CSV/TSV), or every
+//! capture's lines (NDJSON).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::analyze::separator;
 use super::many::{error_causes, in_order, workers, Inputs};
+use super::progress::{Plan, Progress};
 use super::terminal_width;
 use crate::analysis::Settings;
 use crate::capture::Input;
@@ -17,7 +19,7 @@ use crate::decode::DecodeConfig;
 use crate::flow::select::Selection;
 use crate::pipeline::run_analysis;
 use crate::report::many::{self, FileResult, FileStatus, ManyReport};
-use crate::report::{csv, json};
+use crate::report::{csv, json, ndjson};
 
 pub fn run(
     args: &AnalyzeArgs,
@@ -37,24 +39,18 @@ pub fn run(
     }
     // JSON keeps every report for the one document; text only each capture's row.
     let (mut files, mut rows, mut failed) = (Vec::new(), Vec::new(), false);
-    let work = |input: &Input| analyse(input, cfg, settings, sel);
+    let plan = Plan::new(&inputs.inputs, 1, true);
+    let bar = Progress::start(args.progress.quiet, plan);
+    let work = |input: &Input| {
+        let r = analyse(input, cfg, settings, sel);
+        bar.file_done();
+        r
+    };
     let jobs = workers(inputs.inputs.len());
     in_order(&inputs.inputs, jobs, work, |f: FileResult| {
-        if let (FileStatus::Damaged | FileStatus::Unreadable, Some(e)) = (f.status, &f.error) {
-            failed = true;
-            eprintln!("offload-doctor: {}: {e}", f.path);
-        }
-        match (args.format, &f.report) {
-            (AnalyzeFormat::Text, _) => rows.push(many::row(&f)),
-            (AnalyzeFormat::Json, _) => files.push(f),
-            (_, Some(r)) => {
-                csv::rows(&mut out, r, sep)?;
-                out.flush()?;
-            }
-            (_, None) => {}
-        }
-        Ok(())
+        bar.suspend(|| emit(&mut out, args.format, f, &mut files, &mut rows, &mut failed))
     })?;
+    bar.finish();
     match args.format {
         AnalyzeFormat::Text => {
             let table = many::table(&rows, inputs.skipped, terminal_width());
@@ -64,10 +60,40 @@ pub fn run(
             let doc = ManyReport::new(files, inputs.skipped);
             json::write(&mut out, &doc).context("writing the JSON report")?;
         }
-        AnalyzeFormat::Csv | AnalyzeFormat::Tsv => {}
+        AnalyzeFormat::Csv | AnalyzeFormat::Tsv | AnalyzeFormat::Ndjson => {}
     }
     out.flush()?;
     Ok(ExitCode::from(if failed { 2 } else { 0 }))
+}
+
+/// One capture's result as it comes, in argument order: its error on stderr, its rows or lines
+/// on stdout (CSV, TSV, NDJSON: streamed), or kept for the end (text, JSON).
+fn emit(
+    out: &mut dyn Write,
+    format: AnalyzeFormat,
+    f: FileResult,
+    files: &mut Vec<FileResult>,
+    rows: &mut Vec<[String; 6]>,
+    failed: &mut bool,
+) -> Result<()> {
+    if let (FileStatus::Damaged | FileStatus::Unreadable, Some(e)) = (f.status, &f.error) {
+        *failed = true;
+        eprintln!("offload-doctor: {}: {e}", f.path);
+    }
+    match (format, &f.report) {
+        (AnalyzeFormat::Text, _) => rows.push(many::row(&f)),
+        (AnalyzeFormat::Json, _) => files.push(f),
+        (AnalyzeFormat::Ndjson, _) => {
+            ndjson::write_file(out, &f)?;
+            out.flush()?;
+        }
+        (_, Some(r)) => {
+            csv::rows(out, r, separator(format))?;
+            out.flush()?;
+        }
+        (_, None) => {}
+    }
+    Ok(())
 }
 
 /// One capture: its (selected) report, or why there is none.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::many::{error_causes, in_order, workers, Inputs};
+use super::progress::{Plan, Progress};
 use super::select::selection;
 use super::{decode_settings, detector_settings};
 use crate::analysis::{self, Settings, Severity};
@@ -42,18 +43,27 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     let mut captures = Vec::with_capacity(inputs.inputs.len());
     // `--junit -`: the XML is what stdout carries.
     let junit_to_stdout = args.junit.as_ref().is_some_and(|p| p.as_os_str() == "-");
-    let work = |input: &Input| check_one(input, &cfg, &settings, &sel, fail_on);
+    let many = inputs.inputs.len() > 1;
+    let bar = Progress::start(args.progress.quiet, Plan::new(&inputs.inputs, 1, many));
+    let work = |input: &Input| {
+        let checked = check_one(input, &cfg, &settings, &sel, fail_on);
+        bar.file_done();
+        checked
+    };
     let jobs = workers(inputs.inputs.len());
     in_order(&inputs.inputs, jobs, work, |checked| {
         if args.format == OutputFormat::Text && !junit_to_stdout {
             // Line by line as the captures are done, in argument order: a long CI job shows
             // progress.
-            out.write_all(text::line(&checked, fail_on).as_bytes())?;
-            out.flush()?;
+            bar.suspend(|| {
+                out.write_all(text::line(&checked, fail_on).as_bytes())?;
+                out.flush()
+            })?;
         }
         captures.push(checked);
         Ok(())
     })?;
+    bar.finish();
     let policy_path = args
         .detectors
         .policy

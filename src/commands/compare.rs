@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::progress::{Plan, Progress};
 use super::{decode_settings, detector_settings, terminal_width};
 use crate::analysis::Settings;
 use crate::capture::Input;
@@ -31,8 +32,11 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
     if args.plots.is_some() && inputs.iter().any(|i| matches!(i, Input::Stdin)) {
         anyhow::bail!("--plots needs capture files: the graphs take a second pass over them");
     }
+    let bar = Progress::start(args.progress.quiet, Plan::new(&inputs, 1, true));
     let before = run_analysis(&inputs[0], &cfg, &settings)?;
+    bar.file_done();
     let after = run_analysis(&inputs[1], &cfg, &settings)?;
+    bar.finish();
     let matching = if args.ignore_ephemeral_ports {
         Matching::IgnoreEphemeralPorts
     } else {

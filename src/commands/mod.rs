@@ -13,6 +13,7 @@ mod live;
 mod man;
 mod many;
 mod plot;
+mod progress;
 mod select;
 mod signals;
 

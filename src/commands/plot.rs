@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use super::decode_settings;
+use super::progress::{Plan, Progress};
 use super::select::selection;
 use crate::analysis::Settings;
 use crate::capture::Input;
@@ -33,6 +34,10 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
     settings.qlog = super::read_qlogs(&args.qlog)?;
     let input = Input::from_arg(&args.input.capture);
     let sel = selection(&args.select)?;
+    // Two passes unless the flows are given: the first finds the busiest.
+    let passes = if sel.only_flows() { 1 } else { 2 };
+    let plan = Plan::new(std::slice::from_ref(&input), passes, false);
+    let bar = Progress::start(args.progress.quiet, plan);
     let ids = if sel.only_flows() {
         // Only --flow: one pass, and an unknown id is named.
         sel.flows.clone()
@@ -61,6 +66,7 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode> {
         },
     };
     let (written, damaged) = draw(&input, &cfg, &settings, &ids, &graphs)?;
+    bar.finish();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for p in &written {

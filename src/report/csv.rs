@@ -118,7 +118,7 @@ pub fn quoted(field: &str, delimiter: char) -> String {
 }
 
 /// An endpoint's address and port (`[v6]:port` or `v4:port`), apart.
-fn split(endpoint: &str) -> (String, String) {
+pub(super) fn split(endpoint: &str) -> (String, String) {
     match endpoint.parse::<SocketAddr>() {
         Ok(a) => (a.ip().to_string(), a.port().to_string()),
         Err(_) => (endpoint.to_string(), String::new()),

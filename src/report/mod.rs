@@ -2,7 +2,9 @@
 //!
 //! This stage owns what users read. [`Report`] is the model ([`capture`], [`flow`], the
 //! findings and the [`Verdict`]); each exporter is one file: [`text`] (terminal), [`json`]
-//! (`--format json`), [`junit`] (`check --junit`), [`evidence`] (`--write-evidence`: pcapng). [`check`] and [`compare`] build their own
+//! (`--format json`), [`ndjson`] (`--format ndjson`: JSON lines for warehouses), [`csv`]
+//! (`--format csv|tsv`), [`junit`] (`check --junit`), [`evidence`] (`--write-evidence`:
+//! pcapng). [`check`] and [`compare`] build their own
 //! documents from finished reports, each split into a model and its rendering. The JSON shape is
 //! an interface (documented field by field in docs/json-format.md); it changes only with
 //! [`SCHEMA_VERSION`].
@@ -18,6 +20,7 @@ pub mod icmp;
 pub mod json;
 pub mod junit;
 pub mod many;
+pub mod ndjson;
 pub mod quic;
 pub mod select;
 pub mod text;

@@ -32,7 +32,7 @@ impl<T> Decimated<T> {
                 if self.kept.len() >= self.cap {
                     drop_every_other(&mut self.kept, |_| false);
                 }
-                self.stride *= 2;
+                self.stride = self.stride.saturating_mul(2);
             }
             if keep || self.seen.is_multiple_of(self.stride) {
                 self.kept.push(item);
@@ -206,6 +206,19 @@ pub fn jain_index(x: &[f64]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn marked_items_past_every_halving_never_overflow_the_stride() {
+        // Every item marked (a flow of back-to-back retransmissions): the list halves again
+        // and again; the stride saturates instead of overflowing, and the cap holds.
+        let mut d = Decimated::new(4);
+        for i in 0..200u32 {
+            d.push(i, |_| true);
+        }
+        assert!(d.items().len() <= 4);
+        assert_eq!(d.seen(), 200);
+    }
+
     use super::*;
 
     #[test]

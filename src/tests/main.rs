@@ -37,6 +37,7 @@ mod lab_cuts;
 mod lab_matrix;
 mod many;
 mod memory;
+mod ndjson;
 mod outputs;
 mod plot_defaults;
 mod plots;
