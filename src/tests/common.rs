@@ -130,3 +130,44 @@ pub fn ids_of(v: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// One TCP segment over raw IPv4 (20-byte headers, DF set, TTL 64, a zero payload of `len`):
+/// `ends` are (address, port) of the sender, then the receiver.
+pub fn ipv4_tcp(
+    ends: (([u8; 4], u16), ([u8; 4], u16)),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    len: u16,
+) -> Vec<u8> {
+    let ((src, sport), (dst, dport)) = ends;
+    let total = 40 + len;
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ack.to_be_bytes());
+    p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    p.resize(total as usize, 0);
+    p
+}
+
+/// A classic pcap (raw IP link type 101) of `packets`, `gap_us` apart.
+pub fn raw_ip_pcap(packets: &[Vec<u8>], gap_us: u32) -> Vec<u8> {
+    let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    b.extend_from_slice(&65535u32.to_le_bytes());
+    b.extend_from_slice(&101u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        let us = gap_us * i as u32;
+        b.extend_from_slice(&(1_700_000_000 + us / 1_000_000).to_le_bytes());
+        b.extend_from_slice(&(us % 1_000_000).to_le_bytes());
+        b.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        b.extend_from_slice(p);
+    }
+    b
+}

@@ -56,35 +56,12 @@ fn packet(conn: u8, from_client: bool, seq: u32, ack: u32, flags: u8, len: u16) 
     } else {
         (80u16, 40000u16)
     };
-    let total = 40 + len;
-    let mut p = vec![0x45, 0];
-    p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    p.extend_from_slice(&sport.to_be_bytes());
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ack.to_be_bytes());
-    p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    p.resize(total as usize, 0);
-    p
+    crate::common::ipv4_tcp(((src, sport), (dst, dport)), seq, ack, flags, len)
 }
 
 /// A classic pcap (raw IP link type) of the packets, 100 µs apart.
 fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&101u32.to_le_bytes());
-    for (i, p) in packets.iter().enumerate() {
-        let us = 100 * i as u32;
-        b.extend_from_slice(&(1_700_000_000 + us / 1_000_000).to_le_bytes());
-        b.extend_from_slice(&(us % 1_000_000).to_le_bytes());
-        b.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(p.len() as u32).to_le_bytes());
-        b.extend_from_slice(p);
-    }
-    b
+    crate::common::raw_ip_pcap(packets, 100)
 }
 
 /// The frames of a script: each step on a connection (`conn % conns`), from either side;
