@@ -228,9 +228,12 @@ NFT
     # sides silent, while the server's qlog logs the probes as sent.
     link off on
     (
-      # Mid-transfer, whatever the machine's speed: once the sender's capture holds 3 MB.
+      # Mid-transfer, whatever the machine's speed: once the sender's capture holds 1 MB of
+      # the 3 MB. A short download keeps the packets lost in the blackout (a congestion window
+      # and a few probes, 100-260 on these machines) well above quic-qlog-mismatch's 2%: with
+      # 10 MB they were 1.6-3% and the finding came and went between runs.
       for _ in $(seq 1500); do
-        [ "$(stat -c %s "$OUT/send.pcap" 2>/dev/null || echo 0)" -gt 3000000 ] && break
+        [ "$(stat -c %s "$OUT/send.pcap" 2>/dev/null || echo 0)" -gt 1000000 ] && break
         sleep 0.02
       done
       ina nft -f - <<NFT
@@ -244,7 +247,7 @@ NFT
       sleep 1.5
       ina nft delete table inet lab
     ) &
-    quic_download 10000000
+    quic_download 3000000
     wait
     ;;
   quic-rebind)
