@@ -254,6 +254,8 @@ pub struct CaptureReader {
     src: Source,
     inner: Inner,
     buf: Vec<u8>,
+    /// Where the last frame's bytes are in the current read buffer.
+    last_data: std::ops::Range<usize>,
     next_number: u64,
     last_ts_ns: i64,
     pub meta: CaptureMeta,
@@ -320,7 +322,8 @@ impl CaptureReader {
         Ok(CaptureReader {
             src,
             inner,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::new(),
+            last_data: 0..0,
             next_number: 1,
             last_ts_ns: 0,
             meta,
@@ -349,6 +352,7 @@ impl CaptureReader {
         let number = self.next_number;
         self.next_number += 1;
         let data = self.src.bytes(rec.data.clone());
+        self.last_data = rec.data.clone();
         if let Some(ts) = rec.ts_ns {
             self.last_ts_ns = ts;
         }
@@ -363,6 +367,32 @@ impl CaptureReader {
             data,
             offset: rec.offset,
         }))
+    }
+}
+
+/// Handing the read buffer over whole, so that frames can be analysed on another thread without
+/// copying them: the frames read since the last hand-over live in the retired buffer.
+impl CaptureReader {
+    /// Where the bytes of the frame [`CaptureReader::next_frame`] returned last are in the
+    /// current read buffer.
+    pub fn last_frame_range(&self) -> std::ops::Range<usize> {
+        self.last_data.clone()
+    }
+
+    /// A buffer to continue reading in when the current one is used up (contents overwritten).
+    pub fn give_spare(&mut self, spare: Vec<u8>) {
+        self.src.give_spare(spare);
+    }
+
+    /// The buffer the reader left for the spare while reading the last frame, if it did: every
+    /// frame before that one indexes it (the last frame is in the new buffer).
+    pub fn take_retired(&mut self) -> Option<Vec<u8>> {
+        self.src.take_retired()
+    }
+
+    /// The current read buffer, once the stream has ended (the reader keeps an empty one).
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.src.take_buffer()
     }
 }
 

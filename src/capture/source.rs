@@ -68,6 +68,14 @@ impl Source {
         self.retired.take()
     }
 
+    /// The current buffer, leaving an empty one (what is unconsumed in it is dropped: call at the
+    /// end of the stream).
+    pub(crate) fn take_buffer(&mut self) -> Vec<u8> {
+        self.pos = 0;
+        self.end = 0;
+        std::mem::take(&mut self.buf)
+    }
+
     /// Reads exactly `out.len()` bytes unless the input ends.
     pub(crate) fn fill(&mut self, out: &mut [u8]) -> Result<Fill, CaptureError> {
         let (fill, r) = self.take(out.len())?;
