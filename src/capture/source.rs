@@ -13,9 +13,10 @@ use std::ops::Range;
 use super::{CaptureError, MAX_RECORD_LEN};
 
 /// Buffer size: large enough that the kernel copy dominates a read call and that a batch of
-/// frames handed to the analysis thread amortises the hand-over (about 700 full-size Ethernet
-/// frames); small enough to stay in the L2/L3 cache between reading and decoding.
-pub(crate) const CHUNK: usize = 1 << 20;
+/// frames handed to the analysis thread amortises the hand-over (about 175 full-size Ethernet
+/// frames); small enough to stay in cache between reading, decoding and the analysis thread
+/// (measured: 256 KiB batches ran about 10% faster than 1 MiB ones on two busy cores).
+pub(crate) const CHUNK: usize = 256 << 10;
 
 /// Result of trying to read a given number of bytes.
 pub(crate) enum Fill {

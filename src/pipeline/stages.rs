@@ -3,7 +3,7 @@
 //!
 //! Frames cross in batches: a batch is one whole read buffer of the capture reader and the
 //! decoded packets of the frames framed in it, so nothing is copied on the way and the
-//! synchronisation (a bounded channel) is paid once per about 700 frames. Emptied batches go back
+//! synchronisation (a bounded channel) is paid once per about 175 full-size frames. Emptied batches go back
 //! to the reader to be refilled, so the pass allocates a few batches in all, never one per frame.
 //! The analysis sees exactly the frames, packets and order of the single-threaded pass
 //! (`OFFLOAD_DOCTOR_THREADS=1`), so the report is byte-identical; a test compares them.
@@ -18,11 +18,11 @@ use crate::decode::{self, DecodeConfig, Kind, Packet};
 use crate::report::Totals;
 
 /// Batches waiting for the analysis thread: two keep the reader busy while one is analysed,
-/// and bound the memory (each is a read buffer of about 1 MiB and its packets).
+/// and bound the memory (each is a 256 KiB read buffer and its packets).
 const BATCHES: usize = 2;
 
-/// Frames a fresh batch has room for before it grows (a 1 MiB buffer of full-size frames).
-const BATCH_FRAMES: usize = 1024;
+/// Frames a fresh batch has room for before it grows (a 256 KiB buffer of ACKs).
+const BATCH_FRAMES: usize = 4096;
 
 /// What the pass counts of every frame, on the reading thread.
 #[derive(Default)]
@@ -107,7 +107,9 @@ pub(super) fn run(
     analyse: &mut dyn FnMut(&Frame<'_>, &Packet<'_>),
 ) -> Result<(CaptureReader, Counts), CaptureError> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(BATCHES);
-    let (back, recycled) = mpsc::channel::<Batch>();
+    // Sized above the batches that can exist at once (queued, analysed, filling, spare), so
+    // handing one back never blocks nor allocates.
+    let (back, recycled) = mpsc::sync_channel::<Batch>(BATCHES + 4);
     std::thread::scope(|s| {
         let reading = s.spawn(move || read_and_decode(reader, cfg, tx, recycled));
         for batch in rx.iter() {
@@ -116,7 +118,7 @@ pub(super) fn run(
                 analyse(&frame, &pkt);
             }
             // The reader may have finished: then the batch is simply dropped.
-            let _ = back.send(batch);
+            let _ = back.try_send(batch);
         }
         match reading.join() {
             Ok(r) => r,
