@@ -2,9 +2,10 @@
 //! graphs of chosen flows from a second pass. The only module that knows every stage; the
 //! commands call it.
 //!
-//! Nothing on the per-frame path allocates: the record bytes live in one reusable buffer,
+//! Nothing on the per-frame path allocates: the record bytes live in reusable read buffers,
 //! decoding produces a `Copy` struct that borrows the frame, detector counters are fixed-size, and
-//! heap memory grows only with the number of flows and declared interfaces.
+//! heap memory grows only with the number of flows and declared interfaces. Reading and decoding
+//! run on a second thread ([`stages`]).
 
 mod stages;
 
