@@ -2,23 +2,26 @@
 //! graphs of chosen flows from a second pass. The only module that knows every stage; the
 //! commands call it.
 //!
-//! Nothing on the per-frame path allocates: the record bytes live in one reusable buffer,
+//! Nothing on the per-frame path allocates: the record bytes live in reusable read buffers,
 //! decoding produces a `Copy` struct that borrows the frame, detector counters are fixed-size, and
-//! heap memory grows only with the number of flows and declared interfaces.
+//! heap memory grows only with the number of flows and declared interfaces. Reading and decoding
+//! run on a second thread ([`stages`]).
+
+mod stages;
 
 use std::io;
 
 use anyhow::{Context, Result};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::analysis::{self, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
-use crate::decode::{self, DecodeConfig, Kind};
+use crate::decode::{self, DecodeConfig, Kind, Packet};
 use crate::flow::select::Selection;
 use crate::flow::{Flow, FlowRef, FlowTable, FullTrace};
 use crate::gro::PairVerdict;
 use crate::plot::{self, PlotKind};
-use crate::report::{self, CaptureReport, Coverage, FlowReport, Report, Totals, Verdict};
+use crate::report::{self, CaptureReport, Coverage, FlowReport, Report, Verdict};
 use crate::tcp::events::Events;
 
 /// An input problem that still produced a report: printed, then exit 2.
@@ -145,10 +148,7 @@ pub fn analyze_bytes(
 struct Pass {
     flows: FlowTable,
     detectors: Vec<Registered>,
-    totals: Totals,
-    /// Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
-    /// String).
-    kinds: FxHashMap<Kind, u64>,
+    counts: stages::Counts,
 }
 
 impl Pass {
@@ -156,25 +156,17 @@ impl Pass {
         Pass {
             flows: FlowTable::new(settings.flows.clone()),
             detectors: analysis::registry(settings),
-            totals: Totals::default(),
-            kinds: FxHashMap::default(),
+            counts: stages::Counts::default(),
         }
     }
 
-    /// One frame through decode, flow and every detector; returns where it landed.
-    fn frame(&mut self, frame: &Frame<'_>, cfg: &DecodeConfig) -> Option<FlowRef> {
-        let pkt = decode::decode(frame, cfg);
-        *self.kinds.entry(pkt.kind).or_default() += 1;
-        let flow = self.flows.account(frame, &pkt);
-        let ctx = FrameCtx {
-            frame,
-            pkt: &pkt,
-            flow,
-        };
+    /// One decoded frame through flow and every detector; returns where it landed.
+    fn analyse(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+        let flow = self.flows.account(frame, pkt);
+        let ctx = FrameCtx { frame, pkt, flow };
         for r in self.detectors.iter_mut() {
             r.detector.on_frame(&ctx);
         }
-        self.totals.count(frame);
         // Memory bounded by design: past `--max-memory` the least recently active flows go.
         let gone = self.flows.evict_over_budget();
         if !gone.is_empty() {
@@ -186,6 +178,12 @@ impl Pass {
     }
 }
 
+/// Whether the pass runs on one thread: `OFFLOAD_DOCTOR_THREADS=1` (a hidden setting, for the
+/// test that holds the two-thread report byte-identical to it, and for measurements).
+fn one_thread() -> bool {
+    std::env::var_os("OFFLOAD_DOCTOR_THREADS").is_some_and(|v| v == "1")
+}
+
 /// The pass itself; `tap` sees each frame and where it landed.
 fn analyze_stream(
     mut reader: CaptureReader,
@@ -195,12 +193,23 @@ fn analyze_stream(
     tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
     let mut pass = Pass::new(settings);
-    // The progress line's counters (capture/progress.rs): two stores a frame.
-    let mut tally = progress::Tally::default();
-    while let Some(frame) = reader.next_frame()? {
-        tally.frame(&frame);
-        let flow = pass.frame(&frame, cfg);
-        tap(&frame, flow);
+    if one_thread() {
+        // The progress line's counters (capture/progress.rs): two stores a frame.
+        let mut tally = progress::Tally::default();
+        while let Some(frame) = reader.next_frame()? {
+            tally.frame(&frame);
+            let pkt = decode::decode(&frame, cfg);
+            pass.counts.count(&frame, &pkt);
+            let flow = pass.analyse(&frame, &pkt);
+            tap(&frame, flow);
+        }
+    } else {
+        let (r, counts) = stages::run(reader, cfg, &mut |frame, pkt| {
+            let flow = pass.analyse(frame, pkt);
+            tap(frame, flow);
+        })?;
+        reader = r;
+        pass.counts = counts;
     }
     Ok(finish(pass, &reader, name, settings))
 }
@@ -217,9 +226,9 @@ fn flow_report(f: &Flow, flows: &[Flow], settings: &Settings, capture_end_ns: i6
 
 /// The findings, the verdict and the report, once the capture has been read.
 fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Settings) -> Analysis {
-    let totals = &mut pass.totals;
+    let totals = &mut pass.counts.totals;
     let mut not_analysed = Vec::new();
-    for (kind, n) in pass.kinds {
+    for (kind, n) in std::mem::take(&mut pass.counts.kinds) {
         if !kind.is_analysed() {
             not_analysed.push((kind.name(), n));
         }

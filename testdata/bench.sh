@@ -1,21 +1,78 @@
 #!/usr/bin/env bash
-# Benchmark: packets/s of `offload-doctor analyze` on a large synthetic capture, with tcptrace's
-# (and, with --tshark, tshark's) figure measured in the same run on the same file.
+# Benchmark: `offload-doctor analyze --format json` against tcptrace and tshark on the mixed
+# capture of testdata/gen_bench.py (64 interleaved bulk TCP flows, a third in VXLAN, an ACK every
+# second segment, 0.1% retransmissions) at 500,000 and 2,000,000 frames; then heap allocations
+# (DHAT) and the graphs of one large flow.
 #
-#   bash testdata/bench.sh [FRAMES] [--tshark]
+#   bash testdata/bench.sh [--no-tshark] [--quick]
 #
-# Not a test: numbers depend on the machine. Quote ratios, not absolutes.
+# Every contender runs RUNS times (default 5), alternating with the others in the same run, on a
+# warm page cache; the table gives each one's median wall time, its peak RSS (/usr/bin/time %M)
+# and offload-doctor's time as a ratio of its own (0.33 = offload-doctor takes a third of its
+# time). `cat FILE > /dev/null` is the floor: reading the bytes and nothing else. `1 thread` is
+# offload-doctor with OFFLOAD_DOCTOR_THREADS=1. --quick: the 500k capture only, 3 runs.
+# Not a test: numbers depend on the machine, so quote ratios measured in one run, never
+# absolutes from different runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frames=${1:-1000000}
-cap=${TMPDIR:-/tmp}/offload-doctor-bench-$frames.pcap
-[ -f "$cap" ] || python3 testdata/gen_bench.py "$cap" "$frames"
+tshark=1 sizes="500000 2000000" runs=${RUNS:-5} quick=0
+for a in "$@"; do
+  case $a in
+    --no-tshark) tshark=0 ;;
+    --quick) sizes=500000 runs=${RUNS:-3} quick=1 ;;
+    *) echo "usage: bash testdata/bench.sh [--no-tshark] [--quick]" >&2; exit 2 ;;
+  esac
+done
+command -v /usr/bin/time > /dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 cargo build --release --quiet
-bin=target/release/offload-doctor
-size=$(stat -c %s "$cap")
-cat "$cap" > /dev/null  # warm the page cache for every contender
+bin=${CARGO_TARGET_DIR:-target}/release/offload-doctor
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-best() { # best wall time of 3 runs, in seconds
+# run_once NAME CMD...: appends "seconds peak_kB" to $tmp/NAME.
+run_once() {
+  local name=$1 s e
+  shift
+  s=$(date +%s%N)
+  /usr/bin/time -f %M -o "$tmp/rss" "$@" > /dev/null 2>&1 || true
+  e=$(date +%s%N)
+  echo "$(( (e - s) / 1000 )) $(tail -1 "$tmp/rss")" >> "$tmp/$name"
+}
+
+# median NAME COLUMN: the median of a column of $tmp/NAME.
+median() { cut -d' ' -f"$2" "$tmp/$1" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+for frames in $sizes; do
+  cap=${TMPDIR:-/tmp}/offload-doctor-bench-mixed-$frames.pcap
+  [ -f "$cap" ] || python3 testdata/gen_bench.py "$cap" "$frames"
+  names=(offload-doctor "1 thread" "tcptrace -n" "cat (floor)")
+  cmds=("$bin analyze --format json $cap" "env OFFLOAD_DOCTOR_THREADS=1 $bin analyze --format json $cap"
+        "tcptrace -n $cap" "cat $cap")
+  if [ "$tshark" = 1 ] && command -v tshark > /dev/null; then
+    names+=("tshark -q -z conv,tcp")
+    cmds+=("tshark -n -q -z conv,tcp -r $cap")
+  fi
+  rm -f "$tmp"/c*
+  cat "$cap" > /dev/null  # warm the page cache for every contender
+  for _ in $(seq "$runs"); do
+    for i in "${!cmds[@]}"; do
+      # shellcheck disable=SC2086 # the commands are words, the paths have no spaces
+      run_once "c$i" ${cmds[$i]}
+    done
+  done
+  od=$(median c0 1)
+  printf '\n%s: %d frames, %.0f MB, median of %d alternating runs\n' "$cap" "$frames" \
+    "$(echo "$(stat -c %s "$cap")/1000000" | bc -l)" "$runs"
+  printf '%-24s %9s %12s %10s %s\n' tool "time (s)" "packets/s" "peak RSS" "offload-doctor's time / its time"
+  for i in "${!cmds[@]}"; do
+    t=$(median "c$i" 1)
+    printf '%-24s %9.3f %12.0f %7.1f MB %8.2f\n' "${names[$i]}" "$(echo "$t/1000000" | bc -l)" \
+      "$(echo "$frames*1000000/$t" | bc -l)" "$(echo "$(median "c$i" 2)/1024" | bc -l)" \
+      "$(echo "$od/$t" | bc -l)"
+  done
+done
+
+best() { # best wall time of 3 runs, in seconds (the graph section below)
   local b=999999
   for _ in 1 2 3; do
     local s e
@@ -25,29 +82,14 @@ best() { # best wall time of 3 runs, in seconds
   echo "$b"
 }
 
-printf 'capture: %s (%d frames, %.0f MB)\n' "$cap" "$frames" "$(echo "$size/1000000" | bc -l)"
-od=$(best "$bin" analyze --format json "$cap")
-printf '%-28s %8.3f s  %10.0f packets/s\n' "offload-doctor analyze" "$od" "$(echo "$frames/$od" | bc -l)"
-if command -v tcptrace > /dev/null; then
-  tt=$(best tcptrace -n "$cap")
-  printf '%-28s %8.3f s  %10.0f packets/s  (offload-doctor is %.1fx faster; tcptrace skips the VXLAN third)\n' \
-    "tcptrace -n" "$tt" "$(echo "$frames/$tt" | bc -l)" "$(echo "$tt/$od" | bc -l)"
-else
-  echo "tcptrace not installed (apt-get install tcptrace) - no comparison"
-fi
-if [ "${2:-}" = "--tshark" ] && command -v tshark > /dev/null; then
-  s=$(date +%s.%N); tshark -n -q -z conv,tcp -r "$cap" > /dev/null 2>&1; e=$(date +%s.%N)
-  ts=$(echo "$e - $s" | bc -l)
-  printf '%-28s %8.3f s  %10.0f packets/s  (offload-doctor is %.1fx faster)\n' \
-    "tshark -q -z conv,tcp" "$ts" "$(echo "$frames/$ts" | bc -l)" "$(echo "$ts/$od" | bc -l)"
-fi
+[ "$quick" = 1 ] && exit 0
 
 # Heap allocations must not grow with the number of packets (same traffic, 10x the frames): they
 # grow with flows, and per flow only while its bounded buffers (RTT samples, series bins, trace
 # summary) double on the way to their caps, a few times per flow in all.
 if command -v valgrind > /dev/null; then
   for n in 10000 100000; do
-    small=${TMPDIR:-/tmp}/offload-doctor-bench-$n.pcap
+    small=${TMPDIR:-/tmp}/offload-doctor-bench-mixed-$n.pcap
     [ -f "$small" ] || python3 testdata/gen_bench.py "$small" "$n"
     allocs=$(valgrind --tool=dhat --dhat-out-file=/dev/null "$bin" analyze --format json "$small" 2>&1 >/dev/null \
       | sed -n 's/.*Total:.* in \([0-9,]*\) blocks.*/\1/p')

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes a large synthetic capture for benchmarks: N frames of 64 interleaved bulk TCP flows
-(1448-byte segments, an ACK every second segment), a third of them inside VXLAN.
+(1448-byte segments, an ACK every second segment), a third of them inside VXLAN, and 0.1% of the
+frames retransmissions (every 1000th frame resends the segment its flow sent 4 segments earlier).
 
     python3 testdata/gen_bench.py OUT.pcap [FRAMES] [FLOWS]   (default 1,000,000 frames, 64 flows)
 
@@ -78,6 +79,9 @@ def main():
             elif flows == 1 and i % 100_000 == 99_999:
                 frame = f[0]
                 struct.pack_into("!I", frame, f[1], (f[4] - 20 * seg) & 0xFFFFFFFF)
+            elif flows > 1 and i % 1000 == 999 and f[4] > 4 * seg:
+                frame = f[0]
+                struct.pack_into("!I", frame, f[1], (f[4] - 4 * seg) & 0xFFFFFFFF)
             else:
                 frame = f[0]
                 struct.pack_into("!I", frame, f[1], f[4])

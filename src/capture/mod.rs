@@ -11,6 +11,7 @@
 mod pcap;
 mod pcapng;
 pub mod progress;
+mod source;
 pub mod stop;
 
 use std::fs::File;
@@ -25,9 +26,11 @@ use flate2::bufread::MultiGzDecoder;
 /// never allocate more than this for one record.
 pub const MAX_RECORD_LEN: u32 = 1 << 20;
 
-/// Read buffer size: 256 KiB keeps syscalls rare; the crate notes measured 64 KiB to 1 MiB as
-/// equally fast.
-const READ_BUFFER: usize = 256 * 1024;
+/// Buffer of the gzip decoder's input and of the first look at a plain file (its magic): once
+/// that is consumed, reads larger than it go straight into [`source::Source`]'s own buffer.
+const PEEK_BUFFER: usize = 64 * 1024;
+
+pub(crate) use source::{Fill, Source};
 
 /// Link type reported for a pcapng packet whose interface id names no interface of its section.
 pub const UNKNOWN_INTERFACE: LinkType = u32::MAX;
@@ -216,56 +219,6 @@ impl PcapHeader {
     }
 }
 
-/// A byte source that counts what it hands out, so errors can name offsets.
-pub(crate) struct Source {
-    inner: Box<dyn BufRead>,
-    pub(crate) offset: u64,
-}
-
-/// Result of trying to fill a buffer completely.
-pub(crate) enum Fill {
-    Full,
-    /// End of input before the first byte.
-    Eof,
-    /// End of input after `n` bytes.
-    Short(usize),
-}
-
-impl Source {
-    /// Reads exactly `buf.len()` bytes unless the input ends.
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) -> Result<Fill, CaptureError> {
-        let mut got = 0;
-        while got < buf.len() {
-            match self.inner.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // A gzip stream that ends early reports UnexpectedEof: that is a cut, not an error.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                Err(source) => {
-                    return Err(CaptureError::Io {
-                        offset: self.offset + got as u64,
-                        source,
-                    })
-                }
-            }
-        }
-        self.offset += got as u64;
-        Ok(match got {
-            n if n == buf.len() => Fill::Full,
-            0 => Fill::Eof,
-            n => Fill::Short(n),
-        })
-    }
-
-    /// Reads `len` bytes into `buf` (resized, capacity reused). `len` must already be bounded by
-    /// [`MAX_RECORD_LEN`].
-    pub(crate) fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<Fill, CaptureError> {
-        buf.resize(len, 0);
-        self.fill(buf)
-    }
-}
-
 /// Where the capture comes from.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -302,6 +255,8 @@ pub struct CaptureReader {
     src: Source,
     inner: Inner,
     buf: Vec<u8>,
+    /// Where the last frame's bytes are in the current read buffer.
+    last_data: std::ops::Range<usize>,
     next_number: u64,
     last_ts_ns: i64,
     pub meta: CaptureMeta,
@@ -310,7 +265,7 @@ pub struct CaptureReader {
 impl CaptureReader {
     /// Opens a capture file (`-` = stdin), detecting gzip and the container by magic bytes.
     pub fn open(input: &Input) -> Result<Self, CaptureError> {
-        let raw: Box<dyn Read> = match input {
+        let raw: Box<dyn Read + Send> = match input {
             // A pipe may stay silent: read by a thread so that Ctrl-C still ends the read.
             Input::Stdin => Box::new(stop::Interruptible::spawn(io::stdin())),
             Input::Path(p) if p.is_dir() => return Err(CaptureError::Directory(p.clone())),
@@ -320,8 +275,8 @@ impl CaptureReader {
     }
 
     /// Builds a reader over any byte stream (used by tests and fuzzing).
-    pub fn from_reader(raw: Box<dyn Read>) -> Result<Self, CaptureError> {
-        let mut buffered = BufReader::with_capacity(READ_BUFFER, raw);
+    pub fn from_reader(raw: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
+        let mut buffered = BufReader::with_capacity(PEEK_BUFFER, raw);
         let head = buffered
             .fill_buf()
             .map_err(|source| CaptureError::Io { offset: 0, source })?;
@@ -330,15 +285,14 @@ impl CaptureReader {
         }
         // gzip magic 1f 8b (RFC 1952 §2.3.1); decided by content, not by file name.
         let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-        let inner: Box<dyn BufRead> = if gzip {
-            Box::new(BufReader::with_capacity(
-                READ_BUFFER,
-                MultiGzDecoder::new(buffered),
-            ))
+        let inner: Box<dyn Read + Send> = if gzip {
+            Box::new(MultiGzDecoder::new(buffered))
         } else {
-            Box::new(buffered)
+            // The peeked bytes, then the file itself: no copy through the peek buffer.
+            let head = buffered.buffer().to_vec();
+            Box::new(io::Cursor::new(head).chain(buffered.into_inner()))
         };
-        let mut src = Source { inner, offset: 0 };
+        let mut src = Source::new(inner);
         let mut magic = [0u8; 4];
         match src.fill(&mut magic)? {
             Fill::Full => {}
@@ -369,7 +323,8 @@ impl CaptureReader {
         Ok(CaptureReader {
             src,
             inner,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::new(),
+            last_data: 0..0,
             next_number: 1,
             last_ts_ns: 0,
             meta,
@@ -383,7 +338,7 @@ impl CaptureReader {
             self.stop_early();
         }
         let rec = match &mut self.inner {
-            Inner::Pcap(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
+            Inner::Pcap(r) => r.next(&mut self.src, &mut self.meta)?,
             Inner::PcapNg(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
             Inner::Done => None,
         };
@@ -397,7 +352,8 @@ impl CaptureReader {
         };
         let number = self.next_number;
         self.next_number += 1;
-        let data = self.buf.get(rec.data.clone()).unwrap_or(&[]);
+        let data = self.src.bytes(rec.data.clone());
+        self.last_data = rec.data.clone();
         if let Some(ts) = rec.ts_ns {
             self.last_ts_ns = ts;
         }
@@ -412,6 +368,32 @@ impl CaptureReader {
             data,
             offset: rec.offset,
         }))
+    }
+}
+
+/// Handing the read buffer over whole, so that frames can be analysed on another thread without
+/// copying them: the frames read since the last hand-over live in the retired buffer.
+impl CaptureReader {
+    /// Where the bytes of the frame [`CaptureReader::next_frame`] returned last are in the
+    /// current read buffer.
+    pub fn last_frame_range(&self) -> std::ops::Range<usize> {
+        self.last_data.clone()
+    }
+
+    /// A buffer to continue reading in when the current one is used up (contents overwritten).
+    pub fn give_spare(&mut self, spare: Vec<u8>) {
+        self.src.give_spare(spare);
+    }
+
+    /// The buffer the reader left for the spare while reading the last frame, if it did: every
+    /// frame before that one indexes it (the last frame is in the new buffer).
+    pub fn take_retired(&mut self) -> Option<Vec<u8>> {
+        self.src.take_retired()
+    }
+
+    /// The current read buffer, once the stream has ended (the reader keeps an empty one).
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.src.take_buffer()
     }
 }
 

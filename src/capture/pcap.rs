@@ -97,7 +97,6 @@ impl PcapReader {
     pub(super) fn next(
         &mut self,
         src: &mut Source,
-        buf: &mut Vec<u8>,
         meta: &mut CaptureMeta,
     ) -> Result<Option<Record>, CaptureError> {
         let offset = src.offset;
@@ -132,7 +131,8 @@ impl PcapReader {
             });
             return Ok(None);
         }
-        match src.fill_vec(buf, caplen as usize)? {
+        let (fill, data) = src.take(caplen as usize)?;
+        match fill {
             Fill::Full => {}
             Fill::Eof if caplen == 0 => {}
             _ => {
@@ -150,7 +150,7 @@ impl PcapReader {
             link_type: self.link_type,
             interface: Some(0),
             wire_len: origlen,
-            data: 0..caplen as usize,
+            data,
             offset,
         }))
     }

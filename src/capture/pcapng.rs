@@ -197,8 +197,8 @@ impl PcapNgReader {
     ) -> Result<Option<Record>, CaptureError> {
         loop {
             let offset = src.offset;
-            let (block_type, head) = match self.frame_block(src, buf, meta, offset)? {
-                Framed::Block(t, h) => (t, h),
+            let (block_type, head, body) = match self.frame_block(src, buf, meta, offset)? {
+                Framed::Block(t, h, body) => (t, h, body),
                 Framed::Section => continue,
                 Framed::End(t) => {
                     if t.is_some() {
@@ -207,7 +207,8 @@ impl PcapNgReader {
                     return Ok(None);
                 }
             };
-            // `buf` holds the block without its first 8 bytes.
+            // The block without its first 8 bytes, in place in the source's buffer.
+            let buf = src.bytes(body.clone());
             let rec = match block_type {
                 EPB_TYPE | OPB_TYPE => self.packet_block(block_type, buf, offset),
                 SPB_TYPE => self.simple_block(buf, offset),
@@ -226,7 +227,10 @@ impl PcapNgReader {
                 }
             };
             return match rec {
-                Ok(r) => Ok(Some(r)),
+                Ok(mut r) => {
+                    r.data = r.data.start + body.start..r.data.end + body.start;
+                    Ok(Some(r))
+                }
                 Err(t) => {
                     meta.truncation = Some(t);
                     Ok(None)
@@ -235,8 +239,9 @@ impl PcapNgReader {
         }
     }
 
-    /// Reads the next block into `buf` (without its first 8 bytes, which it returns), checking
-    /// its framing; a Section Header Block is read here and starts a new section.
+    /// Frames the next block (its range in the source's buffer, without its first 8 bytes, which
+    /// it returns), checking its framing; a Section Header Block is read into `buf` here and
+    /// starts a new section.
     fn frame_block(
         &mut self,
         src: &mut Source,
@@ -270,17 +275,18 @@ impl PcapNgReader {
                 format!("pcapng block of type {block_type:#x} has invalid length {len}"),
             ))));
         }
-        if !matches!(src.fill_vec(buf, len as usize - 8)?, Fill::Full) {
+        let (fill, body) = src.take(len as usize - 8)?;
+        if !matches!(fill, Fill::Full) {
             return Ok(cut);
         }
-        let trailer = self.u32_at(buf, buf.len() - 4);
+        let trailer = self.u32_at(src.bytes(body.clone()), body.len() - 4);
         if trailer != len {
             return Ok(Framed::End(Some(corrupt(
                 offset,
                 format!("pcapng block length {len} does not match its trailer {trailer}"),
             ))));
         }
-        Ok(Framed::Block(block_type, head))
+        Ok(Framed::Block(block_type, head, body))
     }
 
     /// An Enhanced (or obsolete) Packet Block.
@@ -459,8 +465,9 @@ impl PcapNgReader {
 
 /// What framing the next block gave.
 enum Framed {
-    /// A block of this type, with its first 8 bytes; the rest is in the buffer.
-    Block(u32, [u8; 8]),
+    /// A block of this type, with its first 8 bytes; the rest is this range of the source's
+    /// buffer.
+    Block(u32, [u8; 8], std::ops::Range<usize>),
     /// A Section Header Block was read: a new section starts.
     Section,
     /// The end of the records: the file's end, or where it is cut or damaged.

@@ -329,6 +329,39 @@ impl<'a> Packet<'a> {
         self.icmp = super::icmp::error_facts(ip_version, icmp);
     }
 
+    /// This packet without its borrow of the frame, and where its TCP option bytes are in the
+    /// frame's data: what crosses to the analysis thread, which borrows them back from the batch
+    /// of frames with [`Packet::attach`].
+    pub fn detach(&self, frame_data: &[u8]) -> (Packet<'static>, std::ops::Range<usize>) {
+        let opts = self
+            .tcp
+            .map_or(0..0, |t| within(frame_data, t.option_bytes));
+        let tcp = self.tcp.map(|t| TcpFacts {
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            seq: t.seq,
+            ack: t.ack,
+            flags: t.flags,
+            window: t.window,
+            header_len: t.header_len,
+            payload_len: t.payload_len,
+            checksum: t.checksum,
+            options: t.options,
+            option_bytes: &[],
+        });
+        let p = Packet {
+            kind: self.kind,
+            sll_pkttype: self.sll_pkttype,
+            vlan_tags: self.vlan_tags,
+            tunnel: self.tunnel,
+            ip: self.ip,
+            tcp,
+            udp: self.udp,
+            icmp: self.icmp,
+        };
+        (p, opts)
+    }
+
     /// Every IP header of the frame, outer first.
     pub fn ip_headers(&self) -> impl Iterator<Item = (IpLayer, &IpFacts)> {
         self.tunnel
@@ -343,6 +376,27 @@ impl<'a> Packet<'a> {
                 };
                 (l, ip)
             }))
+    }
+}
+
+impl Packet<'static> {
+    /// A detached packet with its TCP option bytes back: `frame_data[opts]`.
+    pub fn attach<'b>(self, frame_data: &'b [u8], opts: std::ops::Range<usize>) -> Packet<'b> {
+        let mut p: Packet<'b> = self;
+        if let Some(t) = &mut p.tcp {
+            t.option_bytes = frame_data.get(opts).unwrap_or(&[]);
+        }
+        p
+    }
+}
+
+/// Where `part` (a subslice of `whole`, as the decoder's views are) lies in `whole`; empty when
+/// it is empty or not inside.
+fn within(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if !part.is_empty() && end <= whole.len() => start..end,
+        _ => 0..0,
     }
 }
 

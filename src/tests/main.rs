@@ -20,6 +20,7 @@
 //! - `interrupt`: Ctrl-C on a pipe (a real SIGINT), `live` with and without tcpdump.
 //! - `outputs`: output files in hostile places (symlinks, FIFOs, inputs as outputs, signals).
 //! - `evidence`: `--write-evidence` files read back by our reader and by tshark.
+//! - `threads`: the two-thread pass reports byte for byte what the one-thread pass does.
 //! - `architecture`: the layout rules of docs/architecture.md (who imports whom, file sizes).
 
 mod architecture;
@@ -47,4 +48,5 @@ mod rtt_agreement;
 mod selection;
 mod tcp_agreement;
 mod text_report;
+mod threads;
 mod udp_plots;

@@ -1,0 +1,181 @@
+//! The pass on two threads, so that both cores work on one capture: reading and decoding on one,
+//! flows, detectors and the caller's tap on the other (the caller's), in frame order.
+//!
+//! Frames cross in batches: a batch is one whole read buffer of the capture reader and the
+//! decoded packets of the frames framed in it, so nothing is copied on the way and the
+//! synchronisation (a bounded channel) is paid once per about 175 full-size frames. Emptied batches go back
+//! to the reader to be refilled, so the pass allocates a few batches in all, never one per frame.
+//! The analysis sees exactly the frames, packets and order of the single-threaded pass
+//! (`OFFLOAD_DOCTOR_THREADS=1`), so the report is byte-identical; a test compares them.
+
+use std::ops::Range;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::{progress, CaptureError, CaptureReader, Frame, LinkType};
+use crate::decode::{self, DecodeConfig, Kind, Packet};
+use crate::report::Totals;
+
+/// Batches waiting for the analysis thread: two keep the reader busy while one is analysed,
+/// and bound the memory (each is a 256 KiB read buffer and its packets).
+const BATCHES: usize = 2;
+
+/// Frames a fresh batch has room for before it grows (a 256 KiB buffer of ACKs).
+const BATCH_FRAMES: usize = 4096;
+
+/// What the pass counts of every frame, on the reading thread.
+#[derive(Default)]
+pub(super) struct Counts {
+    pub totals: Totals,
+    /// Per-kind counters in a small fixed map, turned into names once at the end (no per-packet
+    /// String).
+    pub kinds: FxHashMap<Kind, u64>,
+}
+
+impl Counts {
+    pub fn count(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) {
+        *self.kinds.entry(pkt.kind).or_default() += 1;
+        self.totals.count(frame);
+    }
+}
+
+/// One decoded frame without its borrow of the read buffer.
+struct Decoded {
+    number: u64,
+    ts_ns: i64,
+    ts_known: bool,
+    ts_bad_fraction: bool,
+    link_type: LinkType,
+    interface: Option<u32>,
+    wire_len: u32,
+    offset: u64,
+    /// The frame's bytes in its batch's buffer.
+    data: Range<usize>,
+    pkt: Packet<'static>,
+    /// The TCP option bytes in the frame's data.
+    opts: Range<usize>,
+}
+
+impl Decoded {
+    fn new(frame: &Frame<'_>, pkt: &Packet<'_>) -> Self {
+        let (pkt, opts) = pkt.detach(frame.data);
+        Decoded {
+            number: frame.number,
+            ts_ns: frame.ts_ns,
+            ts_known: frame.ts_known,
+            ts_bad_fraction: frame.ts_bad_fraction,
+            link_type: frame.link_type,
+            interface: frame.interface,
+            wire_len: frame.wire_len,
+            offset: frame.offset,
+            data: 0..0,
+            pkt,
+            opts,
+        }
+    }
+
+    /// The frame and its packet again, borrowing the batch's buffer.
+    fn get<'b>(&self, bytes: &'b [u8]) -> (Frame<'b>, Packet<'b>) {
+        let data = bytes.get(self.data.clone()).unwrap_or(&[]);
+        let frame = Frame {
+            number: self.number,
+            ts_ns: self.ts_ns,
+            ts_known: self.ts_known,
+            ts_bad_fraction: self.ts_bad_fraction,
+            link_type: self.link_type,
+            interface: self.interface,
+            wire_len: self.wire_len,
+            data,
+            offset: self.offset,
+        };
+        (frame, self.pkt.attach(data, self.opts.clone()))
+    }
+}
+
+/// A read buffer and the frames framed in it.
+struct Batch {
+    bytes: Vec<u8>,
+    frames: Vec<Decoded>,
+}
+
+/// Runs the pass: `reader` is read and decoded on a second thread while `analyse` sees every
+/// frame here, in order. Returns the reader (its meta) and the counts once the input ends.
+pub(super) fn run(
+    reader: CaptureReader,
+    cfg: &DecodeConfig,
+    analyse: &mut dyn FnMut(&Frame<'_>, &Packet<'_>),
+) -> Result<(CaptureReader, Counts), CaptureError> {
+    let (tx, rx) = mpsc::sync_channel::<Batch>(BATCHES);
+    // Sized above the batches that can exist at once (queued, analysed, filling, spare), so
+    // handing one back never blocks nor allocates.
+    let (back, recycled) = mpsc::sync_channel::<Batch>(BATCHES + 4);
+    std::thread::scope(|s| {
+        let reading = s.spawn(move || read_and_decode(reader, cfg, tx, recycled));
+        for batch in rx.iter() {
+            for d in &batch.frames {
+                let (frame, pkt) = d.get(&batch.bytes);
+                analyse(&frame, &pkt);
+            }
+            // The reader may have finished: then the batch is simply dropped.
+            let _ = back.try_send(batch);
+        }
+        match reading.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The reading thread: frames, decodes and counts, and sends a batch each time the reader moves
+/// on to a new buffer (and the last one at the end).
+fn read_and_decode(
+    mut reader: CaptureReader,
+    cfg: &DecodeConfig,
+    tx: SyncSender<Batch>,
+    recycled: Receiver<Batch>,
+) -> Result<(CaptureReader, Counts), CaptureError> {
+    let mut counts = Counts::default();
+    // The progress line's counters (capture/progress.rs): two stores a frame.
+    let mut tally = progress::Tally::default();
+    let mut frames = Vec::with_capacity(BATCH_FRAMES);
+    reader.give_spare(Vec::new());
+    loop {
+        let mut d = {
+            let Some(frame) = reader.next_frame()? else {
+                break;
+            };
+            tally.frame(&frame);
+            let pkt = decode::decode(&frame, cfg);
+            counts.count(&frame, &pkt);
+            Decoded::new(&frame, &pkt)
+        };
+        d.data = reader.last_frame_range();
+        if let Some(full) = reader.take_retired() {
+            // Every frame so far is in the retired buffer; this one is in the new one.
+            let next = recycled.try_recv().unwrap_or_else(|_| Batch {
+                bytes: Vec::new(),
+                frames: Vec::with_capacity(BATCH_FRAMES),
+            });
+            let mut next_frames = next.frames;
+            next_frames.clear();
+            let frames = std::mem::replace(&mut frames, next_frames);
+            reader.give_spare(next.bytes);
+            if tx
+                .send(Batch {
+                    bytes: full,
+                    frames,
+                })
+                .is_err()
+            {
+                break; // the analysis thread is gone (it panicked): nothing left to do
+            }
+        }
+        frames.push(d);
+    }
+    if !frames.is_empty() {
+        let bytes = reader.take_buffer();
+        let _ = tx.send(Batch { bytes, frames });
+    }
+    Ok((reader, counts))
+}
