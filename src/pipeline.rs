@@ -226,9 +226,10 @@ fn flow_report(f: &Flow, flows: &[Flow], settings: &Settings, capture_end_ns: i6
 
 /// The findings, the verdict and the report, once the capture has been read.
 fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Settings) -> Analysis {
+    let kinds = pass.counts.take_kinds();
     let totals = &mut pass.counts.totals;
     let mut not_analysed = Vec::new();
-    for (kind, n) in std::mem::take(&mut pass.counts.kinds) {
+    for (kind, n) in kinds {
         if !kind.is_analysed() {
             not_analysed.push((kind.name(), n));
         }

@@ -445,8 +445,14 @@ pub(crate) fn hex(b: &[u8]) -> String {
 /// Converts `ticks` of `1/units_per_sec` seconds plus an offset in seconds to Unix nanoseconds,
 /// saturating instead of overflowing on hostile values.
 pub(crate) fn ticks_to_ns(ticks: u64, units_per_sec: u128, offset_s: i64) -> i64 {
-    let units = units_per_sec.max(1);
-    let ns = (ticks as i128 * 1_000_000_000) / units as i128 + offset_s as i128 * 1_000_000_000;
+    let ticks = ticks as i128;
+    // The usual resolutions without a 128-bit division (1% of a pass): the same value exactly.
+    let since = match units_per_sec {
+        1_000_000_000 => ticks,
+        1_000_000 => ticks * 1000,
+        units => ticks * 1_000_000_000 / units.max(1) as i128,
+    };
+    let ns = since + offset_s as i128 * 1_000_000_000;
     ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 

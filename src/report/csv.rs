@@ -7,7 +7,7 @@
 //! or an id, and one dependency less is one less to audit. The tests read the output back with
 //! an independent reader.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 
 use super::time::seconds;
@@ -85,10 +85,12 @@ pub fn header(out: &mut dyn Write, sep: Separator) -> io::Result<()> {
 
 /// One row per flow of `r`.
 pub fn rows(out: &mut dyn Write, r: &Report, sep: Separator) -> io::Result<()> {
+    // Gathered, then written: stdout is line-buffered, and a capture may have a million flows.
+    let mut out = BufWriter::with_capacity(super::json::BUFFER, out);
     for f in &r.flows {
-        record(out, row(r, f).into_iter(), sep)?;
+        record(&mut out, row(r, f).into_iter(), sep)?;
     }
-    Ok(())
+    out.flush()
 }
 
 /// One record: fields quoted where RFC 4180 needs it.

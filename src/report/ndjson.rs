@@ -6,12 +6,13 @@
 //! query needs no join. Every field is documented in docs/ndjson-format.md.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::csv::split;
+use super::json;
 use super::many::{FileResult, FileStatus};
 use super::{DirReport, FlowReport, Report};
 use crate::analysis::Finding;
@@ -74,6 +75,18 @@ pub fn write_file(out: &mut dyn Write, f: &FileResult) -> io::Result<()> {
 /// The lines of one report: `status` and `error` say whether it was read whole (`analysed`) or up
 /// to damage (`damaged`, `error` saying what).
 pub fn write(
+    out: &mut dyn Write,
+    r: &Report,
+    status: FileStatus,
+    error: Option<&str>,
+) -> io::Result<()> {
+    // Gathered, then written: stdout is line-buffered, and a capture may have a million flows.
+    let mut buffered = BufWriter::with_capacity(json::BUFFER, out);
+    write_lines(&mut buffered, r, status, error)?;
+    buffered.flush()
+}
+
+fn write_lines(
     out: &mut dyn Write,
     r: &Report,
     status: FileStatus,
