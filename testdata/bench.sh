@@ -11,6 +11,8 @@
 # and offload-doctor's time as a ratio of its own (0.33 = offload-doctor takes a third of its
 # time). `cat FILE > /dev/null` is the floor: reading the bytes and nothing else. `1 thread` is
 # offload-doctor with OFFLOAD_DOCTOR_THREADS=1. --quick: the 500k capture only, 3 runs.
+# BEFORE=/path/to/offload-doctor adds an older build to the same alternating runs (before/after
+# ratios from one run: build it with `git worktree add /tmp/old REV && cargo build --release`).
 # Not a test: numbers depend on the machine, so quote ratios measured in one run, never
 # absolutes from different runs.
 set -euo pipefail
@@ -48,6 +50,10 @@ for frames in $sizes; do
   names=(offload-doctor "1 thread" "tcptrace -n" "cat (floor)")
   cmds=("$bin analyze --format json $cap" "env OFFLOAD_DOCTOR_THREADS=1 $bin analyze --format json $cap"
         "tcptrace -n $cap" "cat $cap")
+  if [ -n "${BEFORE:-}" ]; then
+    names+=("before (\$BEFORE)")
+    cmds+=("$BEFORE analyze --format json $cap")
+  fi
   if [ "$tshark" = 1 ] && command -v tshark > /dev/null; then
     names+=("tshark -q -z conv,tcp")
     cmds+=("tshark -n -q -z conv,tcp -r $cap")
