@@ -24,6 +24,8 @@ pub(super) struct Ctx {
     /// Tunnel levels still allowed in this frame (`MAX_TUNNEL_DEPTH` at the start): each is
     /// decoded by recursion.
     pub tunnels_left: std::cell::Cell<u8>,
+    /// Whether the common shapes take the fast path ([`super::fast`]); off for its reference.
+    pub fast: bool,
 }
 
 /// What a frame without a network layer is, from where slicing stopped.
@@ -68,7 +70,7 @@ fn tcp_options(t: &TcpSlice<'_>) -> TcpOptions {
     options
 }
 
-fn tcp_facts<'a>(t: &TcpSlice<'a>, ip: &IpFacts) -> TcpFacts<'a> {
+pub(super) fn tcp_facts<'a>(t: &TcpSlice<'a>, ip: &IpFacts) -> TcpFacts<'a> {
     let header_len = t.header_slice().len() as u32;
     TcpFacts {
         src_port: t.source_port(),
@@ -131,13 +133,25 @@ fn no_transport<'a>(
 }
 
 impl Ctx {
+    /// The context of a frame's walk, with the fast path on or off.
+    pub(super) fn new(frame: &crate::capture::Frame<'_>, fast: bool) -> Self {
+        Ctx {
+            frame_start: frame.data.as_ptr() as usize,
+            wire_len: frame.wire_len,
+            shims_left: std::cell::Cell::new(4),
+            wire_end: std::cell::Cell::new(u32::MAX),
+            tunnels_left: std::cell::Cell::new(super::facts::MAX_TUNNEL_DEPTH as u8),
+            fast,
+        }
+    }
+
     /// Byte offset of `s` inside the frame (s always points into the frame).
     pub(super) fn offset_of(&self, s: &[u8]) -> u32 {
         (s.as_ptr() as usize).saturating_sub(self.frame_start) as u32
     }
 
     /// What the wire says the rest of the frame from `s` on is.
-    fn wire_len_from(&self, s: &[u8]) -> u32 {
+    pub(super) fn wire_len_from(&self, s: &[u8]) -> u32 {
         self.wire_len
             .min(self.wire_end.get())
             .saturating_sub(self.offset_of(s))
@@ -181,7 +195,7 @@ impl Ctx {
         pkt
     }
 
-    fn udp<'a>(
+    pub(super) fn udp<'a>(
         &self,
         u: &etherparse::UdpSlice<'a>,
         ip: IpFacts,

@@ -17,6 +17,7 @@
 //! option fall back to the wire length.
 
 pub mod facts;
+mod fast;
 pub mod geneve;
 pub mod gre;
 pub mod gtp;
@@ -63,19 +64,27 @@ impl Default for DecodeConfig {
 
 /// Decodes one frame.
 pub fn decode<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
-    let data = frame.data;
-    let (sliced, sll_pkttype) = match link::slice(frame.link_type, data) {
+    if frame.link_type == link::ETHERNET {
+        if let Some(pkt) = layers::Ctx::new(frame, true).fast_ethernet(frame.data, cfg) {
+            return pkt;
+        }
+    }
+    walk(frame, cfg, true)
+}
+
+/// Decodes one frame by the general walk alone, never the fast path: the reference the fast
+/// path is held to.
+pub fn decode_general<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
+    walk(frame, cfg, false)
+}
+
+/// The general walk: etherparse's slicing, then the layers.
+fn walk<'a>(frame: &Frame<'a>, cfg: &DecodeConfig, fast: bool) -> Packet<'a> {
+    let (sliced, sll_pkttype) = match link::slice(frame.link_type, frame.data) {
         Ok(x) => x,
         Err(u) => return Packet::new(Kind::Undecoded(u)),
     };
-    let ctx = layers::Ctx {
-        frame_start: data.as_ptr() as usize,
-        wire_len: frame.wire_len,
-        shims_left: std::cell::Cell::new(4),
-        wire_end: std::cell::Cell::new(u32::MAX),
-        tunnels_left: std::cell::Cell::new(facts::MAX_TUNNEL_DEPTH as u8),
-    };
-    let mut pkt = ctx.layers(&sliced, cfg);
+    let mut pkt = layers::Ctx::new(frame, fast).layers(&sliced, cfg);
     pkt.sll_pkttype = sll_pkttype;
     pkt.vlan_tags = sliced
         .link_exts

@@ -213,15 +213,13 @@ impl Ctx {
     fn inner<'a>(&self, t: Tunnel, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet<'a> {
         self.tunnels_left
             .set(self.tunnels_left.get().saturating_sub(1));
-        let truncated = Kind::Undecoded(Undecoded::TunnelTruncated);
-        let sliced = match inner {
-            Payload::Ethernet(b) => LaxSlicedPacket::from_ethernet(b).map_err(|_| truncated),
-            Payload::EtherType(et, b) => Ok(LaxSlicedPacket::from_ether_type(EtherType(et), b)),
-            Payload::Wlan(b) => wlan_body(b),
+        let fast = match inner {
+            Payload::Ethernet(b) if self.fast => self.fast_ethernet(b, cfg),
+            _ => None,
         };
-        let mut p = match sliced {
-            Ok(s) => self.layers(&s, cfg),
-            Err(kind) => Packet::new(kind),
+        let mut p = match fast {
+            Some(p) => p,
+            None => self.sliced(inner, cfg),
         };
         p.tunnel = Some(match p.tunnel {
             Some(nested) => Tunnel {
@@ -231,6 +229,20 @@ impl Ctx {
             None => t,
         });
         p
+    }
+
+    /// The packet inside a tunnel, by etherparse's slicing.
+    fn sliced<'a>(&self, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet<'a> {
+        let truncated = Kind::Undecoded(Undecoded::TunnelTruncated);
+        let sliced = match inner {
+            Payload::Ethernet(b) => LaxSlicedPacket::from_ethernet(b).map_err(|_| truncated),
+            Payload::EtherType(et, b) => Ok(LaxSlicedPacket::from_ether_type(EtherType(et), b)),
+            Payload::Wlan(b) => wlan_body(b),
+        };
+        match sliced {
+            Ok(s) => self.layers(&s, cfg),
+            Err(kind) => Packet::new(kind),
+        }
     }
 
     /// A frame that stopped at an MPLS or PPPoE session ether type: the packet inside it.

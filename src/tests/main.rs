@@ -27,6 +27,7 @@ mod architecture;
 mod check;
 mod commands;
 mod common;
+mod decode_fast;
 mod evidence;
 mod fixture_cases;
 mod fixtures;
