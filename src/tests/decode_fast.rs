@@ -68,7 +68,7 @@ fn compare_file(path: &Path, mutate: usize, rng: &mut XorShift) -> (u64, Vec<Str
         }
         for _ in 0..20 {
             let mut m = bytes.clone();
-            let span = m.len().min(96).max(1);
+            let span = m.len().clamp(1, 96);
             for _ in 0..1 + rng.next() % 3 {
                 let at = (rng.next() as usize) % span;
                 if let Some(b) = m.get_mut(at) {
