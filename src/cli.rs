@@ -260,6 +260,16 @@ pub struct DetectorArgs {
     /// `quic-qlog-mismatch` (docs/quic.md).
     #[arg(long, value_name = "FILE|DIR", help_heading = "Endpoint logs")]
     pub qlog: Vec<PathBuf>,
+
+    /// Another capture of the same traffic, taken at the same time at another point of its path
+    /// (the receiver, the far side of a router, NAT or tunnel endpoint): packets are matched by
+    /// content, and those one point saw and the other never did are `path-loss`.
+    #[arg(
+        long,
+        value_name = "CAPTURE",
+        help_heading = "Two captures of one path"
+    )]
+    pub peer: Option<PathBuf>,
 }
 
 /// Output formats of `analyze`.

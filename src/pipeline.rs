@@ -14,7 +14,7 @@ use std::io;
 use anyhow::{Context, Result};
 use rustc_hash::FxHashSet;
 
-use crate::analysis::{self, qlog_join, FrameCtx, Registered, Settings, Summary};
+use crate::analysis::{self, peer, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind, Packet};
 use crate::flow::select::Selection;
@@ -87,6 +87,23 @@ pub fn analyze_reader(
     tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
 ) -> Result<Analysis> {
     analyze_stream(reader, name.clone(), cfg, settings, tap).with_context(|| name)
+}
+
+/// The packets of the `--peer` capture, indexed for `path-loss`: one pass over it with the same
+/// decoding and flow settings. A peer damaged mid-file is an error (its losses would be false).
+pub fn peer_index(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<peer::Index> {
+    let reader = open(input)?;
+    let name = input.display_name();
+    let mut index = peer::Index::new(name.clone());
+    let mut own = settings.clone();
+    own.peer = None;
+    let analysis = analyze_reader(reader, name, cfg, &own, &mut |frame, flow| {
+        index.push(frame, &decode::decode(frame, cfg), flow);
+    })?;
+    match analysis.damaged {
+        Some(d) => Err(anyhow::Error::new(d).context("--peer")),
+        None => Ok(index),
+    }
 }
 
 /// The TCP analysis flags of every frame that has any, with its frame number: what the

@@ -18,6 +18,8 @@ import os
 import struct
 import sys
 
+import peer_fixtures  # noqa: E402 (beside this file: python puts its folder on the path)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fixtures")
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
@@ -3054,6 +3056,7 @@ def main():
     demo_fixtures()
     demo_pair()
     memory_fixtures()
+    peer_fixtures.make(sys.modules[__name__])
     check = "--check" in sys.argv
     bad = []
     if not check:

@@ -26,6 +26,10 @@ pub mod kit;
 mod no_coalescing;
 mod out_of_order;
 mod oversized_frames;
+mod path_loss;
+pub mod peer;
+mod peer_loss;
+pub mod peer_match;
 pub mod qlog_join;
 mod quic_handshake_failed;
 mod quic_handshake_slow;
@@ -121,6 +125,8 @@ pub struct Settings {
     pub severities: Vec<(&'static str, Option<Severity>)>,
     /// The endpoints' qlog traces (`--qlog`), joined with the capture's QUIC connections.
     pub qlog: Arc<[QlogTrace]>,
+    /// The packets of another capture of the same traffic (`--peer`), for `path-loss`.
+    pub peer: Option<Arc<peer::Index>>,
 }
 
 impl Default for Settings {
@@ -133,6 +139,7 @@ impl Default for Settings {
             memory_budget: None,
             severities: Vec::new(),
             qlog: Arc::new([]),
+            peer: None,
         }
     }
 }
@@ -147,6 +154,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(no_coalescing::NoCoalescing),
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
+        entry(path_loss::PathLoss::new(settings.peer.clone())),
         entry(starved_flow::StarvedFlow),
         entry(quic_qlog_mismatch::QuicQlogMismatch::new(
             settings.qlog.clone(),

@@ -50,6 +50,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.decode);
     detector_settings(&mut settings, &args.detectors)?;
+    super::read_peer(&args.detectors, &cfg, &mut settings)?;
     let sel = selection(&args.select)?;
     let inputs = Inputs::expand(&args.captures)?;
     let input = match inputs.inputs.first() {

@@ -24,6 +24,7 @@ use crate::report::{json, junit};
 pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.decode);
     let policy = detector_settings(&mut settings, &args.detectors)?;
+    super::read_peer(&args.detectors, &cfg, &mut settings)?;
     let fail_on = args
         .fail_on
         .map(FailOn::severity)

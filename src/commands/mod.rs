@@ -65,9 +65,33 @@ fn inputs(command: &Command) -> Vec<&Path> {
         ),
         Command::Explain(_) | Command::Completions(_) | Command::Man(_) => (Vec::new(), &[]),
     };
-    // The endpoints' logs are inputs too.
+    // The endpoints' logs and the peer capture are inputs too.
     paths.extend(logs.iter().map(PathBuf::as_path));
+    if let Command::Analyze(a) = command {
+        paths.extend(a.detectors.peer.as_deref());
+    }
+    if let Command::Check(a) = command {
+        paths.extend(a.detectors.peer.as_deref());
+    }
     paths
+}
+
+/// `--peer`: the other capture's packets, indexed for `path-loss` (analyze and check).
+fn read_peer(args: &DetectorArgs, cfg: &DecodeConfig, settings: &mut Settings) -> Result<()> {
+    if let Some(p) = &args.peer {
+        let input = crate::capture::Input::Path(p.clone());
+        let index = crate::pipeline::peer_index(&input, cfg, settings)?;
+        settings.peer = Some(std::sync::Arc::new(index));
+    }
+    Ok(())
+}
+
+/// Commands that compare nothing refuse `--peer` rather than ignore it.
+fn refuse_peer(args: &DetectorArgs, command: &str) -> Result<()> {
+    match args.peer {
+        Some(_) => anyhow::bail!("--peer is for `analyze` and `check`, not `{command}`"),
+        None => Ok(()),
+    }
 }
 
 /// `--force`, on the commands that write files.

@@ -41,6 +41,7 @@ mod many;
 mod memory;
 mod ndjson;
 mod outputs;
+mod peer;
 mod plot_defaults;
 mod plots;
 mod real_captures;

@@ -1,0 +1,220 @@
+//! Two captures of one path: in one paired direction, what the upstream point saw and the
+//! downstream one did not — lost between them, merged by GRO/LRO, cut by TSO/GSO — and what
+//! only the downstream point saw. The rules are in [`super::peer_match`].
+
+use rustc_hash::FxHashSet;
+
+use super::peer::{Index, Record};
+use super::peer_match::{DirPair, Point, EDGE_MARGIN_NS};
+use crate::flow::Side;
+
+/// TCP byte ranges of one direction's frames, relative to a base sequence number: which one
+/// frame, or which frames together, carry a range.
+struct Ranges {
+    /// (start, end) by start, with the largest end so far.
+    single: Vec<(u64, u64, u64)>,
+    /// The union, disjoint, by start.
+    union: Vec<(u64, u64)>,
+}
+
+impl Ranges {
+    fn new(mut r: Vec<(u64, u64)>) -> Self {
+        r.sort_unstable();
+        let mut single = Vec::with_capacity(r.len());
+        let mut max_end = 0;
+        for &(s, e) in &r {
+            max_end = max_end.max(e);
+            single.push((s, e, max_end));
+        }
+        let mut union: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in r {
+            match union.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => union.push((s, e)),
+            }
+        }
+        Ranges { single, union }
+    }
+
+    /// Whether one frame carries all of [s, e).
+    fn one_covers(&self, s: u64, e: u64) -> bool {
+        let k = self.single.partition_point(|x| x.0 <= s);
+        k > 0 && self.single[k - 1].2 >= e
+    }
+
+    /// Whether the frames together carry all of [s, e).
+    fn all_cover(&self, s: u64, e: u64) -> bool {
+        let k = self.union.partition_point(|x| x.0 <= s);
+        k > 0 && self.union[k - 1].1 >= e
+    }
+}
+
+/// The records of one direction of one capture, in capture order.
+fn direction(idx: &Index, dir: (u32, Side)) -> Vec<u32> {
+    (0..idx.records.len() as u32)
+        .filter(|&i| {
+            let r = &idx.records[i as usize];
+            (r.flow, r.side) == dir
+        })
+        .collect()
+}
+
+/// The data ranges of the unmatched TCP frames among `ix`, relative to `base`.
+fn unmatched_ranges(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>, base: u32) -> Ranges {
+    Ranges::new(
+        ix.iter()
+            .filter(|i| !matched.contains(i))
+            .map(|&i| &recs[i as usize])
+            .filter(|r| r.tcp && r.len > 0)
+            .map(|r| {
+                let s = u64::from(r.seq.wrapping_sub(base));
+                (s, s + u64::from(r.len))
+            })
+            .collect(),
+    )
+}
+
+/// Fills `p`'s counts: `mine` are its matched (this, peer) record pairs, `offset` the peer's
+/// clock minus this one, `delay` the median and largest one-way delay (0 when unknown).
+pub fn count(
+    p: &mut DirPair,
+    a: &Index,
+    b: &Index,
+    mine: &[(u32, u32)],
+    offset: i64,
+    delay: (i64, i64),
+) {
+    let one_way = delay.0;
+    let (up, down, up_dir, down_dir, shift) = match p.upstream {
+        Point::This => (a, b, p.this, p.peer, offset),
+        Point::Peer => (b, a, p.peer, p.this, offset.saturating_neg()),
+    };
+    let pick = |m: &(u32, u32)| match p.upstream {
+        Point::This => (m.0, m.1),
+        Point::Peer => (m.1, m.0),
+    };
+    let up_matched: FxHashSet<u32> = mine.iter().map(|m| pick(m).0).collect();
+    let down_of: rustc_hash::FxHashMap<u32, u32> = mine.iter().map(pick).collect();
+    let down_matched: FxHashSet<u32> = down_of.values().copied().collect();
+    let (up_ix, down_ix) = (direction(up, up_dir), direction(down, down_dir));
+    let Some(&first) = up_ix.first() else { return };
+    let base = up.records[first as usize].seq;
+    let down_ranges = unmatched_ranges(&down.records, &down_ix, &down_matched, base);
+    let up_ranges = unmatched_ranges(&up.records, &up_ix, &up_matched, base);
+    let margin = EDGE_MARGIN_NS.max(delay.1.saturating_mul(2));
+    let Some(down_first) = down.first_ns else {
+        return;
+    };
+    let window = down_first.saturating_add(margin)..=down.last_ns.saturating_sub(margin);
+    let tolerance = EDGE_MARGIN_NS.max(delay.1.saturating_mul(2));
+    let mut partners = Partners::new(&down.records, &down_ix, &down_matched);
+    let (mut run, mut last_down) = (0u64, None);
+    for &i in &up_ix {
+        let r = &up.records[i as usize];
+        if let Some(&j) = down_of.get(&i) {
+            run = 0;
+            last_down = Some(down.records[j as usize].frame);
+            continue;
+        }
+        let due = r.ts_ns.saturating_add(shift).saturating_add(one_way);
+        if !window.contains(&due) {
+            run = 0;
+            continue;
+        }
+        if r.tcp && r.len > 0 {
+            let s = u64::from(r.seq.wrapping_sub(base));
+            let e = s + u64::from(r.len);
+            if down_ranges.one_covers(s, e) {
+                p.coalesced += 1;
+                continue;
+            }
+            if down_ranges.all_cover(s, e) {
+                p.segmented += 1;
+                continue;
+            }
+        }
+        if partners.take(r.len, due, tolerance) {
+            p.changed += 1;
+            continue;
+        }
+        p.lost.push((r.frame, r.ts_ns));
+        if run == 0 {
+            p.runs += 1;
+            p.before_runs.extend(last_down);
+        }
+        run += 1;
+        p.longest_run = p.longest_run.max(run);
+    }
+    p.judged = judged(up, &up_ix, shift.saturating_add(one_way), &window);
+    let unexplained = only_downstream(down, &down_ix, &down_matched, &up_ranges, base, up, shift);
+    p.only_downstream = unexplained.saturating_sub(p.changed);
+}
+
+/// The unmatched downstream packets, by time, each the partner of at most one upstream packet.
+struct Partners {
+    /// (time, length), by time.
+    free: Vec<(i64, u32)>,
+    used: Vec<bool>,
+}
+
+impl Partners {
+    fn new(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>) -> Self {
+        let mut free: Vec<(i64, u32)> = ix
+            .iter()
+            .filter(|i| !matched.contains(i))
+            .map(|&i| (recs[i as usize].ts_ns, recs[i as usize].len))
+            .collect();
+        free.sort_unstable();
+        let used = vec![false; free.len()];
+        Partners { free, used }
+    }
+
+    /// Takes an unused packet of length `len` within `tolerance` of `due`, if there is one.
+    fn take(&mut self, len: u32, due: i64, tolerance: i64) -> bool {
+        let from = self
+            .free
+            .partition_point(|f| f.0 < due.saturating_sub(tolerance));
+        let to = self
+            .free
+            .partition_point(|f| f.0 <= due.saturating_add(tolerance));
+        for k in from..to {
+            if !self.used[k] && self.free[k].1 == len {
+                self.used[k] = true;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Upstream packets due downstream while the downstream capture ran.
+fn judged(up: &Index, ix: &[u32], shift: i64, window: &std::ops::RangeInclusive<i64>) -> u64 {
+    ix.iter()
+        .filter(|&&i| window.contains(&up.records[i as usize].ts_ns.saturating_add(shift)))
+        .count() as u64
+}
+
+/// Downstream packets no upstream packet accounts for, in the time the upstream capture ran.
+fn only_downstream(
+    down: &Index,
+    ix: &[u32],
+    matched: &FxHashSet<u32>,
+    up_ranges: &Ranges,
+    base: u32,
+    up: &Index,
+    shift: i64,
+) -> u64 {
+    let Some(up_first) = up.first_ns else {
+        return 0;
+    };
+    let span = up_first.saturating_add(shift)..=up.last_ns.saturating_add(shift);
+    ix.iter()
+        .filter(|i| !matched.contains(i))
+        .map(|&i| &down.records[i as usize])
+        .filter(|r| span.contains(&r.ts_ns))
+        .filter(|r| {
+            let s = u64::from(r.seq.wrapping_sub(base));
+            !(r.tcp && r.len > 0 && up_ranges.all_cover(s, s + u64::from(r.len)))
+        })
+        .count() as u64
+}
