@@ -336,7 +336,39 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
     ) {
         check_merges(want, s, r, &mut errors);
     }
+    peers_agree(out, &mut errors);
     errors
+}
+
+/// The two captures of a scenario held against each other (`--peer`), both ways: the lab drops
+/// packets before the sender's tap (an output rule) or after the receiver's (an ingress rule,
+/// which runs after the taps: net/core/dev.c), never between them, so `path-loss` must pair the
+/// flows and find nothing lost — on real kernel traffic with GRO, TSO, VXLAN and QUIC.
+fn peers_agree(out: &Path, errors: &mut Vec<String>) {
+    let (send, recv) = (out.join("send.pcap"), out.join("recv.pcap"));
+    if !send.exists() || !recv.exists() {
+        return;
+    }
+    for (a, b) in [(&send, &recv), (&recv, &send)] {
+        let args = ["--peer".to_string(), b.to_string_lossy().into_owned()];
+        let (r, json) = analyze_json(a, &args);
+        let found: Vec<&Value> = json
+            .as_ref()
+            .and_then(|j| j["findings"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|f| f["id"] == "path-loss")
+            .collect();
+        let name = a.file_name().map(|n| n.to_string_lossy().into_owned());
+        let ok = found.len() == 1
+            && found[0]["severity"] == "info"
+            && found[0]["details"]["directions"].as_u64().unwrap_or(0) >= 1
+            && found[0]["details"]["lost"] == 0;
+        if !ok {
+            let msgs: Vec<&Value> = found.iter().map(|f| &f["message"]).collect();
+            errors.push(format!("{name:?} --peer: {msgs:?} (exit {})", r.code));
+        }
+    }
 }
 
 /// The join's unreceived packets (captured arriving, never in the endpoint's qlog) against the
