@@ -245,13 +245,8 @@ fn summary(cmp: &Comparison, peer: &Index) -> Finding {
         matched: cmp.matched,
         ..Details::default()
     };
-    Finding {
-        id: PathLoss::ID,
-        severity: Severity::Info,
-        flow: None,
-        frames: Vec::new(),
-        frames_total: 0,
-        message: format!(
+    info(
+        format!(
             "Compared with {}: {} packets in {} seen at both points, {} seen upstream only (not judged as loss: too few, or too many to be the same traffic), {} merged or cut by offloads on the way; the peer's clock is {offset} from this one's.",
             peer.name,
             thousands(both),
@@ -259,35 +254,41 @@ fn summary(cmp: &Comparison, peer: &Index) -> Finding {
             thousands(lost as u64),
             thousands(merged),
         ),
-        hint: "Nothing to do: the path between the two capture points delivered what it was given."
-            .to_string(),
-        wireshark_filter: None,
-        details: details(&d),
-    }
+        "Nothing to do: the path between the two capture points delivered what it was given.",
+        &d,
+    )
 }
 
 /// Info: the two captures share no packet, so nothing can be compared.
 fn unrelated(here: &Index, peer: &Index) -> Finding {
+    let d = Details {
+        peer: peer.name.clone(),
+        ..Details::default()
+    };
+    info(
+        format!(
+            "These captures share no traffic: none of the {} TCP/UDP packets of this capture matches enough of the {} of {} to pair a flow, so no loss between them is judged.",
+            thousands(here.records.len() as u64),
+            thousands(peer.records.len() as u64),
+            peer.name
+        ),
+        "Give two captures of the same traffic taken at the same time at two points of its path \
+         (sender and receiver, or both sides of a router, NAT or tunnel endpoint).",
+        &d,
+    )
+}
+
+/// An info finding about the whole comparison.
+fn info(message: String, hint: &str, d: &Details) -> Finding {
     Finding {
         id: PathLoss::ID,
         severity: Severity::Info,
         flow: None,
         frames: Vec::new(),
         frames_total: 0,
-        message: format!(
-            "These captures share no traffic: none of the {} TCP/UDP packets of this capture matches enough of the {} of {} to pair a flow, so no loss between them is judged.",
-            thousands(here.records.len() as u64),
-            thousands(peer.records.len() as u64),
-            peer.name
-        ),
-        hint: "Give two captures of the same traffic taken at the same time at two points of \
-               its path (sender and receiver, or both sides of a router, NAT or tunnel \
-               endpoint)."
-            .to_string(),
+        message,
+        hint: hint.to_string(),
         wireshark_filter: None,
-        details: details(&Details {
-            peer: peer.name.clone(),
-            ..Details::default()
-        }),
+        details: details(d),
     }
 }

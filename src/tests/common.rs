@@ -171,3 +171,15 @@ pub fn raw_ip_pcap(packets: &[Vec<u8>], gap_us: u32) -> Vec<u8> {
     }
     b
 }
+
+/// The command-line arguments a fixture's expectation file gives (`"args"`).
+pub fn fixture_args(exp: &Value) -> Vec<String> {
+    exp["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -32,14 +32,7 @@ fn fixtures() -> Vec<(String, Value)> {
 fn check_fixture(name: &str, exp: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     let path = std::path::Path::new("testdata/fixtures").join(name);
-    let args: Vec<String> = exp["args"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let args = crate::common::fixture_args(exp);
     let (run, json) = analyze_json(&path, &args);
     let want_code = exp["exit_code"].as_i64().unwrap_or(0) as i32;
     if run.code != want_code {

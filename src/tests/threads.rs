@@ -48,14 +48,7 @@ fn fixtures_report_the_same_on_one_and_two_threads() {
         };
         let exp: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&p).expect("readable")).expect("JSON");
-        let args: Vec<String> = exp["args"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let args = crate::common::fixture_args(&exp);
         assert_same(Path::new(capture), &args);
         n += 1;
     }
