@@ -72,8 +72,10 @@ def quic_hellos(path):
     return list(seen.values())
 
 
-def rtt_samples(path):
-    """tcp.analysis.ack_rtt per tcp.stream and data direction: sample count and median (ms).
+def rtt_samples(path, spread=False):
+    """tcp.analysis.ack_rtt per tcp.stream and data direction: sample count and median (ms);
+    with `spread`, also the nearest-rank 40th and 60th percentiles (the kernel lab's microsecond
+    round trips, where a few samples more or less move the median by more than a clock tick).
 
     tshark puts ack_rtt on the ACKing frame (the time since the segment whose end it acknowledges
     exactly, packet-tcp.c, tcp_analyze_sequence_number); the RTT belongs to the data of the other
@@ -109,8 +111,12 @@ def rtt_samples(path):
     for (stream, sender, receiver), v in sorted(dirs.items()):
         v.sort()
         median = v[(len(v) + 1) // 2 - 1]
-        res.append({"stream": stream, "sender": sender, "receiver": receiver, "samples": len(v),
-                    "median_ms": round(median, 6)})
+        d = {"stream": stream, "sender": sender, "receiver": receiver, "samples": len(v),
+             "median_ms": round(median, 6)}
+        if spread:
+            rank = lambda q: v[max(0, -(-len(v) * q // 100) - 1)]
+            d["p40_ms"], d["p60_ms"] = round(rank(40), 6), round(rank(60), 6)
+        res.append(d)
     return res
 
 

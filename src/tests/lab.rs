@@ -215,7 +215,7 @@ fn tshark_agrees(path: &Path, errors: &mut Vec<String>) {
 fn rtt_agrees(path: &Path, report: &Value, errors: &mut Vec<String>) {
     let script = format!(
         "import json, sys; sys.path.insert(0, {:?}); import tshark_oracle; \
-         print(json.dumps(tshark_oracle.rtt_samples(sys.argv[1])))",
+         print(json.dumps(tshark_oracle.rtt_samples(sys.argv[1], spread=True)))",
         root().join("testdata").to_string_lossy()
     );
     let out = Command::new("python3")

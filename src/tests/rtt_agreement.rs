@@ -69,6 +69,8 @@ pub(crate) struct Oracle {
     receiver: String,
     samples: u64,
     median_ms: f64,
+    /// tshark's 40th and 60th percentiles, where the oracle gives them (the kernel lab's).
+    middle_ms: Option<(f64, f64)>,
 }
 
 /// The directions of one capture, as `rtt_samples` in testdata/tshark_oracle.py writes them.
@@ -81,6 +83,7 @@ pub(crate) fn directions(dirs: &Value) -> Vec<Oracle> {
             receiver: d["receiver"].as_str().expect("receiver").to_owned(),
             samples: d["samples"].as_u64().expect("samples"),
             median_ms: d["median_ms"].as_f64().expect("median"),
+            middle_ms: d["p40_ms"].as_f64().zip(d["p60_ms"].as_f64()),
         })
         .collect()
 }
@@ -110,7 +113,12 @@ pub(crate) fn compare(flows: &[Value], dirs: &[Oracle], d: &Oracle) -> Option<(b
     if n < MIN_SAMPLES {
         return None;
     }
-    let within = (median - d.median_ms).abs() <= (TOLERANCE * d.median_ms).max(CLOCK_TICKS_MS);
+    // Or, where the oracle gives tshark's middle fifth (the lab's live veth round trips of tens
+    // of microseconds, spread wide by scheduling: a median of 81 samples against one of 85 can
+    // differ by more than 10%), anywhere in it.
+    let within = (median - d.median_ms).abs() <= (TOLERANCE * d.median_ms).max(CLOCK_TICKS_MS)
+        || d.middle_ms
+            .is_some_and(|(lo, hi)| lo - CLOCK_TICKS_MS <= median && median <= hi + CLOCK_TICKS_MS);
     let line = format!(
         "stream {} from {}: ours {median:.3} ms ({n} samples, {}), tshark {:.3} ms ({} samples)",
         d.stream, d.sender, rtt["source"], d.median_ms, d.samples
