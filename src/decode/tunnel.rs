@@ -6,7 +6,7 @@
 
 use etherparse::{EtherType, LaxSlicedPacket};
 
-use super::layers::Ctx;
+use super::ctx::Ctx;
 use super::shim::{self, Inner};
 use super::wlan::{Body, Wlan};
 use super::{geneve, gre, gtp, vxlan};
@@ -23,7 +23,7 @@ pub(super) fn is_ip_tunnel(protocol: u8) -> bool {
 }
 
 /// The UDP overlay a datagram carries, by port.
-fn udp_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
+pub(super) fn udp_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
     // The destination port names the tunnel; the source port is a flow hash (RFC 7348 §5).
     // Fall back to the source port for captures of replies from a tunnel endpoint on that port.
     for port in [udp.dst_port, udp.src_port] {
@@ -201,11 +201,6 @@ impl Ctx {
             Ok(None) => pkt,
             Err(_) => truncated(pkt),
         }
-    }
-
-    /// Whether a tunnel found at this point is opened: the depth bound.
-    pub(super) fn may_open_tunnel(&self) -> bool {
-        self.tunnels_left.get() > 0
     }
 
     /// The packet inside tunnel `t`; a tunnel found inside it becomes the packet's tunnel, with
