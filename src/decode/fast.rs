@@ -372,3 +372,70 @@ impl<'a> Ipv6<'a> {
         self.addr(ipv6::DST)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rustfmt::skip]
+    const IPV4: [u8; 24] = [
+        0x46, 0xb8,             // version 4, IHL 6 (4 bytes of options); DSCP EF, ECN 0
+        0x00, 0x2c,             // total length 44
+        0x12, 0x34,             // identification
+        0x40, 0x00,             // DF, fragment offset 0
+        0x40, 0x06,             // TTL 64, TCP
+        0x00, 0x00,             // header checksum
+        10, 0, 0, 1,            // source
+        10, 0, 0, 2,            // destination
+        0x01, 0x01, 0x01, 0x00, // options: NOP NOP NOP EOL
+    ];
+
+    #[rustfmt::skip]
+    const IPV6: [u8; 40] = [
+        0x6b, 0x81, 0x23, 0x45, // version 6, traffic class 0xb8, flow label 0x12345
+        0x00, 0x14, 0x11, 0x3f, // payload length 20, UDP, hop limit 63
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, // source
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, // destination
+    ];
+
+    #[test]
+    fn ipv4_fields() {
+        let h = Ipv4::new_checked(&IPV4).expect("24 bytes for IHL 6");
+        assert_eq!((h.header_len(), h.total_len(), h.tos()), (24, 44, 0xb8));
+        assert_eq!((h.id(), h.df(), h.is_fragment()), (0x1234, true, false));
+        assert_eq!((h.ttl(), h.protocol()), (64, IPPROTO_TCP));
+        assert_eq!(
+            (h.src(), h.dst()),
+            ([10, 0, 0, 1].into(), [10, 0, 0, 2].into())
+        );
+        let mut f = IPV4;
+        f[6] = 0x20; // MF
+        assert!(Ipv4::new_checked(&f).is_some_and(|h| h.is_fragment()));
+        f[6..8].copy_from_slice(&[0x00, 0x01]); // offset 8 bytes
+        assert!(Ipv4::new_checked(&f).is_some_and(|h| h.is_fragment() && !h.df()));
+    }
+
+    #[test]
+    fn ipv6_fields() {
+        let h = Ipv6::new_checked(&IPV6).expect("40 bytes");
+        assert_eq!((h.traffic_class(), h.flow_label()), (0xb8, 0x12345));
+        assert_eq!(
+            (h.payload_len(), h.next_header(), h.hop_limit()),
+            (20, IPPROTO_UDP, 63)
+        );
+        assert_eq!(h.dst().segments()[7], 2);
+    }
+
+    #[test]
+    fn truncation_sweep() {
+        for n in 0..IPV4.len() {
+            assert!(Ipv4::new_checked(&IPV4[..n]).is_none(), "ipv4 len {n}");
+        }
+        let mut short_ihl = IPV4;
+        short_ihl[0] = 0x44; // IHL 4: below the fixed header
+        assert!(Ipv4::new_checked(&short_ihl).is_none());
+        for n in 0..IPV6.len() {
+            assert!(Ipv6::new_checked(&IPV6[..n]).is_none(), "ipv6 len {n}");
+        }
+    }
+}
