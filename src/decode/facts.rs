@@ -155,7 +155,7 @@ pub struct TcpOptions {
     pub malformed: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpFacts<'a> {
     pub src_port: u16,
     pub dst_port: u16,
@@ -293,7 +293,7 @@ impl Via {
 }
 
 /// Everything decoded from one frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub kind: Kind,
     /// Linux cooked capture packet type (0 to us, 4 outgoing, ...), when the link type has one.

@@ -6,27 +6,11 @@ use std::net::IpAddr;
 use etherparse::err::Layer;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TcpOptionElement, TcpSlice, TransportSlice};
 
+use super::ctx::Ctx;
 use super::ipv6_ext::{ipv6_fragment, jumbo_payload_len};
 use super::tcp_header::TcpHeader;
 use super::tunnel::is_ip_tunnel;
 use super::{DecodeConfig, IpFacts, Kind, Packet, TcpFacts, TcpOptions, UdpFacts, Undecoded};
-
-/// Per-frame context for turning header slices into lengths.
-pub(super) struct Ctx {
-    pub frame_start: usize,
-    pub wire_len: u32,
-    /// MPLS/PPPoE shims still allowed in this frame: each is sliced again, so hostile nesting
-    /// must not recurse without bound.
-    pub shims_left: std::cell::Cell<u8>,
-    /// Where the packet ends when a shim's length field says so (PPPoE): what follows is
-    /// Ethernet padding, as Wireshark bounds the IP dissector by the PPPoE payload length.
-    pub wire_end: std::cell::Cell<u32>,
-    /// Tunnel levels still allowed in this frame (`MAX_TUNNEL_DEPTH` at the start): each is
-    /// decoded by recursion.
-    pub tunnels_left: std::cell::Cell<u8>,
-    /// Whether the common shapes take the fast path ([`super::fast`]); off for its reference.
-    pub fast: bool,
-}
 
 /// What a frame without a network layer is, from where slicing stopped.
 fn no_network(stop: &Option<(etherparse::err::packet::SliceError, Layer)>) -> Kind {
@@ -133,30 +117,6 @@ fn no_transport<'a>(
 }
 
 impl Ctx {
-    /// The context of a frame's walk, with the fast path on or off.
-    pub(super) fn new(frame: &crate::capture::Frame<'_>, fast: bool) -> Self {
-        Ctx {
-            frame_start: frame.data.as_ptr() as usize,
-            wire_len: frame.wire_len,
-            shims_left: std::cell::Cell::new(4),
-            wire_end: std::cell::Cell::new(u32::MAX),
-            tunnels_left: std::cell::Cell::new(super::facts::MAX_TUNNEL_DEPTH as u8),
-            fast,
-        }
-    }
-
-    /// Byte offset of `s` inside the frame (s always points into the frame).
-    pub(super) fn offset_of(&self, s: &[u8]) -> u32 {
-        (s.as_ptr() as usize).saturating_sub(self.frame_start) as u32
-    }
-
-    /// What the wire says the rest of the frame from `s` on is.
-    pub(super) fn wire_len_from(&self, s: &[u8]) -> u32 {
-        self.wire_len
-            .min(self.wire_end.get())
-            .saturating_sub(self.offset_of(s))
-    }
-
     pub fn layers<'a>(&self, p: &LaxSlicedPacket<'a>, cfg: &DecodeConfig) -> Packet<'a> {
         let Some(net) = &p.net else {
             if let Some(pkt) = self.unshim(p, cfg) {
@@ -195,7 +155,7 @@ impl Ctx {
         pkt
     }
 
-    pub(super) fn udp<'a>(
+    fn udp<'a>(
         &self,
         u: &etherparse::UdpSlice<'a>,
         ip: IpFacts,

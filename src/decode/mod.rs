@@ -8,7 +8,9 @@
 //! the standard layers and keeps whatever parsed when a frame is cut by the snaplen or has IPv4
 //! total length 0 (TSO / BIG TCP); the tunnel headers, the TCP fixed header ([`tcp_header`]) and
 //! the IPv6 extension walk ([`ipv6_ext`]) are small checked views of our own, as is the ICMP
-//! error message with the packet it quotes ([`icmp`]). A frame is never dropped: what parsed
+//! error message with the packet it quotes ([`icmp`]). The common shapes (Ethernet/SLL/raw IP,
+//! VLAN, IPv4/IPv6 without extensions, TCP/UDP, VXLAN around them) take a fast path of checked
+//! views ([`fast`]) that agrees with the general one frame by frame. A frame is never dropped: what parsed
 //! is kept, and where decoding stopped is an [`Undecoded`] reason. The results are the plain
 //! values of [`facts`].
 //!
@@ -16,6 +18,7 @@
 //! its real segment length; IPv4 total length 0 and an IPv6 payload length 0 without a jumbo
 //! option fall back to the wire length.
 
+mod ctx;
 pub mod facts;
 mod fast;
 pub mod geneve;
@@ -62,29 +65,32 @@ impl Default for DecodeConfig {
     }
 }
 
-/// Decodes one frame.
+/// Decodes one frame: the common shapes on the fast path ([`fast`]), the rest on the general one.
 pub fn decode<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
-    if frame.link_type == link::ETHERNET {
-        if let Some(pkt) = layers::Ctx::new(frame, true).fast_ethernet(frame.data, cfg) {
-            return pkt;
-        }
+    let mut pkt = Packet::new(Kind::OtherIp);
+    match fast::decode_into(frame, cfg, &mut pkt) {
+        Some(()) => pkt,
+        None => decode_general(frame, cfg),
     }
-    walk(frame, cfg, true)
 }
 
-/// Decodes one frame by the general walk alone, never the fast path: the reference the fast
-/// path is held to.
+/// The fast path alone: `None` for a frame it leaves to the general path. Public for the test
+/// that compares it with [`decode_general`] frame by frame.
+pub fn decode_fast<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Option<Packet<'a>> {
+    let mut pkt = Packet::new(Kind::OtherIp);
+    fast::decode_into(frame, cfg, &mut pkt).map(|()| pkt)
+}
+
+/// The general path, through etherparse's lax slicing: every frame, and the reference the fast
+/// path must agree with.
 pub fn decode_general<'a>(frame: &Frame<'a>, cfg: &DecodeConfig) -> Packet<'a> {
-    walk(frame, cfg, false)
-}
-
-/// The general walk: etherparse's slicing, then the layers.
-fn walk<'a>(frame: &Frame<'a>, cfg: &DecodeConfig, fast: bool) -> Packet<'a> {
-    let (sliced, sll_pkttype) = match link::slice(frame.link_type, frame.data) {
+    let data = frame.data;
+    let (sliced, sll_pkttype) = match link::slice(frame.link_type, data) {
         Ok(x) => x,
         Err(u) => return Packet::new(Kind::Undecoded(u)),
     };
-    let mut pkt = layers::Ctx::new(frame, fast).layers(&sliced, cfg);
+    let ctx = ctx::Ctx::new(data, frame.wire_len);
+    let mut pkt = ctx.layers(&sliced, cfg);
     pkt.sll_pkttype = sll_pkttype;
     pkt.vlan_tags = sliced
         .link_exts

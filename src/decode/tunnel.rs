@@ -6,7 +6,7 @@
 
 use etherparse::{EtherType, LaxSlicedPacket};
 
-use super::layers::Ctx;
+use super::ctx::Ctx;
 use super::shim::{self, Inner};
 use super::wlan::{Body, Wlan};
 use super::{geneve, gre, gtp, vxlan};
@@ -23,7 +23,7 @@ pub(super) fn is_ip_tunnel(protocol: u8) -> bool {
 }
 
 /// The UDP overlay a datagram carries, by port.
-fn udp_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
+pub(super) fn udp_kind(udp: &UdpFacts, cfg: &DecodeConfig) -> Option<TunnelKind> {
     // The destination port names the tunnel; the source port is a flow hash (RFC 7348 §5).
     // Fall back to the source port for captures of replies from a tunnel endpoint on that port.
     for port in [udp.dst_port, udp.src_port] {
@@ -203,23 +203,20 @@ impl Ctx {
         }
     }
 
-    /// Whether a tunnel found at this point is opened: the depth bound.
-    pub(super) fn may_open_tunnel(&self) -> bool {
-        self.tunnels_left.get() > 0
-    }
-
     /// The packet inside tunnel `t`; a tunnel found inside it becomes the packet's tunnel, with
     /// `t` among those it came through.
     fn inner<'a>(&self, t: Tunnel, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet<'a> {
         self.tunnels_left
             .set(self.tunnels_left.get().saturating_sub(1));
-        let fast = match inner {
-            Payload::Ethernet(b) if self.fast => self.fast_ethernet(b, cfg),
-            _ => None,
+        let truncated = Kind::Undecoded(Undecoded::TunnelTruncated);
+        let sliced = match inner {
+            Payload::Ethernet(b) => LaxSlicedPacket::from_ethernet(b).map_err(|_| truncated),
+            Payload::EtherType(et, b) => Ok(LaxSlicedPacket::from_ether_type(EtherType(et), b)),
+            Payload::Wlan(b) => wlan_body(b),
         };
-        let mut p = match fast {
-            Some(p) => p,
-            None => self.sliced(inner, cfg),
+        let mut p = match sliced {
+            Ok(s) => self.layers(&s, cfg),
+            Err(kind) => Packet::new(kind),
         };
         p.tunnel = Some(match p.tunnel {
             Some(nested) => Tunnel {
@@ -229,20 +226,6 @@ impl Ctx {
             None => t,
         });
         p
-    }
-
-    /// The packet inside a tunnel, by etherparse's slicing.
-    fn sliced<'a>(&self, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet<'a> {
-        let truncated = Kind::Undecoded(Undecoded::TunnelTruncated);
-        let sliced = match inner {
-            Payload::Ethernet(b) => LaxSlicedPacket::from_ethernet(b).map_err(|_| truncated),
-            Payload::EtherType(et, b) => Ok(LaxSlicedPacket::from_ether_type(EtherType(et), b)),
-            Payload::Wlan(b) => wlan_body(b),
-        };
-        match sliced {
-            Ok(s) => self.layers(&s, cfg),
-            Err(kind) => Packet::new(kind),
-        }
     }
 
     /// A frame that stopped at an MPLS or PPPoE session ether type: the packet inside it.

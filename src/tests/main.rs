@@ -8,6 +8,7 @@
 //! - `tcp_agreement`: the TCP analysis flags frame by frame against tshark 4.0.
 //! - `rtt_agreement`: each TCP direction's RTT median against tshark's `ack_rtt`.
 //! - `hostile_input`: cut and mutated captures never panic.
+//! - `fast_decode`: the decoder's fast path gives the same packets as its general path.
 //! - `inflight_invariant`: `high-inflight` never sums more than the connections' own peaks.
 //! - `lab`: real traffic in network namespaces, the running kernel's GRO as the oracle.
 //! - `lab_cuts`: small captures cut from lab runs (real aioquic traffic), tested without the lab.
@@ -27,8 +28,8 @@ mod architecture;
 mod check;
 mod commands;
 mod common;
-mod decode_fast;
 mod evidence;
+mod fast_decode;
 mod fixture_cases;
 mod fixtures;
 mod hostile_input;
