@@ -65,7 +65,13 @@ impl Analysis {
 /// One streaming pass: every frame is decoded, accounted to a flow and shown to every detector.
 pub fn run_analysis(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Result<Analysis> {
     let reader = open(input)?;
-    analyze_reader(reader, input.display_name(), cfg, settings, &mut |_, _| {})
+    analyze_reader(
+        reader,
+        input.display_name(),
+        cfg,
+        settings,
+        &mut |_, _, _| {},
+    )
 }
 
 /// Opens `input`, the error named after it.
@@ -77,14 +83,14 @@ fn open(input: &Input) -> Result<CaptureReader> {
     })
 }
 
-/// The pass over an open reader (a pipe from a live capture); `tap` sees every frame and where
-/// it landed.
+/// The pass over an open reader (a pipe from a live capture); `tap` sees every frame, what it
+/// decoded to and where it landed.
 pub fn analyze_reader(
     reader: CaptureReader,
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-    tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
+    tap: &mut dyn FnMut(&Frame<'_>, &Packet<'_>, Option<FlowRef>),
 ) -> Result<Analysis> {
     analyze_stream(reader, name.clone(), cfg, settings, tap).with_context(|| name)
 }
@@ -97,8 +103,8 @@ pub fn peer_index(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Res
     let mut index = peer::Index::new(name.clone());
     let mut own = settings.clone();
     own.peer = None;
-    let analysis = analyze_reader(reader, name, cfg, &own, &mut |frame, flow| {
-        index.push(frame, &decode::decode(frame, cfg), flow);
+    let analysis = analyze_reader(reader, name, cfg, &own, &mut |frame, pkt, flow| {
+        index.push(frame, pkt, flow);
     })?;
     match analysis.damaged {
         Some(d) => Err(anyhow::Error::new(d).context("--peer")),
@@ -142,7 +148,7 @@ fn per_frame<T>(
         input.display_name(),
         cfg,
         settings,
-        &mut |frame, flow| {
+        &mut |frame, _, flow| {
             if let Some(v) = flow.as_ref().and_then(&pick) {
                 out.push((frame.number, v));
             }
@@ -158,7 +164,7 @@ pub fn analyze_bytes(
     settings: &Settings,
 ) -> Result<Analysis, CaptureError> {
     let reader = CaptureReader::from_reader(Box::new(io::Cursor::new(bytes)))?;
-    analyze_stream(reader, "<memory>".into(), cfg, settings, &mut |_, _| {})
+    analyze_stream(reader, "<memory>".into(), cfg, settings, &mut |_, _, _| {})
 }
 
 /// The state of one pass while frames stream through it.
@@ -201,13 +207,13 @@ fn one_thread() -> bool {
     std::env::var_os("OFFLOAD_DOCTOR_THREADS").is_some_and(|v| v == "1")
 }
 
-/// The pass itself; `tap` sees each frame and where it landed.
+/// The pass itself; `tap` sees each frame, its packet and where it landed.
 fn analyze_stream(
     mut reader: CaptureReader,
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-    tap: &mut dyn FnMut(&Frame<'_>, Option<FlowRef>),
+    tap: &mut dyn FnMut(&Frame<'_>, &Packet<'_>, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
     let mut pass = Pass::new(settings);
     if one_thread() {
@@ -218,12 +224,12 @@ fn analyze_stream(
             let pkt = decode::decode(&frame, cfg);
             pass.counts.count(&frame, &pkt);
             let flow = pass.analyse(&frame, &pkt);
-            tap(&frame, flow);
+            tap(&frame, &pkt, flow);
         }
     } else {
         let (r, counts) = stages::run(reader, cfg, &mut |frame, pkt| {
             let flow = pass.analyse(frame, pkt);
-            tap(frame, flow);
+            tap(frame, pkt, flow);
         })?;
         reader = r;
         pass.counts = counts;

@@ -157,7 +157,7 @@ fn read(
     let result = CaptureReader::from_reader(Box::new(stop::Interruptible::spawn(out)))
         .map_err(anyhow::Error::new)
         .and_then(|reader| {
-            analyze_reader(reader, name, cfg, settings, &mut |frame, flow| {
+            analyze_reader(reader, name, cfg, settings, &mut |frame, _, flow| {
                 progress.count(frame.wire_len, flow.map(|f| f.index as u64 + 1));
             })
         });
