@@ -6,7 +6,6 @@ use rustc_hash::FxHashSet;
 
 use super::peer::{Index, Record};
 use super::peer_match::{DirPair, Point, EDGE_MARGIN_NS};
-use crate::flow::Side;
 
 /// TCP byte ranges of one direction's frames, relative to a base sequence number: which one
 /// frame, or which frames together, carry a range.
@@ -49,16 +48,6 @@ impl Ranges {
     }
 }
 
-/// The records of one direction of one capture, in capture order.
-fn direction(idx: &Index, dir: (u32, Side)) -> Vec<u32> {
-    (0..idx.records.len() as u32)
-        .filter(|&i| {
-            let r = &idx.records[i as usize];
-            (r.flow, r.side) == dir
-        })
-        .collect()
-}
-
 /// The data ranges of the unmatched TCP frames among `ix`, relative to `base`.
 fn unmatched_ranges(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>, base: u32) -> Ranges {
     Ranges::new(
@@ -74,20 +63,22 @@ fn unmatched_ranges(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>, base:
     )
 }
 
-/// Fills `p`'s counts: `mine` are its matched (this, peer) record pairs, `offset` the peer's
-/// clock minus this one, `delay` the median and largest one-way delay (0 when unknown).
+/// Fills `p`'s counts: `mine` are its matched (this, peer) record pairs, `here` and `there` its
+/// records in each capture, `offset` the peer's clock minus this one, `delay` the median and
+/// largest one-way delay (0 when unknown).
 pub fn count(
     p: &mut DirPair,
     a: &Index,
     b: &Index,
     mine: &[(u32, u32)],
+    (here, there): (&[u32], &[u32]),
     offset: i64,
     delay: (i64, i64),
 ) {
     let one_way = delay.0;
-    let (up, down, up_dir, down_dir, shift) = match p.upstream {
-        Point::This => (a, b, p.this, p.peer, offset),
-        Point::Peer => (b, a, p.peer, p.this, offset.saturating_neg()),
+    let (up, down, up_ix, down_ix, shift) = match p.upstream {
+        Point::This => (a, b, here, there, offset),
+        Point::Peer => (b, a, there, here, offset.saturating_neg()),
     };
     let pick = |m: &(u32, u32)| match p.upstream {
         Point::This => (m.0, m.1),
@@ -96,28 +87,28 @@ pub fn count(
     let up_matched: FxHashSet<u32> = mine.iter().map(|m| pick(m).0).collect();
     let down_of: rustc_hash::FxHashMap<u32, u32> = mine.iter().map(pick).collect();
     let down_matched: FxHashSet<u32> = down_of.values().copied().collect();
-    let (up_ix, down_ix) = (direction(up, up_dir), direction(down, down_dir));
     let Some(&first) = up_ix.first() else { return };
     let base = up.records[first as usize].seq;
-    let down_ranges = unmatched_ranges(&down.records, &down_ix, &down_matched, base);
-    let up_ranges = unmatched_ranges(&up.records, &up_ix, &up_matched, base);
+    let down_ranges = unmatched_ranges(&down.records, down_ix, &down_matched, base);
+    let up_ranges = unmatched_ranges(&up.records, up_ix, &up_matched, base);
     let margin = EDGE_MARGIN_NS.max(delay.1.saturating_mul(2));
     let Some(down_first) = down.first_ns else {
         return;
     };
     let window = down_first.saturating_add(margin)..=down.last_ns.saturating_sub(margin);
-    let tolerance = EDGE_MARGIN_NS.max(delay.1.saturating_mul(2));
-    let mut partners = Partners::new(&down.records, &down_ix, &down_matched);
+    let mut partners = Partners::new(&down.records, down_ix, &down_matched);
     let (mut run, mut last_down) = (0u64, None);
-    for &i in &up_ix {
+    for &i in up_ix {
         let r = &up.records[i as usize];
+        let due = r.ts_ns.saturating_add(shift).saturating_add(one_way);
+        let judged = window.contains(&due);
+        p.judged += u64::from(judged);
         if let Some(&j) = down_of.get(&i) {
             run = 0;
             last_down = Some(down.records[j as usize].frame);
             continue;
         }
-        let due = r.ts_ns.saturating_add(shift).saturating_add(one_way);
-        if !window.contains(&due) {
+        if !judged {
             run = 0;
             continue;
         }
@@ -133,7 +124,7 @@ pub fn count(
                 continue;
             }
         }
-        if partners.take(r.len, due, tolerance) {
+        if partners.take(r.len, due, margin) {
             p.changed += 1;
             continue;
         }
@@ -145,8 +136,7 @@ pub fn count(
         run += 1;
         p.longest_run = p.longest_run.max(run);
     }
-    p.judged = judged(up, &up_ix, shift.saturating_add(one_way), &window);
-    let unexplained = only_downstream(down, &down_ix, &down_matched, &up_ranges, base, up, shift);
+    let unexplained = only_downstream(down, down_ix, &down_matched, &up_ranges, base, up, shift);
     p.only_downstream = unexplained.saturating_sub(p.changed);
 }
 
@@ -185,13 +175,6 @@ impl Partners {
         }
         false
     }
-}
-
-/// Upstream packets due downstream while the downstream capture ran.
-fn judged(up: &Index, ix: &[u32], shift: i64, window: &std::ops::RangeInclusive<i64>) -> u64 {
-    ix.iter()
-        .filter(|&&i| window.contains(&up.records[i as usize].ts_ns.saturating_add(shift)))
-        .count() as u64
 }
 
 /// Downstream packets no upstream packet accounts for, in the time the upstream capture ran.

@@ -18,7 +18,7 @@
 //!   downstream packet of its length arrived where it was due (changed on the way: a NAT or
 //!   firewall that rewrites IP IDs, a re-marking hop).
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::peer::{Index, Record};
 use crate::flow::Side;
@@ -85,18 +85,61 @@ pub struct Comparison {
 /// Compares the packets of this capture (`a`) with the peer's (`b`).
 pub fn compare(a: &Index, b: &Index) -> Comparison {
     let matches = exact_matches(&a.records, &b.records);
-    let paired = pair_directions(&a.records, &b.records, &matches);
-    let offset = offset(&a.records, &b.records, &matches, &paired);
-    let mut pairs = Vec::new();
-    for &(this, peer) in &paired {
-        pairs.push(judge(a, b, &matches, this, peer, offset));
-    }
+    let g = Groups::new(a, b, &matches);
+    let paired = pair_directions(&g);
+    let offset = offset(a, b, &g, &paired);
+    let mut pairs: Vec<DirPair> = paired
+        .iter()
+        .map(|&(this, peer)| judge(a, b, &g, this, peer, offset))
+        .collect();
     pairs.sort_by_key(|p| (p.this.0, p.this.1));
     Comparison {
         pairs,
         offset_ns: offset,
         matched: matches.len() as u64,
     }
+}
+
+type Dir = (u32, Side);
+
+/// The matches by direction pair and each capture's records by direction, gathered once (a
+/// capture of many flows must not be scanned once per flow).
+struct Groups {
+    matches: FxHashMap<(Dir, Dir), Vec<(u32, u32)>>,
+    here: FxHashMap<Dir, Vec<u32>>,
+    there: FxHashMap<Dir, Vec<u32>>,
+}
+
+impl Groups {
+    fn new(a: &Index, b: &Index, m: &[(u32, u32)]) -> Self {
+        let mut matches: FxHashMap<(Dir, Dir), Vec<(u32, u32)>> = FxHashMap::default();
+        for &(i, j) in m {
+            let (x, y) = (&a.records[i as usize], &b.records[j as usize]);
+            matches
+                .entry(((x.flow, x.side), (y.flow, y.side)))
+                .or_default()
+                .push((i, j));
+        }
+        Groups {
+            matches,
+            here: by_direction(&a.records),
+            there: by_direction(&b.records),
+        }
+    }
+
+    /// The matches of one direction pair, in capture order of this capture.
+    fn of(&self, pair: (Dir, Dir)) -> &[(u32, u32)] {
+        self.matches.get(&pair).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Record indexes by direction, in capture order.
+fn by_direction(recs: &[Record]) -> FxHashMap<Dir, Vec<u32>> {
+    let mut out: FxHashMap<Dir, Vec<u32>> = FxHashMap::default();
+    for (i, r) in recs.iter().enumerate() {
+        out.entry((r.flow, r.side)).or_default().push(i as u32);
+    }
+    out
 }
 
 /// Record indexes of `recs` by identity, then time.
@@ -125,20 +168,12 @@ fn exact_matches(a: &[Record], b: &[Record]) -> Vec<(u32, u32)> {
     out
 }
 
-type Dir = (u32, Side);
-
 /// Directions paired both ways by the packets they share: each one's best is the other.
-fn pair_directions(a: &[Record], b: &[Record], m: &[(u32, u32)]) -> Vec<(Dir, Dir)> {
-    let mut votes: FxHashMap<(Dir, Dir), u32> = FxHashMap::default();
-    for &(i, j) in m {
-        let (x, y) = (&a[i as usize], &b[j as usize]);
-        *votes
-            .entry(((x.flow, x.side), (y.flow, y.side)))
-            .or_default() += 1;
-    }
-    let mut best_a: FxHashMap<Dir, (u32, Dir)> = FxHashMap::default();
-    let mut best_b: FxHashMap<Dir, (u32, Dir)> = FxHashMap::default();
-    for (&(da, db), &n) in &votes {
+fn pair_directions(g: &Groups) -> Vec<(Dir, Dir)> {
+    let mut best_a: FxHashMap<Dir, (usize, Dir)> = FxHashMap::default();
+    let mut best_b: FxHashMap<Dir, (usize, Dir)> = FxHashMap::default();
+    for (&(da, db), m) in &g.matches {
+        let n = m.len();
         let e = best_a.entry(da).or_insert((0, db));
         if (n, std::cmp::Reverse(db)) > (e.0, std::cmp::Reverse(e.1)) {
             *e = (n, db);
@@ -150,14 +185,21 @@ fn pair_directions(a: &[Record], b: &[Record], m: &[(u32, u32)]) -> Vec<(Dir, Di
     }
     let mut out: Vec<(Dir, Dir)> = best_a
         .iter()
-        .filter(|(da, (n, db))| *n >= MIN_SHARED && best_b.get(db).is_some_and(|b| b.1 == **da))
+        .filter(|(da, (n, db))| {
+            *n >= MIN_SHARED as usize && best_b.get(db).is_some_and(|b| b.1 == **da)
+        })
         .map(|(&da, &(_, db))| (da, db))
         .collect();
+    out.sort();
     // A flow's two directions go together: the other direction of a paired one is paired too,
     // even when none of its packets match exactly (GRO merged them all at one point).
-    for pair in out.clone() {
-        let (ra, rb) = reverse(pair);
-        if !out.iter().any(|&(a, b)| a == ra || b == rb) {
+    let mut used_a: FxHashSet<Dir> = out.iter().map(|p| p.0).collect();
+    let mut used_b: FxHashSet<Dir> = out.iter().map(|p| p.1).collect();
+    for k in 0..out.len() {
+        let (ra, rb) = reverse(out[k]);
+        if !used_a.contains(&ra) && !used_b.contains(&rb) {
+            used_a.insert(ra);
+            used_b.insert(rb);
             out.push((ra, rb));
         }
     }
@@ -170,13 +212,11 @@ fn reverse((da, db): (Dir, Dir)) -> (Dir, Dir) {
     ((da.0, da.1.other()), (db.0, db.1.other()))
 }
 
-/// Median of (peer time - this time) over the matches of one direction pair.
-fn median_diff(a: &[Record], b: &[Record], m: &[(u32, u32)], this: Dir, peer: Dir) -> Option<i64> {
+/// Median of (peer time - this time) over the matches `m` of one direction pair.
+fn median_diff(a: &[Record], b: &[Record], m: &[(u32, u32)]) -> Option<i64> {
     let mut d: Vec<i64> = m
         .iter()
-        .map(|&(i, j)| (&a[i as usize], &b[j as usize]))
-        .filter(|(x, y)| (x.flow, x.side) == this && (y.flow, y.side) == peer)
-        .map(|(x, y)| y.ts_ns.saturating_sub(x.ts_ns))
+        .map(|&(i, j)| b[j as usize].ts_ns.saturating_sub(a[i as usize].ts_ns))
         .collect();
     if d.is_empty() {
         return None;
@@ -186,18 +226,16 @@ fn median_diff(a: &[Record], b: &[Record], m: &[(u32, u32)], this: Dir, peer: Di
 }
 
 /// The clocks' offset from the connections paired both ways (the median of theirs).
-fn offset(a: &[Record], b: &[Record], m: &[(u32, u32)], paired: &[(Dir, Dir)]) -> Option<i64> {
+fn offset(a: &Index, b: &Index, g: &Groups, paired: &[(Dir, Dir)]) -> Option<i64> {
+    let (ra, rb) = (&a.records, &b.records);
     let mut offsets = Vec::new();
-    for &(this, peer) in paired {
-        if this.1 != Side::A {
+    for &pair in paired {
+        let back = reverse(pair);
+        if pair.0 .1 != Side::A || !paired.contains(&back) {
             continue;
         }
-        let back = ((this.0, Side::B), (peer.0, peer.1.other()));
-        if !paired.contains(&back) {
-            continue;
-        }
-        let m1 = median_diff(a, b, m, this, peer)?;
-        let m2 = median_diff(a, b, m, back.0, back.1)?;
+        let m1 = median_diff(ra, rb, g.of(pair))?;
+        let m2 = median_diff(ra, rb, g.of(back))?;
         offsets.push(m1 / 2 + m2 / 2);
     }
     offsets.sort_unstable();
@@ -205,26 +243,18 @@ fn offset(a: &[Record], b: &[Record], m: &[(u32, u32)], paired: &[(Dir, Dir)]) -
 }
 
 /// One direction pair judged: upstream, delays, and what only one point saw.
-fn judge(
-    a: &Index,
-    b: &Index,
-    m: &[(u32, u32)],
-    this: Dir,
-    peer: Dir,
-    offset: Option<i64>,
-) -> DirPair {
+fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<i64>) -> DirPair {
     let (ra, rb) = (&a.records, &b.records);
-    let mine = mine_of(ra, rb, m, this, peer);
     let back = reverse((this, peer));
-    let diff = median_diff(ra, rb, m, this, peer);
+    let mine = g.of((this, peer));
+    let diff = median_diff(ra, rb, mine);
     let (upstream, upstream_by) = match (diff, offset) {
         (Some(d), Some(o)) if d != o => (if d > o { Point::This } else { Point::Peer }, "clock"),
-        (Some(_), _) => by_ttl(ra, rb, &mine),
+        (Some(_), _) => by_ttl(ra, rb, mine),
         // No packet of this direction matched exactly (all merged or cut on the way): the
         // other direction's upstream point is this one's downstream point.
         (None, _) => {
-            let theirs = mine_of(ra, rb, m, back.0, back.1);
-            let (p, by) = by_ttl(ra, rb, &theirs);
+            let (p, by) = by_ttl(ra, rb, g.of(back));
             (other(p), by)
         }
     };
@@ -233,11 +263,11 @@ fn judge(
     // running.
     let shift = offset
         .or(diff)
-        .or_else(|| median_diff(ra, rb, m, back.0, back.1))
+        .or_else(|| median_diff(ra, rb, g.of(back)))
         .unwrap_or(0);
     let delay_ns = offset
         .filter(|_| !mine.is_empty())
-        .map(|o| delays(ra, rb, &mine, o, upstream));
+        .map(|o| delays(ra, rb, mine, o, upstream));
     let one_way = delay_ns.map_or((0, 0), |d| (d.0.max(0), d.1.max(0)));
     let mut p = DirPair {
         this,
@@ -256,19 +286,11 @@ fn judge(
         only_downstream: 0,
         delay_ns,
     };
-    super::peer_loss::count(&mut p, a, b, &mine, shift, one_way);
+    let none = Vec::new();
+    let here = g.here.get(&this).unwrap_or(&none);
+    let there = g.there.get(&peer).unwrap_or(&none);
+    super::peer_loss::count(&mut p, a, b, mine, (here, there), shift, one_way);
     p
-}
-
-/// The matches of one direction pair.
-fn mine_of(a: &[Record], b: &[Record], m: &[(u32, u32)], this: Dir, peer: Dir) -> Vec<(u32, u32)> {
-    m.iter()
-        .copied()
-        .filter(|&(i, j)| {
-            let (x, y) = (&a[i as usize], &b[j as usize]);
-            (x.flow, x.side) == this && (y.flow, y.side) == peer
-        })
-        .collect()
 }
 
 /// The other capture.
