@@ -67,12 +67,12 @@ fn inputs(command: &Command) -> Vec<&Path> {
     };
     // The endpoints' logs and the peer capture are inputs too.
     paths.extend(logs.iter().map(PathBuf::as_path));
-    if let Command::Analyze(a) = command {
-        paths.extend(a.detectors.peer.as_deref());
-    }
-    if let Command::Check(a) = command {
-        paths.extend(a.detectors.peer.as_deref());
-    }
+    let peer = match command {
+        Command::Analyze(a) => a.detectors.peer.as_deref(),
+        Command::Check(a) => a.detectors.peer.as_deref(),
+        _ => None,
+    };
+    paths.extend(peer);
     paths
 }
 

@@ -22,7 +22,7 @@ use super::layers::tcp_facts;
 use super::link;
 use super::tunnel::udp_kind;
 use super::vxlan::Vxlan;
-use super::{DecodeConfig, IpFacts, Kind, Packet, Tunnel, TunnelKind, UdpFacts, Via};
+use super::{DecodeConfig, IpFacts, Kind, Packet, Tunnel, TunnelKind, Via};
 use crate::capture::Frame;
 
 /// EtherTypes (IEEE 802 numbers): IPv4, IPv6, and the VLAN tags etherparse walks through:
@@ -133,14 +133,7 @@ impl Ctx {
         cfg: &DecodeConfig,
         pkt: &mut Packet<'a>,
     ) -> Option<()> {
-        let udp = UdpFacts {
-            src_port: u.source_port(),
-            dst_port: u.destination_port(),
-            payload_len: ip.transport_len().saturating_sub(8),
-            checksum_zero: u.checksum() == 0,
-            length_field: u.length(),
-            payload_offset: self.offset_of(u.payload()),
-        };
+        let udp = self.udp_facts(&u, &ip);
         pkt.kind = Kind::Udp;
         pkt.udp = Some(udp);
         pkt.tcp = None;

@@ -155,6 +155,19 @@ impl Ctx {
         pkt
     }
 
+    /// The UDP header's facts; the payload length from the IP length (RFC 768's length field
+    /// is kept apart: it may disagree).
+    pub(super) fn udp_facts(&self, u: &etherparse::UdpSlice<'_>, ip: &IpFacts) -> UdpFacts {
+        UdpFacts {
+            src_port: u.source_port(),
+            dst_port: u.destination_port(),
+            payload_len: ip.transport_len().saturating_sub(8),
+            checksum_zero: u.checksum() == 0,
+            length_field: u.length(),
+            payload_offset: self.offset_of(u.payload()),
+        }
+    }
+
     fn udp<'a>(
         &self,
         u: &etherparse::UdpSlice<'a>,
@@ -162,14 +175,7 @@ impl Ctx {
         cfg: &DecodeConfig,
         mut pkt: Packet<'a>,
     ) -> Packet<'a> {
-        let udp = UdpFacts {
-            src_port: u.source_port(),
-            dst_port: u.destination_port(),
-            payload_len: ip.transport_len().saturating_sub(8),
-            checksum_zero: u.checksum() == 0,
-            length_field: u.length(),
-            payload_offset: self.offset_of(u.payload()),
-        };
+        let udp = self.udp_facts(u, &ip);
         pkt.kind = Kind::Udp;
         pkt.udp = Some(udp);
         if !self.may_open_tunnel() {
