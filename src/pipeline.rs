@@ -14,6 +14,7 @@ use std::io;
 use anyhow::{Context, Result};
 use rustc_hash::FxHashSet;
 
+use crate::analysis::peer_match::{self, PeerView};
 use crate::analysis::{self, peer, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind, Packet};
@@ -106,6 +107,7 @@ pub fn peer_index(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Res
     let analysis = analyze_reader(reader, name, cfg, &own, &mut |frame, pkt, flow| {
         index.push(frame, pkt, flow);
     })?;
+    index.keep_keys(&analysis.flows);
     match analysis.damaged {
         Some(d) => Err(anyhow::Error::new(d).context("--peer")),
         None => Ok(index),
@@ -172,6 +174,8 @@ struct Pass {
     flows: FlowTable,
     detectors: Vec<Registered>,
     counts: stages::Counts,
+    /// With `--peer`: this capture's packets, indexed as the peer's are, for the comparison.
+    here: Option<peer::Index>,
 }
 
 impl Pass {
@@ -180,6 +184,7 @@ impl Pass {
             flows: FlowTable::new(settings.flows.clone()),
             detectors: analysis::registry(settings),
             counts: stages::Counts::default(),
+            here: settings.peer.as_ref().map(|_| peer::Index::default()),
         }
     }
 
@@ -189,6 +194,9 @@ impl Pass {
         let ctx = FrameCtx { frame, pkt, flow };
         for r in self.detectors.iter_mut() {
             r.detector.on_frame(&ctx);
+        }
+        if let Some(here) = &mut self.here {
+            here.push(frame, pkt, flow);
         }
         // Memory bounded by design: past `--max-memory` the least recently active flows go.
         let gone = self.flows.evict_over_budget();
@@ -262,10 +270,21 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         }
     }
     let meta = &reader.meta;
+    if let Some(here) = &mut pass.here {
+        here.keep_keys(&pass.flows);
+    }
+    let compared = match (&pass.here, settings.peer.as_deref()) {
+        (Some(here), Some(peer)) => Some((here, peer, peer_match::compare(here, peer))),
+        _ => None,
+    };
+    let peer_view = compared
+        .as_ref()
+        .map(|(here, peer, cmp)| PeerView { here, peer, cmp });
     let summary = Summary {
         meta,
         frames: totals.frames,
         flows: &pass.flows,
+        peer: peer_view,
     };
     let analysis::Findings { findings, ignored } =
         analysis::finish_all(&mut pass.detectors, &summary, settings);
@@ -309,6 +328,7 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         flows,
         findings,
         ignored: ignored.into_iter().collect(),
+        peer: peer_view.map(|v| report::peer::PeerReport::new(&v, &pass.flows)),
     };
     Analysis {
         report,

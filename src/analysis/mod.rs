@@ -28,8 +28,11 @@ mod out_of_order;
 mod oversized_frames;
 mod path_loss;
 pub mod peer;
+pub mod peer_changes;
 mod peer_loss;
 pub mod peer_match;
+#[cfg(test)]
+mod peer_tests;
 pub mod qlog_join;
 mod quic_handshake_failed;
 mod quic_handshake_slow;
@@ -70,6 +73,8 @@ pub struct Summary<'a> {
     /// Frames read; also the number of the last one, since frame numbers count every record.
     pub frames: u64,
     pub flows: &'a FlowTable,
+    /// With `--peer`: the comparison of this capture with the peer's.
+    pub peer: Option<peer_match::PeerView<'a>>,
 }
 
 /// A detector: watches frames, then reports.
@@ -154,7 +159,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(no_coalescing::NoCoalescing),
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
-        entry(path_loss::PathLoss::new(settings.peer.clone())),
+        entry(path_loss::PathLoss),
         entry(starved_flow::StarvedFlow),
         entry(quic_qlog_mismatch::QuicQlogMismatch::new(
             settings.qlog.clone(),

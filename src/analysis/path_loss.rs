@@ -7,13 +7,11 @@
 //! never for bytes that arrived merged (GRO/LRO) or cut (TSO/GSO). Two captures that share no
 //! packet say so and judge nothing.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::peer::Index;
-use super::peer_match::{compare, other, Comparison, DirPair, Point};
-use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary, MAX_EVIDENCE};
+use super::peer_match::{other, Comparison, DirPair, PeerView, Point};
+use super::{details, Detector, Finding, Identity, Severity, Summary, MAX_EVIDENCE};
 use crate::flow::FlowTable;
 use crate::units::{plural, thousands};
 
@@ -26,19 +24,9 @@ pub const WARN_SHARE: f64 = 0.005;
 /// rate (Mathis et al., 1997), and 5% cuts it to a fraction.
 pub const ERROR_SHARE: f64 = 0.05;
 
-pub struct PathLoss {
-    peer: Option<Arc<Index>>,
-    here: Index,
-}
-
-impl PathLoss {
-    pub fn new(peer: Option<Arc<Index>>) -> Self {
-        PathLoss {
-            peer,
-            here: Index::default(),
-        }
-    }
-}
+/// The comparison itself runs once the capture is read (the pipeline indexes both captures);
+/// this detector judges it.
+pub struct PathLoss;
 
 impl Identity for PathLoss {
     const ID: &'static str = "path-loss";
@@ -70,6 +58,11 @@ struct Details {
     offset_ms: Option<f64>,
     delay_median_ms: Option<f64>,
     delay_max_ms: Option<f64>,
+    /// Median one-way delay of the matched packets just before each run of losses, and the
+    /// pattern the losses make: "queue-overflow" (the delay had grown before them: tail drops
+    /// at a filling queue), "bursts" (runs of several), "scattered".
+    delay_before_loss_ms: Option<f64>,
+    pattern: Option<&'static str>,
     /// Frame numbers in the upstream capture of the lost packets, and in the downstream one of
     /// the packet before each run of losses (the first 64 of each).
     lost_frames_upstream: Vec<u64>,
@@ -80,28 +73,21 @@ struct Details {
 }
 
 impl Detector for PathLoss {
-    fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
-        if self.peer.is_some() {
-            self.here.push(ctx.frame, ctx.pkt, ctx.flow);
-        }
-    }
-
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let Some(peer) = &self.peer else {
+        let Some(PeerView { here, peer, cmp }) = s.peer else {
             return Vec::new();
         };
-        let cmp = compare(&self.here, peer);
         if cmp.pairs.is_empty() {
-            return vec![unrelated(&self.here, peer)];
+            return vec![unrelated(here, peer)];
         }
         let mut out: Vec<Finding> = cmp
             .pairs
             .iter()
             .filter(|p| is_loss(p))
-            .map(|p| loss(p, &cmp, peer, s.flows))
+            .map(|p| loss(p, cmp, peer, s.flows))
             .collect();
         if out.is_empty() {
-            out.push(summary(&cmp, peer));
+            out.push(summary(cmp, peer));
         }
         out
     }
@@ -153,8 +139,17 @@ fn loss(p: &DirPair, cmp: &Comparison, peer: &Index, flows: &FlowTable) -> Findi
             ms(cmp.offset_ns.unwrap_or(0))
         )
     });
+    let pat = pattern(p);
+    let grew = match (pat, p.delay_before_loss_ns, p.delay_ns) {
+        (QUEUE, Some(b), Some((m, _))) => format!(
+            " Before the losses the one-way delay had grown to {:.2} ms (median {:.2} ms): a queue between the points filled, then dropped.",
+            ms(b),
+            ms(m)
+        ),
+        _ => String::new(),
+    };
     let message = format!(
-        "{} of the {} packets the {sender} sent to the {receiver} ({:.1}%) were seen in {up} and never in {down}: lost on the path between the two capture points, in {} (longest {}), over {:.3} s.{delay}",
+        "{} of the {} packets the {sender} sent to the {receiver} ({:.1}%) were seen in {up} and never in {down}: lost on the path between the two capture points, in {} (longest {}), over {:.3} s.{delay}{grew}",
         thousands(p.lost.len() as u64),
         thousands(p.judged),
         rate * 100.0,
@@ -173,6 +168,8 @@ fn loss(p: &DirPair, cmp: &Comparison, peer: &Index, flows: &FlowTable) -> Findi
         lost: p.lost.len() as u64,
         loss_rate: rate,
         lost_frames_upstream: p.lost.iter().take(64).map(|l| l.0).collect(),
+        delay_before_loss_ms: p.delay_before_loss_ns.map(ms),
+        pattern: Some(pat),
         frames_before_runs_downstream: p.before_runs.iter().take(64).copied().collect(),
         ..pair_details(p, cmp, peer)
     };
@@ -195,6 +192,26 @@ fn loss(p: &DirPair, cmp: &Comparison, peer: &Index, flows: &FlowTable) -> Findi
             .to_string(),
         wireshark_filter: flow.map(|f| f.wireshark_filter()),
         details: details(&d),
+    }
+}
+
+const QUEUE: &str = "queue-overflow";
+
+/// A queue that filled before it dropped: the delay just before the losses at least twice the
+/// median and 1 ms above it (a queue of one full-size packet at 10 Mbit/s; our choice, not a
+/// standard's). Else runs of at least 3 losses, most of them: bursts (one send lost whole, a
+/// burst that overflowed a shallow buffer). Else scattered (a lossy link, a random drop).
+fn pattern(p: &DirPair) -> &'static str {
+    if let (Some(b), Some((m, _))) = (p.delay_before_loss_ns, p.delay_ns) {
+        if b >= m.saturating_mul(2) && b >= m.saturating_add(1_000_000) {
+            return QUEUE;
+        }
+    }
+    let lost = p.lost.len() as u64;
+    if p.longest_run >= 3 && p.runs * 2 <= lost {
+        "bursts"
+    } else {
+        "scattered"
     }
 }
 

@@ -15,9 +15,9 @@ use rustc_hash::FxHasher;
 
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Packet};
-use crate::flow::{FlowRef, Side};
+use crate::flow::{FlowKey, FlowRef, FlowTable, Side};
 
-/// Packets indexed per capture at most: 32 bytes each, 128 MiB for both captures. Past it the
+/// Packets indexed per capture at most: 48 bytes each (a test holds it), 96 MiB a capture. Past it the
 /// rest of a capture is not compared, and the finding says so.
 pub const MAX_RECORDS: usize = 2_000_000;
 
@@ -41,7 +41,11 @@ pub struct Record {
     pub seq: u32,
     pub len: u32,
     pub ttl: u8,
+    /// IPv4 TOS / IPv6 traffic class: DSCP (upper six bits) and ECN (lower two).
+    pub tos: u8,
     pub tcp: bool,
+    /// The first fragment of a fragmented datagram (later fragments carry no port: no record).
+    pub fragment: bool,
 }
 
 /// The packets of one capture, in capture order, bounded by [`MAX_RECORDS`].
@@ -55,6 +59,9 @@ pub struct Index {
     /// The first and last timestamps of the capture's frames.
     pub first_ns: Option<i64>,
     pub last_ns: i64,
+    /// Each flow's key by index, once the pass is over ([`Index::keep_keys`]): a NAT or a tunnel
+    /// between the two points shows as keys that differ between paired flows.
+    pub keys: Vec<FlowKey>,
 }
 
 impl Index {
@@ -83,6 +90,18 @@ impl Index {
             side: flow.side,
             ..r
         });
+    }
+}
+
+impl Index {
+    /// Keeps the flows' keys (addresses, ports, tunnel) of the capture just read.
+    pub fn keep_keys(&mut self, flows: &FlowTable) {
+        self.keys = flows.flows.iter().map(|f| f.key).collect();
+    }
+
+    /// The key of the flow of index `i`.
+    pub fn key(&self, i: u32) -> Option<&FlowKey> {
+        self.keys.get(i as usize)
     }
 }
 
@@ -118,6 +137,8 @@ fn record(frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<Record> {
         seq,
         len,
         ttl: ip.ttl,
+        tos: ip.tos,
         tcp,
+        fragment: ip.mf || ip.frag_offset > 0,
     })
 }

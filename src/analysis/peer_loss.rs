@@ -98,6 +98,7 @@ pub fn count(
     let window = down_first.saturating_add(margin)..=down.last_ns.saturating_sub(margin);
     let mut partners = Partners::new(&down.records, down_ix, &down_matched);
     let (mut run, mut last_down) = (0u64, None);
+    let mut recent = Recent::default();
     for &i in up_ix {
         let r = &up.records[i as usize];
         let due = r.ts_ns.saturating_add(shift).saturating_add(one_way);
@@ -105,7 +106,9 @@ pub fn count(
         p.judged += u64::from(judged);
         if let Some(&j) = down_of.get(&i) {
             run = 0;
-            last_down = Some(down.records[j as usize].frame);
+            let d = &down.records[j as usize];
+            last_down = Some(d.frame);
+            recent.push(d.ts_ns.saturating_sub(shift).saturating_sub(r.ts_ns));
             continue;
         }
         if !judged {
@@ -132,12 +135,48 @@ pub fn count(
         if run == 0 {
             p.runs += 1;
             p.before_runs.extend(last_down);
+            recent.run_starts();
         }
         run += 1;
         p.longest_run = p.longest_run.max(run);
     }
     let unexplained = only_downstream(down, down_ix, &down_matched, &up_ranges, base, up, shift);
     p.only_downstream = unexplained.saturating_sub(p.changed);
+    if p.delay_ns.is_some() {
+        p.delay_before_loss_ns = median(&mut recent.before_runs);
+    }
+}
+
+/// The one-way delays of the last few matched packets, and their median when each run of
+/// losses began.
+#[derive(Default)]
+struct Recent {
+    last: [i64; RECENT],
+    n: usize,
+    before_runs: Vec<i64>,
+}
+
+/// Matched packets whose delay is taken as "just before a loss": a few, so that one delayed
+/// packet does not make a queue, and few enough to be the queue just before the drop.
+const RECENT: usize = 8;
+
+impl Recent {
+    fn push(&mut self, delay: i64) {
+        self.last[self.n % RECENT] = delay;
+        self.n += 1;
+    }
+
+    fn run_starts(&mut self) {
+        let mut v: Vec<i64> = self.last[..self.n.min(RECENT)].to_vec();
+        if let Some(m) = median(&mut v) {
+            self.before_runs.push(m);
+        }
+    }
+}
+
+fn median(v: &mut [i64]) -> Option<i64> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
 }
 
 /// The unmatched downstream packets, by time, each the partner of at most one upstream packet.

@@ -21,6 +21,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::peer::{Index, Record};
+use super::peer_changes::Changes;
 use crate::flow::Side;
 
 /// Packets two directions must share to be paired.
@@ -70,6 +71,11 @@ pub struct DirPair {
     pub only_downstream: u64,
     /// One-way delay of the matched packets, when the offset is known (median, max).
     pub delay_ns: Option<(i64, i64)>,
+    /// With the offset known: the median, over the runs of losses, of the one-way delay of the
+    /// matched packets just before each run (a queue that filled before it dropped).
+    pub delay_before_loss_ns: Option<i64>,
+    /// How the path changed the packets it delivered.
+    pub changes: Changes,
 }
 
 /// What comparing two captures found.
@@ -80,6 +86,15 @@ pub struct Comparison {
     pub offset_ns: Option<i64>,
     /// Packets matched in all, paired or not.
     pub matched: u64,
+}
+
+/// The comparison as the detectors and the report see it: both captures' packets and what
+/// comparing them found.
+#[derive(Clone, Copy)]
+pub struct PeerView<'a> {
+    pub here: &'a Index,
+    pub peer: &'a Index,
+    pub cmp: &'a Comparison,
 }
 
 /// Compares the packets of this capture (`a`) with the peer's (`b`).
@@ -234,8 +249,14 @@ fn offset(a: &Index, b: &Index, g: &Groups, paired: &[(Dir, Dir)]) -> Option<i64
         if pair.0 .1 != Side::A || !paired.contains(&back) {
             continue;
         }
-        let m1 = median_diff(ra, rb, g.of(pair))?;
-        let m2 = median_diff(ra, rb, g.of(back))?;
+        // A connection one of whose directions matched nothing (all of it merged or cut on the
+        // way) gives no offset; the others still do.
+        let (Some(m1), Some(m2)) = (
+            median_diff(ra, rb, g.of(pair)),
+            median_diff(ra, rb, g.of(back)),
+        ) else {
+            continue;
+        };
         offsets.push(m1 / 2 + m2 / 2);
     }
     offsets.sort_unstable();
@@ -248,12 +269,15 @@ fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<
     let back = reverse((this, peer));
     let mine = g.of((this, peer));
     let diff = median_diff(ra, rb, mine);
-    let (upstream, upstream_by) = match (diff, offset) {
-        (Some(d), Some(o)) if d != o => (if d > o { Point::This } else { Point::Peer }, "clock"),
-        (Some(_), _) => by_ttl(ra, rb, mine),
-        // No packet of this direction matched exactly (all merged or cut on the way): the
-        // other direction's upstream point is this one's downstream point.
-        (None, _) => {
+    let back_diff = median_diff(ra, rb, g.of(back));
+    let by_clock = |d: i64, o: i64| if d > o { Point::This } else { Point::Peer };
+    // No packet of this direction matched exactly (all merged or cut on the way): the other
+    // direction's upstream point is this one's downstream point.
+    let (upstream, upstream_by) = match (diff, back_diff, offset) {
+        (Some(d), _, Some(o)) if d != o => (by_clock(d, o), "clock"),
+        (None, Some(d), Some(o)) if d != o => (other(by_clock(d, o)), "clock"),
+        (Some(_), _, _) => by_ttl(ra, rb, mine),
+        (None, _, _) => {
             let (p, by) = by_ttl(ra, rb, g.of(back));
             (other(p), by)
         }
@@ -261,10 +285,7 @@ fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<
     // Where no offset is known, the median time difference of this direction (or of the other)
     // stands in for it: off by the one-way delay, enough to tell whether the other capture was
     // running.
-    let shift = offset
-        .or(diff)
-        .or_else(|| median_diff(ra, rb, g.of(back)))
-        .unwrap_or(0);
+    let shift = offset.or(diff).or(back_diff).unwrap_or(0);
     let delay_ns = offset
         .filter(|_| !mine.is_empty())
         .map(|o| delays(ra, rb, mine, o, upstream));
@@ -285,6 +306,8 @@ fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<
         changed: 0,
         only_downstream: 0,
         delay_ns,
+        delay_before_loss_ns: None,
+        changes: super::peer_changes::changes(a, b, mine, (this, peer), upstream),
     };
     let none = Vec::new();
     let here = g.here.get(&this).unwrap_or(&none);

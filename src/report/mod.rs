@@ -21,6 +21,7 @@ pub mod json;
 pub mod junit;
 pub mod many;
 pub mod ndjson;
+pub mod peer;
 pub mod quic;
 pub mod select;
 pub mod text;
@@ -55,6 +56,9 @@ pub struct Report {
     /// Findings a policy set to `ignore`, per id (absent when none were dropped).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub ignored: BTreeMap<&'static str, u64>,
+    /// With `--peer`: the comparison with a second capture of the same path (docs/peer.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<peer::PeerReport>,
     pub verdict: Verdict,
 }
 

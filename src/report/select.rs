@@ -21,6 +21,9 @@ pub struct SelectionReport {
 pub fn apply(report: &mut Report, ids: &FxHashSet<u32>, coverage: &Coverage, options: String) {
     let flows_total = report.flows.len();
     report.flows.retain(|f| ids.contains(&f.id));
+    if let Some(p) = &mut report.peer {
+        p.retain(|id| ids.contains(&id));
+    }
     // A finding about the whole capture (drops, truncation, the connections together) concerns
     // every flow in it.
     report

@@ -133,6 +133,9 @@ fn summary(out: &mut String, r: &Report, width: Option<u16>) {
             ),
         );
     }
+    if let Some(p) = &r.peer {
+        line("peer", p.line());
+    }
     if let Some(t) = &c.truncation {
         line(
             "truncated",

@@ -220,26 +220,40 @@ fn the_generator_reproduces_the_committed_fixtures() {
 /// Full outputs compared with testdata/golden/; `UPDATE_GOLDEN=1 cargo test` rewrites them.
 #[test]
 fn golden_outputs() {
-    let cases = [
-        ("vxlan_8472.pcap", "json"),
-        ("vxlan_8472.pcap", "text"),
-        ("multi_section_le.pcapng", "json"),
-        ("cut_mid_record.pcap", "text"),
-        ("ipv4_fragments.pcap", "text"),
-        ("quic_handshake_ok.pcap", "json"),
-        ("quic_handshake_ok.pcap", "text"),
-        ("quic_initials_unanswered.pcap", "text"),
+    let cases: [(&str, &str, &[&str]); 12] = [
+        ("vxlan_8472.pcap", "json", &[]),
+        ("vxlan_8472.pcap", "text", &[]),
+        ("multi_section_le.pcapng", "json", &[]),
+        ("cut_mid_record.pcap", "text", &[]),
+        ("ipv4_fragments.pcap", "text", &[]),
+        ("quic_handshake_ok.pcap", "json", &[]),
+        ("quic_handshake_ok.pcap", "text", &[]),
+        ("quic_initials_unanswered.pcap", "text", &[]),
         // Every GRO finding names both rules that must go, and so does the verdict.
-        ("vxlan_outer_ip_id_and_timestamps.pcap", "text"),
+        ("vxlan_outer_ip_id_and_timestamps.pcap", "text", &[]),
         // PSH ending the trains: the application's messages, info only.
-        ("tcp_request_response_psh.pcap", "text"),
+        ("tcp_request_response_psh.pcap", "text", &[]),
+        // Two captures through a NAT: the `peer` section and line, and path-loss.
+        (
+            "peer_nat.pcap",
+            "json",
+            &["--peer", "testdata/fixtures/peer_nat.peer.pcap"],
+        ),
+        (
+            "peer_nat.pcap",
+            "text",
+            &["--peer", "testdata/fixtures/peer_nat.peer.pcap"],
+        ),
     ];
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
-    for (fixture, format) in cases {
+    for (fixture, format, extra) in cases {
         let path = format!("testdata/fixtures/{fixture}");
-        let r = run(&["analyze", "--format", format, &path]);
-        let golden = root().join(format!("testdata/golden/{fixture}.{format}"));
+        let mut args = vec!["analyze", "--format", format, &path];
+        args.extend(extra);
+        let r = run(&args);
+        let with = if extra.is_empty() { "" } else { ".with-peer" };
+        let golden = root().join(format!("testdata/golden/{fixture}{with}.{format}"));
         if update {
             fs::write(&golden, &r.stdout).expect("writable");
             continue;
