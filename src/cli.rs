@@ -568,6 +568,12 @@ pub struct PlotArgs {
     #[arg(long, value_name = "FILE|DIR")]
     pub qlog: Vec<PathBuf>,
 
+    /// Another capture of the same traffic at another point of its path (as for `analyze`):
+    /// adds the peer-sequence graph (both points' packets, losses between them marked) and the
+    /// one-way-delay graph of each paired direction (docs/peer.md).
+    #[arg(long, value_name = "CAPTURE")]
+    pub peer: Option<PathBuf>,
+
     #[command(flatten)]
     pub output: ForceArgs,
 

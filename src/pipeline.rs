@@ -7,6 +7,7 @@
 //! heap memory grows only with the number of flows and declared interfaces. Reading and decoding
 //! run on a second thread ([`stages`]).
 
+mod peer_points;
 mod stages;
 
 use std::io;
@@ -14,7 +15,7 @@ use std::io;
 use anyhow::{Context, Result};
 use rustc_hash::FxHashSet;
 
-use crate::analysis::peer_match::{self, PeerView};
+use crate::analysis::peer_match::PeerData;
 use crate::analysis::{self, peer, qlog_join, FrameCtx, Registered, Settings, Summary};
 use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind, Packet};
@@ -42,6 +43,8 @@ pub struct Analysis {
     pub flows: FlowTable,
     /// What share of the capture was analysed: a selection's verdict is judged with it.
     pub coverage: Coverage,
+    /// With `--peer`: both captures' packets and their comparison (graphs).
+    pub peer: Option<PeerData>,
 }
 
 impl Analysis {
@@ -270,16 +273,14 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         }
     }
     let meta = &reader.meta;
-    if let Some(here) = &mut pass.here {
-        here.keep_keys(&pass.flows);
-    }
-    let compared = match (&pass.here, settings.peer.as_deref()) {
-        (Some(here), Some(peer)) => Some((here, peer, peer_match::compare(here, peer))),
+    let compared = match (pass.here.take(), &settings.peer) {
+        (Some(mut here), Some(peer)) => {
+            here.keep_keys(&pass.flows);
+            Some(PeerData::new(here, peer.clone()))
+        }
         _ => None,
     };
-    let peer_view = compared
-        .as_ref()
-        .map(|(here, peer, cmp)| PeerView { here, peer, cmp });
+    let peer_view = compared.as_ref().map(PeerData::view);
     let summary = Summary {
         meta,
         frames: totals.frames,
@@ -335,6 +336,7 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
         damaged,
         flows: pass.flows,
         coverage,
+        peer: compared,
     }
 }
 
@@ -416,6 +418,9 @@ pub fn plot_charts(
     let mut cv = plot::canvas(t0, settings.flows.tcp.interval_ns, size);
     cv.mtu = settings.flows.gro.mtu;
     cv.windows = qlog_windows(&chosen, settings).into();
+    if let Some(data) = &a.peer {
+        cv.peer = peer_points::points(data, &chosen, &input.display_name()).into();
+    }
     cv.opts = opts;
     let charts = plot::charts(&chosen, kinds, &cv);
     Ok((charts, a.damaged))

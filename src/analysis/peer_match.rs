@@ -76,6 +76,11 @@ pub struct DirPair {
     pub delay_before_loss_ns: Option<i64>,
     /// How the path changed the packets it delivered.
     pub changes: Changes,
+    /// The matched (this, peer) record indexes, in this capture's order (graphs).
+    pub matched: Vec<(u32, u32)>,
+    /// Peer clock minus this clock as this direction was judged: the offset, or without one
+    /// the median time difference of its (or its other direction's) matched packets.
+    pub shift_ns: i64,
 }
 
 /// What comparing two captures found.
@@ -86,6 +91,29 @@ pub struct Comparison {
     pub offset_ns: Option<i64>,
     /// Packets matched in all, paired or not.
     pub matched: u64,
+}
+
+/// Both captures' packets and their comparison, kept after the pass (graphs).
+pub struct PeerData {
+    pub here: Index,
+    pub peer: std::sync::Arc<Index>,
+    pub cmp: Comparison,
+}
+
+impl PeerData {
+    /// Indexes `here` is done with: compares it with `peer`.
+    pub fn new(here: Index, peer: std::sync::Arc<Index>) -> Self {
+        let cmp = compare(&here, &peer);
+        PeerData { here, peer, cmp }
+    }
+
+    pub fn view(&self) -> PeerView<'_> {
+        PeerView {
+            here: &self.here,
+            peer: &self.peer,
+            cmp: &self.cmp,
+        }
+    }
 }
 
 /// The comparison as the detectors and the report see it: both captures' packets and what
@@ -308,6 +336,8 @@ fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<
         delay_ns,
         delay_before_loss_ns: None,
         changes: super::peer_changes::changes(a, b, mine, (this, peer), upstream),
+        matched: mine.to_vec(),
+        shift_ns: shift,
     };
     let none = Vec::new();
     let here = g.here.get(&this).unwrap_or(&none);

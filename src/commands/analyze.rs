@@ -50,7 +50,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.decode);
     detector_settings(&mut settings, &args.detectors)?;
-    super::read_peer(&args.detectors, &cfg, &mut settings)?;
+    super::read_peer(
+        args.detectors.peer.as_deref(),
+        &args.captures,
+        &cfg,
+        &mut settings,
+    )?;
     let sel = selection(&args.select)?;
     let inputs = Inputs::expand(&args.captures)?;
     let input = match inputs.inputs.first() {

@@ -24,7 +24,12 @@ use crate::report::{json, junit};
 pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.decode);
     let policy = detector_settings(&mut settings, &args.detectors)?;
-    super::read_peer(&args.detectors, &cfg, &mut settings)?;
+    super::read_peer(
+        args.detectors.peer.as_deref(),
+        &args.captures,
+        &cfg,
+        &mut settings,
+    )?;
     let fail_on = args
         .fail_on
         .map(FailOn::severity)

@@ -70,26 +70,39 @@ fn inputs(command: &Command) -> Vec<&Path> {
     let peer = match command {
         Command::Analyze(a) => a.detectors.peer.as_deref(),
         Command::Check(a) => a.detectors.peer.as_deref(),
+        Command::Plot(a) => a.peer.as_deref(),
         _ => None,
     };
     paths.extend(peer);
     paths
 }
 
-/// `--peer`: the other capture's packets, indexed for `path-loss` (analyze and check).
-fn read_peer(args: &DetectorArgs, cfg: &DecodeConfig, settings: &mut Settings) -> Result<()> {
-    if let Some(p) = &args.peer {
-        let input = crate::capture::Input::Path(p.clone());
-        let index = crate::pipeline::peer_index(&input, cfg, settings)?;
-        settings.peer = Some(std::sync::Arc::new(index));
+/// `--peer`: the other capture's packets, indexed for `path-loss` and the two-point graphs
+/// (analyze, check, plot). `captures` are the command's own: one stream cannot be both.
+fn read_peer(
+    peer: Option<&Path>,
+    captures: &[PathBuf],
+    cfg: &DecodeConfig,
+    settings: &mut Settings,
+) -> Result<()> {
+    let Some(p) = peer else { return Ok(()) };
+    let input = crate::capture::Input::from_arg(p);
+    if matches!(input, crate::capture::Input::Stdin)
+        && captures.iter().any(|c| c.as_os_str() == "-")
+    {
+        anyhow::bail!(
+            "--peer -: standard input is already the capture; give one of the two as a file"
+        );
     }
+    let index = crate::pipeline::peer_index(&input, cfg, settings)?;
+    settings.peer = Some(std::sync::Arc::new(index));
     Ok(())
 }
 
 /// Commands that compare nothing refuse `--peer` rather than ignore it.
 fn refuse_peer(args: &DetectorArgs, command: &str) -> Result<()> {
     match args.peer {
-        Some(_) => anyhow::bail!("--peer is for `analyze` and `check`, not `{command}`"),
+        Some(_) => anyhow::bail!("--peer is for `analyze`, `check` and `plot`, not `{command}`"),
         None => Ok(()),
     }
 }

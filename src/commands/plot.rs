@@ -31,7 +31,17 @@ pub struct Graphs<'a> {
 
 pub fn run(args: &PlotArgs) -> Result<ExitCode> {
     let (cfg, mut settings) = decode_settings(&args.input.decode);
+    if args.peer.is_none() {
+        if let Some(k) = args.kinds.iter().find(|k| k.needs_peer()) {
+            anyhow::bail!(
+                "--kind {} draws two captures of one path: give the other with --peer CAPTURE",
+                k.name()
+            );
+        }
+    }
     settings.qlog = super::read_qlogs(&args.qlog)?;
+    let capture = std::slice::from_ref(&args.input.capture);
+    super::read_peer(args.peer.as_deref(), capture, &cfg, &mut settings)?;
     let input = Input::from_arg(&args.input.capture);
     let sel = selection(&args.select)?;
     // Two passes unless the flows are given: the first finds the busiest.

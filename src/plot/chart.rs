@@ -29,10 +29,15 @@ pub enum PlotKind {
     DatagramSize,
     /// The latency spin bit's RTT samples of a QUIC connection, per direction that spins.
     SpinRtt,
+    /// With `--peer`: upstream sends and downstream arrivals of a direction on one graph, the
+    /// packets lost between the two points marked.
+    PeerSequence,
+    /// With `--peer`: the one-way delay between the two points over time, losses marked.
+    OneWayDelay,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 10] = [
+    pub const ALL: [PlotKind; 12] = [
         PlotKind::TimeSequence,
         PlotKind::Throughput,
         PlotKind::Rtt,
@@ -43,6 +48,8 @@ impl PlotKind {
         PlotKind::DatagramRate,
         PlotKind::DatagramSize,
         PlotKind::SpinRtt,
+        PlotKind::PeerSequence,
+        PlotKind::OneWayDelay,
     ];
 
     /// The name on the command line and in file names.
@@ -58,14 +65,25 @@ impl PlotKind {
             PlotKind::DatagramRate => "datagram-rate",
             PlotKind::DatagramSize => "datagram-size",
             PlotKind::SpinRtt => "spin-rtt",
+            PlotKind::PeerSequence => "peer-sequence",
+            PlotKind::OneWayDelay => "one-way-delay",
         }
+    }
+
+    /// Whether this kind draws two captures of one path (`--peer`).
+    pub fn needs_peer(self) -> bool {
+        matches!(self, PlotKind::PeerSequence | PlotKind::OneWayDelay)
     }
 
     /// Whether this kind draws UDP flows (the others draw TCP flows).
     pub fn is_udp(self) -> bool {
         matches!(
             self,
-            PlotKind::DatagramRate | PlotKind::DatagramSize | PlotKind::SpinRtt
+            PlotKind::DatagramRate
+                | PlotKind::DatagramSize
+                | PlotKind::SpinRtt
+                | PlotKind::PeerSequence
+                | PlotKind::OneWayDelay
         )
     }
 

@@ -21,6 +21,8 @@ pub struct Canvas {
     /// QUIC endpoints' congestion window and bytes in flight from their qlog (`--qlog`), on
     /// the capture's clock.
     pub windows: std::sync::Arc<[super::window::EndpointWindow]>,
+    /// With `--peer`: the paired directions' points at both capture points.
+    pub peer: std::sync::Arc<[super::peer::DirPoints]>,
     /// What the command line asks beyond kinds and size.
     pub opts: Options,
 }

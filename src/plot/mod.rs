@@ -17,6 +17,7 @@ mod flows;
 mod inflight;
 mod ip_id;
 pub mod overlay;
+pub mod peer;
 mod rates;
 mod reach;
 pub mod render;
@@ -92,6 +93,8 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
         PlotKind::DatagramRate => return datagram_rate::datagram_rate(f, cv).into_iter().collect(),
         PlotKind::DatagramSize => return datagram_size::datagram_sizes(f, cv),
         PlotKind::SpinRtt => return spin_rtt::spin_rtt(f, cv).into_iter().collect(),
+        PlotKind::PeerSequence => return peer::sequence(f, cv),
+        PlotKind::OneWayDelay => return peer::delay(f, cv),
         _ => {}
     }
     f.client_first()
@@ -108,7 +111,9 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
             | PlotKind::Flows
             | PlotKind::DatagramRate
             | PlotKind::DatagramSize
-            | PlotKind::SpinRtt => None,
+            | PlotKind::SpinRtt
+            | PlotKind::PeerSequence
+            | PlotKind::OneWayDelay => None,
         })
         .collect()
 }
@@ -123,6 +128,7 @@ pub fn canvas(t0_ns: i64, interval_ns: i64, size: (u32, u32)) -> Canvas {
         rows: size.1.max(1) as usize,
         mtu: None,
         windows: Vec::new().into(),
+        peer: Vec::new().into(),
         opts: Options::default(),
     }
 }

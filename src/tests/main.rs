@@ -43,6 +43,7 @@ mod memory;
 mod ndjson;
 mod outputs;
 mod peer;
+mod peer_plots;
 mod plot_defaults;
 mod plots;
 mod real_captures;

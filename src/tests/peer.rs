@@ -149,7 +149,8 @@ fn commands_that_compare_nothing_refuse_a_peer() {
     ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("--peer is for `analyze` and `check`"),
+        r.stderr
+            .contains("--peer is for `analyze`, `check` and `plot`"),
         "{}",
         r.stderr
     );

@@ -166,7 +166,7 @@ fn concurrent_flows_share_one_goodput_graph_with_their_fairness() {
 }
 
 /// Prints JSON with objects indented and each array of numbers on one line.
-fn compact(v: &Value, indent: usize, out: &mut String) {
+pub(crate) fn compact(v: &Value, indent: usize, out: &mut String) {
     let pad = "  ".repeat(indent + 1);
     match v {
         Value::Object(m) => {
