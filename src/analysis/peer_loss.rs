@@ -46,6 +46,92 @@ impl Ranges {
         let k = self.union.partition_point(|x| x.0 <= s);
         k > 0 && self.union[k - 1].1 >= e
     }
+
+    /// How [s, e) was carried: by one frame (merged into it), by several (cut), or not at all.
+    fn cover(&self, s: u64, e: u64) -> Option<Cover> {
+        if self.one_covers(s, e) {
+            Some(Cover::One)
+        } else if self.all_cover(s, e) {
+            Some(Cover::Several)
+        } else {
+            None
+        }
+    }
+}
+
+/// How an upstream segment's bytes arrived when no downstream packet matched it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Inside one larger frame: GRO/LRO merged it.
+    One,
+    /// Across several smaller ones: TSO/GSO cut it.
+    Several,
+}
+
+/// For each upstream TCP data record sent again later (a retransmission overlapping its first
+/// byte), when that next copy was due downstream.
+struct Resent {
+    next: rustc_hash::FxHashMap<u32, i64>,
+}
+
+impl Resent {
+    /// `ahead`: what turns an upstream time into its due time downstream.
+    fn new(recs: &[Record], ix: &[u32], base: u32, ahead: i64) -> Self {
+        let mut next = rustc_hash::FxHashMap::default();
+        // Later copies by their first byte, the earliest one kept: walked from the end.
+        let mut later: std::collections::BTreeMap<u64, (u64, i64)> = Default::default();
+        for &i in ix.iter().rev() {
+            let r = &recs[i as usize];
+            if !(r.tcp && r.len > 0) {
+                continue;
+            }
+            let s = u64::from(r.seq.wrapping_sub(base));
+            let e = s + u64::from(r.len);
+            if let Some((_, &(end, due))) = later.range(..e).next_back() {
+                if end > s {
+                    next.insert(i, due);
+                }
+            }
+            later.insert(s, (e, r.ts_ns.saturating_add(ahead)));
+        }
+        Resent { next }
+    }
+}
+
+/// The unmatched downstream TCP data frames by arrival time, for the segments sent more than
+/// once: which of their bytes arrived before the next copy was due.
+struct Timed {
+    /// (time, start, end), by time.
+    frames: Vec<(i64, u64, u64)>,
+}
+
+impl Timed {
+    fn new(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>, base: u32) -> Self {
+        let mut frames: Vec<(i64, u64, u64)> = ix
+            .iter()
+            .filter(|i| !matched.contains(i))
+            .map(|&i| &recs[i as usize])
+            .filter(|r| r.tcp && r.len > 0)
+            .map(|r| {
+                let s = u64::from(r.seq.wrapping_sub(base));
+                (r.ts_ns, s, s + u64::from(r.len))
+            })
+            .collect();
+        frames.sort_unstable();
+        Timed { frames }
+    }
+
+    /// How [s, e) was carried by the frames that arrived in `when`.
+    fn cover(&self, s: u64, e: u64, when: std::ops::Range<i64>) -> Option<Cover> {
+        let from = self.frames.partition_point(|f| f.0 < when.start);
+        let to = self.frames.partition_point(|f| f.0 < when.end);
+        let ranges: Vec<(u64, u64)> = self.frames[from..to.max(from)]
+            .iter()
+            .filter(|f| f.1 < e && f.2 > s)
+            .map(|f| (f.1, f.2))
+            .collect();
+        Ranges::new(ranges).cover(s, e)
+    }
 }
 
 /// The data ranges of the unmatched TCP frames among `ix`, relative to `base`.
@@ -96,6 +182,8 @@ pub fn count(
         return;
     };
     let window = down_first.saturating_add(margin)..=down.last_ns.saturating_sub(margin);
+    let resent = Resent::new(&up.records, up_ix, base, shift.saturating_add(one_way));
+    let timed = Timed::new(&down.records, down_ix, &down_matched, base);
     let mut partners = Partners::new(&down.records, down_ix, &down_matched);
     let (mut run, mut last_down) = (0u64, None);
     let mut recent = Recent::default();
@@ -118,13 +206,24 @@ pub fn count(
         if r.tcp && r.len > 0 {
             let s = u64::from(r.seq.wrapping_sub(base));
             let e = s + u64::from(r.len);
-            if down_ranges.one_covers(s, e) {
-                p.coalesced += 1;
-                continue;
-            }
-            if down_ranges.all_cover(s, e) {
-                p.segmented += 1;
-                continue;
+            // Bytes sent again later are delivered by this copy only if they arrived before
+            // the next copy was due: else the resend is what arrived (merged by GRO with its
+            // neighbours, it would otherwise hide the loss of this copy).
+            let next = resent.next.get(&i).copied();
+            let cover = match next {
+                None => down_ranges.cover(s, e),
+                Some(n) => timed.cover(s, e, due.saturating_sub(margin)..n),
+            };
+            match cover {
+                Some(Cover::One) => {
+                    p.coalesced += 1;
+                    continue;
+                }
+                Some(Cover::Several) => {
+                    p.segmented += 1;
+                    continue;
+                }
+                None => {}
             }
         }
         if partners.take(r.len, due, margin) {
