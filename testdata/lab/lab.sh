@@ -20,6 +20,8 @@ PY=${LAB_PYTHON:-python3}
 TAG=od$$
 A=${TAG}a
 B=${TAG}b
+# The router between A and B in the peer-router-* scenarios (router): only those make it.
+R=${TAG}r
 mkdir -p "$OUT"
 
 cleanup() {
@@ -27,11 +29,13 @@ cleanup() {
   wait 2>/dev/null || true
   ip netns del "$A" 2>/dev/null || true
   ip netns del "$B" 2>/dev/null || true
+  ip netns del "$R" 2>/dev/null || true
 }
 trap cleanup EXIT
 
 ina() { ip netns exec "$A" "$@"; }
 inb() { ip netns exec "$B" "$@"; }
+inr() { ip netns exec "$R" "$@"; }
 
 # The link: va (10.77.0.1, sender) -- vb (10.77.0.2, receiver). $1: TSO/GSO "on"/"off" on both
 # ends, $2: receiver GRO "on"/"off".
@@ -51,6 +55,71 @@ link() {
   # The receiver's side too: a veth hands a GSO packet to its peer whole, so data the receiver
   # sends (the applications' servers) would arrive unsegmented and look coalesced.
   inb ethtool -K vb tso "$1" gso "$1" gro "$2" >/dev/null
+}
+
+# Two links through a router namespace R, so that what R drops or rewrites (an nftables forward
+# chain, a NAT, a device that segments) lies BETWEEN the two captures (start_capture: va in A, vb
+# in B), which `--peer` compares (path-loss):
+#   A: va 10.77.0.1 -- ra 10.77.0.254 :R: rb 10.78.0.254 -- vb 10.78.0.2 :B
+# $1: TSO/GSO "on"/"off" at A's va and B's vb (as link), $2: GRO "on"/"off" on B's vb. R's
+# devices keep veth's defaults (the scenarios change what they need).
+router() {
+  local ns
+  for ns in "$A" "$R" "$B"; do
+    ip netns add "$ns"
+    # No IPv6: its router solicitations and listener reports come at times of their own, and
+    # the captures' first and last frames must be the marks (router_mark), nothing else.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 \
+      net.ipv6.conf.all.disable_ipv6=1
+  done
+  ip link add va netns "$A" type veth peer name ra netns "$R"
+  ip link add rb netns "$R" type veth peer name vb netns "$B"
+  ina ip addr add 10.77.0.1/24 dev va
+  inr ip addr add 10.77.0.254/24 dev ra
+  inr ip addr add 10.78.0.254/24 dev rb
+  inb ip addr add 10.78.0.2/24 dev vb
+  ina ip link set va up
+  inr ip link set ra up
+  inr ip link set rb up
+  inb ip link set vb up
+  ina ip link set lo up
+  inr ip link set lo up
+  inb ip link set lo up
+  ina ip route add default via 10.77.0.254
+  inb ip route add default via 10.78.0.254
+  inr sysctl -qw net.ipv4.ip_forward=1
+  ina ethtool -K va tso "$1" gso "$1" >/dev/null
+  inb ethtool -K vb tso "$1" gso "$1" gro "$2" >/dev/null
+  ROUTED=1
+}
+
+# One ICMP echo request A -> B through R, which both captures hold (start_capture and stop_capture call it
+# when routed): path-loss judges only packets due downstream more than 10 ms after the
+# downstream capture's first frame and before its last (it cannot know when a capture started
+# or stopped, so a packet near either edge may have been in flight). With the marks 0.3 s before
+# the traffic and 1 s after it, every packet of the transfer is judged, and the loss it counts
+# can be held to R's counter exactly.
+router_mark() {
+  # An ICMP echo request (type 8, checksum of the 8-byte header) from a raw socket: the image
+  # has no ping. Not TCP or UDP, so path-loss indexes none of it.
+  ina "$PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.sendto(bytes.fromhex("0800f7ff00000000"), ("10.78.0.2", 0))'
+  sleep 0.05
+}
+
+# An nftables forward chain in R with the rule $1 (its own table, inet lab, which stop_capture
+# dumps to nft-router.txt with its counters): what it drops was seen by the sender's capture and
+# never reaches the receiver's.
+router_rule() {
+  inr nft -f - <<NFT
+table inet lab {
+  chain forward {
+    type filter hook forward priority 0;
+    $1
+  }
+}
+NFT
 }
 
 # A VXLAN overlay over the link: vx0 with 10.88.0.1 / 10.88.0.2, VNI 42, outer UDP 4789.
@@ -90,14 +159,18 @@ start_capture() {
   fi
   # tcpdump says "listening on" once its socket is bound.
   for _ in $(seq 100); do
-    if [ "$(cat "$OUT"/tcpdump-*.log 2>/dev/null | grep -c listening)" = "$want" ]; then return; fi
+    if [ "$(cat "$OUT"/tcpdump-*.log 2>/dev/null | grep -c listening)" = "$want" ]; then break; fi
     sleep 0.05
   done
-  echo "tcpdump did not start" >&2
-  exit 1
+  if [ "$(cat "$OUT"/tcpdump-*.log 2>/dev/null | grep -c listening)" != "$want" ]; then
+    echo "tcpdump did not start" >&2
+    exit 1
+  fi
+  if [ -n "${ROUTED:-}" ]; then router_mark; fi
 }
 
 stop_capture() {
+  if [ -n "${ROUTED:-}" ]; then router_mark; fi
   # Let every tcpdump drain its ring: a signal ends it at once, and what is still queued is lost
   # ("received by filter" above "captured" in its log).
   sleep 1
@@ -106,6 +179,10 @@ stop_capture() {
   wait "${CAPTURES[@]}" 2>/dev/null || true
   # What the receiver's ingress loss rule dropped (lossy), for the lab test to hold counts to.
   inb nft list table netdev lab >"$OUT/nft-ingress.txt" 2>/dev/null || rm -f "$OUT/nft-ingress.txt"
+  # What the router's forward rule dropped (router_rule), for path-loss to be held to.
+  if [ -n "${ROUTED:-}" ]; then
+    inr nft list table inet lab >"$OUT/nft-router.txt" 2>/dev/null || rm -f "$OUT/nft-router.txt"
+  fi
 }
 
 # iperf3 for $1 bytes to $2 (the receiver's address) with extra client options.
@@ -276,6 +353,34 @@ NFT
     # holds super-datagrams.
     link on on
     quic_download 1000000 --gso
+    ;;
+  peer-router-loss)
+    # iperf3 A -> B through the router, wire-size segments (TSO/GSO off), GRO off at B, and R's
+    # forward chain drops 2% of the full-size data packets coming from A: lost between the two
+    # captures, which path-loss must count as the nftables counter does.
+    router off off
+    router_rule 'iifname "ra" meta length > 1000 numgen random mod 100 < 2 counter drop'
+    start_capture
+    iperf 4M 10.78.0.2
+    stop_capture
+    ;;
+  peer-router-nat)
+    # peer-router-loss with R masquerading A's address (10.77.0.1 -> 10.78.0.254, the port too
+    # when it must): the two captures share no address, so the flows pair by content, and the
+    # 2% of A's full-size data packets R drops must still be counted.
+    router off off
+    inr nft -f - <<NFT
+table ip nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat;
+    oifname "rb" masquerade
+  }
+}
+NFT
+    router_rule 'iifname "ra" meta length > 1000 numgen random mod 100 < 2 counter drop'
+    start_capture
+    iperf 4M 10.78.0.2
+    stop_capture
     ;;
   tcp-loss)
     # Wire-size segments (TSO off, GRO off), 3% of them lost: the kernel's loss recovery.
