@@ -382,6 +382,14 @@ NFT
     iperf 4M 10.78.0.2
     stop_capture
     ;;
+  peer-router-quic)
+    # An HTTP/3 download (aioquic) from the server in A to the client in B through the router,
+    # which drops 3% of the server's full-size datagrams: lost between the two captures. QUIC
+    # packets are known at both points by their length and first bytes (protected, unchanged).
+    router off on
+    router_rule 'iifname "ra" udp sport 4433 meta length > 1000 numgen random mod 100 < 3 counter drop'
+    quic_download 1000000
+    ;;
   tcp-loss)
     # Wire-size segments (TSO off, GRO off), 3% of them lost: the kernel's loss recovery.
     link off off
