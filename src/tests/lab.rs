@@ -336,7 +336,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
     ) {
         check_merges(want, s, r, &mut errors);
     }
-    peers_agree(out, &exp["peer"], &mut errors);
+    peers_agree(out, &exp["peer"], reports.get("send.pcap"), &mut errors);
     errors
 }
 
@@ -359,9 +359,11 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
 ///   dropped themselves (normally none). No more slack: path-loss leaves out packets due within
 ///   10 ms of the downstream capture's first or last frame, and lab.sh's marks (router_mark)
 ///   put those edges 0.3 s before and 1 s after the traffic, so every dropped packet is judged.
-/// - `"min_segmented_or_coalesced": N`: `details.segmented + coalesced` at least N each way (the
-///   bytes arrived cut or merged by offloads on the path, and that must not read as loss).
-fn peers_agree(out: &Path, want: &Value, errors: &mut Vec<String>) {
+/// - `"segmented_are_oversized": true`: `details.segmented` each way is the number of frames
+///   over the MTU in send.pcap (its `oversized-frames` findings, which the expectations must
+///   then ask for): every super-packet the sender's TSO/GSO left whole was cut on the path,
+///   arrived in several frames, and was not called lost.
+fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &mut Vec<String>) {
     let (send, recv) = (out.join("send.pcap"), out.join("recv.pcap"));
     if !send.exists() || !recv.exists() {
         return;
@@ -418,11 +420,18 @@ fn peers_agree(out: &Path, want: &Value, errors: &mut Vec<String>) {
                 None => wrong.push("no nftables counter".into()),
             }
         }
-        let merged = n("segmented") + n("coalesced");
-        if let Some(min) = want["min_segmented_or_coalesced"].as_u64() {
-            if merged < min {
+        if want["segmented_are_oversized"] == true {
+            let oversized: u64 = send_report
+                .and_then(|j| j["findings"].as_array())
+                .into_iter()
+                .flatten()
+                .filter(|f| f["id"] == "oversized-frames")
+                .filter_map(|f| f["details"]["oversized_frames"].as_u64())
+                .sum();
+            if n("segmented") != oversized || oversized == 0 {
                 wrong.push(format!(
-                    "{merged} segmented or coalesced, expected {min} or more"
+                    "{} segmented, send.pcap holds {oversized} frames over the MTU",
+                    n("segmented")
                 ));
             }
         }

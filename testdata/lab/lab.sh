@@ -390,6 +390,19 @@ NFT
     router_rule 'iifname "ra" udp sport 4433 meta length > 1000 numgen random mod 100 < 3 counter drop'
     quic_download 1000000
     ;;
+  peer-router-segment)
+    # TSO/GSO on at A: send.pcap holds super-packets up to 64 KB (veth hands them to R whole).
+    # R forwards them to rb, whose TSO/GSO is off, so R's kernel cuts them into wire segments
+    # there (software GSO on transmit), and recv.pcap holds those segments. GRO stays off at B:
+    # with it on, vb's GRO merged the segments back into exactly the super-packets A sent (TSO
+    # marks the end of every one with PSH, where GRO flushes), and the two captures were
+    # identical, which tests nothing. Nothing is dropped: every byte of send.pcap arrives, cut.
+    router on off
+    inr ethtool -K rb tso off gso off >/dev/null
+    start_capture
+    iperf 4M 10.78.0.2
+    stop_capture
+    ;;
   tcp-loss)
     # Wire-size segments (TSO off, GRO off), 3% of them lost: the kernel's loss recovery.
     link off off
