@@ -363,6 +363,9 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
 ///   over the MTU in send.pcap (its `oversized-frames` findings, which the expectations must
 ///   then ask for): every super-packet the sender's TSO/GSO left whole was cut on the path,
 ///   arrived in several frames, and was not called lost.
+/// - `"min_coalesced_share": X`: `details.coalesced` each way is at least X times the data frames
+///   of send.pcap's bulk flow: a hop's GRO merged that share of the sender's packets into larger
+///   frames, and they were not called lost.
 fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &mut Vec<String>) {
     let (send, recv) = (out.join("send.pcap"), out.join("recv.pcap"));
     if !send.exists() || !recv.exists() {
@@ -432,6 +435,17 @@ fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &m
                 wrong.push(format!(
                     "{} segmented, send.pcap holds {oversized} frames over the MTU",
                     n("segmented")
+                ));
+            }
+        }
+        if let Some(x) = want["min_coalesced_share"].as_f64() {
+            let frames = send_report.map_or(0, |j| {
+                bulk(j)["offload"]["data_frames"].as_u64().unwrap_or(0)
+            });
+            if (n("coalesced") as f64) < x * frames as f64 || frames == 0 {
+                wrong.push(format!(
+                    "{} coalesced, expected {x} of send.pcap's {frames} data frames or more",
+                    n("coalesced")
                 ));
             }
         }
