@@ -386,11 +386,13 @@ fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &m
             .flatten()
             .filter(|f| f["id"] == "path-loss")
             .collect();
-        let name = a.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = a
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
         let [f] = found[..] else {
             let msgs: Vec<&Value> = found.iter().map(|f| &f["message"]).collect();
             errors.push(format!(
-                "{name:?} --peer: {} path-loss findings, expected one: {msgs:?} (exit {})",
+                "{name} --peer: {} path-loss findings, expected one: {msgs:?} (exit {})",
                 found.len(),
                 r.code
             ));
@@ -413,9 +415,10 @@ fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &m
         if let Some((dropped, slack)) = &drops {
             match dropped {
                 // Shown with --nocapture: the measured pairs, for the record of a run.
-                Some(c) if lost.abs_diff(*c) <= *slack => {
-                    eprintln!("{name:?} --peer: {lost} lost, the router's rule dropped {c}")
-                }
+                Some(c) if lost.abs_diff(*c) <= *slack => eprintln!(
+                    "{}: {name} --peer: {lost} lost, the router's rule dropped {c}",
+                    out.display()
+                ),
                 Some(c) => wrong.push(format!(
                     "{lost} lost, the router's rule dropped {c} (the captures themselves \
                      {slack})"
@@ -451,7 +454,7 @@ fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &m
         }
         if !wrong.is_empty() {
             errors.push(format!(
-                "{name:?} --peer: {} ({})",
+                "{name} --peer: {} ({})",
                 wrong.join("; "),
                 f["message"]
             ));
