@@ -358,7 +358,8 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
 ///   rule (lab.sh dumps it to FILE), give or take only the packets the two tcpdumps say they
 ///   dropped themselves (normally none). No more slack: path-loss leaves out packets due within
 ///   10 ms of the downstream capture's first or last frame, and lab.sh's marks (router_mark)
-///   put those edges 0.3 s before and 1 s after the traffic, so every dropped packet is judged.
+///   put those edges at least 0.3 s before and 0.2 s after the traffic, so every dropped packet
+///   is judged.
 /// - `"segmented_are_oversized": true`: `details.segmented` each way is the number of frames
 ///   over the MTU in send.pcap (its `oversized-frames` findings, which the expectations must
 ///   then ask for): every super-packet the sender's TSO/GSO left whole was cut on the path,

@@ -93,12 +93,12 @@ router() {
   ROUTED=1
 }
 
-# One ICMP echo request A -> B through R, which both captures hold (start_capture and stop_capture call it
-# when routed): path-loss judges only packets due downstream more than 10 ms after the
-# downstream capture's first frame and before its last (it cannot know when a capture started
-# or stopped, so a packet near either edge may have been in flight). With the marks 0.3 s before
-# the traffic and 1 s after it, every packet of the transfer is judged, and the loss it counts
-# can be held to R's counter exactly.
+# One ICMP echo request A -> B through R, which both captures hold (start_capture and
+# stop_capture send one when routed): path-loss judges only packets due downstream more than
+# 10 ms after the downstream capture's first frame and before its last (it cannot know when a
+# capture started or stopped, so a packet near either edge may have been in flight). With the
+# marks at least 0.3 s before the traffic and 0.2 s after it, every packet of the transfer is
+# judged, and the loss path-loss counts can be held to R's counter exactly.
 router_mark() {
   # An ICMP echo request (type 8, checksum of the 8-byte header) from a raw socket: the image
   # has no ping. Not TCP or UDP, so path-loss indexes none of it.
@@ -170,7 +170,10 @@ start_capture() {
 }
 
 stop_capture() {
-  if [ -n "${ROUTED:-}" ]; then router_mark; fi
+  if [ -n "${ROUTED:-}" ]; then
+    sleep 0.2
+    router_mark
+  fi
   # Let every tcpdump drain its ring: a signal ends it at once, and what is still queued is lost
   # ("received by filter" above "captured" in its log).
   sleep 1
