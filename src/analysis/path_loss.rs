@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::peer::Index;
-use super::peer_match::{other, Comparison, DirPair, PeerView, Point};
+use super::peer_match::{other, Comparison, DirPair, PeerView, Point, MIN_SHARED};
 use super::{details, Detector, Finding, Identity, Severity, Summary, MAX_EVIDENCE};
 use crate::flow::FlowTable;
 use crate::units::{plural, thousands};
@@ -98,10 +98,15 @@ impl Detector for PathLoss {
 /// that share some packets look like — a replayed file, a templated test — and silence is
 /// better than that guess); and a downstream capture that does not hold as many packets of
 /// its own that the upstream one lacks (captures that disagree both ways are different
-/// traffic, or a rewriting hop, not loss).
+/// traffic, or a rewriting hop, not loss); and at least [`MIN_SHARED`] packets of the direction
+/// itself seen at both points (a direction paired only through its other one, whose bytes
+/// "arrived" in frames of another flow that happens to use the same sequence numbers, is a
+/// guess: templated test captures do that; real GRO-merged traffic still matches its single
+/// segments and resends, 30 and more in every lab run).
 fn is_loss(p: &DirPair) -> bool {
     let lost = p.lost.len() as u64;
-    lost >= MIN_LOST as u64
+    p.both >= u64::from(MIN_SHARED)
+        && lost >= MIN_LOST as u64
         && share(p) >= WARN_SHARE
         && 2 * lost <= p.judged
         && p.only_downstream < lost

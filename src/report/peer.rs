@@ -131,8 +131,9 @@ impl PeerReport {
         if c().any(|c| c.nat.is_some()) {
             parts.push("NAT".to_string());
         }
-        if let Some(t) = c().find_map(|c| c.tunnel) {
-            parts.push(format!("tunnel {t}"));
+        // Per direction a tunnel is added or removed; over both, one capture is inside it.
+        if c().any(|c| c.tunnel.is_some()) {
+            parts.push("tunnelled at one point only".to_string());
         }
         let sum = |f: fn(&Changes) -> u64| c().map(f).sum::<u64>();
         for (n, what) in [

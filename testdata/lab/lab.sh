@@ -401,9 +401,9 @@ NFT
     ina ip route add 10.78.0.0/24 via 10.88.0.254 dev vx0
     if [ "$SCENARIO" = peer-router-vxlan-loss ]; then
       # 2% of A's full-size outer packets dropped as they reach R (netdev ingress on ra, before
-      # the decapsulation and its GRO, so one drop is one inner segment). No expect.json yet:
-      # path-loss counts these losses as coalesced (the resent segments arrive merged with
-      # their neighbours and cover the lost ones' bytes); kept to reproduce that.
+      # the decapsulation and its GRO, so one drop is one inner segment). The resent segments
+      # arrive merged with their neighbours and carry the lost ones' bytes: path-loss must
+      # still count each lost copy (it did not before, found here).
       inr nft -f - <<NFT
 table netdev lab {
   chain ingress {
