@@ -111,6 +111,15 @@ pub fn peer_index(input: &Input, cfg: &DecodeConfig, settings: &Settings) -> Res
         index.push(frame, pkt, flow);
     })?;
     index.keep_keys(&analysis.flows);
+    index.joins = analysis
+        .report
+        .flows
+        .iter()
+        .filter_map(|f| {
+            let q = f.quic.as_ref().filter(|q| !q.qlog.is_empty())?;
+            Some((f.id.saturating_sub(1), q.qlog.clone()))
+        })
+        .collect();
     match analysis.damaged {
         Some(d) => Err(anyhow::Error::new(d).context("--peer")),
         None => Ok(index),
@@ -276,7 +285,14 @@ fn finish(mut pass: Pass, reader: &CaptureReader, name: String, settings: &Setti
     let compared = match (pass.here.take(), &settings.peer) {
         (Some(mut here), Some(peer)) => {
             here.keep_keys(&pass.flows);
-            Some(PeerData::new(here, peer.clone()))
+            let end = totals.last_ts_ns.unwrap_or(i64::MIN);
+            Some(PeerData::new(
+                here,
+                peer.clone(),
+                &pass.flows,
+                &settings.qlog,
+                end,
+            ))
         }
         _ => None,
     };

@@ -188,3 +188,107 @@ def make(g):
         "finding_details": {"path-loss": {
             "lost": 6, "runs": 3, "upstream": "this", "loss_rate": 0.0625,
             "lost_frames_upstream": [14, 15, 50, 51, 52, 94]}}})
+
+    quic_chain_fixtures(g, peer)
+
+
+def quic_chain(g, sdrop, ploss, rdrop, data=120):
+    """A QUIC download captured on the server (A) and on the client (B), with both endpoints'
+    qlogs, each on its host's clock (B's OFFSET ahead): the server's data packets in `sdrop` are
+    logged as sent and dropped by its own kernel before A's tap, those in `ploss` are lost
+    between A and B, those in `rdrop` reach B's tap and are dropped by the client's kernel
+    before its stack. Returns (A's pcap, B's pcap, server qlog, client qlog)."""
+    qs, qc = g.QlogRecorder("server"), g.QlogRecorder("client")
+    ua, ub = g.Udp(), g.Udp()
+    cid_c, cid_s = b"\xc1\xc2\xc3\xc4", b"\x5e\x5e\x5e\x5e"
+    clk = type("Clock", (), {})()
+    now = [0.0]
+
+    def log(q, t, name, ptype, dcid=b""):
+        clk.t = g.T0 + t
+        q.log(clk, name, ptype, dcid)
+
+    def send(side, payload, ptypes, dcid, on_a=True, on_b=True, received=True):
+        t = now[0]
+        own, other = (qs, qc) if side == "s" else (qc, qs)
+        # The sender's clock and the receiver's (B's is OFFSET ahead), and each tap's times.
+        sent_at = t if side == "s" else t + OFFSET
+        got_at = t + DELAY + (OFFSET if side == "s" else 0)
+        for ptype in ptypes:
+            log(own, sent_at, "transport:packet_sent", ptype, dcid)
+            if on_a and on_b and received:
+                log(other, got_at, "transport:packet_received", ptype)
+        if on_a:
+            ua.t = g.T0 + (t if side == "s" else t + DELAY)
+            ua.send(side, payload)
+        if on_a and on_b:
+            ub.t = g.T0 + OFFSET + (t + DELAY if side == "s" else t)
+            ub.send(side, payload)
+
+    def at(dt):
+        now[0] += dt
+
+    send("c", g.quic_long(0, scid=cid_c), ["initial"], g.QUIC_DCID)
+    at(0.004)
+    send("s", g.quic_long(0, dcid=cid_c, scid=cid_s, size=600)
+         + g.quic_long(2, dcid=cid_c, scid=cid_s, size=600), ["initial", "handshake"], cid_c)
+    at(0.004)
+    send("c", g.quic_long(2, scid=cid_c, size=100), ["handshake"], cid_s)
+    for k in range(data):
+        at(0.001)
+        send("s", g.quic_short(k, dcid=cid_c), ["1RTT"], cid_c, on_a=k not in sdrop,
+             on_b=k not in ploss, received=k not in rdrop)
+        if k % 8 == 7:
+            at(0.0002)
+            send("c", g.quic_short(1000 + k, size=50, dcid=cid_s), ["1RTT"], cid_s)
+    # A last exchange well after the data, so that none of it is at a capture's edge.
+    for k in range(4):
+        at(0.02)
+        send("c", g.quic_short(5000 + k, size=50, dcid=cid_s), ["1RTT"], cid_s)
+        at(0.002)
+        send("s", g.quic_short(6000 + k, size=50, dcid=cid_c), ["1RTT"], cid_c)
+    for u in (ua, ub):
+        u.frames.sort(key=lambda f: f[0])
+    for q in (qs, qc):
+        q.events.sort(key=lambda e: e[0])
+    return ua.pcap(), ub.pcap(), qs.json(), qc.json()
+
+
+def quic_chain_fixtures(g, peer):
+    """sender-drop and receiver-drop: where each lost QUIC packet died, hop by hop."""
+    sdrop = {k for k in range(120) if k % 10 == 5}
+    ploss = {20, 21, 22, 60, 100}
+    rdrop = {k for k in range(62, 75) if k not in sdrop}
+    a, b, qs, qc = quic_chain(g, sdrop, ploss, rdrop)
+    g.FILES["peer_quic_chain.peer.pcap"] = b
+    g.FILES["peer_quic_chain.server.qlog"] = qs
+    g.FILES["peer_quic_chain.client.qlog"] = qc
+    args = ["--peer", peer % "peer_quic_chain.peer.pcap",
+            "--qlog", peer % "peer_quic_chain.server.qlog",
+            "--qlog", peer % "peer_quic_chain.client.qlog"]
+    # 126 logged sent (Initial, Handshake, 120 data, 4 more), 114 on A's wire, 109 at B, 97
+    # received: 12 dropped by the server's kernel, 5 on the path, 12 by the client's kernel. The qlog join's
+    # own finding (quic-qlog-mismatch) gives way to the hop-by-hop account.
+    g.fixture("peer_quic_chain.pcap", a, {
+        "args": args,
+        "findings": ["path-loss", "sender-drop", "receiver-drop"],
+        "finding_severity": {"path-loss": "warning", "sender-drop": "warning",
+                             "receiver-drop": "warning"},
+        "finding_details": {
+            "path-loss": {"lost": 5, "upstream": "this"},
+            "sender-drop": {"qlog_sent": 126, "upstream_sent": 114, "missing": 12,
+                            "sender": "server", "upstream": "this", "path_lost": 5},
+            "receiver-drop": {"downstream_arrived": 109, "qlog_received": 97, "missing": 12,
+                              "sender": "server", "upstream": "this"}}})
+
+    # Close case: the same download with nothing dropped on either host: the path's loss only.
+    a, b, qs, qc = quic_chain(g, set(), ploss, set())
+    g.FILES["peer_quic_chain_hosts_clean.peer.pcap"] = b
+    g.FILES["peer_quic_chain_hosts_clean.server.qlog"] = qs
+    g.FILES["peer_quic_chain_hosts_clean.client.qlog"] = qc
+    g.fixture("peer_quic_chain_hosts_clean.pcap", a, {
+        "args": ["--peer", peer % "peer_quic_chain_hosts_clean.peer.pcap",
+                 "--qlog", peer % "peer_quic_chain_hosts_clean.server.qlog",
+                 "--qlog", peer % "peer_quic_chain_hosts_clean.client.qlog"],
+        "findings": ["path-loss"], "finding_severity": {"path-loss": "warning"},
+        "finding_details": {"path-loss": {"lost": 5}}})

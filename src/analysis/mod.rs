@@ -28,6 +28,7 @@ mod out_of_order;
 mod oversized_frames;
 mod path_loss;
 pub mod peer;
+pub mod peer_chain;
 pub mod peer_changes;
 mod peer_loss;
 pub mod peer_match;
@@ -39,7 +40,9 @@ mod quic_handshake_slow;
 mod quic_memory;
 mod quic_qlog_mismatch;
 mod quic_stall;
+mod receiver_drop;
 mod retransmissions;
+mod sender_drop;
 mod snaplen;
 mod starved_flow;
 mod timestamps;
@@ -160,6 +163,8 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(gro_blocked_headers::GroBlockedHeaders::new(kernel)),
         entry(burst_retransmission::BurstRetransmission::default()),
         entry(path_loss::PathLoss),
+        entry(sender_drop::SenderDrop),
+        entry(receiver_drop::ReceiverDrop),
         entry(starved_flow::StarvedFlow),
         entry(quic_qlog_mismatch::QuicQlogMismatch::new(
             settings.qlog.clone(),

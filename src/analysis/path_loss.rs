@@ -74,7 +74,10 @@ struct Details {
 
 impl Detector for PathLoss {
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let Some(PeerView { here, peer, cmp }) = s.peer else {
+        let Some(PeerView {
+            here, peer, cmp, ..
+        }) = s.peer
+        else {
             return Vec::new();
         };
         if cmp.pairs.is_empty() {

@@ -13,6 +13,7 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
 
+use super::qlog_join::QlogJoin;
 use crate::capture::Frame;
 use crate::decode::{tcp_flags, Packet};
 use crate::flow::{FlowKey, FlowRef, FlowTable, Side};
@@ -62,6 +63,9 @@ pub struct Index {
     /// Each flow's key by index, once the pass is over ([`Index::keep_keys`]): a NAT or a tunnel
     /// between the two points shows as keys that differ between paired flows.
     pub keys: Vec<FlowKey>,
+    /// The peer capture's QUIC flows joined with the endpoints' qlogs (`--qlog`): flow index
+    /// and joins, for the hop-by-hop account ([`super::peer_chain`]).
+    pub joins: Vec<(u32, Vec<QlogJoin>)>,
 }
 
 impl Index {
@@ -97,6 +101,13 @@ impl Index {
     /// Keeps the flows' keys (addresses, ports, tunnel) of the capture just read.
     pub fn keep_keys(&mut self, flows: &FlowTable) {
         self.keys = flows.flows.iter().map(|f| f.key).collect();
+    }
+
+    /// The qlog joins of the flow of index `i` (none without `--qlog`).
+    pub fn joins_of(&self, i: u32) -> &[QlogJoin] {
+        self.joins
+            .binary_search_by_key(&i, |(f, _)| *f)
+            .map_or(&[], |k| self.joins[k].1.as_slice())
     }
 
     /// The key of the flow of index `i`.

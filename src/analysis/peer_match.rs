@@ -21,6 +21,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::peer::{Index, Record};
+use super::peer_chain::Chain;
 use super::peer_changes::Changes;
 use crate::flow::Side;
 
@@ -98,13 +99,28 @@ pub struct PeerData {
     pub here: Index,
     pub peer: std::sync::Arc<Index>,
     pub cmp: Comparison,
+    /// Per paired direction (as `cmp.pairs`), its count at each hop with the endpoints' qlogs.
+    pub chains: Vec<Chain>,
 }
 
 impl PeerData {
-    /// Indexes `here` is done with: compares it with `peer`.
-    pub fn new(here: Index, peer: std::sync::Arc<Index>) -> Self {
+    /// Compares `here` (this capture's packets; `flows` its flow table, `end` its last
+    /// timestamp) with `peer`, and accounts each direction hop by hop with the qlogs `traces`.
+    pub fn new(
+        here: Index,
+        peer: std::sync::Arc<Index>,
+        flows: &crate::flow::FlowTable,
+        traces: &[crate::qlog::QlogTrace],
+        end: i64,
+    ) -> Self {
         let cmp = compare(&here, &peer);
-        PeerData { here, peer, cmp }
+        let chains = super::peer_chain::chains(&cmp, &peer, flows, traces, end);
+        PeerData {
+            here,
+            peer,
+            cmp,
+            chains,
+        }
     }
 
     pub fn view(&self) -> PeerView<'_> {
@@ -112,6 +128,7 @@ impl PeerData {
             here: &self.here,
             peer: &self.peer,
             cmp: &self.cmp,
+            chains: &self.chains,
         }
     }
 }
@@ -123,6 +140,7 @@ pub struct PeerView<'a> {
     pub here: &'a Index,
     pub peer: &'a Index,
     pub cmp: &'a Comparison,
+    pub chains: &'a [Chain],
 }
 
 /// Compares the packets of this capture (`a`) with the peer's (`b`).

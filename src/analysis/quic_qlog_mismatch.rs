@@ -84,16 +84,32 @@ impl Detector for QuicQlogMismatch {
         let mut out = Vec::new();
         for f in &s.flows.flows {
             for j in joins(f, &self.traces, self.capture_end_ns) {
-                if j.covered_sent && !capture_dropped {
+                if j.covered_sent && !capture_dropped && !by_hop(s, f, j.endpoint, Way::Sent) {
                     out.extend(finding(f, &j, Way::Sent));
                 }
-                if j.covered_received && !j.truncated {
+                let sender = j.endpoint.other();
+                if j.covered_received && !j.truncated && !by_hop(s, f, sender, Way::Received) {
                     out.extend(finding(f, &j, Way::Received));
                 }
             }
         }
         out
     }
+}
+
+/// Whether two captures of the path (`--peer`) account for this count hop by hop: the
+/// direction sent by `sender` is paired and its chain has the qlog's count of that way, so
+/// `sender-drop`, `path-loss` and `receiver-drop` say where the packets went, not this.
+fn by_hop(s: &Summary<'_>, f: &Flow, sender: crate::flow::Side, way: Way) -> bool {
+    let Some(v) = &s.peer else { return false };
+    let dir = (f.id.saturating_sub(1), sender);
+    v.cmp.pairs.iter().zip(v.chains).any(|(p, c)| {
+        p.this == dir
+            && match way {
+                Way::Sent => c.qlog_sent.is_some(),
+                Way::Received => c.qlog_received.is_some(),
+            }
+    })
 }
 
 fn finding(f: &Flow, j: &QlogJoin, way: Way) -> Option<Finding> {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::analysis::peer::MAX_RECORDS;
+use crate::analysis::peer_chain::Chain;
 use crate::analysis::peer_changes::Changes;
 use crate::analysis::peer_match::{DirPair, PeerView, Point};
 use crate::flow::FlowTable;
@@ -51,6 +52,8 @@ pub struct PeerDirection {
     pub delay_max_ms: Option<f64>,
     pub delay_before_loss_ms: Option<f64>,
     pub changes: Changes,
+    /// With the endpoints' qlogs (`--qlog`): the direction's packets counted at each hop.
+    pub qlog: Option<Chain>,
 }
 
 fn ms(ns: i64) -> f64 {
@@ -77,7 +80,13 @@ impl PeerReport {
             matched: v.cmp.matched,
             shared_traffic: !v.cmp.pairs.is_empty(),
             offset_ms: v.cmp.offset_ns.map(ms),
-            directions: v.cmp.pairs.iter().map(|p| direction(p, flows)).collect(),
+            directions: v
+                .cmp
+                .pairs
+                .iter()
+                .enumerate()
+                .map(|(k, p)| direction(p, v.chains.get(k), flows))
+                .collect(),
         }
     }
 
@@ -161,7 +170,7 @@ impl PeerReport {
     }
 }
 
-fn direction(p: &DirPair, flows: &FlowTable) -> PeerDirection {
+fn direction(p: &DirPair, chain: Option<&Chain>, flows: &FlowTable) -> PeerDirection {
     let flow = flows.by_index(p.this.0 as usize);
     PeerDirection {
         flow: p.this.0 + 1,
@@ -182,5 +191,6 @@ fn direction(p: &DirPair, flows: &FlowTable) -> PeerDirection {
         delay_max_ms: p.delay_ns.map(|d| ms(d.1)),
         delay_before_loss_ms: p.delay_before_loss_ns.map(ms),
         changes: p.changes.clone(),
+        qlog: chain.filter(|c| **c != Chain::default()).cloned(),
     }
 }

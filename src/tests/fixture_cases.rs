@@ -89,6 +89,8 @@ fixture_cases! {
     peer_gro_pcap => "peer_gro.pcap",
     peer_nat_pcap => "peer_nat.pcap",
     peer_path_loss_pcap => "peer_path_loss.pcap",
+    peer_quic_chain_pcap => "peer_quic_chain.pcap",
+    peer_quic_chain_hosts_clean_pcap => "peer_quic_chain_hosts_clean.pcap",
     peer_udp_pcap => "peer_udp.pcap",
     peer_unrelated_pcap => "peer_unrelated.pcap",
     peer_window_pcap => "peer_window.pcap",

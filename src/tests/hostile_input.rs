@@ -98,7 +98,7 @@ fn every_prefix_and_mutation_of_every_qlog_fixture() {
             }
         }
     }
-    assert_eq!(seen, 8, "the qlog fixtures of testdata/fixtures");
+    assert_eq!(seen, 12, "the qlog fixtures of testdata/fixtures");
 }
 
 #[test]

@@ -19,7 +19,9 @@ use crate::plots::{compact, series, SIZE};
 const KINDS: [PlotKind; 2] = [PlotKind::PeerSequence, PlotKind::OneWayDelay];
 
 fn peer_charts(name: &str, peer: &str) -> Vec<Chart> {
-    let dir = root().join("testdata/fixtures");
+    // Relative paths: the graphs name the captures, and the snapshot must not depend on where
+    // the repository is checked out (tests run from its root).
+    let dir = std::path::Path::new("testdata/fixtures");
     let cfg = DecodeConfig::default();
     let mut settings = Settings::default();
     let index = peer_index(&Input::Path(dir.join(peer)), &cfg, &settings).expect("peer reads");
