@@ -337,6 +337,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
         check_merges(want, s, r, &mut errors);
     }
     peers_agree(out, &exp["peer"], reports.get("send.pcap"), &mut errors);
+    crate::lab_hops::hops_agree(out, &exp["peer"], &mut errors);
     errors
 }
 
@@ -470,7 +471,7 @@ fn peers_agree(out: &Path, want: &Value, send_report: Option<&Value>, errors: &m
 }
 
 /// The `counter packets N` of the first counter in an `nft list table` dump.
-fn nft_counter(path: &Path) -> Option<u64> {
+pub fn nft_counter(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path)
         .ok()?
         .split("counter packets ")

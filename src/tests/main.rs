@@ -37,6 +37,7 @@ mod inflight_invariant;
 mod interrupt;
 mod lab;
 mod lab_cuts;
+mod lab_hops;
 mod lab_matrix;
 mod many;
 mod memory;

@@ -446,6 +446,25 @@ NFT
     router_rule 'iifname "ra" udp sport 4433 meta length > 1000 numgen random mod 100 < 3 counter drop'
     quic_download 1000000
     ;;
+  peer-router-quic-hosts)
+    # Every stretch of a lost QUIC packet's path at once: the server's own kernel drops 5% of
+    # its full-size datagrams before A's tap (an output rule: sender-drop), R drops 3% between
+    # the taps (path-loss), B's ingress drops 4% after B's tap (netdev ingress runs after the
+    # taps: receiver-drop). Each rule counts what it dropped.
+    router off on
+    ina nft -f - <<NFT
+table inet lab {
+  chain output {
+    type filter hook output priority 0;
+    udp sport 4433 meta length > 1000 numgen random mod 100 < 5 counter drop
+  }
+}
+NFT
+    router_rule 'iifname "ra" udp sport 4433 meta length > 1000 numgen random mod 100 < 3 counter drop'
+    lossy 'udp sport 4433 numgen random mod 100 < 4'
+    quic_download 1000000
+    ina nft list table inet lab >"$OUT/nft-output.txt"
+    ;;
   peer-router-segment)
     # TSO/GSO on at A: send.pcap holds super-packets up to 64 KB (veth hands them to R whole).
     # R forwards them to rb, whose TSO/GSO is off, so R's kernel cuts them into wire segments
