@@ -3,9 +3,9 @@
 //!
 //! A packet is known at both points by what no hop rewrites: for TCP its sequence and
 //! acknowledgment numbers, payload length, flags (without PSH, which GRO and TSO move) and the
-//! IPv4 ID (the sender's, kept by routers and by Linux NAT; RFC 6864 §4.1); for UDP (QUIC
-//! included) its payload length and first bytes (a QUIC packet's protected header and payload
-//! are the same at every point). Addresses and ports are not part of it: NAT rewrites them, and
+//! IPv4 ID (the sender's, kept by routers and by Linux NAT; RFC 6864 §4.1); for UDP its payload
+//! length and first bytes (a QUIC packet's protected header and payload are the same at every
+//! point), and for UDP that is not QUIC the IPv4 ID too. Addresses and ports are not part of it: NAT rewrites them, and
 //! flows are paired by the packets they share instead (`peer_match`). A tunnel's packet is known
 //! by its inner packet.
 
@@ -82,7 +82,8 @@ impl Index {
             self.first_ns.get_or_insert(frame.ts_ns);
             self.last_ns = self.last_ns.max(frame.ts_ns);
         }
-        let (Some(flow), Some(r)) = (flow, record(frame, pkt)) else {
+        let Some(flow) = flow else { return };
+        let Some(r) = record(frame, pkt, flow.quic) else {
             return;
         };
         if self.records.len() >= MAX_RECORDS {
@@ -116,8 +117,9 @@ impl Index {
     }
 }
 
-/// A frame's record, without its flow; `None` for frames that are not TCP or UDP.
-fn record(frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<Record> {
+/// A frame's record, without its flow (`quic`: it carries a QUIC connection); `None` for frames
+/// that are not TCP or UDP.
+fn record(frame: &Frame<'_>, pkt: &Packet<'_>, quic: bool) -> Option<Record> {
     let ip = pkt.ip.as_ref()?;
     let ip_id = if ip.version == 4 { ip.id } else { 0 };
     let mut h = FxHasher::default();
@@ -136,7 +138,11 @@ fn record(frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<Record> {
         let start = u.payload_offset as usize;
         let end = start.saturating_add(UDP_PREFIX).min(frame.data.len());
         let prefix = frame.data.get(start..end).unwrap_or(&[]);
-        (u.payload_len, prefix, 17u8).hash(&mut h);
+        // Other UDP repeats payloads (DNS retries, keep-alives): the sender's IPv4 ID tells the
+        // copies apart. QUIC needs none (every packet's protected bytes differ), and a QUIC
+        // sender's GSO segments get IDs of the kernel's making.
+        let id = if quic { 0 } else { ip_id };
+        (u.payload_len, prefix, id, 17u8).hash(&mut h);
         (0, u.payload_len, false)
     };
     Some(Record {

@@ -111,7 +111,11 @@ fn direction(data: &PeerData, p: &DirPair, f: &Flow, this_name: &str) -> DirPoin
             }
         }
     }
-    d.delays.sort_unstable_by_key(|x| x.0);
+    // In time order, whatever order the matching found them in.
+    d.arrived
+        .sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
+    d.delays
+        .sort_unstable_by(|x, y| x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)));
     d
 }
 
