@@ -154,6 +154,9 @@ fn loss(p: &DirPair, cmp: &Comparison, peer: &Index, flows: &FlowTable) -> Findi
             ms(b),
             ms(m)
         ),
+        ("bursts", _, _) => " Most losses came in runs of 3 or more: whole sends lost at once (one GSO \
+                             or TSO burst is up to 64 packets) or a shallow buffer overflowing."
+            .to_string(),
         _ => String::new(),
     };
     let message = format!(

@@ -47,12 +47,23 @@ impl Ranges {
         k > 0 && self.union[k - 1].1 >= e
     }
 
+    /// The largest frame (payload bytes) starting within [s, e): a cut frame's segment size.
+    fn largest_within(&self, s: u64, e: u64) -> u32 {
+        let k = self.single.partition_point(|x| x.0 < s);
+        self.single[k..]
+            .iter()
+            .take_while(|x| x.0 < e)
+            .map(|x| u32::try_from(x.1 - x.0).unwrap_or(u32::MAX))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// How [s, e) was carried: by one frame (merged into it), by several (cut), or not at all.
     fn cover(&self, s: u64, e: u64) -> Option<Cover> {
         if self.one_covers(s, e) {
             Some(Cover::One)
         } else if self.all_cover(s, e) {
-            Some(Cover::Several)
+            Some(Cover::Several(self.largest_within(s, e)))
         } else {
             None
         }
@@ -64,8 +75,8 @@ impl Ranges {
 enum Cover {
     /// Inside one larger frame: GRO/LRO merged it.
     One,
-    /// Across several smaller ones: TSO/GSO cut it.
-    Several,
+    /// Across several smaller ones, the largest of this many payload bytes: TSO/GSO cut it.
+    Several(u32),
 }
 
 /// For each upstream TCP data record sent again later (a retransmission overlapping its first
@@ -219,8 +230,9 @@ pub fn count(
                     p.coalesced += 1;
                     continue;
                 }
-                Some(Cover::Several) => {
+                Some(Cover::Several(size)) => {
                     p.segmented += 1;
+                    p.segment_size = p.segment_size.max(size);
                     continue;
                 }
                 None => {}

@@ -65,6 +65,8 @@ pub struct DirPair {
     /// Upstream TCP frames whose bytes arrived in a larger downstream frame, or in several.
     pub coalesced: u64,
     pub segmented: u64,
+    /// The largest piece a cut frame arrived in (payload bytes): the TSO/GSO segment size.
+    pub segment_size: u32,
     /// Upstream-only packets with a downstream-only packet of their length where they were due:
     /// changed on the way (a rewritten IP ID, a re-marked header), not lost.
     pub changed: u64,
@@ -349,6 +351,7 @@ fn judge(a: &Index, b: &Index, g: &Groups, this: Dir, peer: Dir, offset: Option<
         longest_run: 0,
         coalesced: 0,
         segmented: 0,
+        segment_size: 0,
         changed: 0,
         only_downstream: 0,
         delay_ns,

@@ -157,5 +157,6 @@ fn a_cut_frame_is_segmented_and_a_loss_outside_the_peer_capture_is_not_judged() 
         .find(|p| p.this == (0, Side::A))
         .expect("paired through the ACKs");
     assert_eq!((data.segmented, data.lost.len()), (3, 0), "{data:?}");
+    assert_eq!(data.segment_size, 1000);
     assert_eq!((data.upstream, data.upstream_by), (Point::This, "ttl"));
 }

@@ -46,6 +46,8 @@ pub struct PeerDirection {
     pub longest_run: u64,
     pub coalesced: u64,
     pub segmented: u64,
+    /// The largest piece a cut frame arrived in (payload bytes; 0 when nothing was cut).
+    pub segment_size: u32,
     pub changed: u64,
     pub only_downstream: u64,
     pub delay_median_ms: Option<f64>,
@@ -185,6 +187,7 @@ fn direction(p: &DirPair, chain: Option<&Chain>, flows: &FlowTable) -> PeerDirec
         longest_run: p.longest_run,
         coalesced: p.coalesced,
         segmented: p.segmented,
+        segment_size: p.segment_size,
         changed: p.changed,
         only_downstream: p.only_downstream,
         delay_median_ms: p.delay_ns.map(|d| ms(d.0)),
