@@ -48,7 +48,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 }
 
 fn analyze(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.decode);
+    let (cfg, mut settings) = decode_settings(&args.decode)?;
     detector_settings(&mut settings, &args.detectors)?;
     super::read_peer(
         args.detectors.peer.as_deref(),

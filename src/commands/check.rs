@@ -22,7 +22,7 @@ use crate::report::check::{text, CaptureCheck, CheckRun};
 use crate::report::{json, junit};
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.decode);
+    let (cfg, mut settings) = decode_settings(&args.decode)?;
     let policy = detector_settings(&mut settings, &args.detectors)?;
     super::read_peer(
         args.detectors.peer.as_deref(),

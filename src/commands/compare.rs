@@ -23,7 +23,7 @@ use crate::report::json;
 const COMPARE_PLOT_TOP: usize = 3;
 
 pub fn run(args: &CompareArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.decode);
+    let (cfg, mut settings) = decode_settings(&args.decode)?;
     detector_settings(&mut settings, &args.detectors)?;
     super::refuse_peer(&args.detectors, "compare")?;
     let inputs = [Input::from_arg(&args.before), Input::from_arg(&args.after)];

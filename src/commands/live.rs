@@ -78,7 +78,7 @@ fn find_tool() -> Result<(Tool, PathBuf)> {
 }
 
 pub fn run(args: &LiveArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.decode);
+    let (cfg, mut settings) = decode_settings(&args.decode)?;
     detector_settings(&mut settings, &args.detectors)?;
     super::refuse_peer(&args.detectors, "live")?;
     let (tool, exe) = find_tool()?;

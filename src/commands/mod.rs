@@ -74,6 +74,16 @@ fn inputs(command: &Command) -> Vec<&Path> {
         _ => None,
     };
     paths.extend(peer);
+    // And the key log.
+    let decode = match command {
+        Command::Analyze(a) => Some(&a.decode),
+        Command::Check(a) => Some(&a.decode),
+        Command::Compare(a) => Some(&a.decode),
+        Command::Live(a) => Some(&a.decode),
+        Command::Plot(a) => Some(&a.input.decode),
+        _ => None,
+    };
+    paths.extend(decode.and_then(|d| d.keylog.as_deref()));
     paths
 }
 
@@ -120,7 +130,7 @@ fn force(command: &Command) -> bool {
 }
 
 /// Decoding and flow settings from the decoding options.
-fn decode_settings(args: &DecodeArgs) -> (DecodeConfig, Settings) {
+fn decode_settings(args: &DecodeArgs) -> Result<(DecodeConfig, Settings)> {
     let mut cfg = DecodeConfig::default();
     cfg.vxlan_ports.extend(&args.vxlan_ports);
     cfg.geneve_ports.extend(&args.geneve_ports);
@@ -131,7 +141,14 @@ fn decode_settings(args: &DecodeArgs) -> (DecodeConfig, Settings) {
         kernel: args.kernel,
         mtu: args.mtu,
     };
-    (cfg, settings)
+    if let Some(path) = &args.keylog {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path)
+            .map_err(|e| anyhow::anyhow!("{name}: cannot open the key log: {e}"))?;
+        let log = crate::quic::keylog::KeyLog::read(&name, std::io::BufReader::new(file))?;
+        settings.flows.keylog = Some(std::sync::Arc::new(log));
+    }
+    Ok((cfg, settings))
 }
 
 /// Applies the detector options: the command line wins over the policy file, which wins over

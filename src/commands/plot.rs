@@ -30,7 +30,7 @@ pub struct Graphs<'a> {
 }
 
 pub fn run(args: &PlotArgs) -> Result<ExitCode> {
-    let (cfg, mut settings) = decode_settings(&args.input.decode);
+    let (cfg, mut settings) = decode_settings(&args.input.decode)?;
     if args.peer.is_none() {
         if let Some(k) = args.kinds.iter().find(|k| k.needs_peer()) {
             anyhow::bail!(

@@ -63,6 +63,8 @@ pub struct FlowConfig {
     /// The bytes the flows may hold before the least recently active are evicted
     /// (`--max-memory`; [`memory`]); 0 is no bound.
     pub max_memory: u64,
+    /// A TLS key log (`--keylog`): QUIC 1-RTT packets are decrypted with its secrets.
+    pub keylog: Option<std::sync::Arc<crate::quic::keylog::KeyLog>>,
 }
 
 impl Default for FlowConfig {
@@ -72,6 +74,7 @@ impl Default for FlowConfig {
             full_trace: FullTrace::default(),
             gro: GroConfig::default(),
             max_memory: memory::DEFAULT_MAX_MEMORY,
+            keylog: None,
         }
     }
 }
@@ -483,6 +486,9 @@ impl FlowTable {
         let index = flow.index();
         if let Some(q) = &mut flow.quic {
             q.datagram(side, payload, frame.number, frame.ts_ns);
+            if let Some(log) = &self.config.keylog {
+                q.decrypt(side, payload, log);
+            }
             self.quic_cids.learn(index, q);
             return;
         }

@@ -34,6 +34,8 @@ impl Default for HelloBuffer {
 pub struct Hello {
     pub sni: Option<String>,
     pub alpn: Vec<String>,
+    /// The client's random: what a TLS key log names the connection's secrets by.
+    pub random: Option<[u8; 32]>,
 }
 
 impl HelloBuffer {
@@ -107,7 +109,8 @@ fn parse(body: &[u8]) -> Hello {
 
 fn extensions(body: &[u8], out: &mut Hello) -> Option<()> {
     let mut r = Reader { b: body };
-    r.take(2 + 32)?; // legacy_version, random
+    r.take(2)?; // legacy_version
+    out.random = r.take(32)?.try_into().ok();
     r.vec(1)?; // legacy_session_id
     r.vec(2)?; // cipher_suites
     r.vec(1)?; // legacy_compression_methods
@@ -150,7 +153,7 @@ mod tests {
     /// null compression, SNI "example.com" and ALPN ["h3"].
     fn hello() -> Vec<u8> {
         let mut body = vec![0x03, 0x03];
-        body.extend([0u8; 32]);
+        body.extend(1u8..=32); // the random
         body.extend([0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00]);
         let name = b"example.com";
         let mut sni = vec![0x00, 0x00];
@@ -182,6 +185,8 @@ mod tests {
         let got = buf.hello().expect("complete");
         assert_eq!(got.sni.as_deref(), Some("example.com"));
         assert_eq!(got.alpn, ["h3"]);
+        let random: Vec<u8> = (1u8..=32).collect();
+        assert_eq!(got.random.map(|r| r.to_vec()), Some(random));
     }
 
     #[test]

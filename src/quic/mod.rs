@@ -7,10 +7,13 @@
 //! handful per connection: the ClientHello, then any CONNECTION_CLOSE), so the cost of every
 //! other datagram is a header walk.
 
+pub mod decrypt;
 pub mod frames;
 pub mod gso;
 pub mod hello;
 pub mod initial;
+pub mod keylog;
+pub mod protection;
 pub mod server;
 pub mod spin;
 
@@ -170,6 +173,8 @@ pub struct QuicConn {
     /// switching to the server's SCID once it answered) keeps the keys.
     retry_cid: Option<Cid>,
     crypto: Option<HelloBuffer>,
+    /// With a key log (`--keylog`): the 1-RTT packets decrypted ([`decrypt`]).
+    pub decryption: Option<Box<decrypt::Decryption>>,
 }
 
 impl QuicConn {
@@ -214,6 +219,7 @@ impl QuicConn {
             keys: InitialKeys::new(version, dcid, Sender::Client).map(Box::new),
             retry_cid: None,
             crypto: None,
+            decryption: None,
         }))
     }
 

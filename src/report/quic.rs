@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow, Side};
+use crate::quic::decrypt::DirDecryption;
 use crate::quic::server::cipher_name;
 use crate::quic::spin::{SpinDir, SpinState};
 use crate::quic::{PacketCounts, QuicConn};
@@ -49,11 +50,24 @@ pub struct QuicReport {
     /// The connection's paths: this flow first, then the flows whose short headers carried its
     /// connection IDs (the client migrated, or a NAT rebound it). Filled by [`paths`].
     pub paths: Vec<PathReport>,
+    /// With `--keylog`: the 1-RTT packets decrypted with the connection's logged secrets
+    /// (absent without a key log, or before the handshake showed the client random and suite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionReport>,
     /// Datagrams of paths beyond the first 16, not counted.
     pub paths_not_kept: u64,
     /// A connection ID of zero length routes nothing (RFC 9000 §5.1.1): the connection is its
     /// 5-tuple, and a path change cannot be followed.
     pub zero_length_cid: bool,
+}
+
+/// `quic.decryption`: what the key log's secrets opened, per direction.
+#[derive(Debug, Serialize)]
+pub struct DecryptionReport {
+    /// The key log held both sides' 1-RTT secrets for this connection (by its client random).
+    pub secrets_found: bool,
+    pub c2s: DirDecryption,
+    pub s2c: DirDecryption,
 }
 
 /// One path of a QUIC connection: a UDP flow of its own 5-tuple.
@@ -220,6 +234,11 @@ impl QuicReport {
             },
             qlog: Vec::new(),
             paths: Vec::new(),
+            decryption: q.decryption.as_deref().map(|d| DecryptionReport {
+                secrets_found: d.secrets_found,
+                c2s: d.dirs[f.side_of(Direction::C2s)].clone(),
+                s2c: d.dirs[f.side_of(Direction::S2c)].clone(),
+            }),
             paths_not_kept: q.paths_not_kept,
             zero_length_cid: q.client_cid.is_empty() || q.server_cid.is_some_and(|c| c.is_empty()),
         }

@@ -50,7 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "commands",
         &[
             "analysis", "atomic", "capture", "cli", "decode", "explain", "flow", "gro", "pipeline",
-            "plot", "policy", "qlog", "report", "tcp", "units",
+            "plot", "policy", "qlog", "quic", "report", "tcp", "units",
         ],
     ),
 ];

@@ -35,6 +35,7 @@ mod fixtures;
 mod hostile_input;
 mod inflight_invariant;
 mod interrupt;
+mod keylog;
 mod lab;
 mod lab_cuts;
 mod lab_hops;

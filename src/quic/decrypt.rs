@@ -1,0 +1,164 @@
+//! With a TLS key log (`--keylog`): each side's 1-RTT packets decrypted, for their full packet
+//! numbers. The connection's secrets are found by the ClientHello's random, its keys derived
+//! under the ServerHello's suite ([`super::protection`]), and a key update (RFC 9001 §6) is
+//! followed by the key phase bit.
+//!
+//! What the packet numbers say, per side: how many were decrypted, the largest, the numbers
+//! skipped on the way (packets the capture point never saw — lost before it — or numbers the
+//! sender skipped on purpose, RFC 9000 §21.4), and the packets that came after a larger one
+//! (reordered before the capture point, or retransmitted datagrams: QUIC never resends a
+//! number).
+
+use serde::Serialize;
+
+use super::initial::MAX_PACKET;
+use super::keylog::Secrets;
+use super::protection::PacketKeys;
+use crate::flow::side::{PerSide, Side};
+
+/// One side's 1-RTT packets, as decryption saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DirDecryption {
+    pub decrypted: u64,
+    /// Short-header packets that did not authenticate with the keys of either key phase.
+    pub undecryptable: u64,
+    /// Datagrams larger than one packet can be (a GSO super-datagram captured before
+    /// segmentation), not opened.
+    pub not_tried: u64,
+    pub largest_pn: Option<u64>,
+    /// Packet numbers between two decrypted packets never seen at this capture point.
+    pub pn_skipped: u64,
+    /// Packets decrypted after one with a larger number.
+    pub reordered: u64,
+    pub key_updates: u64,
+}
+
+impl DirDecryption {
+    fn got(&mut self, pn: u64) {
+        self.decrypted += 1;
+        match self.largest_pn {
+            Some(l) if pn <= l => self.reordered += 1,
+            Some(l) => {
+                self.pn_skipped += pn - l - 1;
+                self.largest_pn = Some(pn);
+            }
+            None => self.largest_pn = Some(pn),
+        }
+    }
+}
+
+/// One side's keys: the current key phase's and, once asked for, the next one's.
+#[derive(Debug, Clone)]
+struct Phases {
+    current: PacketKeys,
+    next: Option<PacketKeys>,
+    phase: bool,
+}
+
+/// A connection's decryption with its logged secrets.
+#[derive(Debug, Clone)]
+pub struct Decryption {
+    /// The key log held the connection's 1-RTT secrets (both sides').
+    pub secrets_found: bool,
+    pub dirs: PerSide<DirDecryption>,
+    keys: PerSide<Option<Phases>>,
+}
+
+impl Decryption {
+    /// The connection's keys from `secrets` (none: nothing can be decrypted, and the report
+    /// says the key log has no secret for it), under `suite` and `version`; `client` is the
+    /// side of the flow that is the QUIC client.
+    pub fn new(secrets: Option<&Secrets>, suite: u16, version: u32, client: Side) -> Self {
+        let phases = |s: &Option<Vec<u8>>| {
+            s.as_deref()
+                .and_then(|s| PacketKeys::new(suite, s, version))
+                .map(|current| Phases {
+                    current,
+                    next: None,
+                    phase: false,
+                })
+        };
+        let mut keys = PerSide::<Option<Phases>>::default();
+        if let Some(s) = secrets {
+            keys[client] = phases(&s.client_0);
+            keys[client.other()] = phases(&s.server_0);
+        }
+        Decryption {
+            secrets_found: keys.iter().all(Option::is_some),
+            dirs: PerSide::default(),
+            keys,
+        }
+    }
+
+    /// A short-header packet `bytes` sent by `side`, addressed to a connection ID of
+    /// `dcid_len` bytes.
+    pub fn short(&mut self, side: Side, bytes: &[u8], dcid_len: usize) {
+        let dir = &mut self.dirs[side];
+        if bytes.len() > MAX_PACKET {
+            dir.not_tried += 1;
+            return;
+        }
+        let Some(ph) = &mut self.keys[side] else {
+            dir.undecryptable += 1;
+            return;
+        };
+        let mut buf = [0u8; MAX_PACKET];
+        if let Some((pn, phase, _)) =
+            ph.current
+                .open_short(bytes, dcid_len, dir.largest_pn, &mut buf)
+        {
+            if phase == ph.phase {
+                dir.got(pn);
+                return;
+            }
+        }
+        // The other key phase: the peer updated its keys (RFC 9001 §6.1).
+        if ph.next.is_none() {
+            ph.next = ph.current.next();
+        }
+        let opened = ph
+            .next
+            .as_ref()
+            .and_then(|k| k.open_short(bytes, dcid_len, dir.largest_pn, &mut buf));
+        match opened {
+            Some((pn, phase, _)) if phase != ph.phase => {
+                if let Some(next) = ph.next.take() {
+                    ph.current = next;
+                }
+                ph.phase = phase;
+                dir.key_updates += 1;
+                dir.got(pn);
+            }
+            _ => dir.undecryptable += 1,
+        }
+    }
+}
+
+impl super::QuicConn {
+    /// A datagram of the connection sent by `side`, with a key log: once the ClientHello's
+    /// random and the ServerHello's suite are known, its short-header packets are decrypted.
+    pub fn decrypt(&mut self, side: Side, payload: &[u8], log: &super::keylog::KeyLog) {
+        if self.decryption.is_none() {
+            let random = self.hello.as_ref().and_then(|h| h.random);
+            let (Some(random), Some(suite)) = (random, self.server.cipher_suite) else {
+                return;
+            };
+            let d = Decryption::new(log.secrets(&random), suite, self.version, self.client);
+            self.decryption = Some(Box::new(d));
+        }
+        // The receiver's connection ID: the server's for the client's packets.
+        let dcid_len = if side == self.client {
+            self.server_cid.map_or(0, |c| c.as_bytes().len())
+        } else {
+            self.client_cid.as_bytes().len()
+        };
+        let Some(d) = self.decryption.as_deref_mut() else {
+            return;
+        };
+        for (p, bytes) in crate::decode::quic::packets(payload) {
+            if let crate::decode::quic::QuicPacket::Short { .. } = p {
+                d.short(side, bytes, dcid_len);
+            }
+        }
+    }
+}

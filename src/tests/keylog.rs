@@ -1,0 +1,74 @@
+//! `--keylog`: QUIC 1-RTT packets decrypted with an aioquic key log, held to tshark with the
+//! same key log, and key logs that cannot be used. The capture is the first 40 frames of the
+//! kernel lab's `quic-clean` run (testdata/lab/cuts/quic_keylog.pcap, AES-256-GCM), its key log
+//! beside it.
+
+use serde_json::{json, Value};
+
+use crate::common::{analyze_json, root, run, subset};
+
+const CAPTURE: &str = "testdata/lab/cuts/quic_keylog.pcap";
+const KEYS: &str = "testdata/lab/cuts/quic_keylog.keys.txt";
+
+fn decryption(keys: &str) -> Value {
+    let (r, json) = analyze_json(&root().join(CAPTURE), &["--keylog".into(), keys.into()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    json.expect("report")["flows"][0]["quic"]["decryption"].clone()
+}
+
+#[test]
+fn short_header_packets_decrypt_as_tshark_decrypts_them() {
+    // tshark -r quic_keylog.pcap -o tls.keylog_file:quic_keylog.keys.txt -Y quic -T fields
+    //   -e ip.src -e quic.header_form -e quic.packet_number: short headers (form 0) from the
+    // client 6, largest number 8; from the server 23, largest 24.
+    let d = decryption(KEYS);
+    let want = json!({
+        "secrets_found": true,
+        "c2s": {"decrypted": 6, "largest_pn": 8, "undecryptable": 0, "key_updates": 0},
+        "s2c": {"decrypted": 23, "largest_pn": 24, "undecryptable": 0, "pn_skipped": 0}
+    });
+    let mut errors = Vec::new();
+    subset(&want, &d, "decryption", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}: {d}");
+}
+
+#[test]
+fn a_key_log_without_the_connections_secrets_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = dir.path().join("other.keys");
+    let random = "ab".repeat(32);
+    std::fs::write(
+        &other,
+        format!("CLIENT_TRAFFIC_SECRET_0 {random} {}\n", "11".repeat(48)),
+    )
+    .expect("written");
+    let d = decryption(&other.to_string_lossy());
+    assert_eq!(d["secrets_found"], false, "{d}");
+    assert_eq!(d["s2c"]["decrypted"], 0, "{d}");
+    assert_eq!(d["s2c"]["undecryptable"], 23, "{d}");
+    // Without a key log, no decryption at all.
+    let (_, json) = analyze_json(&root().join(CAPTURE), &[]);
+    assert!(json.expect("report")["flows"][0]["quic"]
+        .get("decryption")
+        .is_none());
+}
+
+#[test]
+fn a_broken_key_log_is_a_one_line_error_naming_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.keys");
+    let random = "ab".repeat(32);
+    std::fs::write(
+        &bad,
+        format!("# ok\nSERVER_TRAFFIC_SECRET_0 {random} 12345\n"),
+    )
+    .expect("written");
+    let bad = bad.to_string_lossy().into_owned();
+    let r = run(&["analyze", CAPTURE, "--keylog", &bad]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("{bad}:2:")), "{}", r.stderr);
+    let r = run(&["analyze", CAPTURE, "--keylog", "/nonexistent/keys.log"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/keys.log"), "{}", r.stderr);
+}
