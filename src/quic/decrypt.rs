@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use super::frames::{frames, Frame};
 use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
 use super::protection::PacketKeys;
@@ -31,9 +32,65 @@ pub struct DirDecryption {
     /// Packets decrypted after one with a larger number.
     pub reordered: u64,
     pub key_updates: u64,
+    /// The frames of the decrypted packets, by type (RFC 9000 §19).
+    pub frames: FrameCounts,
+    /// Packets of PING and PADDING only: probes (RFC 9002 §6.2.4) or keep-alives, not data.
+    pub ping_only: u64,
+    /// The CONNECTION_CLOSE this side sent in a 1-RTT packet: its error code and reason.
+    pub close: Option<(u64, String)>,
+}
+
+/// Frames by type; `stream_bytes` sums the STREAM frames' lengths (resent data counts again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FrameCounts {
+    pub padding: u64,
+    pub ping: u64,
+    pub ack: u64,
+    pub crypto: u64,
+    pub stream: u64,
+    pub stream_bytes: u64,
+    pub max_data: u64,
+    pub max_stream_data: u64,
+    pub data_blocked: u64,
+    pub stream_data_blocked: u64,
+    pub handshake_done: u64,
+    pub connection_close: u64,
+    pub other: u64,
 }
 
 impl DirDecryption {
+    /// The frames of one decrypted packet.
+    fn frames(&mut self, plain: &[u8]) {
+        let c = &mut self.frames;
+        let (mut only_ping, mut ping) = (true, false);
+        for f in frames(plain) {
+            only_ping &= matches!(f, Frame::Ping | Frame::Padding);
+            ping |= f == Frame::Ping;
+            match f {
+                Frame::Padding => c.padding += 1,
+                Frame::Ping => c.ping += 1,
+                Frame::Ack { .. } => c.ack += 1,
+                Frame::Crypto { .. } => c.crypto += 1,
+                Frame::Stream { len, .. } => {
+                    c.stream += 1;
+                    c.stream_bytes += len;
+                }
+                Frame::MaxData(_) => c.max_data += 1,
+                Frame::MaxStreamData { .. } => c.max_stream_data += 1,
+                Frame::DataBlocked(_) => c.data_blocked += 1,
+                Frame::StreamDataBlocked { .. } => c.stream_data_blocked += 1,
+                Frame::HandshakeDone => c.handshake_done += 1,
+                Frame::Close { code, reason } => {
+                    c.connection_close += 1;
+                    self.close
+                        .get_or_insert_with(|| (code, String::from_utf8_lossy(reason).into()));
+                }
+                Frame::Other(_) => c.other += 1,
+            }
+        }
+        self.ping_only += u64::from(only_ping && ping);
+    }
+
     fn got(&mut self, pn: u64) {
         self.decrypted += 1;
         match self.largest_pn {
@@ -103,12 +160,13 @@ impl Decryption {
             return;
         };
         let mut buf = [0u8; MAX_PACKET];
-        if let Some((pn, phase, _)) =
+        if let Some((pn, phase, plain)) =
             ph.current
                 .open_short(bytes, dcid_len, dir.largest_pn, &mut buf)
         {
             if phase == ph.phase {
                 dir.got(pn);
+                dir.frames(plain);
                 return;
             }
         }
@@ -121,13 +179,14 @@ impl Decryption {
             .as_ref()
             .and_then(|k| k.open_short(bytes, dcid_len, dir.largest_pn, &mut buf));
         match opened {
-            Some((pn, phase, _)) if phase != ph.phase => {
+            Some((pn, phase, plain)) if phase != ph.phase => {
+                dir.got(pn);
+                dir.frames(plain);
                 if let Some(next) = ph.next.take() {
                     ph.current = next;
                 }
                 ph.phase = phase;
                 dir.key_updates += 1;
-                dir.got(pn);
             }
             _ => dir.undecryptable += 1,
         }

@@ -24,6 +24,29 @@ pub enum Frame<'a> {
         code: u64,
         reason: &'a [u8],
     },
+    /// STREAM: the stream, the offset of the data and its length, and whether it ends the
+    /// stream.
+    Stream {
+        id: u64,
+        offset: u64,
+        len: u64,
+        fin: bool,
+    },
+    /// MAX_DATA, MAX_STREAM_DATA: the receiver's flow control limits (RFC 9000 §4).
+    MaxData(u64),
+    MaxStreamData {
+        id: u64,
+        max: u64,
+    },
+    /// DATA_BLOCKED, STREAM_DATA_BLOCKED: the sender is held at the peer's limit.
+    DataBlocked(u64),
+    StreamDataBlocked {
+        id: u64,
+        limit: u64,
+    },
+    HandshakeDone,
+    /// Any other frame of RFC 9000 §19 or RFC 9221 (DATAGRAM), by its type.
+    Other(u64),
 }
 
 /// The frames of `plain`, in order; stops at the end, at a frame type Initial packets may not
@@ -82,8 +105,82 @@ impl<'a> Frames<'a> {
                 let reason = take(b, at)?;
                 Frame::Close { code, reason }
             }
-            _ => return None,
+            0x08..=0x0f => {
+                let id = varint(b, at).ok()?;
+                let offset = if kind & 0x04 != 0 {
+                    varint(b, at).ok()?
+                } else {
+                    0
+                };
+                let len = if kind & 0x02 != 0 {
+                    varint(b, at).ok()?
+                } else {
+                    (b.len() - (*at).min(b.len())) as u64
+                };
+                let end = at.checked_add(usize::try_from(len).ok()?)?;
+                b.get(*at..end)?;
+                *at = end;
+                Frame::Stream {
+                    id,
+                    offset,
+                    len,
+                    fin: kind & 0x01 != 0,
+                }
+            }
+            0x10 => Frame::MaxData(varint(b, at).ok()?),
+            0x11 => Frame::MaxStreamData {
+                id: varint(b, at).ok()?,
+                max: varint(b, at).ok()?,
+            },
+            0x14 => Frame::DataBlocked(varint(b, at).ok()?),
+            0x15 => Frame::StreamDataBlocked {
+                id: varint(b, at).ok()?,
+                limit: varint(b, at).ok()?,
+            },
+            0x1e => Frame::HandshakeDone,
+            _ => {
+                skip_other(kind, b, at)?;
+                Frame::Other(kind)
+            }
         })
+    }
+}
+
+/// Skips the body of the other frames of RFC 9000 §19 and RFC 9221's DATAGRAM; `None` for a
+/// type none of them has (the walk stops there: its length is unknown).
+fn skip_other(kind: u64, b: &[u8], at: &mut usize) -> Option<()> {
+    let fields = |n: usize, at: &mut usize| -> Option<()> {
+        for _ in 0..n {
+            varint(b, at).ok()?;
+        }
+        Some(())
+    };
+    match kind {
+        0x04 => fields(3, at),           // RESET_STREAM: id, error, final size
+        0x05 => fields(2, at),           // STOP_SENDING: id, error
+        0x07 => take(b, at).map(|_| ()), // NEW_TOKEN
+        0x12 | 0x13 | 0x16 | 0x17 | 0x19 => fields(1, at), // MAX_STREAMS, STREAMS_BLOCKED, RETIRE_CONNECTION_ID
+        0x18 => {
+            // NEW_CONNECTION_ID: sequence, retire prior to, a CID of 1-20 bytes, a 16-byte token.
+            fields(2, at)?;
+            let n = usize::from(*b.get(*at)?);
+            let end = at.checked_add(1 + n + 16)?;
+            b.get(*at..end)?;
+            *at = end;
+            Some(())
+        }
+        0x1a | 0x1b => {
+            // PATH_CHALLENGE, PATH_RESPONSE: 8 bytes.
+            b.get(*at..*at + 8)?;
+            *at += 8;
+            Some(())
+        }
+        0x30 => {
+            *at = b.len(); // DATAGRAM to the end of the packet
+            Some(())
+        }
+        0x31 => take(b, at).map(|_| ()),
+        _ => None,
     }
 }
 
@@ -144,11 +241,50 @@ mod tests {
     }
 
     #[test]
+    fn one_rtt_frames() {
+        let plain = [
+            0x0e, 0x04, 0x40, 0x64, 0x03, b'a', b'b', b'c', // STREAM 4, offset 100, len 3
+            0x10, 0x44, 0x00, // MAX_DATA 1024
+            0x15, 0x04, 0x44, 0x00, // STREAM_DATA_BLOCKED 4 at 1024
+            0x1a, 1, 2, 3, 4, 5, 6, 7, 8, // PATH_CHALLENGE
+            0x18, 0x01, 0x00, 0x02, 0xaa, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0,    // NEW_CONNECTION_ID
+            0x1e, // HANDSHAKE_DONE
+            0x09, 0x00, b'x', b'y', // STREAM 0, FIN, to the end
+        ];
+        let got: Vec<_> = frames(&plain).collect();
+        assert_eq!(
+            got,
+            [
+                Frame::Stream {
+                    id: 4,
+                    offset: 100,
+                    len: 3,
+                    fin: false
+                },
+                Frame::MaxData(1024),
+                Frame::StreamDataBlocked { id: 4, limit: 1024 },
+                Frame::Other(0x1a),
+                Frame::Other(0x18),
+                Frame::HandshakeDone,
+                Frame::Stream {
+                    id: 0,
+                    offset: 0,
+                    len: 2,
+                    fin: true
+                },
+            ]
+        );
+        // A STREAM frame longer than the packet stops the walk.
+        assert_eq!(frames(&[0x0a, 0x00, 0x05, b'a']).count(), 0);
+    }
+
+    #[test]
     fn cut_and_unknown_frames_stop_the_walk() {
         let plain = [0x06, 0x00, 0x09, b'a', 0x01];
         assert_eq!(frames(&plain).count(), 0);
-        // STREAM (0x08) is not allowed in an Initial: stop there.
-        assert_eq!(frames(&[0x01, 0x08, 0x01]).count(), 1);
+        // An unassigned frame type (0x21): its length is unknown, the walk stops there.
+        assert_eq!(frames(&[0x01, 0x21, 0x01]).count(), 1);
         // An ACK claiming a huge range count ends at the data's end.
         assert_eq!(frames(&[0x02, 0x01, 0x00, 0x7f, 0xff, 0x00]).count(), 0);
     }

@@ -22,10 +22,17 @@ fn short_header_packets_decrypt_as_tshark_decrypts_them() {
     //   -e ip.src -e quic.header_form -e quic.packet_number: short headers (form 0) from the
     // client 6, largest number 8; from the server 23, largest 24.
     let d = decryption(KEYS);
+    // Their frames (-e quic.frame_type, short-header packets only): the client's PADDING 1,
+    // ACK 3, STREAM 5 (52 bytes), NEW_CONNECTION_ID 7; the server's ACK 2, STREAM 25,
+    // NEW_CONNECTION_ID 7, HANDSHAKE_DONE 1.
     let want = json!({
         "secrets_found": true,
-        "c2s": {"decrypted": 6, "largest_pn": 8, "undecryptable": 0, "key_updates": 0},
-        "s2c": {"decrypted": 23, "largest_pn": 24, "undecryptable": 0, "pn_skipped": 0}
+        "c2s": {"decrypted": 6, "largest_pn": 8, "undecryptable": 0, "key_updates": 0,
+                "frames": {"padding": 1, "ack": 3, "stream": 5, "stream_bytes": 52, "other": 7,
+                           "max_data": 0, "connection_close": 0}},
+        "s2c": {"decrypted": 23, "largest_pn": 24, "undecryptable": 0, "pn_skipped": 0,
+                "frames": {"ack": 2, "stream": 25, "other": 7, "handshake_done": 1,
+                           "padding": 0}, "ping_only": 0}
     });
     let mut errors = Vec::new();
     subset(&want, &d, "decryption", &mut errors);
