@@ -29,20 +29,61 @@ pub struct GroBlockedIpId {
     /// Per (outer layer?, source, destination): the last ID, pairs, and +1 steps, over every
     /// IPv4 TCP or tunnel packet between the two hosts (Linux keeps ID counters per destination,
     /// net/ipv4/route.c `ip_idents`).
-    hosts: FxHashMap<(bool, IpAddr, IpAddr), (u16, u64, u64)>,
+    hosts: FxHashMap<HostKey, usize>,
+    /// The counters, each with its key, in order of first appearance.
+    counters: Vec<(HostKey, IdCounter)>,
+    /// Per flow index, per (side, outer layer?): the counter its latest frame used, or
+    /// [`NO_COUNTER`]. A flow's frames come from the same hosts, so this finds the counter
+    /// without hashing two addresses (checked against the key: an outer source may change).
+    by_flow: Vec<[u32; 4]>,
 }
+
+/// (outer layer?, source, destination).
+type HostKey = (bool, IpAddr, IpAddr);
+/// The last ID, the pairs, and the +1 steps.
+type IdCounter = (u16, u64, u64);
+/// An empty slot of `by_flow`.
+const NO_COUNTER: u32 = u32::MAX;
 
 impl GroBlockedIpId {
     pub fn new(kernel: Kernel) -> Self {
         GroBlockedIpId {
             kernel,
             hosts: FxHashMap::default(),
+            counters: Vec::new(),
+            by_flow: Vec::new(),
         }
+    }
+
+    /// The counter of `key`, through the flow's slot `slot` when the frame has a flow, created
+    /// (its last ID one before `id`) for a new host pair.
+    fn counter(&mut self, key: HostKey, id: u16, slot: Option<(usize, usize)>) -> &mut IdCounter {
+        let cached = slot
+            .and_then(|(f, s)| self.by_flow.get(f).map(|slots| slots[s] as usize))
+            .filter(|&i| self.counters.get(i).is_some_and(|(k, _)| *k == key));
+        let i = match cached {
+            Some(i) => i,
+            None => {
+                let counters = &mut self.counters;
+                let i = *self.hosts.entry(key).or_insert_with(|| {
+                    counters.push((key, (id.wrapping_sub(1), 0, 0)));
+                    counters.len() - 1
+                });
+                if let Some((f, s)) = slot {
+                    if self.by_flow.len() <= f {
+                        self.by_flow.resize(f + 1, [NO_COUNTER; 4]);
+                    }
+                    self.by_flow[f][s] = u32::try_from(i).unwrap_or(NO_COUNTER);
+                }
+                i
+            }
+        };
+        &mut self.counters[i].1
     }
 
     /// Share of +1 steps in the host-to-host ID sequence.
     fn host_increment_share(&self, outer: bool, src: IpAddr, dst: IpAddr) -> Option<f64> {
-        let &(_, pairs, inc) = self.hosts.get(&(outer, src, dst))?;
+        let (_, pairs, inc) = self.counters.get(*self.hosts.get(&(outer, src, dst))?)?.1;
         (pairs >= MIN_PAIRS).then(|| share(inc, pairs))
     }
 }
@@ -135,13 +176,22 @@ impl Detector for GroBlockedIpId {
                 continue;
             }
             let id = ip.id as u16;
-            let e = self
-                .hosts
-                .entry((layer == IpLayer::Outer, ip.src, ip.dst))
-                .or_insert((id.wrapping_sub(1), 0, 0));
+            let outer = layer == IpLayer::Outer;
+            let slot = ctx
+                .flow
+                .map(|f| (f.index, f.side.index() * 2 + usize::from(outer)));
+            let e = self.counter((outer, ip.src, ip.dst), id, slot);
             e.1 += 1;
             e.2 += u64::from(id.wrapping_sub(e.0) == 1);
             e.0 = id;
+        }
+    }
+
+    fn evicted(&mut self, indexes: &[usize]) {
+        for &i in indexes {
+            if let Some(slots) = self.by_flow.get_mut(i) {
+                *slots = [NO_COUNTER; 4];
+            }
         }
     }
 
@@ -388,5 +438,46 @@ fn hint(layer: IdLayer, df: bool, pattern: Pattern) -> &'static str {
              load balancer rewriting IDs) randomises them; make it keep them fixed or \
              incrementing."
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gro::Kernel;
+
+    fn addr(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    /// The per-flow slot is a shortcut, never a different answer: a flow whose outer source
+    /// changes (two VTEPs in turn) keeps one counter per host pair, and a flow shares its
+    /// host pair's counter with the other flows between the same hosts.
+    #[test]
+    fn the_flow_slot_finds_the_host_pairs_own_counter() {
+        let mut d = GroBlockedIpId::new(Kernel::V6_18);
+        let (a, b, c) = (
+            (true, addr(1), addr(2)),
+            (true, addr(3), addr(2)),
+            (true, addr(1), addr(2)),
+        );
+        for (i, key) in [a, b, a, b, a].into_iter().enumerate() {
+            let e = d.counter(key, 100 + i as u16, Some((0, 1)));
+            e.1 += 1;
+        }
+        // Another flow (index 5) between the hosts of `a`.
+        d.counter(c, 7, Some((5, 1))).1 += 1;
+        d.counter(c, 8, None).1 += 1;
+        assert_eq!(d.counters.len(), 2, "one counter per host pair");
+        assert_eq!(
+            d.counters[0].1 .1, 5,
+            "a: three frames of flow 0, two of flow 5"
+        );
+        assert_eq!(d.counters[1].1 .1, 2, "b: two frames of flow 0");
+        // An evicted flow's slots are forgotten; its next frame finds the counter by hash.
+        d.evicted(&[0]);
+        assert_eq!(d.by_flow[0], [NO_COUNTER; 4]);
+        d.counter(b, 9, Some((0, 1))).1 += 1;
+        assert_eq!(d.counters[1].1 .1, 3);
     }
 }

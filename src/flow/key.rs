@@ -1,5 +1,6 @@
 //! Flow keys: the innermost 5-tuple plus tunnel context, direction-independent.
 
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -51,7 +52,7 @@ pub struct TunnelKey {
 }
 
 /// Direction-independent flow key: endpoints sorted, lower first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     pub protocol: Protocol,
     pub ends: [Endpoint; 2],
@@ -92,5 +93,30 @@ impl FlowKey {
         let mut k = *self;
         k.tunnel.as_mut()?.vni = 0;
         Some(k)
+    }
+}
+
+/// Every field, in a few machine words: the table hashes every frame's key, and the derived
+/// hash fed each enum tag, array length and address octet to the hasher one at a time.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let [a, b] = self.ends;
+        hash_addr(a.addr, h);
+        hash_addr(b.addr, h);
+        h.write_u64(u64::from(a.port) | u64::from(b.port) << 16 | (self.protocol as u64) << 32);
+        if let Some(t) = &self.tunnel {
+            h.write_u32(t.vni);
+            t.kind.hash(h);
+            hash_addr(t.outer[0], h);
+            hash_addr(t.outer[1], h);
+            t.via.hash(h);
+        }
+    }
+}
+
+fn hash_addr<H: Hasher>(addr: IpAddr, h: &mut H) {
+    match addr {
+        IpAddr::V4(a) => h.write_u32(a.to_bits()),
+        IpAddr::V6(a) => h.write_u128(a.to_bits()),
     }
 }

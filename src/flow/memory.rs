@@ -117,6 +117,7 @@ impl Budget {
     }
 
     /// Whether flows must be evicted.
+    #[inline]
     pub fn exceeded(&self) -> bool {
         self.max > 0 && self.estimate > self.max
     }

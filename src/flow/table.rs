@@ -258,10 +258,19 @@ impl FlowTable {
     /// the indexes of the flows evicted (empty almost always), for the detectors to forget
     /// theirs. QUIC connections and their paths stay (their views point at each other by
     /// index), and so do the flows whose full trace a graph needs.
+    #[inline]
     pub fn evict_over_budget(&mut self) -> Vec<usize> {
         if !self.budget.exceeded() {
             return Vec::new();
         }
+        self.evict()
+    }
+
+    /// The eviction itself: rare, so kept out of the per-frame check above (which the pass
+    /// inlines).
+    #[cold]
+    #[inline(never)]
+    fn evict(&mut self) -> Vec<usize> {
         let full = &self.config.full_trace;
         let victims = memory::victims(&self.flows, self.budget.to_free(), |f| {
             f.is_quic() || full.covers(f.id)

@@ -40,6 +40,10 @@ pub struct Counts {
 
 impl Counts {
     pub(super) fn add(&mut self, ev: Events) {
+        // Most frames carry no flag: nothing to count, and no need to test each counter's.
+        if ev.is_empty() {
+            return;
+        }
         let bump = |flag: Events, n: &mut u64| {
             if ev.any(flag) {
                 *n += 1;

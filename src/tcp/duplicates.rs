@@ -72,11 +72,36 @@ struct Seen {
 #[derive(Debug, Clone, Default)]
 pub struct Recent {
     narrow: [Seen; NARROW],
+    /// How many of `narrow`'s frames fall in each of 16 buckets of [`Fingerprint::bucket`], a
+    /// nibble each (at most 8 fit): a frame whose bucket is empty copies none of them.
+    narrow_counts: u64,
     /// Replaces `narrow` once the connection showed a copy.
-    wide: Option<Box<[Seen]>>,
+    wide: Option<Box<Wide>>,
     kept: usize,
     next: usize,
 }
+
+/// The wide memory, with the count of its frames per bucket: most frames' buckets are empty,
+/// and then [`WIDE`] frames need not be compared one by one.
+#[derive(Debug, Clone)]
+struct Wide {
+    slots: [Seen; WIDE],
+    counts: [u16; WIDE],
+}
+
+impl Fingerprint {
+    /// A hash of what tells a direction's frames apart (its data segments by sequence number,
+    /// its ACKs by acknowledgment number), `bits` wide: equal fingerprints share a bucket.
+    fn bucket(&self, bits: u32) -> usize {
+        let h = (self.seq ^ self.ack.rotate_left(16) ^ self.len).wrapping_mul(0x9E37_79B1);
+        (h >> (32 - bits)) as usize
+    }
+}
+
+/// Buckets of the narrow memory: 2^4, a nibble of `narrow_counts` each.
+const NARROW_BITS: u32 = 4;
+/// Buckets of the wide memory: one per frame it holds.
+const WIDE_BITS: u32 = WIDE.trailing_zeros();
 
 impl Recent {
     /// Whether `fp` at `ts_ns`, which Wireshark flagged `ws`, copies a recent frame; remembers
@@ -91,18 +116,19 @@ impl Recent {
             return false;
         };
         let fast = !fp.has_id() && ws.any(Events::FAST_RETRANSMISSION);
-        let kept = self.kept;
         // A copy refreshes its twin's time: a mirror may deliver a frame three or four times,
         // each a little later.
-        let copy = self.slots()[..kept]
-            .iter_mut()
-            .find(|s| {
-                s.fp == fp
-                    && ts_ns.saturating_sub(s.last_ns).saturating_abs() <= window
-                    && (!fast || s.resent)
-            })
-            .map(|s| s.last_ns = s.last_ns.max(ts_ns))
-            .is_some();
+        let copy = self.may_hold(&fp)
+            && self
+                .kept_slots()
+                .iter_mut()
+                .find(|s| {
+                    s.fp == fp
+                        && ts_ns.saturating_sub(s.last_ns).saturating_abs() <= window
+                        && (!fast || s.resent)
+                })
+                .map(|s| s.last_ns = s.last_ns.max(ts_ns))
+                .is_some();
         if copy {
             self.widen();
         } else {
@@ -115,37 +141,72 @@ impl Recent {
         copy
     }
 
+    /// Whether a remembered frame may have `fp` (its bucket is not empty).
+    fn may_hold(&self, fp: &Fingerprint) -> bool {
+        match &self.wide {
+            Some(w) => w.counts[fp.bucket(WIDE_BITS)] != 0,
+            None => (self.narrow_counts >> (4 * fp.bucket(NARROW_BITS))) & 0xf != 0,
+        }
+    }
+
     /// Remembers [`WIDE`] frames from now on (the connection showed a copy).
     pub fn widen(&mut self) {
         if self.wide.is_some() {
             return;
         }
-        let mut wide = vec![Seen::default(); WIDE].into_boxed_slice();
+        let mut wide = Box::new(Wide {
+            slots: [Seen::default(); WIDE],
+            counts: [0; WIDE],
+        });
         // Oldest first, so that the ring goes on where it stands.
         let oldest = (self.next + NARROW - self.kept) % NARROW;
-        for (i, w) in wide.iter_mut().take(self.kept).enumerate() {
-            *w = self.narrow[(oldest + i) % NARROW];
+        for i in 0..self.kept {
+            let s = self.narrow[(oldest + i) % NARROW];
+            wide.slots[i] = s;
+            wide.counts[s.fp.bucket(WIDE_BITS)] += 1;
         }
         self.next = self.kept % WIDE;
         self.wide = Some(wide);
     }
 
-    fn slots(&mut self) -> &mut [Seen] {
+    fn kept_slots(&mut self) -> &mut [Seen] {
+        let kept = self.kept;
         match &mut self.wide {
-            Some(w) => w,
-            None => &mut self.narrow,
+            Some(w) => &mut w.slots[..kept],
+            None => &mut self.narrow[..kept],
         }
     }
 
+    /// Writes `s` over the oldest frame once the memory is full, keeping the bucket counts.
     fn remember(&mut self, s: Seen) {
-        let next = self.next;
-        let slots = self.slots();
-        let len = slots.len();
-        if let Some(slot) = slots.get_mut(next) {
-            *slot = s;
+        let (next, full) = (self.next, self.kept == self.len());
+        match &mut self.wide {
+            Some(w) => {
+                if full {
+                    w.counts[w.slots[next].fp.bucket(WIDE_BITS)] -= 1;
+                }
+                w.counts[s.fp.bucket(WIDE_BITS)] += 1;
+                w.slots[next] = s;
+            }
+            None => {
+                if full {
+                    self.narrow_counts -= 1u64 << (4 * self.narrow[next].fp.bucket(NARROW_BITS));
+                }
+                self.narrow_counts += 1u64 << (4 * s.fp.bucket(NARROW_BITS));
+                self.narrow[next] = s;
+            }
         }
+        let len = self.len();
         self.next = (next + 1) % len;
         self.kept = (self.kept + 1).min(len);
+    }
+
+    fn len(&self) -> usize {
+        if self.wide.is_some() {
+            WIDE
+        } else {
+            NARROW
+        }
     }
 }
 
@@ -272,5 +333,34 @@ mod tests {
         let mut r = Recent::default();
         assert!(!r.is_copy(fp(Some(7), 1), 10_000, NONE));
         assert!(r.is_copy(fp(Some(7), 1), 9_000, NONE));
+    }
+
+    #[test]
+    fn the_bucket_counts_follow_the_ring() {
+        // Narrow: 30 frames through 8 slots; only the last 8 are found.
+        let mut r = Recent::default();
+        for i in 0..30u16 {
+            assert!(!r.is_copy(fp(Some(i + 1), u32::from(i) * 100), 0, NONE));
+        }
+        assert!(!r.is_copy(fp(Some(21), 2000), 1, NONE), "9 frames back");
+        assert!(r.is_copy(fp(Some(30), 2900), 1, NONE));
+        let counted: u64 = (0..16).map(|b| (r.narrow_counts >> (4 * b)) & 0xf).sum();
+        assert_eq!(counted, NARROW as u64);
+        // Wide: 600 frames through 256 slots.
+        for i in 0..600u32 {
+            let id = Some((i % 60_000) as u16 + 100);
+            assert!(!r.is_copy(fp(id, 10_000 + i * 100), 2, NONE));
+        }
+        let w = r.wide.as_ref().expect("widened by the copy");
+        assert_eq!(
+            w.counts.iter().map(|&c| u64::from(c)).sum::<u64>(),
+            WIDE as u64
+        );
+        assert!(r.is_copy(fp(Some(599 + 100), 10_000 + 599 * 100), 3, NONE));
+        assert!(r.is_copy(fp(Some(344 + 100), 10_000 + 344 * 100), 3, NONE));
+        assert!(
+            !r.is_copy(fp(Some(343 + 100), 10_000 + 343 * 100), 3, NONE),
+            "257 frames back: forgotten"
+        );
     }
 }
