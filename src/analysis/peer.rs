@@ -47,6 +47,9 @@ pub struct Record {
     pub tcp: bool,
     /// The first fragment of a fragmented datagram (later fragments carry no port: no record).
     pub fragment: bool,
+    /// IPv4 identification (none for IPv6): a GRO-merged frame keeps its first segment's, which
+    /// tells which copy of resent data it carries ([`super::peer_loss`]).
+    pub ip_id: Option<u16>,
 }
 
 /// The packets of one capture, in capture order, bounded by [`MAX_RECORDS`].
@@ -157,5 +160,6 @@ fn record(frame: &Frame<'_>, pkt: &Packet<'_>, quic: bool) -> Option<Record> {
         tos: ip.tos,
         tcp,
         fragment: ip.mf || ip.frag_offset > 0,
+        ip_id: (ip.version == 4).then_some(ip.id as u16),
     })
 }

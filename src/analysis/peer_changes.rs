@@ -120,6 +120,7 @@ mod tests {
             tos,
             tcp: false,
             fragment,
+            ip_id: None,
         }
     }
 

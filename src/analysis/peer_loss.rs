@@ -109,27 +109,59 @@ impl Resent {
     }
 }
 
+/// The largest GRO-merged frame a copy's segment is looked for in (BIG TCP's 512 KB).
+const MAX_MERGED: u64 = 512 * 1024;
+/// The largest TCP payload of one wire packet on a 9000-byte jumbo MTU.
+const JUMBO_PAYLOAD: u32 = 9000 - 40;
+
 /// The unmatched downstream TCP data frames by arrival time, for the segments sent more than
-/// once: which of their bytes arrived before the next copy was due.
+/// once: which of their bytes arrived before the next copy was due, or in a frame whose IPv4
+/// ID names the copy.
 struct Timed {
     /// (time, start, end), by time.
     frames: Vec<(i64, u64, u64)>,
+    /// (start, end, IPv4 ID) of the IPv4 ones, by start.
+    by_start: Vec<(u64, u64, u16)>,
 }
 
 impl Timed {
     fn new(recs: &[Record], ix: &[u32], matched: &FxHashSet<u32>, base: u32) -> Self {
-        let mut frames: Vec<(i64, u64, u64)> = ix
-            .iter()
-            .filter(|i| !matched.contains(i))
-            .map(|&i| &recs[i as usize])
-            .filter(|r| r.tcp && r.len > 0)
-            .map(|r| {
-                let s = u64::from(r.seq.wrapping_sub(base));
-                (r.ts_ns, s, s + u64::from(r.len))
-            })
-            .collect();
+        let unmatched = || {
+            ix.iter()
+                .filter(|i| !matched.contains(i))
+                .map(|&i| &recs[i as usize])
+                .filter(|r| r.tcp && r.len > 0)
+                .map(|r| {
+                    let s = u64::from(r.seq.wrapping_sub(base));
+                    (r, s, s + u64::from(r.len))
+                })
+        };
+        let mut frames: Vec<(i64, u64, u64)> =
+            unmatched().map(|(r, s, e)| (r.ts_ns, s, e)).collect();
         frames.sort_unstable();
-        Timed { frames }
+        let mut by_start: Vec<(u64, u64, u16)> = unmatched()
+            .filter_map(|(r, s, e)| Some((s, e, r.ip_id?)))
+            .collect();
+        by_start.sort_unstable();
+        Timed { frames, by_start }
+    }
+
+    /// Whether a merged frame carried the copy of [s, e) whose IPv4 ID is `id`, the sender's
+    /// wire segments being `seg` bytes: GRO keeps the first segment's ID and merges only
+    /// segments whose IDs go up by one (net/ipv4/af_inet.c `inet_gro_flush`) and that are full
+    /// but for the last, so the copy's segment k segments after the frame's start has the
+    /// frame's ID plus k. Another copy of the same bytes has other IDs (the sender's counter
+    /// moved on), so this holds even where the copy arrived after the next one was due.
+    fn carried_by_id(&self, s: u64, e: u64, id: u16, seg: u32) -> bool {
+        let from = self
+            .by_start
+            .partition_point(|f| f.0 < s.saturating_sub(MAX_MERGED));
+        let to = self.by_start.partition_point(|f| f.0 <= s);
+        self.by_start[from..to.max(from)]
+            .iter()
+            .any(|&(fs, fe, fid)| {
+                fe >= e && u64::from(id.wrapping_sub(fid)) == (s - fs) / u64::from(seg.max(1))
+            })
     }
 
     /// How [s, e) was carried by the frames that arrived in `when`.
@@ -194,6 +226,15 @@ pub fn count(
     };
     let window = down_first.saturating_add(margin)..=down.last_ns.saturating_sub(margin);
     let resent = Resent::new(&up.records, up_ix, base, shift.saturating_add(one_way));
+    // The sender's wire segment size: its largest data packet that fits a jumbo frame (TSO
+    // super-packets get an ID per wire segment, which the ID rule cannot follow).
+    let seg = up_ix
+        .iter()
+        .map(|&i| &up.records[i as usize])
+        .filter(|r| r.tcp && r.len <= JUMBO_PAYLOAD)
+        .map(|r| r.len)
+        .max()
+        .unwrap_or(0);
     let timed = Timed::new(&down.records, down_ix, &down_matched, base);
     let mut partners = Partners::new(&down.records, down_ix, &down_matched);
     let (mut run, mut last_down) = (0u64, None);
@@ -223,6 +264,9 @@ pub fn count(
             let next = resent.next.get(&i).copied();
             let cover = match next {
                 None => down_ranges.cover(s, e),
+                Some(_) if r.ip_id.is_some_and(|id| timed.carried_by_id(s, e, id, seg)) => {
+                    Some(Cover::One)
+                }
                 Some(n) => timed.cover(s, e, due.saturating_sub(margin)..n),
             };
             match cover {

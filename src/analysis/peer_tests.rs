@@ -22,6 +22,7 @@ fn tcp(flow: u32, side: Side, t_ms: i64, seq: u32, len: u32) -> Record {
         tos: 0,
         tcp: true,
         fragment: false,
+        ip_id: None,
     }
 }
 
@@ -159,4 +160,56 @@ fn a_cut_frame_is_segmented_and_a_loss_outside_the_peer_capture_is_not_judged() 
     assert_eq!((data.segmented, data.lost.len()), (3, 0), "{data:?}");
     assert_eq!(data.segment_size, 1000);
     assert_eq!((data.upstream, data.upstream_by), (Point::This, "ttl"));
+}
+
+/// Data sent twice (a spurious resend 5 ms after the first copy) and merged by GRO downstream:
+/// the copy whose merged frame arrived is told by its IPv4 ID, whatever the timing. 9 segments
+/// of 1000 bytes and one of 400, IDs 100-109, then again as IDs 200-209; downstream, one merged
+/// frame per copy that arrived, carrying its first segment's ID.
+fn resent(first_copy_arrives: Option<i64>) -> (Vec<Record>, Vec<Record>) {
+    // 20 segments and their ACKs first, matched: they pair the flows and give the delay.
+    let (mut up, mut down) = (transfer(20, 0, 0, 0), transfer(20, 0, 1, 0));
+    for copy in 0..2u16 {
+        for k in 0..10u32 {
+            // The last segment is short: its place is still its offset over the full ones'.
+            let len = if k == 9 { 400 } else { 1000 };
+            let t = 300 + 5 * i64::from(copy);
+            up.push(Record {
+                ip_id: Some(100 + 100 * copy + k as u16),
+                ..tcp(0, Side::A, t, 20_000 + 1000 * k, len)
+            });
+        }
+    }
+    let merged = |t: i64, id: u16| Record {
+        ip_id: Some(id),
+        ..tcp(0, Side::A, t, 20_000, 9_400)
+    };
+    if let Some(t) = first_copy_arrives {
+        down.push(merged(t, 100));
+    }
+    down.push(merged(307, 200));
+    up.sort_by_key(|r| r.ts_ns);
+    down.sort_by_key(|r| r.ts_ns);
+    (up, down)
+}
+
+#[test]
+fn a_merged_copy_is_told_by_its_ip_id() {
+    let lost = |first: Option<i64>| {
+        let (up, down) = resent(first);
+        let cmp = compare(&index(up, 0, 500), &index(down, 0, 500));
+        let data = cmp
+            .pairs
+            .iter()
+            .find(|p| p.this == (0, Side::A))
+            .expect("paired");
+        data.lost.len()
+    };
+    // The first copy arrived 1 ms after it was sent: delivered.
+    assert_eq!(lost(Some(301)), 0);
+    // It arrived 6 ms after (after the resend was due downstream): its ID says it was still
+    // the first copy, queued; nothing was lost.
+    assert_eq!(lost(Some(306)), 0);
+    // It never arrived: the resend's merged frame carries the bytes, not the first copy.
+    assert_eq!(lost(None), 10);
 }
