@@ -37,6 +37,7 @@ mod peer_tests;
 pub mod qlog_join;
 mod quic_handshake_failed;
 mod quic_handshake_slow;
+mod quic_loss;
 mod quic_memory;
 mod quic_qlog_mismatch;
 mod quic_stall;
@@ -171,6 +172,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         )),
         entry(quic_handshake_failed::QuicHandshakeFailed),
         entry(quic_handshake_slow::QuicHandshakeSlow),
+        entry(quic_loss::QuicLoss::new(settings.retransmission_threshold)),
         entry(quic_stall::QuicStall::new(settings.qlog.clone())),
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),

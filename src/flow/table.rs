@@ -496,7 +496,7 @@ impl FlowTable {
         if let Some(q) = &mut flow.quic {
             q.datagram(side, payload, frame.number, frame.ts_ns);
             if let Some(log) = &self.config.keylog {
-                q.decrypt(side, payload, log);
+                q.decrypt(side, payload, log, (frame.number, frame.ts_ns));
             }
             self.quic_cids.learn(index, q);
             return;

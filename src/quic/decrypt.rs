@@ -15,6 +15,7 @@ use super::frames::{frames, Frame};
 use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
 use super::protection::PacketKeys;
+use super::recovery::Recovery;
 use crate::flow::side::{PerSide, Side};
 
 /// One side's 1-RTT packets, as decryption saw them.
@@ -59,12 +60,14 @@ pub struct FrameCounts {
 }
 
 impl DirDecryption {
-    /// The frames of one decrypted packet.
-    fn frames(&mut self, plain: &[u8]) {
+    /// The frames of one decrypted packet; whether it is ack-eliciting (RFC 9002 §2: a frame
+    /// other than ACK, PADDING and CONNECTION_CLOSE).
+    fn frames(&mut self, plain: &[u8]) -> bool {
         let c = &mut self.frames;
-        let (mut only_ping, mut ping) = (true, false);
+        let (mut only_ping, mut ping, mut eliciting) = (true, false, false);
         for f in frames(plain) {
             only_ping &= matches!(f, Frame::Ping | Frame::Padding);
+            eliciting |= !matches!(f, Frame::Ack { .. } | Frame::Padding | Frame::Close { .. });
             ping |= f == Frame::Ping;
             match f {
                 Frame::Padding => c.padding += 1,
@@ -89,6 +92,7 @@ impl DirDecryption {
             }
         }
         self.ping_only += u64::from(only_ping && ping);
+        eliciting
     }
 
     fn got(&mut self, pn: u64) {
@@ -118,7 +122,31 @@ pub struct Decryption {
     /// The key log held the connection's 1-RTT secrets (both sides').
     pub secrets_found: bool,
     pub dirs: PerSide<DirDecryption>,
+    /// Each side's packets held against the other side's ACK frames.
+    pub recovery: PerSide<Recovery>,
     keys: PerSide<Option<Phases>>,
+}
+
+/// A decrypted packet `pn` of `side`, seen in frame `number` at `ts_ns`: counted, its frames
+/// read, and its ACK frames shown to the other side's packets.
+fn took(
+    dirs: &mut PerSide<DirDecryption>,
+    recovery: &mut PerSide<Recovery>,
+    side: Side,
+    pn: u64,
+    plain: &[u8],
+    number: u64,
+    ts_ns: i64,
+) {
+    let dir = &mut dirs[side];
+    dir.got(pn);
+    let eliciting = dir.frames(plain);
+    recovery[side].sent(pn, ts_ns, number, eliciting);
+    for f in frames(plain) {
+        if let Frame::Ack { ranges, delay, .. } = f {
+            recovery[side.other()].ack(&ranges, delay, ts_ns);
+        }
+    }
 }
 
 impl Decryption {
@@ -143,30 +171,34 @@ impl Decryption {
         Decryption {
             secrets_found: keys.iter().all(Option::is_some),
             dirs: PerSide::default(),
+            recovery: PerSide::default(),
             keys,
         }
     }
 
-    /// A short-header packet `bytes` sent by `side`, addressed to a connection ID of
-    /// `dcid_len` bytes.
-    pub fn short(&mut self, side: Side, bytes: &[u8], dcid_len: usize) {
-        let dir = &mut self.dirs[side];
+    /// A short-header packet `bytes` sent by `side` in frame `number` at `ts_ns`, addressed
+    /// to a connection ID of `dcid_len` bytes.
+    pub fn short(&mut self, side: Side, bytes: &[u8], dcid_len: usize, number: u64, ts_ns: i64) {
+        let Decryption {
+            dirs,
+            recovery,
+            keys,
+            ..
+        } = self;
         if bytes.len() > MAX_PACKET {
-            dir.not_tried += 1;
+            dirs[side].not_tried += 1;
             return;
         }
-        let Some(ph) = &mut self.keys[side] else {
-            dir.undecryptable += 1;
+        let Some(ph) = &mut keys[side] else {
+            dirs[side].undecryptable += 1;
             return;
         };
+        let largest = dirs[side].largest_pn;
         let mut buf = [0u8; MAX_PACKET];
-        if let Some((pn, phase, plain)) =
-            ph.current
-                .open_short(bytes, dcid_len, dir.largest_pn, &mut buf)
+        if let Some((pn, phase, plain)) = ph.current.open_short(bytes, dcid_len, largest, &mut buf)
         {
             if phase == ph.phase {
-                dir.got(pn);
-                dir.frames(plain);
+                took(dirs, recovery, side, pn, plain, number, ts_ns);
                 return;
             }
         }
@@ -177,26 +209,32 @@ impl Decryption {
         let opened = ph
             .next
             .as_ref()
-            .and_then(|k| k.open_short(bytes, dcid_len, dir.largest_pn, &mut buf));
+            .and_then(|k| k.open_short(bytes, dcid_len, largest, &mut buf));
         match opened {
             Some((pn, phase, plain)) if phase != ph.phase => {
-                dir.got(pn);
-                dir.frames(plain);
+                took(dirs, recovery, side, pn, plain, number, ts_ns);
                 if let Some(next) = ph.next.take() {
                     ph.current = next;
                 }
                 ph.phase = phase;
-                dir.key_updates += 1;
+                dirs[side].key_updates += 1;
             }
-            _ => dir.undecryptable += 1,
+            _ => dirs[side].undecryptable += 1,
         }
     }
 }
 
 impl super::QuicConn {
-    /// A datagram of the connection sent by `side`, with a key log: once the ClientHello's
-    /// random and the ServerHello's suite are known, its short-header packets are decrypted.
-    pub fn decrypt(&mut self, side: Side, payload: &[u8], log: &super::keylog::KeyLog) {
+    /// A datagram of the connection sent by `side` in frame `number` at `ts_ns`, with a key
+    /// log: once the ClientHello's random and the ServerHello's suite are known, its
+    /// short-header packets are decrypted.
+    pub fn decrypt(
+        &mut self,
+        side: Side,
+        payload: &[u8],
+        log: &super::keylog::KeyLog,
+        (number, ts_ns): (u64, i64),
+    ) {
         if self.decryption.is_none() {
             let random = self.hello.as_ref().and_then(|h| h.random);
             let (Some(random), Some(suite)) = (random, self.server.cipher_suite) else {
@@ -216,7 +254,7 @@ impl super::QuicConn {
         };
         for (p, bytes) in crate::decode::quic::packets(payload) {
             if let crate::decode::quic::QuicPacket::Short { .. } = p {
-                d.short(side, bytes, dcid_len);
+                d.short(side, bytes, dcid_len, number, ts_ns);
             }
         }
     }

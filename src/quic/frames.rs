@@ -1,5 +1,5 @@
-//! The frames of a decrypted Initial or Handshake packet (RFC 9000 §12.4, §19): the ones those
-//! packets may carry — PADDING, PING, ACK, CRYPTO and CONNECTION_CLOSE (RFC 9000 §17.2.2, Table 3).
+//! The frames of a decrypted QUIC packet (RFC 9000 §12.4, §19, and RFC 9221's DATAGRAM), read
+//! in place: the ones analysis uses with their fields, the others skipped by their length.
 
 use crate::decode::quic::varint;
 
@@ -8,11 +8,12 @@ use crate::decode::quic::varint;
 pub enum Frame<'a> {
     Padding,
     Ping,
-    /// The largest packet number acknowledged and the sender's ack delay (in its
-    /// `ack_delay_exponent` units, 2^3 µs by default).
+    /// The largest packet number acknowledged, the sender's ack delay (in its
+    /// `ack_delay_exponent` units, 2^3 µs by default) and the ranges acknowledged.
     Ack {
         largest: u64,
         delay: u64,
+        ranges: AckRanges<'a>,
     },
     Crypto {
         offset: u64,
@@ -49,6 +50,39 @@ pub enum Frame<'a> {
     Other(u64),
 }
 
+/// The packet numbers an ACK frame acknowledges (RFC 9000 §19.3.1): the first range below its
+/// largest, then (gap, length) pairs going down, already read whole by the frame walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckRanges<'a> {
+    largest: u64,
+    first: u64,
+    /// The encoded (gap, ACK range length) varint pairs after the first range.
+    more: &'a [u8],
+}
+
+impl AckRanges<'_> {
+    /// The ranges, inclusive `(smallest, largest)`, from the top down; a range that would go
+    /// below packet number 0 (a malformed frame) ends them.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut at = 0;
+        let mut next = self
+            .largest
+            .checked_sub(self.first)
+            .map(|lo| (lo, self.largest));
+        std::iter::from_fn(move || {
+            let this = next?;
+            next = (|| {
+                let gap = varint(self.more, &mut at).ok()?;
+                let len = varint(self.more, &mut at).ok()?;
+                // RFC 9000 §19.3.1: largest = previous smallest - gap - 2.
+                let hi = this.0.checked_sub(gap)?.checked_sub(2)?;
+                Some((hi.checked_sub(len)?, hi))
+            })();
+            Some(this)
+        })
+    }
+}
+
 /// The frames of `plain`, in order; stops at the end, at a frame type Initial packets may not
 /// carry, or at a frame cut short.
 pub fn frames(plain: &[u8]) -> Frames<'_> {
@@ -77,20 +111,30 @@ impl<'a> Frames<'a> {
             0x02 | 0x03 => {
                 let largest = varint(b, at).ok()?;
                 let delay = varint(b, at).ok()?;
-                let ranges = varint(b, at).ok()?;
-                varint(b, at).ok()?; // first ACK range
-                for _ in 0..ranges {
+                let count = varint(b, at).ok()?;
+                let first = varint(b, at).ok()?;
+                let start = *at;
+                for _ in 0..count {
                     // Each range is two varints of at least one byte: a count beyond the bytes
                     // left is a lie, stopped by the first failed read.
                     varint(b, at).ok()?;
                     varint(b, at).ok()?;
                 }
+                let ranges = AckRanges {
+                    largest,
+                    first,
+                    more: b.get(start..*at)?,
+                };
                 if kind == 0x03 {
                     for _ in 0..3 {
                         varint(b, at).ok()?; // ECT0, ECT1, ECN-CE counts
                     }
                 }
-                Frame::Ack { largest, delay }
+                Frame::Ack {
+                    largest,
+                    delay,
+                    ranges,
+                }
             }
             0x06 => {
                 let offset = varint(b, at).ok()?;
@@ -219,12 +263,18 @@ mod tests {
             0x00, 0x00, 0x00, // padding
         ];
         let got: Vec<_> = frames(&plain).collect();
+        let Frame::Ack { ranges, .. } = got[0] else {
+            panic!("{got:?}");
+        };
+        // Largest 5, first range 0: 5; gap 1 (3 and 4 missing), length 2: 0-2.
+        assert_eq!(ranges.iter().collect::<Vec<_>>(), [(5, 5), (0, 2)]);
         assert_eq!(
             got,
             [
                 Frame::Ack {
                     largest: 5,
-                    delay: 10
+                    delay: 10,
+                    ranges,
                 },
                 Frame::Crypto {
                     offset: 0,
@@ -287,5 +337,31 @@ mod tests {
         assert_eq!(frames(&[0x01, 0x21, 0x01]).count(), 1);
         // An ACK claiming a huge range count ends at the data's end.
         assert_eq!(frames(&[0x02, 0x01, 0x00, 0x7f, 0xff, 0x00]).count(), 0);
+    }
+
+    /// Ranges that would go below packet number 0 end the walk instead of wrapping.
+    #[test]
+    fn ack_ranges_never_wrap_below_zero() {
+        let ranges = |plain: &[u8]| match frames(plain).next() {
+            Some(Frame::Ack { ranges, .. }) => ranges.iter().collect::<Vec<_>>(),
+            f => panic!("{f:?}"),
+        };
+        // Largest 3, first range 5: below 0.
+        assert_eq!(ranges(&[0x02, 0x03, 0x00, 0x00, 0x05]), []);
+        // Largest 10, first 0 (10); gap 3 (6..9 missing), length 9: 5 - 9 < 0, stops.
+        assert_eq!(
+            ranges(&[0x02, 0x0a, 0x00, 0x01, 0x00, 0x03, 0x09]),
+            [(10, 10)]
+        );
+        // Largest 10, first 0; gap 0 (9 missing), length 8: 0-8.
+        assert_eq!(
+            ranges(&[0x02, 0x0a, 0x00, 0x01, 0x00, 0x00, 0x08]),
+            [(10, 10), (0, 8)]
+        );
+        // ACK_ECN: the three counts after the ranges are not ranges.
+        assert_eq!(
+            ranges(&[0x03, 0x0a, 0x00, 0x00, 0x02, 0x01, 0x02, 0x03]),
+            [(8, 10)]
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod hello;
 pub mod initial;
 pub mod keylog;
 pub mod protection;
+pub mod recovery;
 pub mod server;
 pub mod spin;
 

@@ -12,8 +12,9 @@ use crate::decode::quic::LongHeader;
 
 /// Client Initial packet numbers remembered with their times, for the server's ACK.
 const SENT_KEPT: usize = 8;
-/// The ACK Delay field's default exponent (RFC 9000 §18.2, `ack_delay_exponent`): the server's
-/// own value is in its transport parameters, encrypted in its Handshake packets.
+/// The ACK Delay field's default exponent (RFC 9000 §18.2, `ack_delay_exponent`): an
+/// endpoint's own value is in its transport parameters, encrypted in its Handshake packets
+/// (aioquic, quic-go and quiche keep the default).
 const ACK_DELAY_EXPONENT: u32 = 3;
 
 /// The client's Initials as sent: (packet number as on the wire, capture time).
@@ -102,7 +103,7 @@ impl ServerInitials {
         self.decrypted += 1;
         for f in frames::frames(plain) {
             match f {
-                Frame::Ack { largest, delay } if self.rtt.is_none() => {
+                Frame::Ack { largest, delay, .. } if self.rtt.is_none() => {
                     self.rtt = sent.time_of(largest).map(|t| sample(ts_ns - t, delay));
                 }
                 Frame::Crypto { offset: 0, data } if self.cipher_suite.is_none() => {
@@ -116,14 +117,19 @@ impl ServerInitials {
 
 /// An RTT sample of `raw_ns` with the server's ACK Delay field `delay`.
 fn sample(raw_ns: i64, delay: u64) -> RttSample {
-    let ack_delay_ns = i64::try_from(delay.saturating_mul(1000) << ACK_DELAY_EXPONENT)
-        .unwrap_or(i64::MAX)
-        .max(0);
+    let ack_delay_ns = ack_delay_ns(delay);
     RttSample {
         raw_ns,
         rtt_ns: raw_ns.saturating_sub(ack_delay_ns).max(0),
         ack_delay_ns,
     }
+}
+
+/// An ACK frame's ACK Delay field in ns, under the default exponent.
+pub(super) fn ack_delay_ns(delay: u64) -> i64 {
+    i64::try_from(delay.saturating_mul(1000) << ACK_DELAY_EXPONENT)
+        .unwrap_or(i64::MAX)
+        .max(0)
 }
 
 /// The cipher suite of a ServerHello at the start of the server's CRYPTO stream (RFC 8446

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow, Side};
-use crate::quic::decrypt::DirDecryption;
+use crate::quic::decrypt::{Decryption, DirDecryption};
+use crate::quic::recovery::Loss;
 use crate::quic::server::cipher_name;
 use crate::quic::spin::{SpinDir, SpinState};
 use crate::quic::{PacketCounts, QuicConn};
@@ -66,8 +67,52 @@ pub struct QuicReport {
 pub struct DecryptionReport {
     /// The key log held both sides' 1-RTT secrets for this connection (by its client random).
     pub secrets_found: bool,
-    pub c2s: DirDecryption,
-    pub s2c: DirDecryption,
+    pub c2s: DirDecryptionReport,
+    pub s2c: DirDecryptionReport,
+}
+
+/// One direction's decrypted packets, with what the other side's ACK frames said of them.
+#[derive(Debug, Serialize)]
+pub struct DirDecryptionReport {
+    #[serde(flatten)]
+    pub packets: DirDecryption,
+    /// This side's packets by what became of them (RFC 9002 loss detection at the capture
+    /// point, [`crate::quic::recovery`]).
+    pub loss: Loss,
+    pub loss_rate: f64,
+    /// RTT samples at the capture point from this side's packets and the peer's ACKs, ms.
+    pub rtt: RttReport,
+}
+
+/// `rtt` of a direction's decryption: RFC 9002's estimator at the capture point, ms (null
+/// without a sample).
+#[derive(Debug, Serialize)]
+pub struct RttReport {
+    pub samples: u64,
+    pub min_ms: Option<f64>,
+    pub smoothed_ms: Option<f64>,
+    pub latest_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+impl DirDecryptionReport {
+    fn of(d: &Decryption, side: Side) -> Self {
+        let rtt = d.recovery[side].rtt;
+        let ms = |ns: i64| (rtt.samples > 0).then_some(ns as f64 / 1e6);
+        let loss = d.recovery[side].loss();
+        DirDecryptionReport {
+            packets: d.dirs[side].clone(),
+            loss_rate: loss.rate(),
+            loss,
+            rtt: RttReport {
+                samples: rtt.samples,
+                min_ms: ms(rtt.min_ns),
+                smoothed_ms: ms(rtt.smoothed_ns),
+                latest_ms: ms(rtt.latest_ns),
+                max_ms: ms(rtt.max_ns),
+            },
+        }
+    }
 }
 
 /// One path of a QUIC connection: a UDP flow of its own 5-tuple.
@@ -236,8 +281,8 @@ impl QuicReport {
             paths: Vec::new(),
             decryption: q.decryption.as_deref().map(|d| DecryptionReport {
                 secrets_found: d.secrets_found,
-                c2s: d.dirs[f.side_of(Direction::C2s)].clone(),
-                s2c: d.dirs[f.side_of(Direction::S2c)].clone(),
+                c2s: DirDecryptionReport::of(d, f.side_of(Direction::C2s)),
+                s2c: DirDecryptionReport::of(d, f.side_of(Direction::S2c)),
             }),
             paths_not_kept: q.paths_not_kept,
             zero_length_cid: q.client_cid.is_empty() || q.server_cid.is_some_and(|c| c.is_empty()),

@@ -110,6 +110,7 @@ fixture_cases! {
     quic_initials_icmp_truncated_pcap => "quic_initials_icmp_truncated.pcap",
     quic_initials_one_way_pcap => "quic_initials_one_way.pcap",
     quic_initials_unanswered_pcap => "quic_initials_unanswered.pcap",
+    quic_loss_lab_pcap => "quic_loss_lab.pcap",
     quic_memory_qlog_pcap => "quic_memory_qlog.pcap",
     quic_memory_qlog_no_qlog_pcap => "quic_memory_qlog_no_qlog.pcap",
     quic_memory_qlog_within_budget_pcap => "quic_memory_qlog_within_budget.pcap",

@@ -105,7 +105,7 @@ fn every_byte_changed_decrypts_or_is_refused_without_a_panic() {
             .flows
             .iter()
             .filter_map(|f| f.quic.as_ref()?.decryption.as_ref())
-            .map(|d| d.c2s.decrypted + d.s2c.decrypted)
+            .map(|d| d.c2s.packets.decrypted + d.s2c.packets.decrypted)
             .sum()
     };
     assert_eq!(decrypted(bytes.clone()), 29);
@@ -115,4 +115,34 @@ fn every_byte_changed_decrypts_or_is_refused_without_a_panic() {
         b[at] ^= 0x5a;
         assert!(decrypted(b) <= 29, "byte {at}");
     }
+}
+
+/// Another implementation: quiche's client and server in the shared set's "Illustrated QUIC"
+/// capture (AES-128-GCM), with the key log its repository ships (testdata/oracle). tshark with
+/// the same key log (`-T fields -e frame.number -e quic.header_form -e quic.packet_number -e
+/// quic.frame_type`): short headers 0 and 1 each way; the client's STREAM (0x0f) then ACK; the
+/// server's ACK, HANDSHAKE_DONE and STREAM, then CONNECTION_CLOSE (0x1c).
+#[test]
+fn a_quiche_connection_decrypts_as_tshark_decrypts_it() {
+    let Some(dir) = crate::real_captures::shared() else {
+        return;
+    };
+    let keys = root().join("testdata/oracle/illustrated-quic.keys.txt");
+    let (r, json) = analyze_json(
+        &dir.join("illustrated-quic__capture_quiche_keylog.pcap"),
+        &["--keylog".into(), keys.to_string_lossy().into_owned()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = &json.expect("report")["flows"][0]["quic"]["decryption"];
+    let want = json!({
+        "secrets_found": true,
+        "c2s": {"decrypted": 2, "undecryptable": 0, "largest_pn": 1,
+                "frames": {"stream": 1, "stream_bytes": 4, "ack": 1, "other": 0}},
+        "s2c": {"decrypted": 2, "undecryptable": 0, "largest_pn": 1,
+                "frames": {"ack": 1, "handshake_done": 1, "stream": 1, "connection_close": 1,
+                           "other": 0}}
+    });
+    let mut errors = Vec::new();
+    subset(&want, d, "decryption", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}: {d}");
 }

@@ -265,6 +265,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
                     out.join(q).to_string_lossy().into_owned(),
                 ]
             })
+            .chain(crate::lab_keys::args(out, want))
             .collect();
         let (r, json) = analyze_json(&out.join(file), &args);
         let Some(json) = json else {
@@ -279,10 +280,15 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
             .collect();
         let mut got = findings(&json);
         let optional = want["optional"].as_object();
+        // An optional finding names its severity, or the severities it may have.
+        let allowed = |id: &str, sev: &str| {
+            optional.and_then(|o| o.get(id)).is_some_and(|v| {
+                v.as_str() == Some(sev) || v.as_array().is_some_and(|a| a.iter().any(|s| s == sev))
+            })
+        };
         got.retain(|id, sev| {
             want_ids.contains_key(id)
-                || !TOLERATED.contains(&(id.as_str(), sev.as_str()))
-                    && optional.and_then(|o| o.get(id)).and_then(Value::as_str) != Some(sev)
+                || !TOLERATED.contains(&(id.as_str(), sev.as_str())) && !allowed(id, sev)
         });
         if got != want_ids {
             errors.push(format!("{file}: findings {got:?}, expected {want_ids:?}"));
@@ -311,6 +317,7 @@ fn scenario(name: &str, exp: &Value, out: &Path) -> Vec<String> {
         if want["unreceived_are_nft_drops"] == true {
             unreceived_are_nft_drops(out, file, &json, &mut errors);
         }
+        crate::lab_keys::check(out, file, want, &json, &mut errors);
         // A healthy transfer: the verdict says so, whatever notes it carries.
         let verdict = &json["verdict"];
         let fine = matches!(verdict["status"].as_str(), Some("ok" | "info"))
