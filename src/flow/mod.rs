@@ -157,6 +157,13 @@ impl Flow {
         (spins, reference)
     }
 
+    /// With a key log and a graph of this flow: the points of `side`'s decrypted packets, the
+    /// peer's ACKs of them, RTT samples and losses ([`crate::quic::trace`]).
+    pub fn quic_trace(&self, side: Side) -> Option<&crate::quic::trace::SideTrace> {
+        let d = self.quic.as_deref()?.decryption.as_deref()?;
+        d.recovery[side].trace.as_deref()
+    }
+
     /// Whether the flow carries a QUIC connection: its own view, or another path of one.
     pub fn is_quic(&self) -> bool {
         self.quic.is_some() || self.quic_path.is_some()

@@ -87,6 +87,11 @@ impl<T> PerSide<T> {
         self.0.iter()
     }
 
+    /// Both values for writing, `A` first.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.0.iter_mut()
+    }
+
     /// Each side with its value, `A` first.
     pub fn sides(&self) -> impl Iterator<Item = (Side, &T)> {
         Side::BOTH.into_iter().zip(self.0.iter())

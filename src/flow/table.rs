@@ -493,10 +493,11 @@ impl FlowTable {
         let payload = udp_payload(frame, u);
         let flow = &mut self.flows[pos];
         let index = flow.index();
+        let trace = flow.udp_trace.is_some();
         if let Some(q) = &mut flow.quic {
             q.datagram(side, payload, frame.number, frame.ts_ns);
             if let Some(log) = &self.config.keylog {
-                q.decrypt(side, payload, log, (frame.number, frame.ts_ns));
+                q.decrypt(side, payload, log, (frame.number, frame.ts_ns), trace);
             }
             self.quic_cids.learn(index, q);
             return;

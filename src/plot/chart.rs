@@ -34,10 +34,15 @@ pub enum PlotKind {
     PeerSequence,
     /// With `--peer`: the one-way delay between the two points over time, losses marked.
     OneWayDelay,
+    /// With `--keylog`: a QUIC direction's decrypted packets by number over time, the peer's
+    /// largest acknowledged and the losses marked.
+    QuicSequence,
+    /// With `--keylog`: RTT samples of a QUIC connection from its ACK frames.
+    QuicRtt,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 12] = [
+    pub const ALL: [PlotKind; 14] = [
         PlotKind::TimeSequence,
         PlotKind::Throughput,
         PlotKind::Rtt,
@@ -50,6 +55,8 @@ impl PlotKind {
         PlotKind::SpinRtt,
         PlotKind::PeerSequence,
         PlotKind::OneWayDelay,
+        PlotKind::QuicSequence,
+        PlotKind::QuicRtt,
     ];
 
     /// The name on the command line and in file names.
@@ -67,6 +74,8 @@ impl PlotKind {
             PlotKind::SpinRtt => "spin-rtt",
             PlotKind::PeerSequence => "peer-sequence",
             PlotKind::OneWayDelay => "one-way-delay",
+            PlotKind::QuicSequence => "quic-sequence",
+            PlotKind::QuicRtt => "quic-rtt",
         }
     }
 
@@ -84,6 +93,8 @@ impl PlotKind {
                 | PlotKind::SpinRtt
                 | PlotKind::PeerSequence
                 | PlotKind::OneWayDelay
+                | PlotKind::QuicSequence
+                | PlotKind::QuicRtt
         )
     }
 

@@ -1,6 +1,6 @@
 //! Plots: time-sequence, throughput, RTT, in-flight, segment-size and IP ID graphs of TCP flows,
-//! datagram-rate and datagram-size graphs of UDP flows (QUIC or not), written as PNG or SVG with
-//! no system fonts or libraries.
+//! datagram-rate and datagram-size graphs of UDP flows (QUIC or not), QUIC time-sequence and RTT
+//! graphs with a key log, written as PNG or SVG with no system fonts or libraries.
 //!
 //! This stage owns the pictures. One file per graph kind turns a flow's trace into the data of
 //! that graph (a [`Chart`], [`chart`]), thinned to the pixel grid ([`thin`]); [`dir`], [`rates`]
@@ -18,6 +18,7 @@ mod inflight;
 mod ip_id;
 pub mod overlay;
 pub mod peer;
+mod quic_sequence;
 mod rates;
 mod reach;
 pub mod render;
@@ -95,6 +96,8 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
         PlotKind::SpinRtt => return spin_rtt::spin_rtt(f, cv).into_iter().collect(),
         PlotKind::PeerSequence => return peer::sequence(f, cv),
         PlotKind::OneWayDelay => return peer::delay(f, cv),
+        PlotKind::QuicSequence => return quic_sequence::quic_sequence(f, cv),
+        PlotKind::QuicRtt => return quic_sequence::quic_rtt(f, cv).into_iter().collect(),
         _ => {}
     }
     f.client_first()
@@ -113,7 +116,9 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
             | PlotKind::DatagramSize
             | PlotKind::SpinRtt
             | PlotKind::PeerSequence
-            | PlotKind::OneWayDelay => None,
+            | PlotKind::OneWayDelay
+            | PlotKind::QuicSequence
+            | PlotKind::QuicRtt => None,
         })
         .collect()
 }

@@ -227,20 +227,26 @@ impl Decryption {
 impl super::QuicConn {
     /// A datagram of the connection sent by `side` in frame `number` at `ts_ns`, with a key
     /// log: once the ClientHello's random and the ServerHello's suite are known, its
-    /// short-header packets are decrypted.
+    /// short-header packets are decrypted (`trace`: keeping the points of its graphs).
     pub fn decrypt(
         &mut self,
         side: Side,
         payload: &[u8],
         log: &super::keylog::KeyLog,
         (number, ts_ns): (u64, i64),
+        trace: bool,
     ) {
         if self.decryption.is_none() {
             let random = self.hello.as_ref().and_then(|h| h.random);
             let (Some(random), Some(suite)) = (random, self.server.cipher_suite) else {
                 return;
             };
-            let d = Decryption::new(log.secrets(&random), suite, self.version, self.client);
+            let mut d = Decryption::new(log.secrets(&random), suite, self.version, self.client);
+            if trace {
+                for r in d.recovery.iter_mut() {
+                    r.trace = Some(Box::default());
+                }
+            }
             self.decryption = Some(Box::new(d));
         }
         // The receiver's connection ID: the server's for the client's packets.

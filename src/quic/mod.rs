@@ -17,6 +17,7 @@ pub mod protection;
 pub mod recovery;
 pub mod server;
 pub mod spin;
+pub mod trace;
 
 use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
 use crate::evidence::Evidence;

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::frames::AckRanges;
 use super::server::ack_delay_ns;
+use super::trace::{AckStep, LostPoint, RttStep, SentPoint, SideTrace};
 use crate::evidence::Evidence;
 
 /// RFC 9002 §6.1.1 kPacketThreshold: a packet is lost once one sent 3 numbers later is acked.
@@ -71,6 +72,9 @@ pub struct Rtt {
     pub latest_ns: i64,
     /// The largest sample after ack_delay: the worst round trip the capture point saw.
     pub max_ns: i64,
+    /// The last sample after ack_delay.
+    #[serde(skip)]
+    pub adjusted_ns: i64,
 }
 
 impl Rtt {
@@ -92,6 +96,7 @@ impl Rtt {
             self.smoothed_ns = (7 * (self.smoothed_ns / 8)).saturating_add(adjusted / 8);
         }
         self.latest_ns = latest_ns;
+        self.adjusted_ns = adjusted;
         self.max_ns = self.max_ns.max(adjusted);
         self.samples += 1;
     }
@@ -212,11 +217,22 @@ pub struct Recovery {
     pub rtt: Rtt,
     /// The packets whose slots were freed.
     settled: Loss,
+    /// The graphs' points, when a graph of the flow is drawn.
+    pub trace: Option<Box<SideTrace>>,
 }
 
 impl Recovery {
     /// This side's packet `pn`, seen in frame `frame` at `ts_ns`.
     pub fn sent(&mut self, pn: u64, ts_ns: i64, frame: u64, eliciting: bool) {
+        if let Some(t) = &mut self.trace {
+            let p = SentPoint {
+                t_ns: ts_ns,
+                frame,
+                pn,
+                eliciting,
+            };
+            t.sent.push(p, |_| false);
+        }
         let state = if eliciting {
             State::Pending
         } else {
@@ -305,8 +321,28 @@ impl Recovery {
             self.largest_acked = Some(largest);
             // RFC 9002 §5.1: a sample when the largest is newly acknowledged along with an
             // ack-eliciting packet; it is timed from the largest (seen here) packet.
-            if let Some(s) = slot.filter(|s| s.state != State::Unseen && newly_eliciting) {
+            let seen = slot.filter(|s| s.state != State::Unseen && newly_eliciting);
+            if let Some(s) = seen {
                 self.rtt.sample(ts_ns - s.ts_ns, ack_delay_ns(delay));
+            }
+            if let Some(t) = &mut self.trace {
+                t.acks.push(
+                    AckStep {
+                        t_ns: ts_ns,
+                        largest,
+                    },
+                    |_| false,
+                );
+                if seen.is_some() {
+                    let rtt_ns = self.rtt.adjusted_ns;
+                    t.rtts.push(
+                        RttStep {
+                            t_ns: ts_ns,
+                            rtt_ns,
+                        },
+                        |_| false,
+                    );
+                }
             }
         }
         self.detect_lost(ts_ns);
@@ -328,11 +364,21 @@ impl Recovery {
                 if pn + PACKET_THRESHOLD > largest && now_ns - s.ts_ns <= delay {
                     break; // neither threshold yet, nor for the later ones
                 }
-                if s.state == State::Pending {
+                let before_capture = s.state == State::Unseen;
+                let t_ns = s.ts_ns;
+                if before_capture {
+                    s.state = State::Missing;
+                } else {
                     s.state = State::Lost;
                     self.settled.declared_lost += 1;
-                } else {
-                    s.state = State::Missing;
+                }
+                if let Some(t) = &mut self.trace {
+                    let p = LostPoint {
+                        t_ns,
+                        pn,
+                        before_capture,
+                    };
+                    t.lost.push(p, |_| true);
                 }
             }
             pn += 1;

@@ -113,3 +113,60 @@ fn fewer_losses_or_no_keys_stay_silent() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(quic_loss(&json.expect("report")).is_none());
 }
+
+/// The QUIC time-sequence and RTT graphs of the fixture, drawn from the key log: every server
+/// packet by number, the client's ACKs as the largest acknowledged, the four losses marked where
+/// tshark's ACK ranges leave them out; without the key log, neither graph.
+#[test]
+fn the_quic_time_sequence_graph_marks_the_losses() {
+    use crate::plots::{chart, fixture, series, SIZE};
+    use offload_doctor::analysis::Settings;
+    use offload_doctor::decode::DecodeConfig;
+    use offload_doctor::pipeline::plot_charts;
+    use offload_doctor::plot::chart::{PlotKind, Style};
+    use offload_doctor::plot::Options;
+    use offload_doctor::quic::keylog::KeyLog;
+
+    let draw = |keys: bool| {
+        let mut settings = Settings::default();
+        if keys {
+            let text = std::fs::read(root().join(KEYS)).expect("keys");
+            let log = KeyLog::read(KEYS, &text[..]).expect("key log");
+            settings.flows.keylog = Some(std::sync::Arc::new(log));
+        }
+        let input = fixture("quic_loss_lab.pcap");
+        let kinds = [PlotKind::QuicSequence, PlotKind::QuicRtt];
+        let cfg = DecodeConfig::default();
+        let opts = Options::default();
+        plot_charts(&input, &cfg, &settings, &[1], &kinds, SIZE, opts)
+            .expect("charts")
+            .0
+    };
+    assert!(draw(false).is_empty());
+    let c = draw(true);
+    let s2c = chart(&c, PlotKind::QuicSequence, Some("s2c"));
+    assert!(
+        s2c.title.contains("10.77.0.1:4433 → 10.77.0.2:"),
+        "{}",
+        s2c.title
+    );
+    let lost = series(
+        &s2c,
+        "lost after the capture point (seen here, never acknowledged)",
+        Style::Label('L'),
+    )
+    .expect("losses marked");
+    let pns: Vec<f64> = lost.iter().map(|p| p.y).collect();
+    assert_eq!(pns, [84.0, 86.0, 116.0, 118.0]);
+    let acked = series(&s2c, "largest acknowledged by the peer", Style::Step).expect("ACKs");
+    assert_eq!(acked.iter().map(|p| p.y).fold(0.0, f64::max), 125.0);
+    assert!(series(
+        &s2c,
+        "lost before the capture point (never seen)",
+        Style::Label('M')
+    )
+    .is_none());
+    let rtt = chart(&c, PlotKind::QuicRtt, None);
+    let samples = series(&rtt, "s2c packets, acknowledged by the peer", Style::Dot).expect("RTT");
+    assert!(samples.len() >= 5 && samples.iter().all(|p| p.y > 0.0 && p.y < 0.05));
+}
