@@ -202,6 +202,9 @@ impl Pass {
 
     /// One decoded frame through flow and every detector; returns where it landed.
     fn analyse(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+        if let Some(text) = frame.secrets {
+            self.flows.add_secrets(text);
+        }
         let flow = self.flows.account(frame, pkt);
         let ctx = FrameCtx { frame, pkt, flow };
         for r in self.detectors.iter_mut() {

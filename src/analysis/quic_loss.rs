@@ -151,6 +151,12 @@ fn where_sentence(l: &Loss) -> String {
         ));
     }
     let mut s = parts.join(", ");
+    if l.lost_sends < l.lost_after_capture {
+        s.push_str(&format!(
+            " (in {} captured datagrams: GSO super-datagrams lost whole)",
+            thousands(l.lost_sends)
+        ));
+    }
     if l.acked_unseen > 0 {
         s.push_str(&format!(
             "; the capture also missed {} packets the peer did get",

@@ -66,6 +66,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Byte offset of the record in the (decompressed) input.
     pub offset: u64,
+    /// The TLS key log of the pcapng Decryption Secrets Blocks read since the previous frame
+    /// (`editcap --inject-secrets`): secrets that apply from this frame on.
+    pub secrets: Option<&'a [u8]>,
 }
 
 /// Container format of the capture.
@@ -190,6 +193,11 @@ pub struct CaptureMeta {
     pub skipped_blocks: u64,
     /// The classic pcap file header's version and whole link-type field (pcap files only).
     pub pcap_header: Option<PcapHeader>,
+    /// pcapng Decryption Secrets Blocks holding a TLS key log, and their key log bytes.
+    pub secrets_blocks: u64,
+    pub secrets_bytes: u64,
+    /// Key log text read since the last frame, handed over with the next ([`Frame::secrets`]).
+    pub(crate) pending_secrets: Vec<u8>,
 }
 
 /// What a classic pcap file header says beyond the link type (pcap-savefile(5)).
@@ -337,6 +345,8 @@ impl CaptureReader {
         if stop::requested() {
             self.stop_early();
         }
+        // Handed over with the previous frame.
+        self.meta.pending_secrets.clear();
         let rec = match &mut self.inner {
             Inner::Pcap(r) => r.next(&mut self.src, &mut self.meta)?,
             Inner::PcapNg(r) => r.next(&mut self.src, &mut self.buf, &mut self.meta)?,
@@ -367,6 +377,8 @@ impl CaptureReader {
             wire_len: rec.wire_len.max(data.len() as u32),
             data,
             offset: rec.offset,
+            secrets: (!self.meta.pending_secrets.is_empty())
+                .then_some(self.meta.pending_secrets.as_slice()),
         }))
     }
 }

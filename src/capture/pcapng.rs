@@ -26,6 +26,13 @@ const EPB_TYPE: u32 = 6;
 const SJE_TYPE: u32 = 9;
 const CB_TYPE: u32 = 0x0000_0BAD;
 const DCB_TYPE: u32 = 0x4000_0BAD;
+/// Decryption Secrets Block (pcapng draft §4.7), and its secrets type for a TLS key log
+/// (NSS SSLKEYLOGFILE text).
+const DSB_TYPE: u32 = 0x0000_000A;
+const TLS_KEY_LOG: u32 = 0x544c_534b;
+/// Key log bytes taken from Decryption Secrets Blocks at most (a key log of a million
+/// connections is about 200 MB; this bounds what a hostile file can make us hold).
+pub const MAX_SECRETS_BYTES: u64 = 64 << 20;
 const BOM: u32 = 0x1A2B_3C4D;
 /// Blocks larger than the biggest record plus generous room for options are corruption.
 const MAX_BLOCK_LEN: u32 = MAX_RECORD_LEN + 64 * 1024;
@@ -219,6 +226,10 @@ impl PcapNgReader {
                 }
                 ISB_TYPE => {
                     self.read_isb(&head, buf, meta);
+                    continue;
+                }
+                DSB_TYPE => {
+                    self.read_dsb(buf, meta);
                     continue;
                 }
                 _ => {
@@ -425,6 +436,32 @@ impl PcapNgReader {
         meta.snaplen = meta.snaplen.max(iface.snaplen);
         meta.interfaces.push(iface.link_type);
         self.interfaces.push(iface);
+    }
+
+    /// A Decryption Secrets Block: secrets type, length, the secrets (`body` is the block
+    /// without its first 8 bytes). A TLS key log is kept for the frames that follow; other
+    /// secrets (WireGuard, ZigBee, ...) and blocks beyond [`MAX_SECRETS_BYTES`] are skipped.
+    fn read_dsb(&mut self, body: &[u8], meta: &mut CaptureMeta) {
+        // Type, length, and the block's trailing length at least.
+        if body.len() < 12 {
+            meta.skipped_blocks += 1;
+            return;
+        }
+        let ty = self.u32_at(body, 0);
+        let len = self.u32_at(body, 4) as usize;
+        let end = 8usize.saturating_add(len);
+        let data = (end <= body.len() - 4).then(|| &body[8..end]);
+        match data {
+            Some(d)
+                if ty == TLS_KEY_LOG && meta.secrets_bytes + len as u64 <= MAX_SECRETS_BYTES =>
+            {
+                meta.pending_secrets.extend_from_slice(d);
+                meta.pending_secrets.push(b'\n');
+                meta.secrets_blocks += 1;
+                meta.secrets_bytes += len as u64;
+            }
+            _ => meta.skipped_blocks += 1,
+        }
     }
 
     fn read_isb(&mut self, head: &[u8; 8], body: &[u8], meta: &mut CaptureMeta) {

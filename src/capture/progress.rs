@@ -89,6 +89,7 @@ mod tests {
             wire_len: data.len() as u32,
             data,
             offset,
+            secrets: None,
         }
     }
 

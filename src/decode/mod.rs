@@ -125,6 +125,7 @@ mod tests {
             wire_len: f.len() as u32,
             data: &f,
             offset: 0,
+            secrets: None,
         };
         let p = decode(&frame, &DecodeConfig::default());
         assert_eq!(p.ip.map(|ip| ip.version), Some(6));

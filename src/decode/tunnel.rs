@@ -320,6 +320,7 @@ mod tests {
             wire_len: ip.len() as u32,
             data: ip,
             offset: 0,
+            secrets: None,
         };
         decode(&frame, &DecodeConfig::default())
     }

@@ -485,6 +485,13 @@ impl Flow {
 const QUIC_START_DATAGRAMS: u64 = 8;
 
 impl FlowTable {
+    /// Key log text embedded in the capture (pcapng Decryption Secrets Blocks), added to the
+    /// key log QUIC connections are decrypted with, as Wireshark uses it: without any option.
+    pub fn add_secrets(&mut self, text: &[u8]) {
+        let log = self.config.keylog.get_or_insert_with(Default::default);
+        std::sync::Arc::make_mut(log).embedded(text);
+    }
+
     /// Shows a UDP datagram to its QUIC connection: the flow's own view, the view of the
     /// connection whose other path the flow is, or a new view at a client Initial; a flow whose
     /// first datagrams are short headers addressed to a known connection ID joins that

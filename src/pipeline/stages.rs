@@ -75,6 +75,8 @@ struct Decoded {
     pkt: Packet<'static>,
     /// The TCP option bytes in the frame's data.
     opts: Range<usize>,
+    /// Key log text that arrived before the frame (pcapng Decryption Secrets Blocks, rare).
+    secrets: Option<Box<[u8]>>,
 }
 
 impl Decoded {
@@ -92,11 +94,12 @@ impl Decoded {
             data: 0..0,
             pkt,
             opts,
+            secrets: frame.secrets.map(Box::from),
         }
     }
 
     /// The frame and its packet again, borrowing the batch's buffer.
-    fn get<'b>(&self, bytes: &'b [u8]) -> (Frame<'b>, Packet<'b>) {
+    fn get<'b>(&'b self, bytes: &'b [u8]) -> (Frame<'b>, Packet<'b>) {
         let data = bytes.get(self.data.clone()).unwrap_or(&[]);
         let frame = Frame {
             number: self.number,
@@ -108,6 +111,7 @@ impl Decoded {
             wire_len: self.wire_len,
             data,
             offset: self.offset,
+            secrets: self.secrets.as_deref(),
         };
         (frame, self.pkt.attach(data, self.opts.clone()))
     }

@@ -24,8 +24,8 @@ pub struct DirDecryption {
     pub decrypted: u64,
     /// Short-header packets that did not authenticate with the keys of either key phase.
     pub undecryptable: u64,
-    /// Datagrams larger than one packet can be (a GSO super-datagram captured before
-    /// segmentation), not opened.
+    /// Datagrams larger than one packet can be and not a GSO super-datagram of equal segments
+    /// (whose segments are opened one by one), not opened.
     pub not_tried: u64,
     pub largest_pn: Option<u64>,
     /// Packet numbers between two decrypted packets never seen at this capture point.
@@ -108,6 +108,17 @@ impl DirDecryption {
     }
 }
 
+/// Why a short-header packet was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Larger than any one packet.
+    TooLarge,
+    /// The key log had no secret for this side.
+    NoKeys,
+    /// It did not authenticate with either key phase.
+    Failed,
+}
+
 /// One side's keys: the current key phase's and, once asked for, the next one's.
 #[derive(Debug, Clone)]
 struct Phases {
@@ -179,6 +190,28 @@ impl Decryption {
     /// A short-header packet `bytes` sent by `side` in frame `number` at `ts_ns`, addressed
     /// to a connection ID of `dcid_len` bytes.
     pub fn short(&mut self, side: Side, bytes: &[u8], dcid_len: usize, number: u64, ts_ns: i64) {
+        if let Err(why) = self.try_short(side, bytes, dcid_len, number, ts_ns) {
+            self.refused(side, why);
+        }
+    }
+
+    /// Counts a packet that was not opened.
+    pub fn refused(&mut self, side: Side, why: Refused) {
+        match why {
+            Refused::TooLarge => self.dirs[side].not_tried += 1,
+            Refused::NoKeys | Refused::Failed => self.dirs[side].undecryptable += 1,
+        }
+    }
+
+    /// [`Decryption::short`], leaving a packet that does not open uncounted.
+    pub fn try_short(
+        &mut self,
+        side: Side,
+        bytes: &[u8],
+        dcid_len: usize,
+        number: u64,
+        ts_ns: i64,
+    ) -> Result<(), Refused> {
         let Decryption {
             dirs,
             recovery,
@@ -186,12 +219,10 @@ impl Decryption {
             ..
         } = self;
         if bytes.len() > MAX_PACKET {
-            dirs[side].not_tried += 1;
-            return;
+            return Err(Refused::TooLarge);
         }
         let Some(ph) = &mut keys[side] else {
-            dirs[side].undecryptable += 1;
-            return;
+            return Err(Refused::NoKeys);
         };
         let largest = dirs[side].largest_pn;
         let mut buf = [0u8; MAX_PACKET];
@@ -199,7 +230,7 @@ impl Decryption {
         {
             if phase == ph.phase {
                 took(dirs, recovery, side, pn, plain, number, ts_ns);
-                return;
+                return Ok(());
             }
         }
         // The other key phase: the peer updated its keys (RFC 9001 §6.1).
@@ -218,8 +249,9 @@ impl Decryption {
                 }
                 ph.phase = phase;
                 dirs[side].key_updates += 1;
+                Ok(())
             }
-            _ => dirs[side].undecryptable += 1,
+            _ => Err(Refused::Failed),
         }
     }
 }
@@ -250,17 +282,44 @@ impl super::QuicConn {
             self.decryption = Some(Box::new(d));
         }
         // The receiver's connection ID: the server's for the client's packets.
-        let dcid_len = if side == self.client {
-            self.server_cid.map_or(0, |c| c.as_bytes().len())
+        let dcid = if side == self.client {
+            self.server_cid.unwrap_or_default()
         } else {
-            self.client_cid.as_bytes().len()
+            self.client_cid
         };
+        let dcid_len = dcid.as_bytes().len();
+        let hint = self.packets[side].gso_size.map(|s| s as usize);
         let Some(d) = self.decryption.as_deref_mut() else {
             return;
         };
-        for (p, bytes) in crate::decode::quic::packets(payload) {
-            if let crate::decode::quic::QuicPacket::Short { .. } = p {
-                d.short(side, bytes, dcid_len, number, ts_ns);
+        // A GSO super-datagram captured before segmentation is several datagrams (udp(7): all
+        // gso_size long but the last), the first of which may begin with long headers; one of
+        // two short segments (1,200 and 40 bytes) fits a 1500-byte MTU, so the side's segment
+        // size already seen is tried on every datagram longer than it.
+        let size = super::gso::segments(payload, dcid.as_bytes(), hint)
+            .map(|(size, _)| size)
+            .or_else(|| hint.filter(|&h| super::gso::fits(payload, dcid.as_bytes(), h)))
+            .unwrap_or(payload.len())
+            .max(1);
+        for datagram in payload.chunks(size) {
+            for (p, bytes) in crate::decode::quic::packets(datagram) {
+                if !matches!(p, crate::decode::quic::QuicPacket::Short { .. }) {
+                    continue;
+                }
+                let Err(why) = d.try_short(side, bytes, dcid_len, number, ts_ns) else {
+                    continue;
+                };
+                // A small super-datagram (two segments within 1500 bytes, 1,014 and 93 bytes
+                // in the lab) not cut at the side's segment size: a packet that does not open
+                // whole is tried cut at a short header of the connection.
+                match super::gso::find(bytes, dcid.as_bytes(), bytes.len()) {
+                    Some(seg) if why == Refused::Failed => {
+                        for one in bytes.chunks(seg) {
+                            d.short(side, one, dcid_len, number, ts_ns);
+                        }
+                    }
+                    _ => d.refused(side, why),
+                }
             }
         }
     }

@@ -22,15 +22,35 @@ pub fn segments(bytes: &[u8], dcid: &[u8], hint: Option<usize>) -> Option<(usize
     if bytes.len() <= MIN_SUPER_LEN || dcid.len() < MIN_DCID {
         return None;
     }
-    let fits = |size: usize| {
-        (size..bytes.len())
+    // At least two whole segments: a coarser reading (one segment of most of the datagram)
+    // is left to decryption, which checks it ([`find`]).
+    let size = hint
+        .filter(|s| fits(bytes, dcid, *s))
+        .or_else(|| find(bytes, dcid, bytes.len() / 2))?;
+    Some((size, bytes.len().div_ceil(size) as u32))
+}
+
+/// The smallest segment size up to `max` at which `bytes` holds a short header for `dcid` at
+/// every boundary, whatever its length. Decryption asks up to the last byte (two segments of
+/// 1,014 and 93 bytes have their boundary past the middle: udp(7) lets the last segment be any
+/// shorter size), and only for a packet that did not open whole; each piece must then open.
+pub fn find(bytes: &[u8], dcid: &[u8], max: usize) -> Option<usize> {
+    if dcid.len() < MIN_DCID {
+        return None;
+    }
+    (MIN_SEGMENT..=max.min(bytes.len().saturating_sub(1)))
+        .find(|&s| starts_packet(bytes, s, dcid) && fits(bytes, dcid, s))
+}
+
+/// Whether `bytes` (longer than `size`) holds a short header for `dcid` every `size` bytes: GSO
+/// segments of that size, whatever the total length.
+pub fn fits(bytes: &[u8], dcid: &[u8], size: usize) -> bool {
+    size >= MIN_SEGMENT
+        && dcid.len() >= MIN_DCID
+        && bytes.len() > size
+        && (size..bytes.len())
             .step_by(size)
             .all(|at| starts_packet(bytes, at, dcid))
-    };
-    let size = hint.filter(|s| *s >= MIN_SEGMENT && fits(*s)).or_else(|| {
-        (MIN_SEGMENT..=bytes.len() / 2).find(|s| starts_packet(bytes, *s, dcid) && fits(*s))
-    })?;
-    Some((size, bytes.len().div_ceil(size) as u32))
 }
 
 fn starts_packet(bytes: &[u8], at: usize, dcid: &[u8]) -> bool {
@@ -75,5 +95,15 @@ mod tests {
         broken[2 * 1200] = 0xc0;
         broken[4 * 1200] = 0xc0;
         assert_eq!(segments(&broken, &dcid, Some(1200)), None);
+        // Two segments within 1500 bytes: only a known size finds them.
+        let mut small = packet(&dcid, 1200, 1);
+        small.extend(packet(&dcid, 40, 2));
+        assert_eq!(segments(&small, &dcid, Some(1200)), None);
+        assert!(fits(&small, &dcid, 1200));
+        assert!(!fits(&small, &dcid, 1000));
+        assert!(
+            !fits(&packet(&dcid, 1200, 1), &dcid, 1200),
+            "one packet is no super-datagram"
+        );
     }
 }

@@ -63,12 +63,14 @@ impl Secrets {
 }
 
 /// A key log: secrets by client random.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct KeyLog {
     pub file: String,
     by_random: FxHashMap<[u8; 32], Secrets>,
     /// Lines read with a label this reader does not use.
     pub skipped: u64,
+    /// Lines of embedded key logs ([`KeyLog::embedded`]) that were not secrets.
+    pub bad_lines: u64,
 }
 
 /// A key log that cannot be used: the file, the line (1-based) and what is wrong.
@@ -125,30 +127,7 @@ impl KeyLog {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let mut f = line.split_ascii_whitespace();
-            let (Some(label), Some(random), Some(secret), None) =
-                (f.next(), f.next(), f.next(), f.next())
-            else {
-                return Err(err(
-                    Some(n),
-                    "expected `LABEL CLIENT_RANDOM SECRET` (NSS key log format)".into(),
-                ));
-            };
-            let Some(label) = Label::parse(label) else {
-                log.skipped += 1;
-                continue;
-            };
-            let random: [u8; 32] = hex(random)
-                .and_then(|v| v.try_into().ok())
-                .ok_or_else(|| err(Some(n), "the client random is not 32 bytes of hex".into()))?;
-            let secret = hex(secret)
-                .filter(|s| s.len() == 32 || s.len() == 48)
-                .ok_or_else(|| {
-                    err(
-                        Some(n),
-                        "the secret is not 32 or 48 bytes of hex (a TLS 1.3 traffic secret)".into(),
-                    )
-                })?;
+            log.line(line).map_err(|what| err(Some(n), what))?;
             secrets += 1;
             if secrets > MAX_SECRETS {
                 return Err(err(
@@ -156,9 +135,45 @@ impl KeyLog {
                     format!("more than {MAX_SECRETS} secrets: split the key log"),
                 ));
             }
-            log.by_random.entry(random).or_default().set(label, secret);
         }
         Ok(log)
+    }
+
+    /// The key log text of pcapng Decryption Secrets Blocks (`editcap --inject-secrets`), added
+    /// to this one. Lines that are not secrets are counted in `bad_lines` and skipped, as
+    /// Wireshark skips them: the capture around them stays readable.
+    pub fn embedded(&mut self, text: &[u8]) {
+        for line in text.split(|&b| b == b'\n') {
+            let line = std::str::from_utf8(line).unwrap_or("\u{fffd}").trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if self.connections() >= MAX_SECRETS || self.line(line).is_err() {
+                self.bad_lines += 1;
+            }
+        }
+    }
+
+    /// One line `LABEL CLIENT_RANDOM SECRET` (a label this reader does not use is skipped).
+    fn line(&mut self, line: &str) -> Result<(), String> {
+        let mut f = line.split_ascii_whitespace();
+        let (Some(label), Some(random), Some(secret), None) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            return Err("expected `LABEL CLIENT_RANDOM SECRET` (NSS key log format)".into());
+        };
+        let Some(label) = Label::parse(label) else {
+            self.skipped += 1;
+            return Ok(());
+        };
+        let random: [u8; 32] = hex(random)
+            .and_then(|v| v.try_into().ok())
+            .ok_or("the client random is not 32 bytes of hex")?;
+        let secret = hex(secret)
+            .filter(|s| s.len() == 32 || s.len() == 48)
+            .ok_or("the secret is not 32 or 48 bytes of hex (a TLS 1.3 traffic secret)")?;
+        self.by_random.entry(random).or_default().set(label, secret);
+        Ok(())
     }
 }
 

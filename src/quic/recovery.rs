@@ -132,6 +132,9 @@ pub struct Loss {
     /// Runs of consecutive lost numbers, and the longest.
     pub runs: u64,
     pub longest_run: u64,
+    /// The frames (datagrams as captured) that held the packets lost after the capture point:
+    /// fewer than those packets when GSO super-datagrams were lost whole.
+    pub lost_sends: u64,
     /// When the first and last lost packet passed (or would have) the capture point, ns.
     #[serde(skip)]
     pub first_lost_ns: Option<i64>,
@@ -142,6 +145,8 @@ pub struct Loss {
     pub frames: Evidence,
     #[serde(skip)]
     run: u64,
+    #[serde(skip)]
+    last_lost_frame: u64,
 }
 
 impl Loss {
@@ -174,6 +179,8 @@ impl Loss {
             }
             State::Lost => {
                 self.lost_after_capture += 1;
+                self.lost_sends += u64::from(s.frame != self.last_lost_frame);
+                self.last_lost_frame = s.frame;
                 true
             }
             State::Missing => {
@@ -530,6 +537,21 @@ mod tests {
             (l.declared_lost, l.lost_after_capture, l.unjudged),
             (0, 0, 1)
         );
+    }
+
+    /// A GSO super-datagram lost whole after the capture point: four packets of one frame are
+    /// one lost send.
+    #[test]
+    fn packets_of_one_frame_lost_together_are_one_send() {
+        let mut r = Recovery::default();
+        for pn in 0..12u64 {
+            // Frames of four packets each (super-datagrams), 1 ms apart.
+            r.sent(pn, (pn / 4) as i64 * MS, pn / 4 + 1, true);
+        }
+        ack(&mut r, &[(8, 11), (0, 3)], 40 * MS);
+        let l = r.loss();
+        assert_eq!((l.lost_after_capture, l.lost_sends), (4, 1));
+        assert_eq!(l.frames.frames(), [2, 2, 2, 2]);
     }
 
     /// Hostile numbers: a jump of 2^40, an ACK of everything below 2^62, numbers going back.

@@ -100,6 +100,9 @@ pub struct CaptureReport {
     /// Frames that could not be decoded, by reason.
     pub undecoded: BTreeMap<String, u64>,
     pub interface_stats: Vec<InterfaceStatsReport>,
+    /// pcapng Decryption Secrets Blocks with a TLS key log (`editcap --inject-secrets`): QUIC
+    /// connections are decrypted with their secrets without `--keylog`.
+    pub secrets_blocks: u64,
 }
 
 /// Capture-wide counters gathered by the app while streaming.
@@ -227,6 +230,7 @@ impl CaptureReport {
             decoded: t.decoded.clone(),
             undecoded: t.undecoded.clone(),
             interface_stats: meta.interface_stats.iter().map(Into::into).collect(),
+            secrets_blocks: meta.secrets_blocks,
         }
     }
 }

@@ -340,6 +340,7 @@ fn fast_path_equals_general_path_on_crafted_frames() {
             wire_len: data.len() as u32,
             data: &data,
             offset: 0,
+            secrets: None,
         };
         fast += usize::from(compare(&frame, &cfg, name).is_some());
         sweep(&frame, &cfg, name, &mut rng);

@@ -146,3 +146,66 @@ fn a_quiche_connection_decrypts_as_tshark_decrypts_it() {
     subset(&want, d, "decryption", &mut errors);
     assert!(errors.is_empty(), "{errors:?}: {d}");
 }
+
+/// Secrets embedded in the capture (a pcapng Decryption Secrets Block, as
+/// `editcap --inject-secrets tls,quic_keylog.keys.txt` wrote quic_keylog_dsb.pcapng) are used
+/// without any option, as Wireshark uses them: the same packets decrypt as with `--keylog`, and
+/// the block is not a frame (tshark reads 40 frames from it too).
+#[test]
+fn secrets_in_the_capture_decrypt_without_a_key_log() {
+    let dsb = root().join("testdata/lab/cuts/quic_keylog_dsb.pcapng");
+    let (r, json) = analyze_json(&dsb, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = json.expect("report");
+    assert_eq!(json["capture"]["secrets_blocks"], 1);
+    assert_eq!(json["capture"]["frames"], 40);
+    let embedded = &json["flows"][0]["quic"]["decryption"];
+    assert_eq!(embedded, &decryption(KEYS), "the same as with --keylog");
+    // A key log given as well changes nothing.
+    let (_, both) = analyze_json(&dsb, &["--keylog".into(), KEYS.into()]);
+    assert_eq!(
+        &both.expect("report")["flows"][0]["quic"]["decryption"],
+        embedded
+    );
+    // Without secrets, the pcap it was made from decrypts nothing.
+    let (_, none) = analyze_json(&root().join(CAPTURE), &[]);
+    assert!(none.expect("report")["flows"][0]["quic"]
+        .get("decryption")
+        .is_none());
+}
+
+/// The block hostile: its key log overwritten with junk (bad lines are skipped, nothing
+/// decrypts), its lengths lying, the file cut inside it at every length: never a panic, and
+/// the frames after it are read.
+#[test]
+fn a_damaged_secrets_block_is_survived() {
+    use offload_doctor::analysis::Settings;
+    use offload_doctor::decode::DecodeConfig;
+    use offload_doctor::pipeline::analyze_bytes;
+
+    let bytes =
+        std::fs::read(root().join("testdata/lab/cuts/quic_keylog_dsb.pcapng")).expect("read");
+    // The DSB: type 0x0000000A after the section header and the interface block.
+    let at = (0..bytes.len() - 4)
+        .find(|&i| bytes[i..i + 4] == [0x0a, 0, 0, 0] && bytes[i + 8..i + 12] == *b"KSLT")
+        .expect("a Decryption Secrets Block");
+    let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+    let cfg = DecodeConfig::default();
+    let settings = Settings::default();
+    let frames = |b: Vec<u8>| analyze_bytes(b, &cfg, &settings).map(|a| a.report.capture.frames);
+    let mut junk = bytes.clone();
+    for b in &mut junk[at + 16..at + len - 4] {
+        *b = b'z';
+    }
+    assert_eq!(frames(junk).ok(), Some(40));
+    let mut lying = bytes.clone();
+    lying[at + 12..at + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        frames(lying).ok(),
+        Some(40),
+        "a secrets length beyond the block is skipped"
+    );
+    for cut in at..at + len + 64 {
+        let _ = frames(bytes[..cut].to_vec());
+    }
+}

@@ -20,7 +20,8 @@ pub fn args(out: &Path, want: &Value) -> Vec<String> {
 /// With keys: every QUIC connection found its secrets and opened every 1-RTT packet, and
 /// `"keys": {"lost_before_capture": [FILE, ...], "lost_after_capture": [FILE, ...]}` holds the
 /// server's packets lost on each side of the capture point to the sum of those files' nftables
-/// counters (2 or 2% apart at most: a dropped handshake datagram is counted by the rule, not
+/// counters (`"lost_sends"`: the captured datagrams that held the packets lost after it, for a
+/// rule that drops GSO super-datagrams whole) (2 or 2% apart at most: a dropped handshake datagram is counted by the rule, not
 /// among the 1-RTT packets), and `"finding": true` wants a `quic-loss` finding. The client's
 /// packets, which no rule drops, lose none.
 pub fn check(out: &Path, file: &str, want: &Value, json: &Value, errors: &mut Vec<String>) {
@@ -65,8 +66,10 @@ pub fn check(out: &Path, file: &str, want: &Value, json: &Value, errors: &mut Ve
     if want["keys"]["finding"] == true && !finding {
         errors.push(format!("{file}: no quic-loss finding"));
     }
-    for where_ in ["lost_before_capture", "lost_after_capture"] {
-        let files = want["keys"][where_].as_array().cloned().unwrap_or_default();
+    for where_ in ["lost_before_capture", "lost_after_capture", "lost_sends"] {
+        let Some(files) = want["keys"][where_].as_array().cloned() else {
+            continue;
+        };
         let mut dropped = 0;
         for f in files.iter().filter_map(Value::as_str) {
             match nft_counter(&out.join(f)) {

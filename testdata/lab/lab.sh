@@ -357,6 +357,14 @@ NFT
     link on on
     quic_download 1000000 --gso
     ;;
+  quic-gso-loss)
+    # The quic-go story's shape: the server sends with UDP_SEGMENT and 5% of its large sends
+    # are dropped whole on the client's ingress hook, after both captures' taps (a veth hands
+    # a GSO packet to its peer unsegmented; the UDP stack segments it at the socket).
+    link on on
+    lossy 'udp sport 4433 numgen random mod 100 < 5'
+    quic_download 1000000 --gso
+    ;;
   peer-router-loss)
     # iperf3 A -> B through the router, wire-size segments (TSO/GSO off), GRO off at B, and R's
     # forward chain drops 2% of the full-size data packets coming from A: lost between the two

@@ -175,6 +175,7 @@ mod tests {
             wire_len: data.len() as u32 + 100,
             data,
             offset: 0,
+            secrets: None,
         }
     }
 
