@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         wire_len: bytes.len() as u32 + u32::from(b),
         data: bytes,
         offset: 0,
+        secrets: None,
     };
     let _ = decode(&frame, &DecodeConfig::default());
 });
