@@ -35,6 +35,7 @@ pub mod peer_match;
 #[cfg(test)]
 mod peer_tests;
 pub mod qlog_join;
+mod quic_flow_control;
 mod quic_handshake_failed;
 mod quic_handshake_slow;
 mod quic_loss;
@@ -173,6 +174,7 @@ pub fn registry(settings: &Settings) -> Vec<Registered> {
         entry(quic_handshake_failed::QuicHandshakeFailed),
         entry(quic_handshake_slow::QuicHandshakeSlow),
         entry(quic_loss::QuicLoss::new(settings.retransmission_threshold)),
+        entry(quic_flow_control::QuicFlowControl),
         entry(quic_stall::QuicStall::new(settings.qlog.clone())),
         entry(udp_stall::UdpStall::default()),
         entry(udp_gso_superframes::UdpGsoSuperframes::new(mtu)),

@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use super::flow_control::FlowControl;
 use super::frames::{frames, Frame};
 use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
@@ -135,27 +136,50 @@ pub struct Decryption {
     pub dirs: PerSide<DirDecryption>,
     /// Each side's packets held against the other side's ACK frames.
     pub recovery: PerSide<Recovery>,
+    /// Each side's stream data against the other side's flow-control limits.
+    pub flow: PerSide<FlowControl>,
     keys: PerSide<Option<Phases>>,
 }
 
-/// A decrypted packet `pn` of `side`, seen in frame `number` at `ts_ns`: counted, its frames
-/// read, and its ACK frames shown to the other side's packets.
+/// A decrypted packet of `side`: its number, and the frame and time it was seen in.
+#[derive(Clone, Copy)]
+struct Seen {
+    pn: u64,
+    number: u64,
+    ts_ns: i64,
+}
+
+/// A decrypted packet of `side`: counted, its frames read, its ACK frames shown to the other
+/// side's packets, its stream data and the limits it gives to flow control.
 fn took(
     dirs: &mut PerSide<DirDecryption>,
     recovery: &mut PerSide<Recovery>,
+    flow: &mut PerSide<FlowControl>,
     side: Side,
-    pn: u64,
     plain: &[u8],
-    number: u64,
-    ts_ns: i64,
+    at: Seen,
 ) {
+    let Seen { pn, number, ts_ns } = at;
     let dir = &mut dirs[side];
     dir.got(pn);
     let eliciting = dir.frames(plain);
     recovery[side].sent(pn, ts_ns, number, eliciting);
+    let (mine, peer) = flow.split_mut(side);
     for f in frames(plain) {
-        if let Frame::Ack { ranges, delay, .. } = f {
-            recovery[side.other()].ack(&ranges, delay, ts_ns);
+        match f {
+            Frame::Ack { ranges, delay, .. } => {
+                recovery[side.other()].ack(&ranges, delay, ts_ns);
+            }
+            Frame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => mine.stream(id, offset.saturating_add(len), fin, ts_ns, number),
+            Frame::MaxData(max) => peer.max_data(max, ts_ns, number),
+            Frame::MaxStreamData { id, max } => peer.max_stream_data(id, max, ts_ns, number),
+            Frame::DataBlocked(_) | Frame::StreamDataBlocked { .. } => mine.blocked_frame(),
+            _ => {}
         }
     }
 }
@@ -183,6 +207,7 @@ impl Decryption {
             secrets_found: keys.iter().all(Option::is_some),
             dirs: PerSide::default(),
             recovery: PerSide::default(),
+            flow: PerSide::default(),
             keys,
         }
     }
@@ -215,6 +240,7 @@ impl Decryption {
         let Decryption {
             dirs,
             recovery,
+            flow,
             keys,
             ..
         } = self;
@@ -229,7 +255,14 @@ impl Decryption {
         if let Some((pn, phase, plain)) = ph.current.open_short(bytes, dcid_len, largest, &mut buf)
         {
             if phase == ph.phase {
-                took(dirs, recovery, side, pn, plain, number, ts_ns);
+                took(
+                    dirs,
+                    recovery,
+                    flow,
+                    side,
+                    plain,
+                    Seen { pn, number, ts_ns },
+                );
                 return Ok(());
             }
         }
@@ -243,7 +276,14 @@ impl Decryption {
             .and_then(|k| k.open_short(bytes, dcid_len, largest, &mut buf));
         match opened {
             Some((pn, phase, plain)) if phase != ph.phase => {
-                took(dirs, recovery, side, pn, plain, number, ts_ns);
+                took(
+                    dirs,
+                    recovery,
+                    flow,
+                    side,
+                    plain,
+                    Seen { pn, number, ts_ns },
+                );
                 if let Some(next) = ph.next.take() {
                     ph.current = next;
                 }

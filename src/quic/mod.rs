@@ -8,6 +8,7 @@
 //! other datagram is a header walk.
 
 pub mod decrypt;
+pub mod flow_control;
 pub mod frames;
 pub mod gso;
 pub mod hello;

@@ -82,6 +82,24 @@ pub struct DirDecryptionReport {
     pub loss_rate: f64,
     /// RTT samples at the capture point from this side's packets and the peer's ACKs, ms.
     pub rtt: RttReport,
+    /// This side's stream data against the peer's flow-control limits.
+    pub flow_control: FlowControlReport,
+}
+
+/// `flow_control` of a direction's decryption ([`crate::quic::flow_control`]).
+#[derive(Debug, Serialize)]
+pub struct FlowControlReport {
+    /// Time held at the peer's limit (to the connection's end when still held), ms.
+    pub held_ms: f64,
+    /// Times the side came to be held by the connection's limit (MAX_DATA) and by a stream's
+    /// (MAX_STREAM_DATA).
+    pub held_by_connection: u64,
+    pub held_by_stream: u64,
+    /// DATA_BLOCKED and STREAM_DATA_BLOCKED frames the side sent.
+    pub blocked_frames: u64,
+    /// The largest MAX_DATA and MAX_STREAM_DATA the peer sent, bytes (null: none seen).
+    pub max_data: Option<u64>,
+    pub max_stream_data: Option<u64>,
 }
 
 /// `rtt` of a direction's decryption: RFC 9002's estimator at the capture point, ms (null
@@ -96,7 +114,8 @@ pub struct RttReport {
 }
 
 impl DirDecryptionReport {
-    fn of(d: &Decryption, side: Side) -> Self {
+    fn of(d: &Decryption, side: Side, end_ns: i64) -> Self {
+        let fc = &d.flow[side];
         let rtt = d.recovery[side].rtt;
         let ms = |ns: i64| (rtt.samples > 0).then_some(ns as f64 / 1e6);
         let loss = d.recovery[side].loss();
@@ -110,6 +129,14 @@ impl DirDecryptionReport {
                 smoothed_ms: ms(rtt.smoothed_ns),
                 latest_ms: ms(rtt.latest_ns),
                 max_ms: ms(rtt.max_ns),
+            },
+            flow_control: FlowControlReport {
+                held_ms: fc.held_until(end_ns) as f64 / 1e6,
+                held_by_connection: fc.held_conn,
+                held_by_stream: fc.held_stream,
+                blocked_frames: fc.blocked_frames,
+                max_data: fc.max_conn_limit,
+                max_stream_data: fc.max_stream_limit,
             },
         }
     }
@@ -281,8 +308,8 @@ impl QuicReport {
             paths: Vec::new(),
             decryption: q.decryption.as_deref().map(|d| DecryptionReport {
                 secrets_found: d.secrets_found,
-                c2s: DirDecryptionReport::of(d, f.side_of(Direction::C2s)),
-                s2c: DirDecryptionReport::of(d, f.side_of(Direction::S2c)),
+                c2s: DirDecryptionReport::of(d, f.side_of(Direction::C2s), f.last_ts_ns()),
+                s2c: DirDecryptionReport::of(d, f.side_of(Direction::S2c), f.last_ts_ns()),
             }),
             paths_not_kept: q.paths_not_kept,
             zero_length_cid: q.client_cid.is_empty() || q.server_cid.is_some_and(|c| c.is_empty()),

@@ -291,7 +291,7 @@ fn junit_has_a_case_per_detector_per_capture() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    assert_eq!(ids.len(), 30);
+    assert_eq!(ids.len(), 31);
     let status = |suite: usize, id: &str| {
         suites[suite]
             .1

@@ -260,7 +260,7 @@ fn explain_prints_the_documented_section_of_every_finding() {
     assert!(!styled.contains("**"), "{styled}");
     let r = run(&["explain"]);
     assert_eq!(r.code, 0);
-    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 30);
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("  ")).count(), 31);
     let r = run(&["explain", "keepalive"]);
     assert_eq!(r.code, 2);
     assert!(r

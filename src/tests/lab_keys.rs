@@ -66,6 +66,18 @@ pub fn check(out: &Path, file: &str, want: &Value, json: &Value, errors: &mut Ve
     if want["keys"]["finding"] == true && !finding {
         errors.push(format!("{file}: no quic-loss finding"));
     }
+    // `"flow_control_share_at_least": X`: the quic-flow-control finding's held share.
+    if let Some(min) = want["keys"]["flow_control_share_at_least"].as_f64() {
+        let share = json["findings"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["id"] == "quic-flow-control"))
+            .and_then(|f| f["details"]["share"].as_f64());
+        if share.is_none_or(|s| s < min) {
+            errors.push(format!(
+                "{file}: quic-flow-control share {share:?}, expected {min}+"
+            ));
+        }
+    }
     for where_ in ["lost_before_capture", "lost_after_capture", "lost_sends"] {
         let Some(files) = want["keys"][where_].as_array().cloned() else {
             continue;

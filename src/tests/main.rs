@@ -49,6 +49,7 @@ mod peer;
 mod peer_plots;
 mod plot_defaults;
 mod plots;
+mod quic_flow_control;
 mod quic_loss;
 mod real_captures;
 mod review;

@@ -43,7 +43,7 @@ fn quic_loss(json: &Value) -> Option<&Value> {
 }
 
 /// The first `n` records of a pcap file (24-byte header, 16-byte record headers, little-endian).
-fn first_records(bytes: &[u8], n: usize) -> Vec<u8> {
+pub(crate) fn first_records(bytes: &[u8], n: usize) -> Vec<u8> {
     let mut at = 24;
     for _ in 0..n {
         let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));

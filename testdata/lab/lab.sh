@@ -357,6 +357,13 @@ NFT
     link on on
     quic_download 1000000 --gso
     ;;
+  quic-flow-control)
+    # The io_uring story in QUIC: the client's application reads 300 kB/s and its stream
+    # window opens only as it reads (32 kB past it), on a link far faster: the server is held
+    # at the client's flow-control limit most of the download.
+    link off on
+    quic_download 600000 "" "--window 32768 --read-rate 300000"
+    ;;
   quic-gso-loss)
     # The quic-go story's shape: the server sends with UDP_SEGMENT and 5% of its large sends
     # are dropped whole on the client's ingress hook, after both captures' taps (a veth hands

@@ -3,6 +3,7 @@ secrets log (SSLKEYLOGFILE format) written by both endpoints.
 
     python3 quic_app.py server HOST PORT OUTDIR [--gso] [--connections N]
     python3 quic_app.py client HOST PORT OUTDIR BYTES [--rebind] [--connections N --requests K]
+                                                      [--window W --read-rate R]
 
 The server answers one GET for /BYTES with that many bytes and exits when the connection ends.
 Both write OUTDIR/qlog-ROLE/ODCID.qlog (aioquic's QuicFileLogger: one JSON document per
@@ -13,6 +14,9 @@ new port) once half the bytes have arrived, keeping its connection IDs: what a N
 looks like on the wire (RFC 9000 §9.3), one connection on two 5-tuples. With --connections N
 the client opens N connections at once, each asking K times for BYTES, 100 ms apart (long-lived
 connections that trickle: the HAProxy memory story), and the server exits once N have ended.
+With --window W --read-rate R the client's application reads R bytes a second and its stream
+window opens only as it reads (W bytes past what was read; aioquic would double it as data
+arrives): the io_uring story in QUIC, a sender held at the receiver's flow-control limit.
 """
 import asyncio
 import datetime
@@ -184,9 +188,53 @@ class Client(QuicConnectionProtocol):
                     self.finished.set()
 
 
+def slow_reader(conn, window, rate, loop):
+    """Replaces aioquic's stream limit update on `conn`: the limit is what the application
+    has read plus `window`, written as a MAX_STREAM_DATA frame whenever it moved (aioquic's own
+    code, without its doubling). The application reads a window at a time, `rate` bytes a
+    second on average, never more than arrived: a reader that takes a buffer, works on it,
+    and comes back for the next."""
+    from aioquic.quic.connection import MAX_STREAM_DATA_FRAME_CAPACITY
+    from aioquic.quic.packet import QuicFrameType
+
+    start = loop.time()
+
+    def limits(builder, space, stream):
+        if stream.max_stream_data_local:
+            paced = int((loop.time() - start) * rate) // window * window
+            read = min(stream.receiver.highest_offset, paced)
+            stream.max_stream_data_local = max(stream.max_stream_data_local, read + window)
+        if stream.max_stream_data_local_sent != stream.max_stream_data_local:
+            buf = builder.start_frame(
+                QuicFrameType.MAX_STREAM_DATA,
+                capacity=MAX_STREAM_DATA_FRAME_CAPACITY,
+                handler=conn._on_max_stream_data_delivery,
+                handler_args=(stream,),
+            )
+            buf.push_uint_var(stream.stream_id)
+            buf.push_uint_var(stream.max_stream_data_local)
+            stream.max_stream_data_local_sent = stream.max_stream_data_local
+
+    conn._write_stream_limits = limits
+
+
+async def reading(c, every=0.01):
+    """Sends what the paced reader opened (a MAX_STREAM_DATA) every 10 ms."""
+    while not c.finished.is_set():
+        c.transmit()
+        await asyncio.sleep(every)
+
+
 async def client(host, port, out, size, requests=1):
     config = configuration("client", out)
+    window, rate = option("--window", 0), option("--read-rate", 0)
+    if window:
+        config.max_stream_data = window
+        config.max_data = 1 << 30
     async with connect(host, port, configuration=config, create_protocol=Client) as c:
+        if window:
+            slow_reader(c._quic, window, rate, asyncio.get_running_loop())
+            asyncio.ensure_future(reading(c))
         # Python reads slowly: with the default 208 kB receive buffer a burst overflows it and
         # the kernel drops datagrams (UdpRcvbufErrors), which the qlog join would rightly
         # report. The lab's scenarios choose their losses themselves.
