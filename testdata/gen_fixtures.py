@@ -240,16 +240,17 @@ def kept_fixtures():
     FILES["quic_loss_lab.pcap.expect.json"] = (
         json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
     # quic-flow-control: the client reads a 32 kB window at a time, 300 kB/s. tshark with the key
-    # log: the server's stream 0 reaches 65,536 in frame 79 (offset 65,382 + 154) and the
-    # client's MAX_STREAM_DATA comes in frame 85, 103 ms later; 98,304 in frame 114, raised in
-    # frame 119, 114 ms later: 0.217 s held of the 0.334 s the server was sending.
+    # log: the client's ClientHello grants 32,768 on its stream (initial_max_stream_data_
+    # bidi_local), which the server's stream 0 reaches in frame 47; 65,536 in frame 79 (offset
+    # 65,382 + 154), the client's MAX_STREAM_DATA in frame 85, 103 ms later; 98,304 in frame 114,
+    # raised in frame 119, 114 ms later: 0.321 s held of the 0.334 s the server was sending.
     expect = {
         "args": ["--keylog", "testdata/fixtures/quic_flow_control_lab.keys.txt"],
         "findings": ["quic-flow-control"],
         "finding_severity": {"quic-flow-control": "warning"},
-        "finding_frames": {"quic-flow-control": [79, 114]},
+        "finding_frames": {"quic-flow-control": [47, 79, 114]},
         "finding_details": {"quic-flow-control": {
-            "side": "server", "limit": "stream", "held_by_stream": 2, "held_by_connection": 0,
+            "side": "server", "limit": "stream", "held_by_stream": 3, "held_by_connection": 0,
             "max_stream_data": 131072, "blocked_frames": 0}},
     }
     FILES["quic_flow_control_lab.pcap.expect.json"] = (

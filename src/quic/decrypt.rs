@@ -314,6 +314,14 @@ impl super::QuicConn {
                 return;
             };
             let mut d = Decryption::new(log.secrets(&random), suite, self.version, self.client);
+            // What the client granted the server at the start: the exponent of its ACK Delay
+            // fields and its initial flow-control limits (RFC 9000 §18.2).
+            let params = self.hello.as_ref().map(|h| h.params).unwrap_or_default();
+            if params.present {
+                let server = self.client.other();
+                d.recovery[server].ack_delay_exponent = Some(params.ack_delay_exponent());
+                d.flow[server].grant(params, true);
+            }
             if trace {
                 for r in d.recovery.iter_mut() {
                     r.trace = Some(Box::default());

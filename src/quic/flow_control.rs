@@ -5,11 +5,13 @@
 //! A side is held when a stream it has not finished reached the peer's limit for that stream,
 //! or its streams together reached the connection's limit, and it stays held until the peer's
 //! next MAX_STREAM_DATA or MAX_DATA raises the limit above what was sent. The initial limits
-//! are transport parameters inside the Handshake packets, not decrypted here: a limit is known
-//! from the peer's first update of it, and a side held before that is not seen.
+//! are transport parameters: the client's are read from its ClientHello (so the server's
+//! first window is known), the server's sit in its Handshake packets, not decrypted here, so
+//! the client's limits are known from the server's first update of them.
 
 use serde::Serialize;
 
+use super::transport_params::TransportParams;
 use crate::evidence::Evidence;
 
 /// Streams followed per side at most (an HTTP/3 connection has a few control streams and one
@@ -59,6 +61,9 @@ pub struct FlowControl {
     /// The largest limits the peer gave.
     pub max_conn_limit: Option<u64>,
     pub max_stream_limit: Option<u64>,
+    /// The peer's transport parameters (its initial limits) and whether the peer is the
+    /// client, when they were read.
+    granted: Option<(TransportParams, bool)>,
 }
 
 /// What held a side.
@@ -72,6 +77,23 @@ pub enum Limit {
 }
 
 impl FlowControl {
+    /// The peer's transport parameters: the limits it grants from the start (`client`: the
+    /// peer is the client).
+    pub fn grant(&mut self, params: TransportParams, client: bool) {
+        self.granted = Some((params, client));
+        if let Some(l) = params.initial_data_limit() {
+            self.conn_limit = Some(self.conn_limit.map_or(l, |c| c.max(l)));
+            self.max_conn_limit = self.conn_limit;
+        }
+    }
+
+    /// The initial limit the peer granted on stream `id` (bit 0 of an ID: opened by the server).
+    fn initial_limit(&self, id: u64) -> Option<u64> {
+        let (params, peer_is_client) = self.granted?;
+        let opened_by_peer = (id & 1 == 0) == peer_is_client;
+        params.initial_stream_limit(id, opened_by_peer)
+    }
+
     /// A STREAM frame of this side: `end` is its offset plus length.
     pub fn stream(&mut self, id: u64, end: u64, fin: bool, ts_ns: i64, frame: u64) {
         self.first_data_ns.get_or_insert(ts_ns);
@@ -79,10 +101,14 @@ impl FlowControl {
         let i = match self.streams.iter().position(|s| s.id == id) {
             Some(i) => i,
             None if self.streams.len() < MAX_STREAMS => {
+                let limit = self.initial_limit(id);
+                if let Some(l) = limit {
+                    self.max_stream_limit = Some(self.max_stream_limit.map_or(l, |m| m.max(l)));
+                }
                 self.streams.push(Stream {
                     id,
                     sent: 0,
-                    limit: None,
+                    limit,
                     fin: false,
                     held: false,
                 });
@@ -121,10 +147,11 @@ impl FlowControl {
             self.update_stream(i);
         } else if self.streams.len() < MAX_STREAMS {
             // A limit for a stream not yet sent on (the peer's window opened ahead).
+            let limit = self.initial_limit(id).map_or(max, |l| l.max(max));
             self.streams.push(Stream {
                 id,
                 sent: 0,
-                limit: Some(max),
+                limit: Some(limit),
                 fin: false,
                 held: false,
             });

@@ -1,6 +1,7 @@
 //! The client's TLS ClientHello from its Initial CRYPTO frames (RFC 9001 §4.1.3: one or more
 //! Initial packets carry it, in CRYPTO frames at increasing offsets): reassembled in a bounded
-//! buffer, then read for the server name (RFC 6066 §3) and the ALPN protocols (RFC 7301 §3.1).
+//! buffer, then read for the server name (RFC 6066 §3), the ALPN protocols (RFC 7301 §3.1) and
+//! the client's transport parameters (RFC 9001 §8.2).
 
 /// The most of the ClientHello reassembled. Post-quantum key shares make it about 1.8 KB
 /// (Chrome's X25519Kyber768), and a few large extensions more; a longer one loses its tail.
@@ -36,6 +37,8 @@ pub struct Hello {
     pub alpn: Vec<String>,
     /// The client's random: what a TLS key log names the connection's secrets by.
     pub random: Option<[u8; 32]>,
+    /// The client's transport parameters (extension 57, RFC 9001 §8.2).
+    pub params: TransportParams,
 }
 
 impl HelloBuffer {
@@ -73,6 +76,8 @@ impl HelloBuffer {
         Some(parse(&b[4..(4 + len).min(b.len())]))
     }
 }
+
+use super::transport_params::TransportParams;
 
 /// A cursor over big-endian TLS fields; every read is checked.
 struct Reader<'a> {
@@ -139,6 +144,7 @@ fn extensions(body: &[u8], out: &mut Hello) -> Option<()> {
                     }
                 }
             }
+            57 => out.params = super::transport_params::parse(data.b),
             _ => {}
         }
     }

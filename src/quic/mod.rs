@@ -19,6 +19,7 @@ pub mod recovery;
 pub mod server;
 pub mod spin;
 pub mod trace;
+pub mod transport_params;
 
 use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
 use crate::evidence::Evidence;

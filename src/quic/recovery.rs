@@ -226,6 +226,9 @@ pub struct Recovery {
     settled: Loss,
     /// The graphs' points, when a graph of the flow is drawn.
     pub trace: Option<Box<SideTrace>>,
+    /// The exponent of the peer's ACK Delay fields, from its transport parameters (3 when
+    /// they were not read, RFC 9000 §18.2).
+    pub ack_delay_exponent: Option<u8>,
 }
 
 impl Recovery {
@@ -330,7 +333,9 @@ impl Recovery {
             // ack-eliciting packet; it is timed from the largest (seen here) packet.
             let seen = slot.filter(|s| s.state != State::Unseen && newly_eliciting);
             if let Some(s) = seen {
-                self.rtt.sample(ts_ns - s.ts_ns, ack_delay_ns(delay));
+                let exponent = self.ack_delay_exponent.unwrap_or(3);
+                self.rtt
+                    .sample(ts_ns - s.ts_ns, ack_delay_ns(delay, exponent));
             }
             if let Some(t) = &mut self.trace {
                 t.acks.push(

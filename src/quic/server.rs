@@ -15,7 +15,7 @@ const SENT_KEPT: usize = 8;
 /// The ACK Delay field's default exponent (RFC 9000 §18.2, `ack_delay_exponent`): an
 /// endpoint's own value is in its transport parameters, encrypted in its Handshake packets
 /// (aioquic, quic-go and quiche keep the default).
-const ACK_DELAY_EXPONENT: u32 = 3;
+const ACK_DELAY_EXPONENT: u8 = 3;
 
 /// The client's Initials as sent: (packet number as on the wire, capture time).
 #[derive(Debug, Clone, Default)]
@@ -117,7 +117,7 @@ impl ServerInitials {
 
 /// An RTT sample of `raw_ns` with the server's ACK Delay field `delay`.
 fn sample(raw_ns: i64, delay: u64) -> RttSample {
-    let ack_delay_ns = ack_delay_ns(delay);
+    let ack_delay_ns = ack_delay_ns(delay, ACK_DELAY_EXPONENT);
     RttSample {
         raw_ns,
         rtt_ns: raw_ns.saturating_sub(ack_delay_ns).max(0),
@@ -125,9 +125,9 @@ fn sample(raw_ns: i64, delay: u64) -> RttSample {
     }
 }
 
-/// An ACK frame's ACK Delay field in ns, under the default exponent.
-pub(super) fn ack_delay_ns(delay: u64) -> i64 {
-    i64::try_from(delay.saturating_mul(1000) << ACK_DELAY_EXPONENT)
+/// An ACK frame's ACK Delay field in ns, under the sender's `exponent` (at most 20).
+pub(super) fn ack_delay_ns(delay: u64, exponent: u8) -> i64 {
+    i64::try_from(delay.saturating_mul(1000) << exponent.min(20))
         .unwrap_or(i64::MAX)
         .max(0)
 }

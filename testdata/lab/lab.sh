@@ -357,6 +357,13 @@ NFT
     link on on
     quic_download 1000000 --gso
     ;;
+  quic-keys)
+    # Another suite and new keys mid-connection: both endpoints offer only ChaCha20-Poly1305,
+    # and the server updates its 1-RTT keys 50 ms into a 3 MB download (RFC 9001 §6; the
+    # client follows).
+    link off on
+    quic_download 3000000 "--key-update --chacha" "--chacha"
+    ;;
   quic-flow-control)
     # The io_uring story in QUIC: the client's application reads 300 kB/s and its stream
     # window opens only as it reads (32 kB past it), on a link far faster: the server is held

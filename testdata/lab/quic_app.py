@@ -1,9 +1,9 @@
 """An HTTP/3 download over aioquic (PyPI) for the kernel lab's QUIC scenarios, with qlog and a
 secrets log (SSLKEYLOGFILE format) written by both endpoints.
 
-    python3 quic_app.py server HOST PORT OUTDIR [--gso] [--connections N]
+    python3 quic_app.py server HOST PORT OUTDIR [--gso] [--connections N] [--key-update] [--chacha]
     python3 quic_app.py client HOST PORT OUTDIR BYTES [--rebind] [--connections N --requests K]
-                                                      [--window W --read-rate R]
+                                                      [--window W --read-rate R] [--chacha]
 
 The server answers one GET for /BYTES with that many bytes and exits when the connection ends.
 Both write OUTDIR/qlog-ROLE/ODCID.qlog (aioquic's QuicFileLogger: one JSON document per
@@ -17,6 +17,8 @@ connections that trickle: the HAProxy memory story), and the server exits once N
 With --window W --read-rate R the client's application reads R bytes a second and its stream
 window opens only as it reads (W bytes past what was read; aioquic would double it as data
 arrives): the io_uring story in QUIC, a sender held at the receiver's flow-control limit.
+With --key-update the server updates its 1-RTT keys 50 ms into the download (the client
+follows); with --chacha both offer only TLS_CHACHA20_POLY1305_SHA256.
 """
 import asyncio
 import datetime
@@ -36,6 +38,7 @@ from aioquic.h3.events import DataReceived, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated
 from aioquic.quic.logger import QuicFileLogger
+from aioquic.tls import CipherSuite
 
 SOL_UDP = 17
 UDP_SEGMENT = 103  # linux/udp.h
@@ -76,7 +79,7 @@ def certificate(out):
 def configuration(role, out):
     qlog = os.path.join(out, "qlog-" + role)
     os.makedirs(qlog, exist_ok=True)
-    return QuicConfiguration(
+    config = QuicConfiguration(
         is_client=role == "client",
         alpn_protocols=H3_ALPN,
         quic_logger=QuicFileLogger(qlog),
@@ -84,6 +87,9 @@ def configuration(role, out):
         server_name=SERVER_NAME,
         verify_mode=0,
     )
+    if "--chacha" in sys.argv[5:]:
+        config.cipher_suites = [CipherSuite.CHACHA20_POLY1305_SHA256]
+    return config
 
 
 class Server(QuicConnectionProtocol):
@@ -92,6 +98,7 @@ class Server(QuicConnectionProtocol):
     sock = None
     # Connections to serve before exiting.
     left = 1
+    key_update = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,6 +117,13 @@ class Server(QuicConnectionProtocol):
                 self.h3.send_headers(e.stream_id, [(b":status", b"200")])
                 self.h3.send_data(e.stream_id, bytes(size), end_stream=True)
                 self.transmit()
+                if Server.key_update:
+                    # Mid-download: new 1-RTT keys, the key phase bit flipped (RFC 9001 §6).
+                    asyncio.get_running_loop().call_later(0.05, self.update_keys)
+
+    def update_keys(self):
+        self._quic.request_key_update()
+        self.transmit()
 
     def transmit(self):
         if not Server.gso:
@@ -277,6 +291,7 @@ def main():
     role, host, port, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     if role == "server":
         Server.left = option("--connections", 1)
+        Server.key_update = "--key-update" in sys.argv[5:]
         asyncio.run(server(host, port, out, "--gso" in sys.argv[5:]))
     else:
         size = int(sys.argv[5])
