@@ -185,6 +185,8 @@ pub fn analyze_bytes(
 struct Pass {
     flows: FlowTable,
     detectors: Vec<Registered>,
+    /// The detectors that watch frames ([`analysis::Detector::watches_frames`]), by index.
+    watching: Vec<usize>,
     counts: stages::Counts,
     /// With `--peer`: this capture's packets, indexed as the peer's are, for the comparison.
     here: Option<peer::Index>,
@@ -192,9 +194,14 @@ struct Pass {
 
 impl Pass {
     fn new(settings: &Settings) -> Self {
+        let detectors = analysis::registry(settings);
+        let watching = (0..detectors.len())
+            .filter(|&i| detectors[i].detector.watches_frames())
+            .collect();
         Pass {
             flows: FlowTable::new(settings.flows.clone()),
-            detectors: analysis::registry(settings),
+            detectors,
+            watching,
             counts: stages::Counts::default(),
             here: settings.peer.as_ref().map(|_| peer::Index::default()),
         }
@@ -207,8 +214,8 @@ impl Pass {
         }
         let flow = self.flows.account(frame, pkt);
         let ctx = FrameCtx { frame, pkt, flow };
-        for r in self.detectors.iter_mut() {
-            r.detector.on_frame(&ctx);
+        for &i in &self.watching {
+            self.detectors[i].detector.on_frame(&ctx);
         }
         if let Some(here) = &mut self.here {
             here.push(frame, pkt, flow);

@@ -35,6 +35,11 @@ impl Identity for CaptureHeader {
 }
 
 impl Detector for CaptureHeader {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(h) = s.meta.pcap_header else {
             return Vec::new();

@@ -42,6 +42,11 @@ impl<R: Identity> Identity for EventDetector<R> {
 }
 
 impl<R: EventReport> Detector for EventDetector<R> {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (f, conn) in tcp_flows(s.flows) {

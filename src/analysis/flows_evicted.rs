@@ -41,6 +41,11 @@ impl Identity for FlowsEvicted {
 }
 
 impl Detector for FlowsEvicted {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let e = &s.flows.evicted;
         if e.flows == 0 {

@@ -59,6 +59,11 @@ impl Identity for GroBlockedHeaders {
 }
 
 impl Detector for GroBlockedHeaders {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         gro_dirs(s.flows)
             .filter(|(_, _, g)| g.judged_pairs >= MIN_PAIRS)

@@ -86,6 +86,11 @@ pub struct Summary<'a> {
 pub trait Detector {
     /// Called for every frame, in order. Must not allocate per call.
     fn on_frame(&mut self, _ctx: &FrameCtx<'_>) {}
+    /// Whether [`Detector::on_frame`] does anything: the pass calls it only on those that do
+    /// (a virtual call per frame and detector was a tenth of the analysis thread's work).
+    fn watches_frames(&self) -> bool {
+        true
+    }
     /// Called when the flow table evicted the flows of `indexes` (their ids - 1) to stay within
     /// its memory budget: a detector forgets what it kept for them (their findings go with
     /// them; `flows-evicted` says so).

@@ -64,6 +64,11 @@ impl Identity for NoCoalescing {
 }
 
 impl Detector for NoCoalescing {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let coalesced_by_receiver = coalesced_by_receiver(s.flows);
         let mut out = Vec::new();

@@ -84,6 +84,11 @@ impl Identity for OversizedFrames {
 }
 
 impl Detector for OversizedFrames {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for (f, side, g) in gro_dirs(s.flows) {

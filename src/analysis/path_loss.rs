@@ -73,6 +73,11 @@ struct Details {
 }
 
 impl Detector for PathLoss {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(PeerView {
             here, peer, cmp, ..

@@ -52,6 +52,11 @@ struct Details {
 }
 
 impl Detector for QuicFlowControl {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         for f in &s.flows.flows {

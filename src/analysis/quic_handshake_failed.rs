@@ -76,6 +76,11 @@ struct IcmpDetails {
 }
 
 impl Detector for QuicHandshakeFailed {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let seen = Seen::of(s);
         s.flows

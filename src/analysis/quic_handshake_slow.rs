@@ -128,6 +128,11 @@ struct Details {
 }
 
 impl Detector for QuicHandshakeSlow {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         s.flows
             .flows

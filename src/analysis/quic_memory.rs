@@ -108,6 +108,11 @@ impl Identity for QuicMemory {
 }
 
 impl Detector for QuicMemory {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let conns = connections(s.flows);
         let peak = peak(&conns);

@@ -14,6 +14,11 @@ impl Identity for ReceiverDrop {
 }
 
 impl Detector for ReceiverDrop {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(view) = &s.peer else {
             return Vec::new();

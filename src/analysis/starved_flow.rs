@@ -67,6 +67,11 @@ impl Identity for StarvedFlow {
 }
 
 impl Detector for StarvedFlow {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         // Connections by server endpoint, then split into groups of overlapping lifetimes.
         let mut by_server: BTreeMap<(Endpoint, Option<TunnelKey>), Vec<Member>> = BTreeMap::new();

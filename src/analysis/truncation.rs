@@ -27,6 +27,11 @@ impl Identity for Truncation {
 }
 
 impl Detector for Truncation {
+    /// Judges the flows at the end: never called per frame.
+    fn watches_frames(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
         let Some(t) = &s.meta.truncation else {
             return Vec::new();
