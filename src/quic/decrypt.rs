@@ -13,10 +13,12 @@ use serde::Serialize;
 
 use super::flow_control::FlowControl;
 use super::frames::{frames, Frame};
+use super::handshake::Handshake;
 use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
 use super::protection::PacketKeys;
 use super::recovery::Recovery;
+use crate::decode::quic::LongHeader;
 use crate::flow::side::{PerSide, Side};
 
 /// One side's 1-RTT packets, as decryption saw them.
@@ -138,6 +140,8 @@ pub struct Decryption {
     pub recovery: PerSide<Recovery>,
     /// Each side's stream data against the other side's flow-control limits.
     pub flow: PerSide<FlowControl>,
+    /// Each side's Handshake packets, for the server's transport parameters.
+    pub handshake: Handshake,
     keys: PerSide<Option<Phases>>,
 }
 
@@ -208,6 +212,7 @@ impl Decryption {
             dirs: PerSide::default(),
             recovery: PerSide::default(),
             flow: PerSide::default(),
+            handshake: Handshake::new(secrets, suite, version, client),
             keys,
         }
     }
@@ -217,6 +222,16 @@ impl Decryption {
     pub fn short(&mut self, side: Side, bytes: &[u8], dcid_len: usize, number: u64, ts_ns: i64) {
         if let Err(why) = self.try_short(side, bytes, dcid_len, number, ts_ns) {
             self.refused(side, why);
+        }
+    }
+
+    /// A Handshake packet of `side`: once the server's transport parameters show, the limits
+    /// it grants the client and the exponent of its ACK Delay fields apply.
+    fn handshake_packet(&mut self, side: Side, bytes: &[u8], h: &LongHeader<'_>) {
+        if let Some(params) = self.handshake.packet(side, bytes, h) {
+            let client = self.handshake.client();
+            self.recovery[client].ack_delay_exponent = Some(params.ack_delay_exponent());
+            self.flow[client].grant(params, false);
         }
     }
 
@@ -351,6 +366,12 @@ impl super::QuicConn {
             .max(1);
         for datagram in payload.chunks(size) {
             for (p, bytes) in crate::decode::quic::packets(datagram) {
+                if let crate::decode::quic::QuicPacket::Long(h) = &p {
+                    if h.kind == crate::decode::quic::LongType::Handshake {
+                        d.handshake_packet(side, bytes, h);
+                    }
+                    continue;
+                }
                 if !matches!(p, crate::decode::quic::QuicPacket::Short { .. }) {
                     continue;
                 }

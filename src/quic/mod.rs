@@ -11,6 +11,7 @@ pub mod decrypt;
 pub mod flow_control;
 pub mod frames;
 pub mod gso;
+pub mod handshake;
 pub mod hello;
 pub mod initial;
 pub mod keylog;

@@ -17,7 +17,7 @@ use hkdf::Hkdf;
 use sha2::{Sha256, Sha384};
 
 use super::initial::MAX_PACKET;
-use crate::decode::quic::V2;
+use crate::decode::quic::{LongHeader, V2};
 
 /// TLS 1.3 cipher suites (RFC 8446 §B.4).
 pub const TLS_AES_128_GCM_SHA256: u16 = 0x1301;
@@ -166,6 +166,20 @@ impl PacketKeys {
             }
         }
         Some(m)
+    }
+
+    /// A long-header packet (Handshake) of a datagram, `h` its header as decoded: its full
+    /// packet number and plaintext (header protection covers the first byte's low four bits).
+    pub fn open_long<'b>(
+        &self,
+        packet: &[u8],
+        h: &LongHeader<'_>,
+        largest: Option<u64>,
+        buf: &'b mut [u8; MAX_PACKET],
+    ) -> Option<(u64, &'b [u8])> {
+        let p = packet.get(..h.len)?;
+        self.open(p, h.pn_offset, 0x0f, largest, buf)
+            .map(|(pn, _, b)| (pn, b))
     }
 
     /// Opens the short-header packet `packet` (its Destination Connection ID `dcid_len` bytes),

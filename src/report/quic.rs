@@ -67,6 +67,8 @@ pub struct QuicReport {
 pub struct DecryptionReport {
     /// The key log held both sides' 1-RTT secrets for this connection (by its client random).
     pub secrets_found: bool,
+    /// The server's transport parameters were read from its decrypted EncryptedExtensions.
+    pub server_transport_parameters: bool,
     pub c2s: DirDecryptionReport,
     pub s2c: DirDecryptionReport,
 }
@@ -76,6 +78,9 @@ pub struct DecryptionReport {
 pub struct DirDecryptionReport {
     #[serde(flatten)]
     pub packets: DirDecryption,
+    /// Handshake packets opened with the handshake secrets, and those that did not open.
+    pub handshake_decrypted: u64,
+    pub handshake_undecryptable: u64,
     /// This side's packets by what became of them (RFC 9002 loss detection at the capture
     /// point, [`crate::quic::recovery`]).
     pub loss: Loss,
@@ -121,6 +126,8 @@ impl DirDecryptionReport {
         let loss = d.recovery[side].loss();
         DirDecryptionReport {
             packets: d.dirs[side].clone(),
+            handshake_decrypted: d.handshake.decrypted[side],
+            handshake_undecryptable: d.handshake.undecryptable[side],
             loss_rate: loss.rate(),
             loss,
             rtt: RttReport {
@@ -308,6 +315,7 @@ impl QuicReport {
             paths: Vec::new(),
             decryption: q.decryption.as_deref().map(|d| DecryptionReport {
                 secrets_found: d.secrets_found,
+                server_transport_parameters: d.handshake.server_params.is_some(),
                 c2s: DirDecryptionReport::of(d, f.side_of(Direction::C2s), f.last_ts_ns()),
                 s2c: DirDecryptionReport::of(d, f.side_of(Direction::S2c), f.last_ts_ns()),
             }),

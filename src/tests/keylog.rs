@@ -25,12 +25,18 @@ fn short_header_packets_decrypt_as_tshark_decrypts_them() {
     // Their frames (-e quic.frame_type, short-header packets only): the client's PADDING 1,
     // ACK 3, STREAM 5 (52 bytes), NEW_CONNECTION_ID 7; the server's ACK 2, STREAM 25,
     // NEW_CONNECTION_ID 7, HANDSHAKE_DONE 1.
+    // Handshake packets (-V, "Packet Type: Handshake"): one each way, frames 11 and 12; the
+    // server's EncryptedExtensions carry initial_max_data 1048576 and ack_delay_exponent 3.
     let want = json!({
         "secrets_found": true,
+        "server_transport_parameters": true,
         "c2s": {"decrypted": 6, "largest_pn": 8, "undecryptable": 0, "key_updates": 0,
+                "handshake_decrypted": 1, "handshake_undecryptable": 0,
+                "flow_control": {"max_data": 1048576},
                 "frames": {"padding": 1, "ack": 3, "stream": 5, "stream_bytes": 52, "other": 7,
                            "max_data": 0, "connection_close": 0}},
         "s2c": {"decrypted": 23, "largest_pn": 24, "undecryptable": 0, "pn_skipped": 0,
+                "handshake_decrypted": 1,
                 "frames": {"ack": 2, "stream": 25, "other": 7, "handshake_done": 1,
                            "padding": 0}, "ping_only": 0}
     });

@@ -471,8 +471,9 @@ NFT
   peer-router-quic-hosts)
     # Every stretch of a lost QUIC packet's path at once: the server's own kernel drops 5% of
     # its full-size datagrams before A's tap (an output rule: sender-drop), R drops 3% between
-    # the taps (path-loss), B's ingress drops 4% after B's tap (netdev ingress runs after the
-    # taps: receiver-drop). Each rule counts what it dropped.
+    # the taps (path-loss), B's ingress drops 6% after B's tap (netdev ingress runs after the
+    # taps: receiver-drop). Each rule counts what it dropped. At 4% a fresh-clone CI run drew
+    # 19 drops of 941 datagrams, under quic-qlog-mismatch's 2%: 6% keeps its share well above.
     router off on
     ina nft -f - <<NFT
 table inet lab {
@@ -483,7 +484,7 @@ table inet lab {
 }
 NFT
     router_rule 'iifname "ra" udp sport 4433 meta length > 1000 numgen random mod 100 < 3 counter drop'
-    lossy 'udp sport 4433 numgen random mod 100 < 4'
+    lossy 'udp sport 4433 numgen random mod 100 < 6'
     quic_download 1000000
     ina nft list table inet lab >"$OUT/nft-output.txt"
     ;;
