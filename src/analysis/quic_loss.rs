@@ -144,8 +144,17 @@ impl QuicLoss {
 fn where_sentence(l: &Loss) -> String {
     let mut parts = Vec::new();
     if l.lost_after_capture > 0 {
+        // Fewer captured datagrams than packets: GSO super-datagrams lost whole.
+        let sends = if l.lost_sends < l.lost_after_capture {
+            format!(
+                "; in {} captured datagrams: GSO sends lost whole",
+                thousands(l.lost_sends)
+            )
+        } else {
+            String::new()
+        };
         parts.push(format!(
-            "{} after the capture point (seen here, never acknowledged)",
+            "{} after the capture point (seen here, never acknowledged{sends})",
             thousands(l.lost_after_capture)
         ));
     }
@@ -156,12 +165,6 @@ fn where_sentence(l: &Loss) -> String {
         ));
     }
     let mut s = parts.join(", ");
-    if l.lost_sends < l.lost_after_capture {
-        s.push_str(&format!(
-            " (in {} captured datagrams: GSO super-datagrams lost whole)",
-            thousands(l.lost_sends)
-        ));
-    }
     if l.acked_unseen > 0 {
         s.push_str(&format!(
             "; the capture also missed {} packets the peer did get",

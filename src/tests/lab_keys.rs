@@ -66,6 +66,17 @@ pub fn check(out: &Path, file: &str, want: &Value, json: &Value, errors: &mut Ve
     if want["keys"]["finding"] == true && !finding {
         errors.push(format!("{file}: no quic-loss finding"));
     }
+    // Sends dropped whole: the finding says so.
+    if want["keys"]["lost_sends"].is_array() {
+        let says = json["findings"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["id"] == "quic-loss"))
+            .and_then(|f| f["message"].as_str())
+            .is_some_and(|m| m.contains("GSO sends lost whole"));
+        if !says {
+            errors.push(format!("{file}: quic-loss does not name the GSO sends lost whole"));
+        }
+    }
     // `"flow_control_share_at_least": X`: the quic-flow-control finding's held share.
     if let Some(min) = want["keys"]["flow_control_share_at_least"].as_f64() {
         let share = json["findings"]
