@@ -74,7 +74,9 @@ pub fn check(out: &Path, file: &str, want: &Value, json: &Value, errors: &mut Ve
             .and_then(|f| f["message"].as_str())
             .is_some_and(|m| m.contains("GSO sends lost whole"));
         if !says {
-            errors.push(format!("{file}: quic-loss does not name the GSO sends lost whole"));
+            errors.push(format!(
+                "{file}: quic-loss does not name the GSO sends lost whole"
+            ));
         }
     }
     // `"flow_control_share_at_least": X`: the quic-flow-control finding's held share.
