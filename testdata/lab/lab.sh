@@ -372,11 +372,13 @@ NFT
     quic_download 600000 "" "--window 32768 --read-rate 300000"
     ;;
   quic-gso-loss)
-    # The quic-go story's shape: the server sends with UDP_SEGMENT and 5% of its large sends
-    # are dropped whole on the client's ingress hook, after both captures' taps (a veth hands
-    # a GSO packet to its peer unsegmented; the UDP stack segments it at the socket).
+    # The quic-go story's shape: the server sends with UDP_SEGMENT and every 6th of its large
+    # sends is dropped whole on the client's ingress hook, after both captures' taps (a veth
+    # hands a GSO packet to its peer unsegmented; the UDP stack segments it at the socket).
+    # Every 6th, not a random share: a run can be as few as 16 large sends (64 kB each), and
+    # 5% at random once dropped none.
     link on on
-    lossy 'udp sport 4433 numgen random mod 100 < 5'
+    lossy 'udp sport 4433 numgen inc mod 6 == 5'
     quic_download 1000000 --gso
     ;;
   peer-router-loss)
