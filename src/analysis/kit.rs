@@ -218,3 +218,24 @@ pub fn psh_sentence(n: u64, judged: u64) -> String {
         100.0 * share(n, judged)
     )
 }
+
+/// Every side of every QUIC connection whose key log held its secrets (`--keylog`): what the
+/// detectors that judge decrypted connections walk.
+pub fn decrypted_sides<'a>(
+    s: &'a super::Summary<'_>,
+) -> impl Iterator<
+    Item = (
+        &'a Flow,
+        &'a crate::quic::QuicConn,
+        &'a crate::quic::decrypt::Decryption,
+        Side,
+    ),
+> + 'a {
+    s.flows.flows.iter().flat_map(|f| {
+        let conn = f.quic.as_deref();
+        let d = conn.and_then(|q| q.decryption.as_deref().filter(|d| d.secrets_found));
+        conn.zip(d)
+            .into_iter()
+            .flat_map(move |(q, d)| Side::BOTH.into_iter().map(move |side| (f, q, d, side)))
+    })
+}

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::kit::{flow_filter, SideDetails};
+use super::kit::{decrypted_sides, flow_filter, SideDetails};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::{Flow, Side};
 use crate::quic::flow_control::{FlowControl, Limit};
@@ -58,17 +58,9 @@ impl Detector for QuicFlowControl {
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for f in &s.flows.flows {
-            let Some(q) = f.quic.as_deref() else { continue };
-            let Some(d) = q.decryption.as_deref().filter(|d| d.secrets_found) else {
-                continue;
-            };
-            for side in Side::BOTH {
-                out.extend(finding(f, q, side, &d.flow[side]));
-            }
-        }
-        out
+        decrypted_sides(s)
+            .filter_map(|(f, q, d, side)| finding(f, q, side, &d.flow[side]))
+            .collect()
     }
 }
 

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::kit::{flow_filter, SideDetails};
+use super::kit::{decrypted_sides, flow_filter, SideDetails};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::{Flow, Side};
 use crate::quic::recovery::{Loss, Rtt};
@@ -64,20 +64,12 @@ impl Detector for QuicLoss {
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for f in &s.flows.flows {
-            let Some(q) = f.quic.as_deref() else { continue };
-            let Some(d) = q.decryption.as_deref().filter(|d| d.secrets_found) else {
-                continue;
-            };
-            for side in Side::BOTH {
-                let loss = d.recovery[side].loss();
-                if let Some(x) = self.finding(s, f, q, side, loss, d.recovery[side].rtt) {
-                    out.push(x);
-                }
-            }
-        }
-        out
+        decrypted_sides(s)
+            .filter_map(|(f, q, d, side)| {
+                let r = &d.recovery[side];
+                self.finding(s, f, q, side, r.loss(), r.rtt)
+            })
+            .collect()
     }
 }
 
