@@ -94,7 +94,7 @@ pub fn analyze_reader(
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-    tap: &mut dyn FnMut(&Frame<'_>, &Packet<'_>, Option<FlowRef>),
+    tap: &mut dyn FnMut(&Frame<'_>, &Packet, Option<FlowRef>),
 ) -> Result<Analysis> {
     analyze_stream(reader, name.clone(), cfg, settings, tap).with_context(|| name)
 }
@@ -208,7 +208,7 @@ impl Pass {
     }
 
     /// One decoded frame through flow and every detector; returns where it landed.
-    fn analyse(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+    fn analyse(&mut self, frame: &Frame<'_>, pkt: &Packet) -> Option<FlowRef> {
         if let Some(text) = frame.secrets {
             self.flows.add_secrets(text);
         }
@@ -243,7 +243,7 @@ fn analyze_stream(
     name: String,
     cfg: &DecodeConfig,
     settings: &Settings,
-    tap: &mut dyn FnMut(&Frame<'_>, &Packet<'_>, Option<FlowRef>),
+    tap: &mut dyn FnMut(&Frame<'_>, &Packet, Option<FlowRef>),
 ) -> Result<Analysis, CaptureError> {
     let mut pass = Pass::new(settings);
     if one_thread() {

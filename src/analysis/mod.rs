@@ -67,7 +67,7 @@ pub use finding::{details, Finding, Severity};
 /// What a detector sees of one frame: the frame, what it decoded to, and where it landed.
 pub struct FrameCtx<'a> {
     pub frame: &'a Frame<'a>,
-    pub pkt: &'a Packet<'a>,
+    pub pkt: &'a Packet,
     /// Its flow and sender (TCP and UDP only), with the TCP engine's flags for it.
     pub flow: Option<FlowRef>,
 }

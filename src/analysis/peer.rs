@@ -80,7 +80,7 @@ impl Index {
     }
 
     /// Notes a frame; indexes it when it is a TCP or UDP packet of a flow.
-    pub fn push(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>, flow: Option<FlowRef>) {
+    pub fn push(&mut self, frame: &Frame<'_>, pkt: &Packet, flow: Option<FlowRef>) {
         if frame.ts_known {
             self.first_ns.get_or_insert(frame.ts_ns);
             self.last_ns = self.last_ns.max(frame.ts_ns);
@@ -122,7 +122,7 @@ impl Index {
 
 /// A frame's record, without its flow (`quic`: it carries a QUIC connection); `None` for frames
 /// that are not TCP or UDP.
-fn record(frame: &Frame<'_>, pkt: &Packet<'_>, quic: bool) -> Option<Record> {
+fn record(frame: &Frame<'_>, pkt: &Packet, quic: bool) -> Option<Record> {
     let ip = pkt.ip.as_ref()?;
     let ip_id = if ip.version == 4 { ip.id } else { 0 };
     let mut h = FxHasher::default();

@@ -156,7 +156,7 @@ pub struct TcpOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpFacts<'a> {
+pub struct TcpFacts {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: u32,
@@ -168,8 +168,22 @@ pub struct TcpFacts<'a> {
     pub payload_len: u32,
     pub checksum: u16,
     pub options: TcpOptions,
-    /// Raw option bytes (Linux GRO requires them byte-identical to merge).
-    pub option_bytes: &'a [u8],
+    /// Where the raw option bytes are in the frame's data ([`TcpFacts::option_bytes`]): an
+    /// offset, not a borrow, so a packet owns nothing of its frame and can be decoded straight
+    /// into the batch that crosses to the analysis thread.
+    pub options_at: u32,
+    pub options_len: u8,
+}
+
+impl TcpFacts {
+    /// The raw option bytes (Linux GRO requires them byte-identical to merge), from the data of
+    /// the frame this segment was decoded from.
+    pub fn option_bytes<'d>(&self, frame_data: &'d [u8]) -> &'d [u8] {
+        let start = self.options_at as usize;
+        frame_data
+            .get(start..start + usize::from(self.options_len))
+            .unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,7 +308,7 @@ impl Via {
 
 /// Everything decoded from one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<'a> {
+pub struct Packet {
     pub kind: Kind,
     /// Linux cooked capture packet type (0 to us, 4 outgoing, ...), when the link type has one.
     pub sll_pkttype: Option<u16>,
@@ -303,14 +317,14 @@ pub struct Packet<'a> {
     pub tunnel: Option<Tunnel>,
     /// The innermost IP header.
     pub ip: Option<IpFacts>,
-    pub tcp: Option<TcpFacts<'a>>,
+    pub tcp: Option<TcpFacts>,
     pub udp: Option<UdpFacts>,
     /// An ICMP error message and the packet it quotes ([`super::icmp`]).
     pub icmp: Option<IcmpFacts>,
 }
 
-impl<'a> Packet<'a> {
-    pub(super) fn new(kind: Kind) -> Self {
+impl Packet {
+    pub fn new(kind: Kind) -> Self {
         Packet {
             kind,
             sll_pkttype: None,
@@ -329,39 +343,6 @@ impl<'a> Packet<'a> {
         self.icmp = super::icmp::error_facts(ip_version, icmp);
     }
 
-    /// This packet without its borrow of the frame, and where its TCP option bytes are in the
-    /// frame's data: what crosses to the analysis thread, which borrows them back from the batch
-    /// of frames with [`Packet::attach`].
-    pub fn detach(&self, frame_data: &[u8]) -> (Packet<'static>, std::ops::Range<usize>) {
-        let opts = self
-            .tcp
-            .map_or(0..0, |t| within(frame_data, t.option_bytes));
-        let tcp = self.tcp.map(|t| TcpFacts {
-            src_port: t.src_port,
-            dst_port: t.dst_port,
-            seq: t.seq,
-            ack: t.ack,
-            flags: t.flags,
-            window: t.window,
-            header_len: t.header_len,
-            payload_len: t.payload_len,
-            checksum: t.checksum,
-            options: t.options,
-            option_bytes: &[],
-        });
-        let p = Packet {
-            kind: self.kind,
-            sll_pkttype: self.sll_pkttype,
-            vlan_tags: self.vlan_tags,
-            tunnel: self.tunnel,
-            ip: self.ip,
-            tcp,
-            udp: self.udp,
-            icmp: self.icmp,
-        };
-        (p, opts)
-    }
-
     /// Every IP header of the frame, outer first.
     pub fn ip_headers(&self) -> impl Iterator<Item = (IpLayer, &IpFacts)> {
         self.tunnel
@@ -378,28 +359,6 @@ impl<'a> Packet<'a> {
             }))
     }
 }
-
-impl Packet<'static> {
-    /// A detached packet with its TCP option bytes back: `frame_data[opts]`.
-    pub fn attach<'b>(self, frame_data: &'b [u8], opts: std::ops::Range<usize>) -> Packet<'b> {
-        let mut p: Packet<'b> = self;
-        if let Some(t) = &mut p.tcp {
-            t.option_bytes = frame_data.get(opts).unwrap_or(&[]);
-        }
-        p
-    }
-}
-
-/// Where `part` (a subslice of `whole`, as the decoder's views are) lies in `whole`; empty when
-/// it is empty or not inside.
-fn within(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
-    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
-    match start.checked_add(part.len()) {
-        Some(end) if !part.is_empty() && end <= whole.len() => start..end,
-        _ => 0..0,
-    }
-}
-
 /// Where an IP header sits in a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpLayer {

@@ -54,7 +54,7 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 pub(super) fn decode_into<'a>(
     frame: &Frame<'a>,
     cfg: &DecodeConfig,
-    pkt: &mut Packet<'a>,
+    pkt: &mut Packet,
 ) -> Option<()> {
     let data = frame.data;
     let ctx = Ctx::new(data, frame.wire_len);
@@ -77,12 +77,12 @@ pub(super) fn decode_into<'a>(
 
 impl Ctx {
     /// A payload of EtherType `et`: through the VLAN tags to IP. Returns the tag count.
-    fn fast_ether_type<'a>(
+    fn fast_ether_type(
         &self,
         mut et: u16,
-        mut payload: &'a [u8],
+        mut payload: &[u8],
         cfg: &DecodeConfig,
-        pkt: &mut Packet<'a>,
+        pkt: &mut Packet,
     ) -> Option<u8> {
         let mut tags = 0;
         while VLAN_TYPES.contains(&et) {
@@ -104,7 +104,7 @@ impl Ctx {
 
     /// An IPv4 or IPv6 packet (the version nibble decides, as etherparse's does): sets the
     /// packet's kind, IP, TCP and UDP facts.
-    fn fast_ip<'a>(&self, b: &'a [u8], cfg: &DecodeConfig, pkt: &mut Packet<'a>) -> Option<()> {
+    fn fast_ip(&self, b: &[u8], cfg: &DecodeConfig, pkt: &mut Packet) -> Option<()> {
         let (ip, payload) = match b.first()? >> 4 {
             4 => self.fast_ipv4(Ipv4::new_checked(b)?)?,
             6 => self.fast_ipv6(Ipv6::new_checked(b)?)?,
@@ -115,7 +115,7 @@ impl Ctx {
             IPPROTO_TCP => {
                 let t = TcpSlice::from_slice(payload).ok()?;
                 pkt.kind = Kind::Tcp;
-                pkt.tcp = Some(tcp_facts(&t, &ip));
+                pkt.tcp = Some(tcp_facts(&t, &ip, self.offset_of(payload) + 20));
                 pkt.udp = None;
                 Some(())
             }
@@ -131,7 +131,7 @@ impl Ctx {
         u: UdpSlice<'a>,
         ip: IpFacts,
         cfg: &DecodeConfig,
-        pkt: &mut Packet<'a>,
+        pkt: &mut Packet,
     ) -> Option<()> {
         let udp = self.udp_facts(&u, &ip);
         pkt.kind = Kind::Udp;

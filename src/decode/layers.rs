@@ -54,7 +54,7 @@ fn tcp_options(t: &TcpSlice<'_>) -> TcpOptions {
     options
 }
 
-pub(super) fn tcp_facts<'a>(t: &TcpSlice<'a>, ip: &IpFacts) -> TcpFacts<'a> {
+pub(super) fn tcp_facts(t: &TcpSlice<'_>, ip: &IpFacts, options_at: u32) -> TcpFacts {
     let header_len = t.header_slice().len() as u32;
     TcpFacts {
         src_port: t.source_port(),
@@ -67,17 +67,18 @@ pub(super) fn tcp_facts<'a>(t: &TcpSlice<'a>, ip: &IpFacts) -> TcpFacts<'a> {
         payload_len: ip.transport_len().saturating_sub(header_len),
         checksum: t.checksum(),
         options: tcp_options(t),
-        // `TcpSlice::options` borrows the slice struct; the header slice lives as long as the frame.
-        option_bytes: t.header_slice().get(20..).unwrap_or(&[]),
+        options_at,
+        options_len: t.header_slice().len().saturating_sub(20).min(40) as u8,
     }
 }
 
 /// An IP packet with no transport slice: what stopped the slicing decides what the frame is.
-fn no_transport<'a>(
-    net: &LaxNetSlice<'a>,
+fn no_transport(
+    ctx: &Ctx,
+    net: &LaxNetSlice<'_>,
     stop: Option<Layer>,
     ip: &IpFacts,
-    pkt: &mut Packet<'a>,
+    pkt: &mut Packet,
 ) {
     pkt.kind = match stop {
         // The options are cut (snaplen) or the data offset is bogus. Wireshark still tracks the
@@ -86,7 +87,7 @@ fn no_transport<'a>(
             let fixed = net
                 .ip_payload_ref()
                 .and_then(|pl| TcpHeader::new_checked(pl.payload).ok())
-                .and_then(|h| h.facts(ip));
+                .and_then(|h| h.facts(ip, ctx.offset_of(h.option_bytes())));
             match fixed {
                 Some(t) => {
                     pkt.tcp = Some(t);
@@ -117,7 +118,7 @@ fn no_transport<'a>(
 }
 
 impl Ctx {
-    pub fn layers<'a>(&self, p: &LaxSlicedPacket<'a>, cfg: &DecodeConfig) -> Packet<'a> {
+    pub fn layers<'a>(&self, p: &LaxSlicedPacket<'a>, cfg: &DecodeConfig) -> Packet {
         let Some(net) = &p.net else {
             if let Some(pkt) = self.unshim(p, cfg) {
                 return pkt;
@@ -140,7 +141,7 @@ impl Ctx {
         match &p.transport {
             Some(TransportSlice::Tcp(t)) => {
                 pkt.kind = Kind::Tcp;
-                pkt.tcp = Some(tcp_facts(t, &ip));
+                pkt.tcp = Some(tcp_facts(t, &ip, self.offset_of(t.header_slice()) + 20));
             }
             Some(TransportSlice::Udp(u)) => return self.udp(u, ip, cfg, pkt),
             Some(TransportSlice::Icmpv4(i)) => pkt.set_icmp(4, i.slice()),
@@ -150,7 +151,7 @@ impl Ctx {
                 let payload = net.ip_payload_ref().map_or(&[][..], |pl| pl.payload);
                 return self.ip_tunnel(ip, payload, cfg, pkt);
             }
-            None => no_transport(net, p.stop_err.as_ref().map(|e| e.1), &ip, &mut pkt),
+            None => no_transport(self, net, p.stop_err.as_ref().map(|e| e.1), &ip, &mut pkt),
         }
         pkt
     }
@@ -173,8 +174,8 @@ impl Ctx {
         u: &etherparse::UdpSlice<'a>,
         ip: IpFacts,
         cfg: &DecodeConfig,
-        mut pkt: Packet<'a>,
-    ) -> Packet<'a> {
+        mut pkt: Packet,
+    ) -> Packet {
         let udp = self.udp_facts(u, &ip);
         pkt.kind = Kind::Udp;
         pkt.udp = Some(udp);

@@ -94,8 +94,8 @@ impl<'a> TcpHeader<'a> {
     }
 
     /// The segment's facts with options reported as malformed; `None` when the data offset is
-    /// below the fixed header.
-    pub fn facts(&self, ip: &IpFacts) -> Option<TcpFacts<'a>> {
+    /// below the fixed header. `options_at`: where the option bytes are in the frame's data.
+    pub fn facts(&self, ip: &IpFacts, options_at: u32) -> Option<TcpFacts> {
         let header_len = self.header_len();
         if header_len < HEADER_LEN as u32 {
             return None;
@@ -114,7 +114,8 @@ impl<'a> TcpHeader<'a> {
                 malformed: true,
                 ..TcpOptions::default()
             },
-            option_bytes: self.option_bytes(),
+            options_at,
+            options_len: self.option_bytes().len().min(40) as u8,
         })
     }
 }
@@ -182,9 +183,9 @@ mod tests {
             has_options: false,
             on_wire: 44,
         };
-        assert!(t.facts(&ip).is_none());
+        assert!(t.facts(&ip, 20).is_none());
         let t = TcpHeader::new_checked(&SEGMENT).expect("present");
-        let f = t.facts(&ip).expect("offset 32");
+        let f = t.facts(&ip, 20).expect("offset 32");
         assert!(f.options.malformed);
         // 44 - 20 (IP) - 32 (claimed TCP header): nothing left for payload.
         assert_eq!(f.payload_len, 0);

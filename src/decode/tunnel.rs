@@ -134,14 +134,14 @@ fn open_gre(
 }
 
 impl Ctx {
-    pub(super) fn udp_tunnel<'a>(
+    pub(super) fn udp_tunnel(
         &self,
         outer_ip: IpFacts,
         outer_udp: UdpFacts,
-        payload: &'a [u8],
+        payload: &[u8],
         cfg: &DecodeConfig,
-        pkt: Packet<'a>,
-    ) -> Packet<'a> {
+        pkt: Packet,
+    ) -> Packet {
         let Some(kind) = udp_kind(&outer_udp, cfg) else {
             return pkt;
         };
@@ -164,13 +164,13 @@ impl Ctx {
         }
     }
 
-    pub(super) fn ip_tunnel<'a>(
+    pub(super) fn ip_tunnel(
         &self,
         outer_ip: IpFacts,
-        payload: &'a [u8],
+        payload: &[u8],
         cfg: &DecodeConfig,
-        pkt: Packet<'a>,
-    ) -> Packet<'a> {
+        pkt: Packet,
+    ) -> Packet {
         let opened = match outer_ip.protocol {
             IPPROTO_GRE => open_gre(payload),
             IPPROTO_IPIP => Ok(Some((
@@ -205,7 +205,7 @@ impl Ctx {
 
     /// The packet inside tunnel `t`; a tunnel found inside it becomes the packet's tunnel, with
     /// `t` among those it came through.
-    fn inner<'a>(&self, t: Tunnel, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet<'a> {
+    fn inner<'a>(&self, t: Tunnel, inner: Payload<'a>, cfg: &DecodeConfig) -> Packet {
         self.tunnels_left
             .set(self.tunnels_left.get().saturating_sub(1));
         let truncated = Kind::Undecoded(Undecoded::TunnelTruncated);
@@ -229,11 +229,7 @@ impl Ctx {
     }
 
     /// A frame that stopped at an MPLS or PPPoE session ether type: the packet inside it.
-    pub(super) fn unshim<'a>(
-        &self,
-        p: &LaxSlicedPacket<'a>,
-        cfg: &DecodeConfig,
-    ) -> Option<Packet<'a>> {
+    pub(super) fn unshim<'a>(&self, p: &LaxSlicedPacket<'a>, cfg: &DecodeConfig) -> Option<Packet> {
         let ep = p.ether_payload()?;
         let inner = match ep.ether_type.0 {
             shim::ETHERTYPE_MPLS | shim::ETHERTYPE_MPLS_MULTICAST => shim::mpls(ep.payload),
@@ -274,7 +270,7 @@ fn wlan_body(frame: &[u8]) -> Result<LaxSlicedPacket<'_>, Kind> {
     }
 }
 
-fn truncated(mut pkt: Packet<'_>) -> Packet<'_> {
+fn truncated(mut pkt: Packet) -> Packet {
     pkt.kind = Kind::Undecoded(Undecoded::TunnelTruncated);
     pkt
 }
@@ -309,7 +305,7 @@ mod tests {
         f
     }
 
-    fn decode_raw(ip: &[u8]) -> Packet<'_> {
+    fn decode_raw(ip: &[u8]) -> Packet {
         let frame = Frame {
             number: 1,
             ts_ns: 0,

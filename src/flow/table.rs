@@ -114,7 +114,7 @@ struct Transport {
 }
 
 impl Transport {
-    fn of(pkt: &Packet<'_>) -> Option<Transport> {
+    fn of(pkt: &Packet) -> Option<Transport> {
         let (protocol, sport, dport, payload, flags) = match (&pkt.tcp, &pkt.udp) {
             (Some(t), _) => (
                 Protocol::Tcp,
@@ -168,7 +168,7 @@ impl FlowTable {
         &self.budget
     }
 
-    fn note_fragment(&mut self, pkt: &Packet<'_>) {
+    fn note_fragment(&mut self, pkt: &Packet) {
         for (_, ip) in pkt.ip_headers().filter(|(_, ip)| ip.is_fragment()) {
             let pair = sorted(ip.src, ip.dst);
             if !self.fragment_pairs.contains(&pair) && self.fragment_pairs.len() <= FRAGMENT_PAIRS {
@@ -190,7 +190,7 @@ impl FlowTable {
     }
 
     /// Accounts one decoded packet; returns its flow, or `None` for packets that are not TCP/UDP.
-    pub fn account(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<FlowRef> {
+    pub fn account(&mut self, frame: &Frame<'_>, pkt: &Packet) -> Option<FlowRef> {
         if pkt.kind == Kind::IpFragment {
             self.note_fragment(pkt);
         }
@@ -298,7 +298,7 @@ impl FlowTable {
     /// Attaches an ICMP error to the flow of the packet it quotes, in the quoted packet's
     /// direction; never starts a flow. The error must be addressed to the quoted packet's
     /// sender, as an ICMP error is (RFC 1122 §3.2.2, RFC 4443 §2.4).
-    fn attach_icmp(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) -> Option<()> {
+    fn attach_icmp(&mut self, frame: &Frame<'_>, pkt: &Packet) -> Option<()> {
         let facts = pkt.icmp.as_ref()?;
         let ip = pkt.ip.as_ref()?;
         let q = facts.quoted?;
@@ -332,7 +332,7 @@ impl FlowTable {
         key: &FlowKey,
         side: Side,
         frame: &Frame<'_>,
-        pkt: &Packet<'_>,
+        pkt: &Packet,
         flags: u8,
     ) -> usize {
         let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
@@ -348,7 +348,7 @@ impl FlowTable {
     }
 
     /// A new flow, created by a packet `side` sent; returns its position.
-    fn start(&mut self, key: FlowKey, side: Side, frame: &Frame<'_>, pkt: &Packet<'_>) -> usize {
+    fn start(&mut self, key: FlowKey, side: Side, frame: &Frame<'_>, pkt: &Packet) -> usize {
         let pos = self.flows.len();
         let i = self.started as usize;
         self.started = self.started.saturating_add(1);
@@ -406,7 +406,7 @@ impl FlowTable {
 impl Flow {
     /// What the TCP header tells the table: the client (from the first SYN) and the base sequence
     /// numbers (for the port-reuse rule).
-    fn note_header(&mut self, side: Side, flags: u8, tcp: Option<&TcpFacts<'_>>) {
+    fn note_header(&mut self, side: Side, flags: u8, tcp: Option<&TcpFacts>) {
         if !self.client_known && tcp.is_some() && flags & tcp_flags::SYN != 0 {
             // SYN alone: the sender is the client; SYN/ACK: the receiver is.
             self.client = if flags & tcp_flags::ACK == 0 {
@@ -431,9 +431,9 @@ impl Flow {
         &mut self,
         side: Side,
         frame: &Frame<'_>,
-        pkt: &Packet<'_>,
+        pkt: &Packet,
         ip: &IpFacts,
-        t: &TcpFacts<'_>,
+        t: &TcpFacts,
         gro: &GroConfig,
     ) -> (Events, u64, Option<PairVerdict>) {
         let Some(conn) = self.tcp.as_mut() else {
@@ -468,6 +468,7 @@ impl Flow {
                         pkt,
                         ip,
                         tcp: t,
+                        data: frame.data,
                         peer_mss: conn.options[side.other()].mss,
                     },
                     gro,
@@ -569,7 +570,7 @@ fn udp_payload<'a>(frame: &'a Frame<'_>, u: &UdpFacts) -> &'a [u8] {
 }
 
 /// The tunnel context of a packet's flow key.
-fn tunnel_key(pkt: &Packet<'_>) -> Option<TunnelKey> {
+fn tunnel_key(pkt: &Packet) -> Option<TunnelKey> {
     pkt.tunnel.map(|t| TunnelKey {
         kind: t.kind,
         vni: t.vni,

@@ -271,9 +271,11 @@ fn path_mtu(f: &DataFrame<'_>, cfg: &GroConfig) -> (u32, MtuSource) {
 pub struct DataFrame<'a> {
     pub number: u64,
     pub ts_ns: i64,
-    pub pkt: &'a Packet<'a>,
+    pub pkt: &'a Packet,
     pub ip: &'a IpFacts,
-    pub tcp: &'a TcpFacts<'a>,
+    pub tcp: &'a TcpFacts,
+    /// The frame's captured bytes (the TCP option bytes are in them).
+    pub data: &'a [u8],
     /// The MSS the receiving side announced, when its SYN was captured.
     pub peer_mss: Option<u16>,
 }

@@ -31,8 +31,9 @@ impl Head {
     pub fn of(f: &DataFrame<'_>, oversized: bool) -> Head {
         let t = f.tcp;
         let mut options = [0u8; 40];
-        let options_len = t.option_bytes.len().min(40);
-        options[..options_len].copy_from_slice(&t.option_bytes[..options_len]);
+        let bytes = t.option_bytes(f.data);
+        let options_len = bytes.len().min(40);
+        options[..options_len].copy_from_slice(&bytes[..options_len]);
         Head {
             frame: f.number,
             ts_ns: f.ts_ns,

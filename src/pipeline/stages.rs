@@ -39,7 +39,7 @@ pub(super) struct Counts {
 
 impl Counts {
     #[inline]
-    pub fn count(&mut self, frame: &Frame<'_>, pkt: &Packet<'_>) {
+    pub fn count(&mut self, frame: &Frame<'_>, pkt: &Packet) {
         match &mut self.run {
             Some((kind, n)) if *kind == pkt.kind => *n += 1,
             run => {
@@ -72,16 +72,15 @@ struct Decoded {
     offset: u64,
     /// The frame's bytes in its batch's buffer.
     data: Range<usize>,
-    pkt: Packet<'static>,
-    /// The TCP option bytes in the frame's data.
-    opts: Range<usize>,
+    /// Decoded in place ([`decode::decode_to`]): it owns nothing of the frame.
+    pkt: Packet,
     /// Key log text that arrived before the frame (pcapng Decryption Secrets Blocks, rare).
     secrets: Option<Box<[u8]>>,
 }
 
 impl Decoded {
-    fn new(frame: &Frame<'_>, pkt: &Packet<'_>) -> Self {
-        let (pkt, opts) = pkt.detach(frame.data);
+    /// The frame's fields without its bytes; its packet is decoded into the slot afterwards.
+    fn frame(frame: &Frame<'_>, data: Range<usize>) -> Self {
         Decoded {
             number: frame.number,
             ts_ns: frame.ts_ns,
@@ -91,17 +90,15 @@ impl Decoded {
             interface: frame.interface,
             wire_len: frame.wire_len,
             offset: frame.offset,
-            data: 0..0,
-            pkt,
-            opts,
+            data,
+            pkt: Packet::new(Kind::OtherIp),
             secrets: frame.secrets.map(Box::from),
         }
     }
 
-    /// The frame and its packet again, borrowing the batch's buffer.
-    fn get<'b>(&'b self, bytes: &'b [u8]) -> (Frame<'b>, Packet<'b>) {
-        let data = bytes.get(self.data.clone()).unwrap_or(&[]);
-        let frame = Frame {
+    /// The frame again, borrowing the batch's buffer.
+    fn get<'b>(&'b self, bytes: &'b [u8]) -> Frame<'b> {
+        Frame {
             number: self.number,
             ts_ns: self.ts_ns,
             ts_known: self.ts_known,
@@ -109,11 +106,10 @@ impl Decoded {
             link_type: self.link_type,
             interface: self.interface,
             wire_len: self.wire_len,
-            data,
+            data: bytes.get(self.data.clone()).unwrap_or(&[]),
             offset: self.offset,
             secrets: self.secrets.as_deref(),
-        };
-        (frame, self.pkt.attach(data, self.opts.clone()))
+        }
     }
 }
 
@@ -128,7 +124,7 @@ struct Batch {
 pub(super) fn run(
     reader: CaptureReader,
     cfg: &DecodeConfig,
-    analyse: &mut dyn FnMut(&Frame<'_>, &Packet<'_>),
+    analyse: &mut dyn FnMut(&Frame<'_>, &Packet),
 ) -> Result<(CaptureReader, Counts), CaptureError> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(BATCHES);
     // Sized above the batches that can exist at once (queued, analysed, filling, spare), so
@@ -138,8 +134,7 @@ pub(super) fn run(
         let reading = s.spawn(move || read_and_decode(reader, cfg, tx, recycled));
         for batch in rx.iter() {
             for d in &batch.frames {
-                let (frame, pkt) = d.get(&batch.bytes);
-                analyse(&frame, &pkt);
+                analyse(&d.get(&batch.bytes), &d.pkt);
             }
             // The reader may have finished: then the batch is simply dropped.
             let _ = back.try_send(batch);
@@ -165,37 +160,45 @@ fn read_and_decode(
     let mut frames = Vec::with_capacity(BATCH_FRAMES);
     reader.give_spare(Vec::new());
     loop {
-        let mut d = {
+        {
             let Some(frame) = reader.next_frame()? else {
                 break;
             };
             tally.frame(&frame);
-            let pkt = decode::decode(&frame, cfg);
-            counts.count(&frame, &pkt);
-            Decoded::new(&frame, &pkt)
-        };
-        d.data = reader.last_frame_range();
+            frames.push(Decoded::frame(&frame, 0..0));
+            let Some(d) = frames.last_mut() else {
+                break; // never: just pushed
+            };
+            decode::decode_to(&frame, cfg, &mut d.pkt);
+            counts.count(&frame, &d.pkt);
+        }
+        let data = reader.last_frame_range();
         if let Some(full) = reader.take_retired() {
-            // Every frame so far is in the retired buffer; this one is in the new one.
+            // Every frame before this one is in the retired buffer; this one is in the new one.
             let next = recycled.try_recv().unwrap_or_else(|_| Batch {
                 bytes: Vec::new(),
                 frames: Vec::with_capacity(BATCH_FRAMES),
             });
             let mut next_frames = next.frames;
             next_frames.clear();
-            let frames = std::mem::replace(&mut frames, next_frames);
+            let mut full_frames = std::mem::replace(&mut frames, next_frames);
+            if let Some(this) = full_frames.pop() {
+                frames.push(this);
+            }
             reader.give_spare(next.bytes);
             if tx
                 .send(Batch {
                     bytes: full,
-                    frames,
+                    frames: full_frames,
                 })
                 .is_err()
             {
                 break; // the analysis thread is gone (it panicked): nothing left to do
             }
         }
-        frames.push(d);
+        if let Some(d) = frames.last_mut() {
+            d.data = data;
+        }
     }
     if !frames.is_empty() {
         let bytes = reader.take_buffer();

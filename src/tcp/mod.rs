@@ -129,7 +129,7 @@ fn fingerprint(f: &TcpFrame<'_>) -> duplicates::Fingerprint {
 pub struct TcpFrame<'a> {
     pub number: u64,
     pub ts_ns: i64,
-    pub tcp: &'a TcpFacts<'a>,
+    pub tcp: &'a TcpFacts,
     pub ip_len: u32,
     /// False when the IP payload is shorter than the TCP header (Wireshark's "short segment"):
     /// no segment length, no analysis.
@@ -214,7 +214,7 @@ impl TcpConn {
     /// A lone SYN that opens the connection with no analysis flag: its state can wait (a scan's
     /// flows end there). What it would have measured is a sequence-space segment
     /// ([`Self::seq_segments`]) and the RTT clock the answer stops, replayed when one comes.
-    fn defers(&self, t: &TcpFacts<'_>, ev: Events) -> bool {
+    fn defers(&self, t: &TcpFacts, ev: Events) -> bool {
         use tcp_flags::{ACK, FIN, RST, SYN};
         ev.is_empty()
             && self.data.is_none()
@@ -328,7 +328,7 @@ impl TcpConn {
     }
 
     /// What the handshake and the options tell about `side`.
-    fn note_options(&mut self, side: Side, t: &TcpFacts<'_>) {
+    fn note_options(&mut self, side: Side, t: &TcpFacts) {
         let o = &t.options;
         let so = &mut self.options[side];
         if t.flags & tcp_flags::SYN != 0 {

@@ -30,12 +30,8 @@ struct Tally {
 fn compare(frame: &Frame<'_>, cfg: &DecodeConfig, what: &str) -> Option<(Kind, bool)> {
     let general = decode_general(frame, cfg);
     let fast = decode_fast(frame, cfg)?;
+    // Equal packets: the TCP option bytes' place in the frame (`options_at`) included.
     assert_eq!(fast, general, "{what}");
-    assert_eq!(
-        fast.detach(frame.data),
-        general.detach(frame.data),
-        "{what}: option bytes elsewhere"
-    );
     Some((fast.kind, fast.tunnel.is_some()))
 }
 
