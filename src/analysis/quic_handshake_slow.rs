@@ -24,6 +24,7 @@ use super::backoff::MIN_STALL_NS;
 use super::kit::flow_filter;
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::Flow;
+use crate::quic::path_rtt::PathRtt;
 use crate::quic::QuicConn;
 use crate::units::duration;
 
@@ -50,6 +51,19 @@ enum RttSource {
     InitialAck,
     /// The server's first packet after the client's first Initial (an upper bound).
     FirstAnswer,
+    /// With `--keylog`: the path's `min_rtt`, both legs of the decrypted 1-RTT ACK frames
+    /// summed ([`PathRtt`]): no processing time in it, whoever was slow.
+    AckFrames,
+}
+
+impl RttSource {
+    /// How the message names the round trip.
+    fn described(self) -> &'static str {
+        match self {
+            RttSource::AckFrames => " (the path's, from the decrypted ACK frames)",
+            RttSource::InitialAck | RttSource::FirstAnswer => "",
+        }
+    }
 }
 
 /// The handshake's timing and what it should have taken.
@@ -73,10 +87,15 @@ impl Measure {
             Some(s) => (s.raw_ns, RttSource::InitialAck),
             None => (server_first_ns, RttSource::FirstAnswer),
         };
-        let rtt_ns = server_leg.checked_add(client_leg)?;
-        if handshake_ns <= 0 || rtt_ns <= 0 || server_leg < 0 || client_leg < 0 {
+        let legs = server_leg.checked_add(client_leg)?;
+        if handshake_ns <= 0 || legs <= 0 || server_leg < 0 || client_leg < 0 {
             return None;
         }
+        let exact = q.decryption.as_deref().and_then(PathRtt::of);
+        let (rtt_ns, source) = match exact {
+            Some(p) if p.min_ns > 0 => (p.min_ns, RttSource::AckFrames),
+            _ => (legs, source),
+        };
         let server = &q.packets[q.client.other()];
         let expected_rtts =
             1 + u32::from(server.retry > 0) + u32::from(server.version_negotiation > 0);
@@ -162,13 +181,14 @@ fn finding(f: &Flow, q: &QuicConn) -> Option<Finding> {
         frames: q.client_initials.frames(),
         frames_total: q.client_initials.total,
         message: format!(
-            "The QUIC handshake of {} with {to} took {}: {:.0} round trips of {} where {} \
+            "The QUIC handshake of {} with {to} took {}: {:.0} round trips of {}{} where {} \
              should do ({}); the server's first packet came {} after the client's first \
              Initial, which the client sent {} time{} before it.",
             f.key.end(q.client),
             duration(secs(m.handshake_ns)),
             m.round_trips(),
             duration(secs(m.rtt_ns)),
+            m.source.described(),
             m.expected_rtts,
             accounted(server.retry > 0, server.version_negotiation > 0),
             duration(secs(m.server_first_ns)),
@@ -274,6 +294,51 @@ mod tests {
         q.client_one_rtt_ns = Some(2000 * MS);
         let m = Measure::of(&q).expect("measured");
         assert!(m.handshake_ns > m.threshold_ns);
+    }
+
+    #[test]
+    fn with_keys_the_paths_round_trip_replaces_the_legs() {
+        use crate::quic::decrypt::Decryption;
+        use crate::quic::rtt::Rtt;
+        // Legs of 300 ms (a server that took 280 ms to answer), a path of 20 ms: 500 ms is 25
+        // round trips, past max(5 × 20 ms, 20 ms + 200 ms).
+        let mut q = timed(290 * MS, 300 * MS, 500 * MS);
+        let legs = Measure::of(&q).expect("measured");
+        assert_eq!(
+            (legs.source, legs.rtt_ns),
+            (RttSource::FirstAnswer, 300 * MS)
+        );
+        assert!(
+            legs.handshake_ns <= legs.threshold_ns,
+            "2 round trips of the legs"
+        );
+        let mut d = Decryption::new(None, 0x1301, 1, Side::A);
+        d.secrets_found = true;
+        for (side, min) in [(Side::A, 5 * MS), (Side::B, 15 * MS)] {
+            d.recovery[side].rtt = Rtt {
+                samples: 4,
+                min_ns: min,
+                smoothed_ns: min,
+                ..Rtt::default()
+            };
+        }
+        q.decryption = Some(Box::new(d));
+        let m = Measure::of(&q).expect("measured");
+        assert_eq!((m.source, m.rtt_ns), (RttSource::AckFrames, 20 * MS));
+        assert_eq!(m.threshold_ns, 220 * MS);
+        assert!(m.handshake_ns > m.threshold_ns);
+        assert!(
+            m.waited_for_server(),
+            "the time went before the server's first packet"
+        );
+        // One leg never sampled: back to the legs.
+        if let Some(d) = q.decryption.as_deref_mut() {
+            d.recovery[Side::B].rtt = Rtt::default();
+        }
+        assert_eq!(
+            Measure::of(&q).map(|m| m.source),
+            Some(RttSource::FirstAnswer)
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::kit::{decrypted_sides, flow_filter, SideDetails};
 use super::{details, Detector, Finding, Identity, Severity, Summary};
 use crate::flow::{Flow, Side};
-use crate::quic::recovery::{Loss, Rtt};
+use crate::quic::recovery::Loss;
+use crate::quic::rtt::Rtt;
 use crate::quic::QuicConn;
 use crate::units::thousands;
 

@@ -26,6 +26,7 @@ use super::qlog_join::{joined, logged_between, QlogJoin};
 use super::{details, Detector, Finding, FrameCtx, Identity, Severity, Summary, MAX_EVIDENCE};
 use crate::flow::{Flow, Side};
 use crate::qlog::{Counts, QlogTrace};
+use crate::quic::path_rtt::PathRtt;
 use crate::units::duration;
 
 /// A probe run lasting this long is a stall users feel (warning), and a one-way run must last
@@ -97,7 +98,64 @@ struct Details {
     usual_gap_s: f64,
     threshold_s: f64,
     packets: u64,
+    /// With `--keylog` (null without, or before both sides' packets were acknowledged).
+    path_rtt: Option<Keyed>,
     runs: Vec<RunDetails>,
+}
+
+/// What the decrypted ACK frames say of the worst stall: the path's round trip, and the stall
+/// in probe timeouts of the side whose timer it is about: the prober of a run that backed off,
+/// the silent side of a one-way run (it owed ACKs within its max_ack_delay).
+#[derive(Serialize)]
+struct Keyed {
+    /// Both legs at the capture point summed ([`PathRtt`]), seconds.
+    min_s: f64,
+    smoothed_s: f64,
+    /// `client` or `server`: whose probe timeout (null for a silence of both).
+    pto_of: Option<&'static str>,
+    /// RFC 9002 §6.2.1's probe timeout of that side, and the longest wait over it: between
+    /// the prober's sends, or the silent side's whole silence.
+    pto_s: Option<f64>,
+    longest_wait_ptos: Option<f64>,
+}
+
+impl Keyed {
+    fn of(f: &Flow, worst: &Episode) -> Option<Keyed> {
+        let p = PathRtt::of(f.quic.as_deref()?.decryption.as_deref()?)?;
+        let (timer, wait) = match worst.shape {
+            Shape::Backoff => (worst.side, worst.widest_gap()),
+            Shape::OneWay => (worst.side.map(Side::other), worst.span_ns()),
+            Shape::Silent => (None, 0),
+        };
+        let pto = timer.map(|side| p.pto_ns(side)).filter(|&n| n > 0);
+        Some(Keyed {
+            min_s: p.min_ns as f64 / 1e9,
+            smoothed_s: p.smoothed_ns as f64 / 1e9,
+            pto_of: timer.map(|side| f.role(side)),
+            pto_s: pto.map(|n| n as f64 / 1e9),
+            longest_wait_ptos: pto.map(|n| wait as f64 / n as f64),
+        })
+    }
+
+    /// " The path's round trip is 8.2 ms …", for the message.
+    fn clause(&self, shape: Shape) -> String {
+        let rtt = format!(
+            " The path's round trip is {} (from the decrypted ACK frames)",
+            duration(self.smoothed_s)
+        );
+        match (self.pto_of, self.pto_s, self.longest_wait_ptos) {
+            (Some(who), Some(pto), Some(n)) if shape == Shape::Backoff => format!(
+                "{rtt}: the {who}'s probe timeout is about {}, and its longest wait was {n:.0} \
+                 of them.",
+                duration(pto)
+            ),
+            (Some(who), Some(pto), Some(n)) => format!(
+                "{rtt}: the {who} was silent for {n:.0} of its probe timeouts (about {} each).",
+                duration(pto)
+            ),
+            _ => format!("{rtt}."),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -319,6 +377,7 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
         .map(|r| r.run.send_gaps().iter().map(|&g| secs(g)).collect())
         .unwrap_or_default();
     let shortest_longest = episodes.iter().map(Episode::widest_gap).min().unwrap_or(0);
+    let keyed = Keyed::of(f, &worst);
     Finding {
         id: QuicStall::ID,
         severity: severity(episodes, limit),
@@ -327,7 +386,7 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
         frames_total,
         message: format!(
             "In the QUIC connection {} ↔ {}, {}{} ({} stall{} in all); its packets are usually \
-             {} apart.",
+             {} apart.{}",
             f.client(),
             f.server(),
             sentence(&worst, who, &gaps),
@@ -335,6 +394,10 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
             episodes.len(),
             if episodes.len() == 1 { "" } else { "s" },
             duration(secs(usual)),
+            keyed
+                .as_ref()
+                .map(|k| k.clause(worst.shape))
+                .unwrap_or_default(),
         ),
         hint: "A sender repeating itself at doubling intervals is QUIC's probe timeout backing \
                off (RFC 9002 §6.2): its packets, or the peer's acknowledgements, were lost. \
@@ -362,6 +425,7 @@ fn finding(f: &Flow, episodes: &[Episode], c: &Conversation, usual: i64, limit: 
             usual_gap_s: secs(usual),
             threshold_s: secs(limit),
             packets: c.packets,
+            path_rtt: keyed,
             runs: episodes
                 .iter()
                 .take(MAX_EVIDENCE)
@@ -466,4 +530,38 @@ fn said(e: &Episode, l: Logged) -> String {
         l.endpoint,
         parts.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyed(pto_of: Option<&'static str>) -> Keyed {
+        Keyed {
+            min_s: 0.001,
+            smoothed_s: 0.0082,
+            pto_of,
+            pto_s: pto_of.map(|_| 0.059),
+            longest_wait_ptos: pto_of.map(|_| 38.2),
+        }
+    }
+
+    #[test]
+    fn the_keyed_clause_names_whose_timer_and_how_many_of_it() {
+        assert_eq!(
+            keyed(Some("server")).clause(Shape::OneWay),
+            " The path's round trip is 8.2 ms (from the decrypted ACK frames): the server was \
+             silent for 38 of its probe timeouts (about 59.0 ms each)."
+        );
+        assert_eq!(
+            keyed(Some("client")).clause(Shape::Backoff),
+            " The path's round trip is 8.2 ms (from the decrypted ACK frames): the client's probe \
+             timeout is about 59.0 ms, and its longest wait was 38 of them."
+        );
+        // A silence of both: no side's timer to count in.
+        assert_eq!(
+            keyed(None).clause(Shape::Silent),
+            " The path's round trip is 8.2 ms (from the decrypted ACK frames)."
+        );
+    }
 }

@@ -231,6 +231,7 @@ impl Decryption {
         if let Some(params) = self.handshake.packet(side, bytes, h) {
             let client = self.handshake.client();
             self.recovery[client].ack_delay_exponent = Some(params.ack_delay_exponent());
+            self.recovery[client].max_ack_delay_ns = Some(params.max_ack_delay_ns());
             self.flow[client].grant(params, false);
         }
     }
@@ -335,6 +336,7 @@ impl super::QuicConn {
             if params.present {
                 let server = self.client.other();
                 d.recovery[server].ack_delay_exponent = Some(params.ack_delay_exponent());
+                d.recovery[server].max_ack_delay_ns = Some(params.max_ack_delay_ns());
                 d.flow[server].grant(params, true);
             }
             if trace {

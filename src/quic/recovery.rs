@@ -19,16 +19,13 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use super::frames::AckRanges;
+use super::rtt::Rtt;
 use super::server::ack_delay_ns;
 use super::trace::{AckStep, LostPoint, RttStep, SentPoint, SideTrace};
 use crate::evidence::Evidence;
 
 /// RFC 9002 §6.1.1 kPacketThreshold: a packet is lost once one sent 3 numbers later is acked.
 const PACKET_THRESHOLD: u64 = 3;
-/// RFC 9002 §6.1.2 kGranularity, the time threshold's floor.
-const GRANULARITY_NS: i64 = 1_000_000;
-/// RFC 9002 §6.2.2 kInitialRtt, the time threshold's base before any sample.
-const INITIAL_RTT_NS: i64 = 333_000_000;
 /// Packet numbers tracked per side at most: the in-flight packets and a reordering margin. A
 /// sender with more unacknowledged packets than this has its oldest judged as they stand.
 const WINDOW: usize = 16_384;
@@ -60,56 +57,6 @@ struct Slot {
     ts_ns: i64,
     frame: u64,
     state: State,
-}
-
-/// RTT at the capture point (RFC 9002 §5.3's estimator, from this side's packets and the
-/// peer's ACKs), ns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Rtt {
-    pub samples: u64,
-    pub min_ns: i64,
-    pub smoothed_ns: i64,
-    pub latest_ns: i64,
-    /// The largest sample after ack_delay: the worst round trip the capture point saw.
-    pub max_ns: i64,
-    /// The last sample after ack_delay.
-    #[serde(skip)]
-    pub adjusted_ns: i64,
-}
-
-impl Rtt {
-    /// A sample of `latest_ns` whose ACK said the peer held it `ack_delay_ns` (RFC 9002 §5.3:
-    /// ack_delay is taken off only where that leaves at least min_rtt).
-    fn sample(&mut self, latest_ns: i64, ack_delay_ns: i64) {
-        let latest_ns = latest_ns.max(0);
-        if self.samples == 0 {
-            self.min_ns = latest_ns;
-            self.smoothed_ns = latest_ns;
-        }
-        self.min_ns = self.min_ns.min(latest_ns);
-        let adjusted = if latest_ns >= self.min_ns.saturating_add(ack_delay_ns) {
-            latest_ns - ack_delay_ns
-        } else {
-            latest_ns
-        };
-        if self.samples > 0 {
-            self.smoothed_ns = (7 * (self.smoothed_ns / 8)).saturating_add(adjusted / 8);
-        }
-        self.latest_ns = latest_ns;
-        self.adjusted_ns = adjusted;
-        self.max_ns = self.max_ns.max(adjusted);
-        self.samples += 1;
-    }
-
-    /// RFC 9002 §6.1.2: loss_delay = 9/8 × max(smoothed_rtt, latest_rtt), at least 1 ms.
-    fn loss_delay_ns(&self) -> i64 {
-        let base = if self.samples == 0 {
-            INITIAL_RTT_NS
-        } else {
-            self.smoothed_ns.max(self.latest_ns)
-        };
-        (base / 8).saturating_mul(9).max(GRANULARITY_NS)
-    }
 }
 
 /// One side's packets by what became of them.
@@ -229,6 +176,9 @@ pub struct Recovery {
     /// The exponent of the peer's ACK Delay fields, from its transport parameters (3 when
     /// they were not read, RFC 9000 §18.2).
     pub ack_delay_exponent: Option<u8>,
+    /// The peer's `max_ack_delay`, ns, from its transport parameters (25 ms when they were not
+    /// read or did not say, RFC 9000 §18.2): part of this side's probe timeout.
+    pub max_ack_delay_ns: Option<i64>,
 }
 
 impl Recovery {

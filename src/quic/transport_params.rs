@@ -6,6 +6,8 @@ use crate::decode::quic::varint;
 
 /// RFC 9000 §18.2: values of ack_delay_exponent above 20 are invalid.
 const MAX_ACK_DELAY_EXPONENT: u64 = 20;
+/// RFC 9000 §18.2: values of max_ack_delay of 2^14 or more are invalid.
+const MAX_ACK_DELAY_MS: u64 = 1 << 14;
 
 /// The parameters offload-doctor uses; absent ones keep RFC 9000's defaults (0 for the
 /// limits, 3 for the exponent) when read through the accessors.
@@ -18,12 +20,19 @@ pub struct TransportParams {
     pub initial_max_stream_data_bidi_remote: Option<u64>,
     pub initial_max_stream_data_uni: Option<u64>,
     pub ack_delay_exponent: Option<u8>,
+    /// `max_ack_delay`, ms (RFC 9000 §18.2: values of 2^14 or more are invalid).
+    pub max_ack_delay_ms: Option<u64>,
 }
 
 impl TransportParams {
     /// The exponent of this endpoint's ACK Delay fields (RFC 9000 §18.2: 3 by default).
     pub fn ack_delay_exponent(&self) -> u8 {
         self.ack_delay_exponent.unwrap_or(3)
+    }
+
+    /// How long this endpoint may delay an ACK, ns (RFC 9000 §18.2: 25 ms by default).
+    pub fn max_ack_delay_ns(&self) -> i64 {
+        self.max_ack_delay_ms.unwrap_or(25) as i64 * 1_000_000
     }
 
     /// The flow-control limit this endpoint grants its peer at the start on stream `id` (RFC
@@ -78,6 +87,7 @@ pub fn parse(b: &[u8]) -> TransportParams {
             0x0a => {
                 p.ack_delay_exponent = n.filter(|&e| e <= MAX_ACK_DELAY_EXPONENT).map(|e| e as u8)
             }
+            0x0b => p.max_ack_delay_ms = n.filter(|&d| d < MAX_ACK_DELAY_MS),
             _ => {}
         }
     }
@@ -119,5 +129,16 @@ mod tests {
         for n in 0..b.len() {
             let _ = parse(&b[..n]);
         }
+    }
+
+    #[test]
+    fn max_ack_delay_defaults_to_25_ms_and_refuses_2_to_the_14() {
+        assert_eq!(parse(&[]).max_ack_delay_ns(), 25_000_000);
+        // 0x0b, length 1, 20 ms.
+        assert_eq!(parse(&[0x0b, 0x01, 0x14]).max_ack_delay_ns(), 20_000_000);
+        // 0x0b, length 4, 16,384 ms (0x80004000): invalid, the default holds.
+        let p = parse(&[0x0b, 0x04, 0x80, 0x00, 0x40, 0x00]);
+        assert_eq!(p.max_ack_delay_ms, None);
+        assert_eq!(p.max_ack_delay_ns(), 25_000_000);
     }
 }
