@@ -25,9 +25,11 @@ pub struct PlotArgs {
     /// flows on one graph. UDP flows: datagram-rate: bit/s and datagrams/s per direction;
     /// datagram-size: each datagram's size, QUIC long headers and GSO super-datagrams marked,
     /// with the MTU line; spin-rtt: a QUIC connection's latency spin-bit RTT samples, per
-    /// direction whose endpoint spins. With --keylog: quic-sequence: a QUIC direction's
-    /// decrypted packets by number, the peer's largest acknowledged and the losses; quic-rtt:
-    /// RTT samples from the ACK frames.
+    /// direction whose endpoint spins. With --keylog: quic-sequence: a QUIC direction's main
+    /// stream in bytes (packet numbers where no stream shows), the highest offset the peer
+    /// acknowledged, its MAX_STREAM_DATA limit and the losses; quic-packets: its decrypted
+    /// packets by number, the peer's largest acknowledged and the losses before and after the
+    /// capture point; quic-rtt: RTT samples from the ACK frames.
     #[arg(long = "kind", value_name = "KIND", value_parser = PlotKind::parse)]
     pub kinds: Vec<PlotKind>,
 

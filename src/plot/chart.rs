@@ -34,15 +34,18 @@ pub enum PlotKind {
     PeerSequence,
     /// With `--peer`: the one-way delay between the two points over time, losses marked.
     OneWayDelay,
-    /// With `--keylog`: a QUIC direction's decrypted packets by number over time, the peer's
-    /// largest acknowledged and the losses marked.
+    /// With `--keylog`: a QUIC direction's main stream in bytes over time (packet numbers where
+    /// no stream is visible), what the peer acknowledged, its flow-control limit and the losses.
     QuicSequence,
+    /// With `--keylog`: a QUIC direction's decrypted packets by number over time, the peer's
+    /// largest acknowledged and the losses marked, before and after the capture point.
+    QuicPackets,
     /// With `--keylog`: RTT samples of a QUIC connection from its ACK frames.
     QuicRtt,
 }
 
 impl PlotKind {
-    pub const ALL: [PlotKind; 14] = [
+    pub const ALL: [PlotKind; 15] = [
         PlotKind::TimeSequence,
         PlotKind::Throughput,
         PlotKind::Rtt,
@@ -56,6 +59,7 @@ impl PlotKind {
         PlotKind::PeerSequence,
         PlotKind::OneWayDelay,
         PlotKind::QuicSequence,
+        PlotKind::QuicPackets,
         PlotKind::QuicRtt,
     ];
 
@@ -75,6 +79,7 @@ impl PlotKind {
             PlotKind::PeerSequence => "peer-sequence",
             PlotKind::OneWayDelay => "one-way-delay",
             PlotKind::QuicSequence => "quic-sequence",
+            PlotKind::QuicPackets => "quic-packets",
             PlotKind::QuicRtt => "quic-rtt",
         }
     }
@@ -94,6 +99,7 @@ impl PlotKind {
                 | PlotKind::PeerSequence
                 | PlotKind::OneWayDelay
                 | PlotKind::QuicSequence
+                | PlotKind::QuicPackets
                 | PlotKind::QuicRtt
         )
     }

@@ -19,6 +19,7 @@ mod ip_id;
 pub mod overlay;
 pub mod peer;
 mod quic_sequence;
+mod quic_stream;
 mod rates;
 mod reach;
 pub mod render;
@@ -97,6 +98,7 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
         PlotKind::PeerSequence => return peer::sequence(f, cv),
         PlotKind::OneWayDelay => return peer::delay(f, cv),
         PlotKind::QuicSequence => return quic_sequence::quic_sequence(f, cv),
+        PlotKind::QuicPackets => return quic_sequence::quic_packets(f, cv),
         PlotKind::QuicRtt => return quic_sequence::quic_rtt(f, cv).into_iter().collect(),
         _ => {}
     }
@@ -118,6 +120,7 @@ pub fn flow_charts(kind: PlotKind, f: &Flow, cv: &Canvas) -> Vec<Chart> {
             | PlotKind::PeerSequence
             | PlotKind::OneWayDelay
             | PlotKind::QuicSequence
+            | PlotKind::QuicPackets
             | PlotKind::QuicRtt => None,
         })
         .collect()

@@ -1,4 +1,5 @@
-//! With a key log (`--keylog`): the QUIC time-sequence graph of a connection direction, in
+//! With a key log (`--keylog`): the QUIC time-sequence graph of a connection direction (in
+//! stream bytes, [`quic_stream`], or where no stream is visible) and `quic-packets`, in
 //! tcptrace's spirit with packet numbers on the y axis (QUIC never resends a number, so a lost
 //! packet stays a gap in the line of sends): each decrypted packet as the capture saw it, the
 //! largest number the peer had acknowledged as a step line, and the packets declared lost by
@@ -7,19 +8,32 @@
 
 use super::chart::{palette, Axis, Chart, PlotKind, Point, Series, Style, Unit};
 use super::dir::{tunnel, x_axis, Canvas};
+use super::quic_stream;
 use super::thin;
 use crate::flow::{Flow, Side};
 use crate::units;
 
-/// One time-sequence graph per direction whose packets were decrypted.
+/// One time-sequence graph per direction whose packets were decrypted: in stream bytes when the
+/// direction carried stream data ([`quic_stream`]), else in packet numbers.
 pub fn quic_sequence(f: &Flow, cv: &Canvas) -> Vec<Chart> {
     f.client_first()
         .into_iter()
-        .filter_map(|side| direction(f, side, cv))
+        .filter_map(|side| {
+            quic_stream::stream_chart(f, side, cv)
+                .or_else(|| packets(f, side, cv, PlotKind::QuicSequence))
+        })
         .collect()
 }
 
-fn direction(f: &Flow, side: Side, cv: &Canvas) -> Option<Chart> {
+/// One graph of packet numbers per direction whose packets were decrypted.
+pub fn quic_packets(f: &Flow, cv: &Canvas) -> Vec<Chart> {
+    f.client_first()
+        .into_iter()
+        .filter_map(|side| packets(f, side, cv, PlotKind::QuicPackets))
+        .collect()
+}
+
+fn packets(f: &Flow, side: Side, cv: &Canvas, kind: PlotKind) -> Option<Chart> {
     let t = f.quic_trace(side)?;
     let sent = t.sent.items();
     if sent.is_empty() {
@@ -79,7 +93,7 @@ fn direction(f: &Flow, side: Side, cv: &Canvas) -> Option<Chart> {
     series.retain(|s| !s.points.is_empty());
     let d = f.direction(side);
     Some(Chart {
-        kind: PlotKind::QuicSequence,
+        kind,
         flow: Some(f.id),
         direction: Some(d),
         title: format!(

@@ -18,6 +18,7 @@ use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
 use super::protection::PacketKeys;
 use super::recovery::Recovery;
+use super::trace::{LimitStep, StreamPoint};
 use crate::decode::quic::LongHeader;
 use crate::flow::side::{PerSide, Side};
 
@@ -179,12 +180,46 @@ fn took(
                 offset,
                 len,
                 fin,
-            } => mine.stream(id, offset.saturating_add(len), fin, ts_ns, number),
-            Frame::MaxData(max) => peer.max_data(max, ts_ns, number),
-            Frame::MaxStreamData { id, max } => peer.max_stream_data(id, max, ts_ns, number),
+            } => {
+                let end = offset.saturating_add(len);
+                if let Some(t) = &mut recovery[side].trace {
+                    let point = StreamPoint {
+                        t_ns: ts_ns,
+                        pn,
+                        stream: id,
+                        offset,
+                        end,
+                        resent: len > 0 && end <= mine.stream_end(id),
+                    };
+                    t.streams.push(point, |p| p.resent);
+                }
+                mine.stream(id, end, fin, ts_ns, number)
+            }
+            Frame::MaxData(max) => {
+                limit_step(&mut recovery[side.other()], None, max, ts_ns);
+                peer.max_data(max, ts_ns, number)
+            }
+            Frame::MaxStreamData { id, max } => {
+                limit_step(&mut recovery[side.other()], Some(id), max, ts_ns);
+                peer.max_stream_data(id, max, ts_ns, number)
+            }
             Frame::DataBlocked(_) | Frame::StreamDataBlocked { .. } => mine.blocked_frame(),
             _ => {}
         }
+    }
+}
+
+/// A limit the peer gave `r`'s side, on its graph when one is drawn.
+fn limit_step(r: &mut Recovery, stream: Option<u64>, limit: u64, t_ns: i64) {
+    if let Some(t) = &mut r.trace {
+        t.limits.push(
+            LimitStep {
+                t_ns,
+                stream,
+                limit,
+            },
+            |_| false,
+        );
     }
 }
 

@@ -87,8 +87,16 @@ impl FlowControl {
         }
     }
 
+    /// The largest offset sent on stream `id` so far (0 before its first STREAM frame).
+    pub fn stream_end(&self, id: u64) -> u64 {
+        self.streams
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(0, |s| s.sent)
+    }
+
     /// The initial limit the peer granted on stream `id` (bit 0 of an ID: opened by the server).
-    fn initial_limit(&self, id: u64) -> Option<u64> {
+    pub fn initial_limit(&self, id: u64) -> Option<u64> {
         let (params, peer_is_client) = self.granted?;
         let opened_by_peer = (id & 1 == 0) == peer_is_client;
         params.initial_stream_limit(id, opened_by_peer)

@@ -1,6 +1,7 @@
 //! The points of a decrypted QUIC connection's graphs, per side: each packet as the capture saw
-//! it (number, time, frame), the peer's ACKs (the largest number acknowledged over time), RTT
-//! samples and the packets declared lost. Kept only for a flow a graph needs, and bounded like
+//! it (number, time, frame), its STREAM frames (stream, offsets), the peer's ACKs (the largest
+//! number acknowledged over time) and flow-control limits, RTT samples and the packets declared
+//! lost. Kept only for a flow a graph needs, and bounded like
 //! TCP's traces ([`crate::tcp::stats::Decimated`]): a graph's memory does not grow with the
 //! connection.
 
@@ -43,6 +44,27 @@ pub struct LostPoint {
     pub before_capture: bool,
 }
 
+/// A STREAM frame of this side's packet `pn`: bytes `[offset, end)` of stream `stream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPoint {
+    pub t_ns: i64,
+    pub pn: u64,
+    pub stream: u64,
+    pub offset: u64,
+    pub end: u64,
+    /// Ends at or below the stream's largest offset sent before: data sent again.
+    pub resent: bool,
+}
+
+/// A flow-control limit the peer gave this side at `t_ns`: MAX_STREAM_DATA for `stream`, or
+/// MAX_DATA (`stream: None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitStep {
+    pub t_ns: i64,
+    pub stream: Option<u64>,
+    pub limit: u64,
+}
+
 /// One side's points.
 #[derive(Debug, Clone)]
 pub struct SideTrace {
@@ -50,6 +72,8 @@ pub struct SideTrace {
     pub acks: Decimated<AckStep>,
     pub rtts: Decimated<RttStep>,
     pub lost: Decimated<LostPoint>,
+    pub streams: Decimated<StreamPoint>,
+    pub limits: Decimated<LimitStep>,
 }
 
 impl Default for SideTrace {
@@ -59,6 +83,8 @@ impl Default for SideTrace {
             acks: Decimated::new(POINTS),
             rtts: Decimated::new(POINTS),
             lost: Decimated::new(POINTS),
+            streams: Decimated::new(POINTS),
+            limits: Decimated::new(POINTS),
         }
     }
 }

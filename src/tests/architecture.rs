@@ -37,7 +37,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "analysis", "capture", "decode", "flow", "gro", "quic", "tcp", "units",
         ],
     ),
-    ("plot", &["atomic", "decode", "flow", "tcp", "units"]),
+    (
+        "plot",
+        &["atomic", "decode", "flow", "quic", "tcp", "units"],
+    ),
     ("policy", &["analysis", "units"]),
     ("cli", &["analysis", "gro", "plot", "units"]),
     (

@@ -44,6 +44,29 @@ pub(crate) fn flow_charts(name: &str, ids: &[u32]) -> Vec<Chart> {
     charts
 }
 
+/// The charts of `kinds` for flow 1 of a fixture, with its key log (`keys`, a path under the
+/// repository) or without one.
+pub(crate) fn keyed_charts(name: &str, keys: Option<&str>, kinds: &[PlotKind]) -> Vec<Chart> {
+    let mut settings = Settings::default();
+    if let Some(keys) = keys {
+        let text = fs::read(root().join(keys)).expect("keys");
+        let log = offload_doctor::quic::keylog::KeyLog::read(keys, &text[..]).expect("key log");
+        settings.flows.keylog = Some(std::sync::Arc::new(log));
+    }
+    let cfg = DecodeConfig::default();
+    plot_charts(
+        &fixture(name),
+        &cfg,
+        &settings,
+        &[1],
+        kinds,
+        SIZE,
+        Options::default(),
+    )
+    .expect("charts")
+    .0
+}
+
 pub(crate) fn chart(charts: &[Chart], kind: PlotKind, dir: Option<&str>) -> Chart {
     charts
         .iter()

@@ -66,3 +66,46 @@ fn a_short_hold_or_no_keys_stay_silent() {
     let fc = &json.expect("report")["flows"][0]["quic"]["decryption"]["s2c"]["flow_control"];
     assert_eq!(fc["held_ms"], 0.0, "{fc}");
 }
+
+/// The time-sequence graph in stream bytes shows the story: the server's stream 0 climbs to the
+/// client's limit and waits on it, and each MAX_STREAM_DATA (tshark: 65,536 in frame 47, 98,304
+/// in frame 79) lifts the limit line, the data following it; the acknowledged line never
+/// passes the data, nor the data the limit.
+#[test]
+fn the_stream_graph_shows_the_sender_held_at_the_peers_limit() {
+    use crate::plots::{chart, keyed_charts, series};
+    use offload_doctor::plot::chart::{PlotKind, Style};
+
+    let c = keyed_charts(
+        "quic_flow_control_lab.pcap",
+        Some(KEYS),
+        &[PlotKind::QuicSequence],
+    );
+    let s2c = chart(&c, PlotKind::QuicSequence, Some("s2c"));
+    assert!(s2c.title.ends_with("stream 0"), "{}", s2c.title);
+    let limit = series(&s2c, "peer's limit (MAX_STREAM_DATA)", Style::Step).expect("limit");
+    let steps: Vec<f64> = limit.iter().map(|p| p.y).collect();
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+    for l in [65_536.0, 98_304.0] {
+        assert!(steps.contains(&l), "{l} in {steps:?}");
+    }
+    let data = series(&s2c, "stream data", Style::Bar).expect("data");
+    let data_top = data.iter().map(|p| p.top).fold(0.0, f64::max);
+    let acked = series(&s2c, "highest offset acknowledged by the peer", Style::Step).expect("ACKs");
+    assert!(acked.iter().all(|p| p.y <= data_top));
+    // Never beyond the limit in force when it was sent: flow control held.
+    for d in data {
+        let in_force = limit
+            .iter()
+            .filter(|l| l.x <= d.x)
+            .map(|l| l.y)
+            .fold(f64::NAN, f64::max);
+        assert!(
+            in_force.is_nan() || d.top <= in_force,
+            "{} above {in_force}",
+            d.top
+        );
+    }
+    // Nothing was lost, so nothing was sent again.
+    assert!(series(&s2c, "data sent again", Style::Bar).is_none());
+}

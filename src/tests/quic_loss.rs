@@ -114,37 +114,24 @@ fn fewer_losses_or_no_keys_stay_silent() {
     assert!(quic_loss(&json.expect("report")).is_none());
 }
 
-/// The QUIC time-sequence and RTT graphs of the fixture, drawn from the key log: every server
+/// The QUIC packet-number and RTT graphs of the fixture, drawn from the key log: every server
 /// packet by number, the client's ACKs as the largest acknowledged, the four losses marked where
-/// tshark's ACK ranges leave them out; without the key log, neither graph.
+/// tshark's ACK ranges leave them out; the time-sequence graph in stream bytes marks the same
+/// four at the data they carried; without the key log, no graph.
 #[test]
 fn the_quic_time_sequence_graph_marks_the_losses() {
-    use crate::plots::{chart, fixture, series, SIZE};
-    use offload_doctor::analysis::Settings;
-    use offload_doctor::decode::DecodeConfig;
-    use offload_doctor::pipeline::plot_charts;
+    use crate::plots::{chart, keyed_charts, series};
     use offload_doctor::plot::chart::{PlotKind, Style};
-    use offload_doctor::plot::Options;
-    use offload_doctor::quic::keylog::KeyLog;
 
-    let draw = |keys: bool| {
-        let mut settings = Settings::default();
-        if keys {
-            let text = std::fs::read(root().join(KEYS)).expect("keys");
-            let log = KeyLog::read(KEYS, &text[..]).expect("key log");
-            settings.flows.keylog = Some(std::sync::Arc::new(log));
-        }
-        let input = fixture("quic_loss_lab.pcap");
-        let kinds = [PlotKind::QuicSequence, PlotKind::QuicRtt];
-        let cfg = DecodeConfig::default();
-        let opts = Options::default();
-        plot_charts(&input, &cfg, &settings, &[1], &kinds, SIZE, opts)
-            .expect("charts")
-            .0
-    };
+    let kinds = [
+        PlotKind::QuicSequence,
+        PlotKind::QuicPackets,
+        PlotKind::QuicRtt,
+    ];
+    let draw = |keys: bool| keyed_charts("quic_loss_lab.pcap", keys.then_some(KEYS), &kinds);
     assert!(draw(false).is_empty());
     let c = draw(true);
-    let s2c = chart(&c, PlotKind::QuicSequence, Some("s2c"));
+    let s2c = chart(&c, PlotKind::QuicPackets, Some("s2c"));
     assert!(
         s2c.title.contains("10.77.0.1:4433 → 10.77.0.2:"),
         "{}",
@@ -166,6 +153,19 @@ fn the_quic_time_sequence_graph_marks_the_losses() {
         Style::Label('M')
     )
     .is_none());
+    // In stream bytes: one mark per lost packet, at the top of the stream data it carried.
+    let bytes = chart(&c, PlotKind::QuicSequence, Some("s2c"));
+    assert!(bytes.title.ends_with("stream 0"), "{}", bytes.title);
+    let lost = series(
+        &bytes,
+        "lost after the capture point (seen here, never acknowledged)",
+        Style::Label('L'),
+    )
+    .expect("losses marked");
+    assert_eq!(lost.len(), 4);
+    let data = series(&bytes, "stream data", Style::Bar).expect("data");
+    let top = data.iter().map(|p| p.top).fold(0.0, f64::max);
+    assert!(lost.iter().all(|p| p.y > 0.0 && p.y <= top));
     let rtt = chart(&c, PlotKind::QuicRtt, None);
     let samples = series(&rtt, "s2c packets, acknowledged by the peer", Style::Dot).expect("RTT");
     assert!(samples.len() >= 5 && samples.iter().all(|p| p.y > 0.0 && p.y < 0.05));
