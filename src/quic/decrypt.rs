@@ -19,7 +19,7 @@ use super::keylog::Secrets;
 use super::protection::PacketKeys;
 use super::recovery::Recovery;
 use super::trace::{LimitStep, StreamPoint};
-use crate::decode::quic::LongHeader;
+use crate::decode::quic::{LongHeader, LongType};
 use crate::flow::side::{PerSide, Side};
 
 /// One side's 1-RTT packets, as decryption saw them.
@@ -43,6 +43,12 @@ pub struct DirDecryption {
     pub ping_only: u64,
     /// The CONNECTION_CLOSE this side sent in a 1-RTT packet: its error code and reason.
     pub close: Option<(u64, String)>,
+    /// The client's 0-RTT packets (RFC 9001 §4.6.1): opened with the early traffic secret
+    /// (and counted in `decrypted` too: they share the 1-RTT packets' number space), not
+    /// opened, and not kept while the suite was unknown ([`super::zero_rtt`]).
+    pub zero_rtt: u64,
+    pub zero_rtt_undecryptable: u64,
+    pub zero_rtt_not_kept: u64,
 }
 
 /// Frames by type; `stream_bytes` sums the STREAM frames' lengths (resent data counts again).
@@ -144,6 +150,8 @@ pub struct Decryption {
     /// Each side's Handshake packets, for the server's transport parameters.
     pub handshake: Handshake,
     keys: PerSide<Option<Phases>>,
+    /// The client's 0-RTT keys, when the key log has its early traffic secret.
+    early: Option<PacketKeys>,
 }
 
 /// A decrypted packet of `side`: its number, and the frame and time it was seen in.
@@ -249,7 +257,40 @@ impl Decryption {
             flow: PerSide::default(),
             handshake: Handshake::new(secrets, suite, version, client),
             keys,
+            early: secrets
+                .and_then(|s| PacketKeys::new(suite, s.client_early.as_deref()?, version)),
         }
+    }
+
+    /// A 0-RTT packet of the client (`side`), from its start (`h.len` long), seen in frame
+    /// `number` at `ts_ns`: opened with the early keys and taken as a 1-RTT packet is.
+    pub fn zero_rtt(&mut self, side: Side, packet: &[u8], h: &LongHeader<'_>, at: (u64, i64)) {
+        let Decryption {
+            dirs,
+            recovery,
+            flow,
+            early,
+            ..
+        } = self;
+        let Some(keys) = early else {
+            dirs[side].zero_rtt_undecryptable += 1;
+            return;
+        };
+        let mut buf = [0u8; MAX_PACKET];
+        let Some((pn, plain)) = keys.open_long(packet, h, dirs[side].largest_pn, &mut buf) else {
+            dirs[side].zero_rtt_undecryptable += 1;
+            return;
+        };
+        dirs[side].zero_rtt += 1;
+        let (number, ts_ns) = at;
+        took(
+            dirs,
+            recovery,
+            flow,
+            side,
+            plain,
+            Seen { pn, number, ts_ns },
+        );
     }
 
     /// A short-header packet `bytes` sent by `side` in frame `number` at `ts_ns`, addressed
@@ -262,8 +303,8 @@ impl Decryption {
 
     /// A Handshake packet of `side`: once the server's transport parameters show, the limits
     /// it grants the client and the exponent of its ACK Delay fields apply.
-    fn handshake_packet(&mut self, side: Side, bytes: &[u8], h: &LongHeader<'_>) {
-        if let Some(params) = self.handshake.packet(side, bytes, h) {
+    fn handshake_packet(&mut self, side: Side, bytes: &[u8], h: &LongHeader<'_>, at: (u64, i64)) {
+        if let Some(params) = self.handshake.packet(side, bytes, h, at) {
             let client = self.handshake.client();
             self.recovery[client].ack_delay_exponent = Some(params.ack_delay_exponent());
             self.recovery[client].max_ack_delay_ns = Some(params.max_ack_delay_ns());
@@ -362,6 +403,11 @@ impl super::QuicConn {
         if self.decryption.is_none() {
             let random = self.hello.as_ref().and_then(|h| h.random);
             let (Some(random), Some(suite)) = (random, self.server.cipher_suite) else {
+                if side == self.client && super::zero_rtt::Waiting::wanted(payload) {
+                    // 0-RTT packets before the server named the suite: kept to open later.
+                    let waiting = self.zero_rtt_waiting.get_or_insert_with(Box::default);
+                    waiting.keep(payload, number, ts_ns);
+                }
                 return;
             };
             let mut d = Decryption::new(log.secrets(&random), suite, self.version, self.client);
@@ -378,6 +424,9 @@ impl super::QuicConn {
                 for r in d.recovery.iter_mut() {
                     r.trace = Some(Box::default());
                 }
+            }
+            if let Some(waiting) = self.zero_rtt_waiting.take() {
+                waiting.replay(&mut d, self.client);
             }
             self.decryption = Some(Box::new(d));
         }
@@ -404,8 +453,12 @@ impl super::QuicConn {
         for datagram in payload.chunks(size) {
             for (p, bytes) in crate::decode::quic::packets(datagram) {
                 if let crate::decode::quic::QuicPacket::Long(h) = &p {
-                    if h.kind == crate::decode::quic::LongType::Handshake {
-                        d.handshake_packet(side, bytes, h);
+                    match h.kind {
+                        LongType::Handshake => d.handshake_packet(side, bytes, h, (number, ts_ns)),
+                        LongType::ZeroRtt if side == self.client => {
+                            d.zero_rtt(side, bytes, h, (number, ts_ns))
+                        }
+                        _ => {}
                     }
                     continue;
                 }

@@ -1,12 +1,16 @@
 //! With keys: each side's Handshake packets (RFC 9001 §4.1.4), opened with the logged
 //! handshake traffic secrets, for the server's EncryptedExtensions (RFC 8446 §4.3.1): its
 //! transport parameters (RFC 9001 §8.2) — the limits it grants the client at the start and the
-//! exponent of its ACK Delay fields — which the Initial packets do not carry.
+//! exponent of its ACK Delay fields — which the Initial packets do not carry; and for loss in
+//! the Handshake packet number space (RFC 9000 §12.3), each side's packets held against the
+//! other's Handshake ACK frames as the 1-RTT packets are ([`Recovery`]). A lost Handshake
+//! packet costs the handshake a probe timeout.
 
 use super::frames::{frames, Frame};
 use super::initial::MAX_PACKET;
 use super::keylog::Secrets;
 use super::protection::PacketKeys;
+use super::recovery::Recovery;
 use super::transport_params::{self, TransportParams};
 use crate::decode::quic::LongHeader;
 use crate::flow::side::{PerSide, Side};
@@ -20,6 +24,8 @@ pub struct Handshake {
     pub undecryptable: PerSide<u64>,
     /// The server's transport parameters, once read.
     pub server_params: Option<TransportParams>,
+    /// Each side's Handshake packets against the other side's Handshake ACK frames.
+    pub recovery: PerSide<Recovery>,
     server: Side,
 }
 
@@ -39,6 +45,7 @@ impl Handshake {
             decrypted: PerSide::default(),
             undecryptable: PerSide::default(),
             server_params: None,
+            recovery: PerSide::default(),
             server: client.other(),
         }
     }
@@ -48,13 +55,15 @@ impl Handshake {
         self.server.other()
     }
 
-    /// A Handshake packet `packet` (the datagram from its start) of `side`; the server's
-    /// transport parameters when this packet is the one that showed them.
+    /// A Handshake packet `packet` (the datagram from its start) of `side`, seen in frame
+    /// `number` at `ts_ns`; the server's transport parameters when this packet is the one that
+    /// showed them.
     pub fn packet(
         &mut self,
         side: Side,
         packet: &[u8],
         h: &LongHeader<'_>,
+        (number, ts_ns): (u64, i64),
     ) -> Option<TransportParams> {
         let Some(keys) = &self.keys[side] else {
             self.undecryptable[side] += 1;
@@ -67,6 +76,16 @@ impl Handshake {
         };
         self.decrypted[side] += 1;
         self.largest[side] = Some(self.largest[side].map_or(pn, |l| l.max(pn)));
+        let mut eliciting = false;
+        for f in frames(plain) {
+            eliciting |= !matches!(f, Frame::Ack { .. } | Frame::Padding | Frame::Close { .. });
+            if let Frame::Ack { ranges, .. } = f {
+                // Handshake ACKs are sent at once (RFC 9000 §13.2.1): their ACK Delay is not
+                // taken off the sample (0).
+                self.recovery[side.other()].ack(&ranges, 0, ts_ns);
+            }
+        }
+        self.recovery[side].sent(pn, ts_ns, number, eliciting);
         if side != self.server || self.server_params.is_some() {
             return None;
         }

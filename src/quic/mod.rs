@@ -23,6 +23,7 @@ pub mod server;
 pub mod spin;
 pub mod trace;
 pub mod transport_params;
+pub mod zero_rtt;
 
 use crate::decode::quic::{self, LongHeader, LongType, QuicPacket, MAX_CID_LEN};
 use crate::evidence::Evidence;
@@ -182,6 +183,8 @@ pub struct QuicConn {
     crypto: Option<HelloBuffer>,
     /// With a key log (`--keylog`): the 1-RTT packets decrypted ([`decrypt`]).
     pub decryption: Option<Box<decrypt::Decryption>>,
+    /// With a key log: the client's 0-RTT packets seen before the suite was known.
+    zero_rtt_waiting: Option<Box<zero_rtt::Waiting>>,
 }
 
 impl QuicConn {
@@ -227,6 +230,7 @@ impl QuicConn {
             retry_cid: None,
             crypto: None,
             decryption: None,
+            zero_rtt_waiting: None,
         }))
     }
 

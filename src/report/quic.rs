@@ -81,6 +81,9 @@ pub struct DirDecryptionReport {
     /// Handshake packets opened with the handshake secrets, and those that did not open.
     pub handshake_decrypted: u64,
     pub handshake_undecryptable: u64,
+    /// This side's Handshake packets by what became of them, against the peer's Handshake ACK
+    /// frames (a lost one costs the handshake a probe timeout).
+    pub handshake_loss: Loss,
     /// This side's packets by what became of them (RFC 9002 loss detection at the capture
     /// point, [`crate::quic::recovery`]).
     pub loss: Loss,
@@ -127,6 +130,7 @@ impl DirDecryptionReport {
         DirDecryptionReport {
             packets: d.dirs[side].clone(),
             handshake_decrypted: d.handshake.decrypted[side],
+            handshake_loss: d.handshake.recovery[side].loss(),
             handshake_undecryptable: d.handshake.undecryptable[side],
             loss_rate: loss.rate(),
             loss,

@@ -27,16 +27,22 @@ fn short_header_packets_decrypt_as_tshark_decrypts_them() {
     // NEW_CONNECTION_ID 7, HANDSHAKE_DONE 1.
     // Handshake packets (-V, "Packet Type: Handshake"): one each way, frames 11 and 12; the
     // server's EncryptedExtensions carry initial_max_data 1048576 and ack_delay_exponent 3.
+    // The client's Handshake packet acknowledges the server's (quic.ack.largest_acknowledged
+    // in its Handshake ACK frame); nothing acknowledges the client's in that space (the
+    // server's HANDSHAKE_DONE, in 1-RTT, confirms it), so it stays unjudged.
     let want = json!({
         "secrets_found": true,
         "server_transport_parameters": true,
         "c2s": {"decrypted": 6, "largest_pn": 8, "undecryptable": 0, "key_updates": 0,
                 "handshake_decrypted": 1, "handshake_undecryptable": 0,
+                "handshake_loss": {"acked": 0, "unjudged": 1, "declared_lost": 0},
+                "zero_rtt": 0, "zero_rtt_undecryptable": 0,
                 "flow_control": {"max_data": 1048576},
                 "frames": {"padding": 1, "ack": 3, "stream": 5, "stream_bytes": 52, "other": 7,
                            "max_data": 0, "connection_close": 0}},
         "s2c": {"decrypted": 23, "largest_pn": 24, "undecryptable": 0, "pn_skipped": 0,
                 "handshake_decrypted": 1,
+                "handshake_loss": {"acked": 1, "unjudged": 0, "declared_lost": 0},
                 "frames": {"ack": 2, "stream": 25, "other": 7, "handshake_done": 1,
                            "padding": 0}, "ping_only": 0}
     });
