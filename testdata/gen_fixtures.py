@@ -1906,6 +1906,26 @@ def offload_fixtures():
         "s2c": {"retransmissions": 1, "retransmitted_bytes": 20 * seg},
     }, findings=["oversized-frames", "retransmissions"], frames={"retransmissions": [merged]}))
 
+    # Close case: the receiver's capture (GRO off: a true no-coalescing note) of a spurious
+    # whole-window resend, as the kernel lab's peer-router-loss showed once: the receiver
+    # acknowledged all 24 segments, the ACK never reached the sender, whose timer resends 20 of
+    # them 2.5 µs apart, then new data. The run starts at data the receiver held: not a TSO
+    # burst resent for one lost segment (tshark: spurious retransmissions).
+    c = Conv()
+    c.handshake(local="c")
+    c.segments(0, 24, gap=10e-6)
+    c.at(20e-6)
+    c.send("c", 1, 1 + 24 * seg, ACK, win=512)
+    c.at(0.2)
+    resent = c.segments(4, 24, gap=2.5e-6)
+    c.segments(24, 30, gap=2.5e-6)
+    c.at(20e-6)
+    c.send("c", 1, 1 + 30 * seg, ACK, win=512)
+    c.close(1 + 30 * seg)
+    fixture("tcp_spurious_window_resend_receiver.pcap", c.pcap(), tcp_expect({
+        "s2c": {"retransmissions": 20, "retransmitted_bytes": 20 * seg},
+    }, findings=["no-coalescing", "retransmissions"], frames={"retransmissions": resent}))
+
     # Close case: RTO recovery in slow start resends 1, 2 and 4 segments, a round trip apart.
     c = Conv()
     c.handshake(local="s")

@@ -12,6 +12,14 @@
 //! must be resent and costs nothing extra, whatever the sender's offloads. Seen earlier on a
 //! receiver's capture is not enough: a tap sees packets that the ingress filter or the backlog
 //! then drops, and only the receiver's acknowledgments say what reached TCP.
+//!
+//! And it starts at a segment the receiver did not hold: the sender retransmits the buffer at
+//! snd_una, the first byte not acknowledged (`tcp_retransmit_skb`, acknowledged bytes trimmed
+//! off by `tcp_trim_head`), so a TSO burst resent for one lost segment begins with that
+//! segment. A run whose first segment had already been delivered is the sender resending what
+//! arrived because the receiver's ACKs did not reach it (lost on the way back) or its timer fired
+//! early: a spurious retransmission (`retransmissions` counts it, RFC 5682), whatever the
+//! sender's offloads, seen once in the kernel lab from a sender with TSO off.
 
 use serde::Serialize;
 
@@ -47,17 +55,21 @@ struct Run {
     bytes: u64,
     /// Of `bytes`, those the receiver had acknowledged (cumulatively or by SACK) before.
     delivered: u64,
+    /// The receiver held all of the run's first frame: not a resend starting at a loss.
+    head_delivered: bool,
     next: SeqNum,
     last_ns: i64,
 }
 
-/// A closed run: first frame, frames, bytes resent, bytes of them already delivered.
+/// A closed run: first frame, frames, bytes resent, bytes of them already delivered, and
+/// whether its first frame's were all.
 #[derive(Debug, Clone, Copy)]
 struct Closed {
     first_frame: u64,
     frames: u64,
     bytes: u64,
     delivered: u64,
+    head_delivered: bool,
 }
 
 /// What the receiver said it holds of one direction's data: its highest cumulative ACK and the
@@ -148,6 +160,7 @@ impl Dir {
                         frames: r.frames,
                         bytes: r.bytes,
                         delivered: r.delivered,
+                        head_delivered: r.head_delivered,
                     });
                 } else {
                     self.dropped_runs += 1;
@@ -257,6 +270,7 @@ impl Detector for BurstRetransmission {
                     frames: 1,
                     bytes: len,
                     delivered,
+                    head_delivered: delivered >= len,
                     next: seq.plus(resent),
                     last_ns: frame.ts_ns,
                 });
@@ -337,6 +351,7 @@ fn bursts(f: &Flow, side: Side, d: &Dir, seg: u64) -> Vec<Burst> {
     d.runs
         .iter()
         .filter(|r| !at_receiver || r.frames >= MIN_BURST_SEGMENTS)
+        .filter(|r| !r.head_delivered)
         .filter(|r| r.delivered as f64 >= MIN_DELIVERED_SHARE * r.bytes as f64)
         .map(|r| (r.first_frame, r.bytes.div_ceil(seg), r.bytes, r.delivered))
         .filter(|&(_, segs, _, _)| segs >= MIN_BURST_SEGMENTS)

@@ -184,6 +184,7 @@ fixture_cases! {
     tcp_span_duplicates_pcap => "tcp_span_duplicates.pcap",
     tcp_span_duplicates_busy_pcap => "tcp_span_duplicates_busy.pcap",
     tcp_span_duplicates_far_pcap => "tcp_span_duplicates_far.pcap",
+    tcp_spurious_window_resend_receiver_pcap => "tcp_spurious_window_resend_receiver.pcap",
     tcp_starved_connection_pcap => "tcp_starved_connection.pcap",
     tcp_super_segments_pcap => "tcp_super_segments.pcap",
     tcp_syn_again_after_rst_pcap => "tcp_syn_again_after_rst.pcap",
