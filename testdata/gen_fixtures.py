@@ -221,6 +221,11 @@ KEPT = {
     "quic_flow_control_lab.pcap": "the first 120 frames of the lab's quic-flow-control run, the "
                                   "server's capture (editcap -F pcap -r send.pcap ... 1-120)",
     "quic_flow_control_lab.keys.txt": "the key log aioquic wrote in that run",
+    "quic_zero_rtt.pcap": "testdata/lab/quic_zero_rtt.py on loopback (tcpdump -i lo udp port "
+                          "4455): a connection that gets a session ticket, then one that sends "
+                          "its request in 0-RTT",
+    "quic_zero_rtt.keys.txt": "the key log aioquic wrote in that run (CLIENT_EARLY_TRAFFIC_SECRET "
+                              "for the second connection)",
 }
 
 
@@ -254,6 +259,11 @@ def kept_fixtures():
             "max_stream_data": 131072, "blocked_frames": 0}},
     }
     FILES["quic_flow_control_lab.pcap.expect.json"] = (
+        json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
+    # 0-RTT: healthy, both connections decrypted (src/tests/keylog.rs holds the 0-RTT packet to
+    # tshark's reading: frame 28, packet number 1, a STREAM frame on stream 0).
+    expect = {"args": ["--keylog", "testdata/fixtures/quic_zero_rtt.keys.txt"], "findings": []}
+    FILES["quic_zero_rtt.pcap.expect.json"] = (
         json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
 
 

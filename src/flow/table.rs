@@ -517,6 +517,10 @@ impl FlowTable {
             }
             if let Some(mut q) = QuicConn::start(side, payload, frame.ts_ns) {
                 q.datagram(side, payload, frame.number, frame.ts_ns);
+                // The first datagram may carry 0-RTT packets after the Initial.
+                if let Some(log) = &self.config.keylog {
+                    q.decrypt(side, payload, log, (frame.number, frame.ts_ns), trace);
+                }
                 self.quic_cids.learn(index, &mut q);
                 flow.quic = Some(q);
                 return;

@@ -137,6 +137,7 @@ fixture_cases! {
     quic_version_negotiation_only_pcap => "quic_version_negotiation_only.pcap",
     quic_version_probe_answered_pcap => "quic_version_probe_answered.pcap",
     quic_version_probe_unanswered_pcap => "quic_version_probe_unanswered.pcap",
+    quic_zero_rtt_pcap => "quic_zero_rtt.pcap",
     snaplen_96_pcap => "snaplen_96.pcap",
     tcp_be_nsec_pcap => "tcp_be_nsec.pcap",
     tcp_be_usec_pcap => "tcp_be_usec.pcap",

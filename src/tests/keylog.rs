@@ -221,3 +221,62 @@ fn a_damaged_secrets_block_is_survived() {
         let _ = frames(bytes[..cut].to_vec());
     }
 }
+
+/// 0-RTT (testdata/lab/quic_zero_rtt.py): the second connection's first datagram (frame 28)
+/// carries an Initial and a 0-RTT packet. tshark with the key log opens it: packet number 1, a
+/// STREAM frame of 20 bytes on stream 0 (the request), frame types 6 (Initial) and 11 (0-RTT);
+/// the server accepts it (early_data in its EncryptedExtensions, frame 29). aioquic numbers
+/// every space from one counter: the client's 1-RTT packets are 4 to 8, so between the 0-RTT
+/// packet and them 2 numbers went to other spaces. The first connection has no 0-RTT; a key
+/// log without the early secret leaves the packet unopened, counted.
+#[test]
+fn a_zero_rtt_packet_opens_with_the_early_secret() {
+    let capture = root().join("testdata/fixtures/quic_zero_rtt.pcap");
+    let keys = root().join("testdata/fixtures/quic_zero_rtt.keys.txt");
+    let decrypted = |keys: &std::path::Path| {
+        let (r, json) = analyze_json(
+            &capture,
+            &["--keylog".into(), keys.to_string_lossy().into_owned()],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let json = json.expect("report");
+        assert_eq!(json["findings"], json!([]), "a healthy exchange");
+        json["flows"].clone()
+    };
+    let flows = decrypted(&keys);
+    let want = json!([
+        {"quic": {"decryption": {"c2s": {"zero_rtt": 0, "decrypted": 6, "largest_pn": 8}}}},
+        {"quic": {"decryption": {
+            "c2s": {"zero_rtt": 1, "zero_rtt_undecryptable": 0, "zero_rtt_not_kept": 0,
+                    "decrypted": 6, "largest_pn": 8, "pn_skipped": 2,
+                    "frames": {"stream": 1, "stream_bytes": 20}},
+            "s2c": {"zero_rtt": 0, "decrypted": 18, "frames": {"stream_bytes": 20000}}}}}
+    ]);
+    let mut errors = Vec::new();
+    subset(&want, &flows, "flows", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    // The same key log without its CLIENT_EARLY_TRAFFIC_SECRET line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(&keys).expect("keys");
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("CLIENT_EARLY_TRAFFIC_SECRET"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let partial = dir.path().join("keys.txt");
+    std::fs::write(&partial, without).expect("write");
+    let flows = decrypted(&partial);
+    let c2s = &flows[1]["quic"]["decryption"]["c2s"];
+    assert_eq!(
+        (
+            c2s["zero_rtt"].as_u64(),
+            c2s["zero_rtt_undecryptable"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        c2s["decrypted"].as_u64(),
+        Some(5),
+        "the 1-RTT packets still open"
+    );
+}
