@@ -226,6 +226,9 @@ KEPT = {
                           "its request in 0-RTT",
     "quic_zero_rtt.keys.txt": "the key log aioquic wrote in that run (CLIENT_EARLY_TRAFFIC_SECRET "
                               "for the second connection)",
+    "quic_draft29.pcap": "testdata/lab/quic_draft29.py on loopback (tcpdump -i lo udp port 4466): "
+                         "aioquic 0.9.21, the client offering draft-29 only",
+    "quic_draft29.keys.txt": "the key log aioquic wrote in that run",
 }
 
 
@@ -264,6 +267,10 @@ def kept_fixtures():
     # tshark's reading: frame 28, packet number 1, a STREAM frame on stream 0).
     expect = {"args": ["--keylog", "testdata/fixtures/quic_zero_rtt.keys.txt"], "findings": []}
     FILES["quic_zero_rtt.pcap.expect.json"] = (
+        json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
+    # draft-29: healthy (src/tests/keylog.rs holds it to tshark's reading).
+    expect = {"args": ["--keylog", "testdata/fixtures/quic_draft29.keys.txt"], "findings": []}
+    FILES["quic_draft29.pcap.expect.json"] = (
         json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
 
 

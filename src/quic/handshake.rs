@@ -112,7 +112,7 @@ fn encrypted_extensions(b: &[u8]) -> Option<TransportParams> {
         let kind = u16::from_be_bytes([exts[at], exts[at + 1]]);
         let len = usize::from(u16::from_be_bytes([exts[at + 2], exts[at + 3]]));
         let data = exts.get(at + 4..at + 4 + len)?;
-        if kind == 57 {
+        if transport_params::is_extension(kind) {
             return Some(transport_params::parse(data));
         }
         at += 4 + len;

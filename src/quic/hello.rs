@@ -144,7 +144,9 @@ fn extensions(body: &[u8], out: &mut Hello) -> Option<()> {
                     }
                 }
             }
-            57 => out.params = super::transport_params::parse(data.b),
+            k if u16::try_from(k).is_ok_and(super::transport_params::is_extension) => {
+                out.params = super::transport_params::parse(data.b)
+            }
             _ => {}
         }
     }

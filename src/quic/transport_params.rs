@@ -4,6 +4,12 @@
 
 use crate::decode::quic::varint;
 
+/// The TLS extension that carries them: `quic_transport_parameters` (57, RFC 9001 §8.2), and
+/// 0xffa5, its codepoint in the drafts (draft-ietf-quic-tls-29 §8.2: draft-29 is still seen).
+pub fn is_extension(kind: u16) -> bool {
+    kind == 57 || kind == 0xffa5
+}
+
 /// RFC 9000 §18.2: values of ack_delay_exponent above 20 are invalid.
 const MAX_ACK_DELAY_EXPONENT: u64 = 20;
 /// RFC 9000 §18.2: values of max_ack_delay of 2^14 or more are invalid.

@@ -99,6 +99,7 @@ fixture_cases! {
     quic_concurrent_memory_pcap => "quic_concurrent_memory.pcap",
     quic_concurrent_memory_within_budget_pcap => "quic_concurrent_memory_within_budget.pcap",
     quic_concurrent_no_budget_pcap => "quic_concurrent_no_budget.pcap",
+    quic_draft29_pcap => "quic_draft29.pcap",
     quic_flow_control_lab_pcap => "quic_flow_control_lab.pcap",
     quic_handshake_long_path_pcap => "quic_handshake_long_path.pcap",
     quic_handshake_ok_pcap => "quic_handshake_ok.pcap",

@@ -280,3 +280,35 @@ fn a_zero_rtt_packet_opens_with_the_early_secret() {
         "the 1-RTT packets still open"
     );
 }
+
+/// draft-29 (version 0xff00001d, aioquic 0.9.21: testdata/lab/quic_draft29.py), AES-256-GCM.
+/// tshark with the key log: the client's short headers 5 (largest number 7), the server's 18
+/// (largest 19); both sides' transport parameters in the drafts' extension (0xffa5, "drafts
+/// version"), initial_max_data 1048576 each.
+#[test]
+fn draft_29_decrypts_as_tshark_decrypts_it() {
+    let capture = root().join("testdata/fixtures/quic_draft29.pcap");
+    let keys = root().join("testdata/fixtures/quic_draft29.keys.txt");
+    let (r, json) = analyze_json(
+        &capture,
+        &["--keylog".into(), keys.to_string_lossy().into()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let quic = json.expect("report")["flows"][0]["quic"].clone();
+    let want = json!({
+        "version": "draft-29",
+        "cipher_suite": "TLS_AES_256_GCM_SHA384",
+        "decryption": {
+            "secrets_found": true,
+            "server_transport_parameters": true,
+            "c2s": {"decrypted": 5, "largest_pn": 7, "undecryptable": 0,
+                    "handshake_decrypted": 1, "flow_control": {"max_data": 1048576}},
+            "s2c": {"decrypted": 18, "largest_pn": 19, "undecryptable": 0,
+                    "handshake_decrypted": 1, "flow_control": {"max_data": 1048576},
+                    "frames": {"stream_bytes": 20000}}
+        }
+    });
+    let mut errors = Vec::new();
+    subset(&want, &quic, "quic", &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+}
