@@ -2,6 +2,9 @@
 """Writes a large synthetic capture for benchmarks: N frames of 64 interleaved bulk TCP flows
 (1448-byte segments, an ACK every second segment), a third of them inside VXLAN, and 0.1% of the
 frames retransmissions (every 1000th frame resends the segment its flow sent 4 segments earlier).
+Each side's (inner) IPv4 ID counts up per packet, as Linux's does per connection, so a resend is
+a retransmission, not a copy of the frame (with one ID for every frame the resends read as
+capture duplicates, and the benchmark measured the wrong thing).
 
     python3 testdata/gen_bench.py OUT.pcap [FRAMES] [FLOWS]   (default 1,000,000 frames, 64 flows)
 
@@ -64,8 +67,11 @@ def main():
             a = eth(ipv4("172.20.0.1", "172.20.0.2", 17, udp(50000 + f, 4789, vxlan(100, eth(a_ip)), 0), df=False))
         else:
             d, a = eth(d_ip), eth(a_ip)
-        # offset of the TCP sequence / ack field inside each frame
-        tmpl.append([bytearray(d), len(d) - seg - 20 + 4, bytearray(a), len(a) - 20 + 8, 1])
+        # offset of the TCP sequence / ack field inside each frame, the next sequence number, the
+        # offset of the (inner) IPv4 header, and each side's next IPv4 ID
+        ip_at = 64 if f % 3 == 0 and flows > 1 else 14
+        tmpl.append([bytearray(d), len(d) - seg - 20 + 4, bytearray(a), len(a) - 20 + 8, 1,
+                     ip_at, 1, 1])
     with open(out, "wb") as fh:
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         t = 1_700_000_000_000_000
@@ -76,6 +82,10 @@ def main():
             if (i // flows) % 3 == 2:  # every third round is an ACK
                 frame = f[2]
                 struct.pack_into("!I", frame, f[3], f[4])
+                set_id(frame, f[5], f[7])
+                if f[5] != 14:
+                    set_id(frame, 14, f[7])
+                f[7] = (f[7] + 1) & 0xFFFF
             elif flows == 1 and i % 100_000 == 99_999:
                 frame = f[0]
                 struct.pack_into("!I", frame, f[1], (f[4] - 20 * seg) & 0xFFFFFFFF)
@@ -86,8 +96,20 @@ def main():
                 frame = f[0]
                 struct.pack_into("!I", frame, f[1], f[4])
                 f[4] = (f[4] + seg) & 0xFFFFFFFF
+            if frame is f[0]:
+                set_id(frame, f[5], f[6])
+                if f[5] != 14:  # the outer header counts too (DF clear: an ID per packet)
+                    set_id(frame, 14, f[6])
+                f[6] = (f[6] + 1) & 0xFFFF
             fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
             fh.write(frame)
+
+
+def set_id(frame, ip_at, ident):
+    """Writes the IPv4 ID of the header at `ip_at` and its checksum."""
+    struct.pack_into("!H", frame, ip_at + 4, ident)
+    struct.pack_into("!H", frame, ip_at + 10, 0)
+    struct.pack_into("!H", frame, ip_at + 10, csum(bytes(frame[ip_at:ip_at + 20])))
 
 
 if __name__ == "__main__":
