@@ -85,7 +85,7 @@ impl PcapReader {
         })
     }
 
-    fn u32_at(&self, b: &[u8], at: usize) -> u32 {
+    fn u32_at(&self, b: &[u8; 16], at: usize) -> u32 {
         let x = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         if self.big_endian {
             u32::from_be_bytes(x)
@@ -100,10 +100,15 @@ impl PcapReader {
         meta: &mut CaptureMeta,
     ) -> Result<Option<Record>, CaptureError> {
         let offset = src.offset;
-        let mut hdr = [0u8; 24];
-        let hdr = &mut hdr[..self.record_header_len];
-        match src.fill(hdr)? {
-            Fill::Full => {}
+        // The record header read in place: its first 16 bytes as a fixed array (the modified
+        // format's 8 more are skipped), not copied out with a length known only at run time.
+        let (fill, at) = src.take(self.record_header_len)?;
+        let hdr: [u8; 16] = match fill {
+            Fill::Full => src
+                .bytes(at)
+                .get(..16)
+                .and_then(|h| h.try_into().ok())
+                .unwrap_or([0; 16]),
             Fill::Eof => return Ok(None),
             Fill::Short(_) => {
                 meta.truncation = Some(Truncation {
@@ -112,11 +117,11 @@ impl PcapReader {
                 });
                 return Ok(None);
             }
-        }
-        let ts_sec = self.u32_at(hdr, 0);
-        let ts_frac = self.u32_at(hdr, 4);
-        let mut caplen = self.u32_at(hdr, 8);
-        let mut origlen = self.u32_at(hdr, 12);
+        };
+        let ts_sec = self.u32_at(&hdr, 0);
+        let ts_frac = self.u32_at(&hdr, 4);
+        let mut caplen = self.u32_at(&hdr, 8);
+        let mut origlen = self.u32_at(&hdr, 12);
         // Before format 2.3 the two length fields were in the other order; libpcap
         // (sf-pcap.c, MAYBE_SWAPPED) and Wireshark swap them back when caplen > len.
         if self.maybe_swapped_lengths && caplen > origlen {
