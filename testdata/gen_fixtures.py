@@ -229,6 +229,9 @@ KEPT = {
     "quic_draft29.pcap": "testdata/lab/quic_draft29.py on loopback (tcpdump -i lo udp port 4466): "
                          "aioquic 0.9.21, the client offering draft-29 only",
     "quic_draft29.keys.txt": "the key log aioquic wrote in that run",
+    "quic_v2.pcap": "testdata/lab/quic_zero_rtt.py's first connection with both sides on QUIC v2 "
+                    "(supported_versions=[VERSION_2], port 4477), aioquic 1.7",
+    "quic_v2.keys.txt": "the key log aioquic wrote in that run",
 }
 
 
@@ -271,6 +274,9 @@ def kept_fixtures():
     # draft-29: healthy (src/tests/keylog.rs holds it to tshark's reading).
     expect = {"args": ["--keylog", "testdata/fixtures/quic_draft29.keys.txt"], "findings": []}
     FILES["quic_draft29.pcap.expect.json"] = (
+        json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
+    expect = {"args": ["--keylog", "testdata/fixtures/quic_v2.keys.txt"], "findings": []}
+    FILES["quic_v2.pcap.expect.json"] = (
         json.dumps(expect, indent=2, sort_keys=True) + "\n").encode()
 
 

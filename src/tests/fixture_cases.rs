@@ -135,6 +135,7 @@ fixture_cases! {
     quic_stall_short_pcap => "quic_stall_short.pcap",
     quic_udp_gso_df_clear_pcap => "quic_udp_gso_df_clear.pcap",
     quic_udp_gso_sender_pcap => "quic_udp_gso_sender.pcap",
+    quic_v2_pcap => "quic_v2.pcap",
     quic_version_negotiation_only_pcap => "quic_version_negotiation_only.pcap",
     quic_version_probe_answered_pcap => "quic_version_probe_answered.pcap",
     quic_version_probe_unanswered_pcap => "quic_version_probe_unanswered.pcap",

@@ -281,34 +281,40 @@ fn a_zero_rtt_packet_opens_with_the_early_secret() {
     );
 }
 
-/// draft-29 (version 0xff00001d, aioquic 0.9.21: testdata/lab/quic_draft29.py), AES-256-GCM.
-/// tshark with the key log: the client's short headers 5 (largest number 7), the server's 18
-/// (largest 19); both sides' transport parameters in the drafts' extension (0xffa5, "drafts
-/// version"), initial_max_data 1048576 each.
+/// Other versions, each held to tshark with its key log: draft-29 (0xff00001d, aioquic 0.9.21,
+/// testdata/lab/quic_draft29.py; its transport parameters in the drafts' extension 0xffa5,
+/// "drafts version") and QUIC v2 (0x6b3343cf, RFC 9369's labels and salt, aioquic 1.7). tshark's
+/// short headers: draft-29's client 5 (largest number 7) and server 18 (largest 19); v2's 6 (8)
+/// and 19 (20); initial_max_data 1048576 both ways, 20,000 bytes of stream data from the server.
 #[test]
-fn draft_29_decrypts_as_tshark_decrypts_it() {
-    let capture = root().join("testdata/fixtures/quic_draft29.pcap");
-    let keys = root().join("testdata/fixtures/quic_draft29.keys.txt");
-    let (r, json) = analyze_json(
-        &capture,
-        &["--keylog".into(), keys.to_string_lossy().into()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let quic = json.expect("report")["flows"][0]["quic"].clone();
-    let want = json!({
-        "version": "draft-29",
-        "cipher_suite": "TLS_AES_256_GCM_SHA384",
-        "decryption": {
-            "secrets_found": true,
-            "server_transport_parameters": true,
-            "c2s": {"decrypted": 5, "largest_pn": 7, "undecryptable": 0,
-                    "handshake_decrypted": 1, "flow_control": {"max_data": 1048576}},
-            "s2c": {"decrypted": 18, "largest_pn": 19, "undecryptable": 0,
-                    "handshake_decrypted": 1, "flow_control": {"max_data": 1048576},
-                    "frames": {"stream_bytes": 20000}}
-        }
-    });
-    let mut errors = Vec::new();
-    subset(&want, &quic, "quic", &mut errors);
-    assert!(errors.is_empty(), "{errors:?}");
+fn draft_29_and_v2_decrypt_as_tshark_decrypts_them() {
+    for (name, version, (c_n, c_pn), (s_n, s_pn)) in [
+        ("quic_draft29", "draft-29", (5, 7), (18, 19)),
+        ("quic_v2", "2", (6, 8), (19, 20)),
+    ] {
+        let capture = root().join(format!("testdata/fixtures/{name}.pcap"));
+        let keys = root().join(format!("testdata/fixtures/{name}.keys.txt"));
+        let (r, json) = analyze_json(
+            &capture,
+            &["--keylog".into(), keys.to_string_lossy().into()],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let quic = json.expect("report")["flows"][0]["quic"].clone();
+        let want = json!({
+            "version": version,
+            "cipher_suite": "TLS_AES_256_GCM_SHA384",
+            "decryption": {
+                "secrets_found": true,
+                "server_transport_parameters": true,
+                "c2s": {"decrypted": c_n, "largest_pn": c_pn, "undecryptable": 0,
+                        "handshake_decrypted": 1, "flow_control": {"max_data": 1048576}},
+                "s2c": {"decrypted": s_n, "largest_pn": s_pn, "undecryptable": 0,
+                        "handshake_decrypted": 1, "flow_control": {"max_data": 1048576},
+                        "frames": {"stream_bytes": 20000}}
+            }
+        });
+        let mut errors = Vec::new();
+        subset(&want, &quic, name, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
 }
