@@ -96,14 +96,7 @@ fn packets(f: &Flow, side: Side, cv: &Canvas, kind: PlotKind) -> Option<Chart> {
         kind,
         flow: Some(f.id),
         direction: Some(d),
-        title: format!(
-            "QUIC time-sequence, flow {} {}: {} → {}{}",
-            f.id,
-            d.as_str(),
-            f.key.end(side),
-            f.key.end(side.other()),
-            tunnel(f)
-        ),
+        title: title(f, side, ""),
         caption: format!(
             "{} 1-RTT packets decrypted with the key log, {} declared lost (RFC 9002 \
              thresholds at the peer's ACKs)",
@@ -115,6 +108,18 @@ fn packets(f: &Flow, side: Side, cv: &Canvas, kind: PlotKind) -> Option<Chart> {
         y2: None,
         series,
     })
+}
+
+/// "QUIC time-sequence, flow 1 s2c: A → B", then `more`.
+pub(super) fn title(f: &Flow, side: Side, more: &str) -> String {
+    format!(
+        "QUIC time-sequence, flow {} {}: {} → {}{}{more}",
+        f.id,
+        f.direction(side).as_str(),
+        f.key.end(side),
+        f.key.end(side.other()),
+        tunnel(f)
+    )
 }
 
 /// The RTT samples of both directions, from each side's packets to the peer's ACK of them.

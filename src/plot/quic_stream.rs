@@ -5,7 +5,7 @@
 //! packets declared lost marked `L` at the data they carried.
 
 use super::chart::{palette, Axis, Chart, PlotKind, Point, Series, Style, Unit};
-use super::dir::{tunnel, x_axis, Canvas};
+use super::dir::{x_axis, Canvas};
 use super::thin;
 use crate::flow::{Flow, Side};
 use crate::quic::trace::{SideTrace, StreamPoint};
@@ -98,14 +98,7 @@ pub fn stream_chart(f: &Flow, side: Side, cv: &Canvas) -> Option<Chart> {
         kind: PlotKind::QuicSequence,
         flow: Some(f.id),
         direction: Some(d),
-        title: format!(
-            "QUIC time-sequence, flow {} {}: {} → {}{}, stream {stream}",
-            f.id,
-            d.as_str(),
-            f.key.end(side),
-            f.key.end(side.other()),
-            tunnel(f)
-        ),
+        title: super::quic_sequence::title(f, side, &format!(", stream {stream}")),
         caption: format!(
             "{} STREAM frames of stream {stream} ({} of its data), {} of them data sent again, \
              {} in packets declared lost{limit_note}; decrypted with the key log ({} other \

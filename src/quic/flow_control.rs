@@ -66,6 +66,18 @@ pub struct FlowControl {
     granted: Option<(TransportParams, bool)>,
 }
 
+/// One stream of a side, as the report lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StreamState {
+    pub id: u64,
+    /// The largest offset sent (offset plus length of its STREAM frames).
+    pub bytes: u64,
+    /// A STREAM frame with FIN was sent.
+    pub fin: bool,
+    /// The peer's limit on it (MAX_STREAM_DATA, or the initial one), when known.
+    pub limit: Option<u64>,
+}
+
 /// What held a side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -85,6 +97,23 @@ impl FlowControl {
             self.conn_limit = Some(self.conn_limit.map_or(l, |c| c.max(l)));
             self.max_conn_limit = self.conn_limit;
         }
+    }
+
+    /// The streams the side sent on (at most [`MAX_STREAMS`] are followed), by ID.
+    pub fn streams(&self) -> Vec<StreamState> {
+        let mut v: Vec<StreamState> = self
+            .streams
+            .iter()
+            .filter(|s| s.sent > 0 || s.fin)
+            .map(|s| StreamState {
+                id: s.id,
+                bytes: s.sent,
+                fin: s.fin,
+                limit: s.limit,
+            })
+            .collect();
+        v.sort_unstable_by_key(|s| s.id);
+        v
     }
 
     /// The largest offset sent on stream `id` so far (0 before its first STREAM frame).

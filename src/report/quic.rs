@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::analysis::qlog_join::QlogJoin;
 use crate::flow::{Direction, Flow, Side};
 use crate::quic::decrypt::{Decryption, DirDecryption};
+use crate::quic::flow_control::StreamState;
 use crate::quic::recovery::Loss;
 use crate::quic::server::cipher_name;
 use crate::quic::spin::{SpinDir, SpinState};
@@ -108,7 +109,13 @@ pub struct FlowControlReport {
     /// The largest MAX_DATA and MAX_STREAM_DATA the peer sent, bytes (null: none seen).
     pub max_data: Option<u64>,
     pub max_stream_data: Option<u64>,
+    /// The streams this side sent on, by ID: the first [`LISTED_STREAMS`], and how many in all.
+    pub streams: Vec<StreamState>,
+    pub streams_total: usize,
 }
+
+/// Streams listed per direction (a browser's connection may open hundreds).
+pub const LISTED_STREAMS: usize = 32;
 
 /// `rtt` of a direction's decryption: RFC 9002's estimator at the capture point, ms (null
 /// without a sample).
@@ -124,6 +131,7 @@ pub struct RttReport {
 impl DirDecryptionReport {
     fn of(d: &Decryption, side: Side, end_ns: i64) -> Self {
         let fc = &d.flow[side];
+        let streams = fc.streams();
         let rtt = d.recovery[side].rtt;
         let ms = |ns: i64| (rtt.samples > 0).then_some(ns as f64 / 1e6);
         let loss = d.recovery[side].loss();
@@ -148,6 +156,8 @@ impl DirDecryptionReport {
                 blocked_frames: fc.blocked_frames,
                 max_data: fc.max_conn_limit,
                 max_stream_data: fc.max_stream_limit,
+                streams_total: streams.len(),
+                streams: streams.into_iter().take(LISTED_STREAMS).collect(),
             },
         }
     }

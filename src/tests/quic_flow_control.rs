@@ -34,6 +34,17 @@ fn a_short_hold_or_no_keys_stay_silent() {
     assert!(fired_whole);
     let fc = &json["flows"][0]["quic"]["decryption"]["s2c"]["flow_control"];
     assert_eq!(fc["held_by_stream"], 3, "{fc}");
+    // Each stream's largest offset, as tshark's quic.stream.offset + length say: the response
+    // on stream 0 and HTTP/3's three unidirectional streams (control, QPACK encoder, decoder).
+    let ends: Vec<(u64, u64)> = fc["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["id"].as_u64()?, s["bytes"].as_u64()?)))
+        .collect();
+    assert_eq!(ends, [(0, 99_469), (3, 12), (7, 4), (11, 1)], "{fc}");
+    assert_eq!(fc["streams"][0]["limit"], 131_072, "{fc}");
+    assert_eq!(fc["streams_total"], 4);
     assert!(
         fc["held_ms"]
             .as_f64()

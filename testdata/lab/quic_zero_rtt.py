@@ -54,4 +54,5 @@ async def main():
             await asyncio.sleep(0.05)
     server.close()
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
