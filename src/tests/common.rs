@@ -45,6 +45,22 @@ pub fn analyze_json(path: &Path, extra: &[String]) -> (Run, Option<Value>) {
     (r, v)
 }
 
+/// The JSON report of `capture` (exit 0 asserted), decrypted with the key log `keys` (a path
+/// under the repository) when one is given.
+pub fn keyed_report(capture: &Path, keys: Option<&str>) -> Value {
+    let args: Vec<String> = keys
+        .map(|k| {
+            vec![
+                "--keylog".into(),
+                root().join(k).to_string_lossy().into_owned(),
+            ]
+        })
+        .unwrap_or_default();
+    let (r, json) = analyze_json(capture, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    json.expect("report")
+}
+
 /// Checks that every field of `expected` is in `actual` with the same value. Arrays must have the
 /// same length and match element by element; floats match to 1e-9.
 /// The first finding with `id` in a report.

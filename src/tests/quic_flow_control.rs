@@ -5,23 +5,13 @@
 //! and 98,304 in frame 114, raised by MAX_STREAM_DATA in frames 85 and 119). The fixture's
 //! expectation holds the firing case; here, the close ones.
 
-use crate::common::{analyze_json, root};
+use crate::common::{analyze_json, keyed_report, root};
 
 const CAPTURE: &str = "testdata/fixtures/quic_flow_control_lab.pcap";
 const KEYS: &str = "testdata/fixtures/quic_flow_control_lab.keys.txt";
 
 fn fired(capture: &std::path::Path, keys: bool) -> (bool, serde_json::Value) {
-    let args: Vec<String> = if keys {
-        vec![
-            "--keylog".into(),
-            root().join(KEYS).to_string_lossy().into_owned(),
-        ]
-    } else {
-        Vec::new()
-    };
-    let (r, json) = analyze_json(capture, &args);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let json = json.expect("report");
+    let json = keyed_report(capture, keys.then_some(KEYS));
     let fired = json["findings"]
         .as_array()
         .is_some_and(|a| a.iter().any(|f| f["id"] == "quic-flow-control"));

@@ -16,23 +16,13 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{analyze_json, root, subset};
+use crate::common::{analyze_json, keyed_report, root, subset};
 
 const CAPTURE: &str = "testdata/fixtures/quic_loss_lab.pcap";
 const KEYS: &str = "testdata/fixtures/quic_loss_lab.keys.txt";
 
 fn report(capture: &std::path::Path, keys: bool) -> Value {
-    let args: Vec<String> = if keys {
-        vec![
-            "--keylog".into(),
-            root().join(KEYS).to_string_lossy().into_owned(),
-        ]
-    } else {
-        Vec::new()
-    };
-    let (r, json) = analyze_json(capture, &args);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    json.expect("report")
+    keyed_report(capture, keys.then_some(KEYS))
 }
 
 fn quic_loss(json: &Value) -> Option<&Value> {
