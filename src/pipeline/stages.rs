@@ -79,8 +79,9 @@ struct Decoded {
 }
 
 impl Decoded {
-    /// The frame's fields without its bytes; its packet is decoded into the slot afterwards.
-    fn frame(frame: &Frame<'_>, data: Range<usize>) -> Self {
+    /// The frame's fields without its bytes (their range is set once the reader says where
+    /// they are); its packet is decoded into the slot afterwards.
+    fn frame(frame: &Frame<'_>) -> Self {
         Decoded {
             number: frame.number,
             ts_ns: frame.ts_ns,
@@ -90,7 +91,7 @@ impl Decoded {
             interface: frame.interface,
             wire_len: frame.wire_len,
             offset: frame.offset,
-            data,
+            data: 0..0,
             pkt: Packet::new(Kind::OtherIp),
             secrets: frame.secrets.map(Box::from),
         }
@@ -165,7 +166,7 @@ fn read_and_decode(
                 break;
             };
             tally.frame(&frame);
-            frames.push(Decoded::frame(&frame, 0..0));
+            frames.push(Decoded::frame(&frame));
             let Some(d) = frames.last_mut() else {
                 break; // never: just pushed
             };

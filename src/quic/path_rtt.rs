@@ -4,10 +4,11 @@
 
 use super::decrypt::Decryption;
 use super::rtt::GRANULARITY_NS;
+use super::transport_params;
 use crate::flow::side::{PerSide, Side};
 
-/// RFC 9000 §18.2: an endpoint that did not say delays ACKs up to 25 ms.
-const DEFAULT_MAX_ACK_DELAY_NS: i64 = 25_000_000;
+/// What an endpoint that did not say may delay its ACKs ([`transport_params`]).
+const DEFAULT_MAX_ACK_DELAY_NS: i64 = transport_params::DEFAULT_MAX_ACK_DELAY_MS as i64 * 1_000_000;
 
 /// The path's round trip, both legs summed, ns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +19,6 @@ pub struct PathRtt {
     pub smoothed_ns: i64,
     /// `rttvar` of each leg summed: a bound on the path's (deviations add at most).
     pub var_ns: i64,
-    /// Samples of each leg.
-    pub samples: PerSide<u64>,
     /// Each side's peer's `max_ack_delay`.
     max_ack_delay_ns: PerSide<i64>,
 }
@@ -38,7 +37,6 @@ impl PathRtt {
             min_ns: sum(|x| x.min_ns),
             smoothed_ns: sum(|x| x.smoothed_ns),
             var_ns: sum(|x| x.var_ns),
-            samples: PerSide::new(r[Side::A].rtt.samples, r[Side::B].rtt.samples),
             max_ack_delay_ns: PerSide::new(
                 r[Side::A]
                     .max_ack_delay_ns

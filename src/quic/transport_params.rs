@@ -12,6 +12,8 @@ pub fn is_extension(kind: u16) -> bool {
 
 /// RFC 9000 §18.2: values of ack_delay_exponent above 20 are invalid.
 const MAX_ACK_DELAY_EXPONENT: u64 = 20;
+/// RFC 9000 §18.2: an endpoint that does not say delays its ACKs up to 25 ms.
+pub const DEFAULT_MAX_ACK_DELAY_MS: u64 = 25;
 /// RFC 9000 §18.2: values of max_ack_delay of 2^14 or more are invalid.
 const MAX_ACK_DELAY_MS: u64 = 1 << 14;
 
@@ -38,7 +40,7 @@ impl TransportParams {
 
     /// How long this endpoint may delay an ACK, ns (RFC 9000 §18.2: 25 ms by default).
     pub fn max_ack_delay_ns(&self) -> i64 {
-        self.max_ack_delay_ms.unwrap_or(25) as i64 * 1_000_000
+        self.max_ack_delay_ms.unwrap_or(DEFAULT_MAX_ACK_DELAY_MS) as i64 * 1_000_000
     }
 
     /// The flow-control limit this endpoint grants its peer at the start on stream `id` (RFC
