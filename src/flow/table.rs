@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::key::{sorted, IndexKey};
 use super::memory::{self, Budget, Evicted};
 use super::quic_paths::QuicCids;
 use super::udp_trace;
@@ -82,7 +83,7 @@ impl Default for FlowConfig {
 #[derive(Debug, Default)]
 pub struct FlowTable {
     /// Flow indexes (id - 1) by key; [`FlowTable::pos`] finds a flow's place in `flows`.
-    index: FxHashMap<FlowKey, usize>,
+    index: FxHashMap<IndexKey, usize>,
     /// Tunnelled flows by key without the VNI, for pairing directions that use different VNIs.
     by_tunnel_ends: FxHashMap<FlowKey, usize>,
     /// The flows in the table, by ascending id (evicted flows are gone; see `evicted`).
@@ -204,17 +205,8 @@ impl FlowTable {
         }
         let ip = pkt.ip.as_ref()?;
         let tr = Transport::of(pkt)?;
-        let tunnel = tunnel_key(pkt);
-        let src = Endpoint {
-            addr: ip.src,
-            port: tr.sport,
-        };
-        let dst = Endpoint {
-            addr: ip.dst,
-            port: tr.dport,
-        };
-        let (key, side) = FlowKey::of(tr.protocol, src, dst, tunnel);
-        let pos = self.find_or_start(&key, side, frame, pkt, tr.flags);
+        let (found, side) = IndexKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport));
+        let pos = self.find_or_start(&found, side, frame, pkt, (ip, &tr));
         let index = self.flows[pos].index();
         let flow = &mut self.flows[pos];
         flow.note_header(side, tr.flags, pkt.tcp.as_ref());
@@ -319,8 +311,8 @@ impl FlowTable {
             addr: q.dst,
             port: ports.dst,
         };
-        let (key, side) = FlowKey::of(protocol, src, dst, tunnel_key(pkt));
-        let i = self.pos(*self.index.get(&key)?)?;
+        let (key, side) = FlowKey::of(protocol, src, dst, TunnelKey::of_packet(pkt));
+        let i = self.pos(*self.index.get(&IndexKey::from(&key))?)?;
         let errors = self.flows[i].icmp.get_or_insert_with(Default::default);
         errors[side].note(facts, ip.src, frame.number);
         Some(())
@@ -329,21 +321,31 @@ impl FlowTable {
     /// The position of the packet's flow, starting a new one for an unknown key or a port reuse.
     fn find_or_start(
         &mut self,
-        key: &FlowKey,
+        found: &IndexKey,
         side: Side,
         frame: &Frame<'_>,
         pkt: &Packet,
-        flags: u8,
+        (ip, tr): (&IpFacts, &Transport),
     ) -> usize {
-        let syn = flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let found = match self.index.get(key) {
-            Some(&i) => self.pos(i),
-            None => self.pair_reverse_vni(key, side),
-        };
+        let syn = tr.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let known = self.index.get(found).and_then(|&i| self.pos(i));
         let seq = pkt.tcp.map_or(0, |t| t.seq);
-        match found {
+        match known {
             Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
-            _ => self.start(*key, side, frame, pkt),
+            Some(_) => self.start(
+                FlowKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport)),
+                side,
+                frame,
+                pkt,
+            ),
+            None => {
+                // Not indexed (rare): the full key, for the other-VNI pairing and a new flow.
+                let key = FlowKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport));
+                match self.pair_reverse_vni(&key, side) {
+                    Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
+                    _ => self.start(key, side, frame, pkt),
+                }
+            }
         }
     }
 
@@ -379,7 +381,7 @@ impl FlowTable {
             counted_bytes: 0,
             after_eviction,
         });
-        self.index.insert(key, i);
+        self.index.insert(IndexKey::from(&key), i);
         if let Some(loose) = key.without_vni() {
             self.by_tunnel_ends.insert(loose, i);
         }
@@ -398,7 +400,7 @@ impl FlowTable {
             return None;
         }
         f.reverse_vni = key.tunnel.map(|t| t.vni);
-        self.index.insert(*key, f.index());
+        self.index.insert(IndexKey::from(key), f.index());
         Some(i)
     }
 }
@@ -571,22 +573,4 @@ fn udp_payload<'a>(frame: &'a Frame<'_>, u: &UdpFacts) -> &'a [u8] {
         .saturating_add(u.payload_len as usize)
         .min(frame.data.len());
     &frame.data[start..end]
-}
-
-/// The tunnel context of a packet's flow key.
-fn tunnel_key(pkt: &Packet) -> Option<TunnelKey> {
-    pkt.tunnel.map(|t| TunnelKey {
-        kind: t.kind,
-        vni: t.vni,
-        outer: sorted(t.outer_ip.src, t.outer_ip.dst),
-        via: t.via,
-    })
-}
-
-fn sorted(a: IpAddr, b: IpAddr) -> [IpAddr; 2] {
-    if a <= b {
-        [a, b]
-    } else {
-        [b, a]
-    }
 }

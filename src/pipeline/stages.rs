@@ -1,15 +1,19 @@
 //! The pass on two threads, so that both cores work on one capture: reading and decoding on one,
-//! flows, detectors and the caller's tap on the other (the caller's), in frame order.
+//! flows, detectors and the caller's tap on the other (the caller's), in frame order. Decoding is
+//! shared: the analysis thread decodes the frames the reading thread left it, a share that
+//! follows whichever thread waits ([`Share`]), so neither core idles while the other works.
 //!
 //! Frames cross in batches: a batch is one whole read buffer of the capture reader and the
 //! decoded packets of the frames framed in it, so nothing is copied on the way and the
-//! synchronisation (a bounded channel) is paid once per about 175 full-size frames. Emptied batches go back
-//! to the reader to be refilled, so the pass allocates a few batches in all, never one per frame.
+//! synchronisation (a bounded channel) is paid once per about 175 full-size frames. Emptied
+//! batches go back to the reader to be refilled, so the pass allocates a few batches in all,
+//! never one per frame.
 //! The analysis sees exactly the frames, packets and order of the single-threaded pass
 //! (`OFFLOAD_DOCTOR_THREADS=1`), so the report is byte-identical; a test compares them.
 
 use std::ops::Range;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 
 use rustc_hash::FxHashMap;
 
@@ -40,15 +44,22 @@ pub(super) struct Counts {
 impl Counts {
     #[inline]
     pub fn count(&mut self, frame: &Frame<'_>, pkt: &Packet) {
+        self.count_kind(pkt.kind);
+        self.totals.count(frame);
+    }
+
+    /// One frame of `kind` (the two-stage pass counts kinds where the packet is analysed, the
+    /// totals where the frame is read).
+    #[inline]
+    fn count_kind(&mut self, kind: Kind) {
         match &mut self.run {
-            Some((kind, n)) if *kind == pkt.kind => *n += 1,
+            Some((k, n)) if *k == kind => *n += 1,
             run => {
-                if let Some((kind, n)) = run.replace((pkt.kind, 1)) {
-                    *self.kinds.entry(kind).or_default() += n;
+                if let Some((k, n)) = run.replace((kind, 1)) {
+                    *self.kinds.entry(k).or_default() += n;
                 }
             }
         }
-        self.totals.count(frame);
     }
 
     /// The frames of each kind, once the pass is over.
@@ -74,6 +85,8 @@ struct Decoded {
     data: Range<usize>,
     /// Decoded in place ([`decode::decode_to`]): it owns nothing of the frame.
     pkt: Packet,
+    /// Whether the reading thread decoded `pkt`; if not, the analysis thread does ([`Share`]).
+    decoded: bool,
     /// Key log text that arrived before the frame (pcapng Decryption Secrets Blocks, rare).
     secrets: Option<Box<[u8]>>,
 }
@@ -93,8 +106,32 @@ impl Decoded {
             offset: frame.offset,
             data: 0..0,
             pkt: Packet::new(Kind::OtherIp),
+            decoded: false,
             secrets: frame.secrets.map(Box::from),
         }
+    }
+
+    /// Decodes the packet here if the reading thread left it to this thread ([`Share`]).
+    #[inline]
+    fn decode(&mut self, bytes: &[u8], cfg: &DecodeConfig) {
+        if self.decoded {
+            return;
+        }
+        // The frame from the fields, so that the packet can be borrowed apart from them.
+        let frame = Frame {
+            number: self.number,
+            ts_ns: self.ts_ns,
+            ts_known: self.ts_known,
+            ts_bad_fraction: self.ts_bad_fraction,
+            link_type: self.link_type,
+            interface: self.interface,
+            wire_len: self.wire_len,
+            data: bytes.get(self.data.clone()).unwrap_or(&[]),
+            offset: self.offset,
+            secrets: self.secrets.as_deref(),
+        };
+        decode::decode_to(&frame, cfg, &mut self.pkt);
+        self.decoded = true;
     }
 
     /// The frame again, borrowing the batch's buffer.
@@ -120,6 +157,61 @@ struct Batch {
     frames: Vec<Decoded>,
 }
 
+/// Which frames the reading thread decodes, in sixteenths of each batch; the analysis thread
+/// decodes the others. The two threads' work differs from capture to capture (decoding is a
+/// large part of a frame's cost on busy links, a small one next to QUIC or many flows), so the
+/// split follows whoever waits: the reading thread takes a sixteenth more when it finds the
+/// queue full, the analysis thread a sixteenth more when it finds the queue empty. Which thread
+/// decodes a frame never changes its packet (decoding is a function of the frame's bytes), so
+/// the report stays byte-identical. `OFFLOAD_DOCTOR_READER_SHARE=N` (hidden, for the test that
+/// holds every split to the one-thread report) fixes the split at N sixteenths.
+struct Share {
+    sixteenths: AtomicU32,
+    fixed: bool,
+}
+
+impl Share {
+    const STEPS: u32 = 16;
+
+    fn new() -> Self {
+        let fixed = std::env::var("OFFLOAD_DOCTOR_READER_SHARE")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
+        Share {
+            sixteenths: AtomicU32::new(fixed.unwrap_or(Self::STEPS).min(Self::STEPS)),
+            fixed: fixed.is_some(),
+        }
+    }
+
+    /// Whether the reading thread decodes the frame at `index` of its batch.
+    #[inline]
+    fn reader_decodes(sixteenths: u32, index: usize) -> bool {
+        (index as u32 % Self::STEPS) < sixteenths
+    }
+
+    fn get(&self) -> u32 {
+        self.sixteenths.load(Ordering::Relaxed)
+    }
+
+    /// The reading thread waited for the analysis: it decodes more.
+    fn to_reader(&self) {
+        self.shift(|s| (s < Self::STEPS).then_some(s + 1));
+    }
+
+    /// The analysis thread waited for the reading: it decodes more.
+    fn to_analysis(&self) {
+        self.shift(|s| s.checked_sub(1));
+    }
+
+    fn shift(&self, f: impl FnMut(u32) -> Option<u32>) {
+        if !self.fixed {
+            let _ = self
+                .sixteenths
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, f);
+        }
+    }
+}
+
 /// Runs the pass: `reader` is read and decoded on a second thread while `analyse` sees every
 /// frame here, in order. Returns the reader (its meta) and the counts once the input ends.
 pub(super) fn run(
@@ -131,34 +223,56 @@ pub(super) fn run(
     // Sized above the batches that can exist at once (queued, analysed, filling, spare), so
     // handing one back never blocks nor allocates.
     let (back, recycled) = mpsc::sync_channel::<Batch>(BATCHES + 4);
+    let share = Share::new();
+    let mut kinds = Counts::default();
     std::thread::scope(|s| {
-        let reading = s.spawn(move || read_and_decode(reader, cfg, tx, recycled));
-        for batch in rx.iter() {
-            for d in &batch.frames {
-                analyse(&d.get(&batch.bytes), &d.pkt);
+        let share = &share;
+        let reading = s.spawn(move || read_and_decode(reader, cfg, tx, recycled, share));
+        loop {
+            let mut batch = match rx.try_recv() {
+                Ok(b) => b,
+                Err(TryRecvError::Empty) => {
+                    share.to_analysis();
+                    match rx.recv() {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            let Batch { bytes, frames } = &mut batch;
+            for d in frames.iter_mut() {
+                d.decode(bytes, cfg);
+                kinds.count_kind(d.pkt.kind);
+                analyse(&d.get(bytes), &d.pkt);
             }
             // The reader may have finished: then the batch is simply dropped.
             let _ = back.try_send(batch);
         }
-        match reading.join() {
-            Ok(r) => r,
+        let (reader, mut counts) = match reading.join() {
+            Ok(r) => r?,
             Err(panic) => std::panic::resume_unwind(panic),
-        }
+        };
+        counts.kinds = kinds.kinds;
+        counts.run = kinds.run;
+        Ok((reader, counts))
     })
 }
 
-/// The reading thread: frames, decodes and counts, and sends a batch each time the reader moves
-/// on to a new buffer (and the last one at the end).
+/// The reading thread: frames, decodes its share ([`Share`]) and counts, and sends a batch each
+/// time the reader moves on to a new buffer (and the last one at the end).
 fn read_and_decode(
     mut reader: CaptureReader,
     cfg: &DecodeConfig,
     tx: SyncSender<Batch>,
     recycled: Receiver<Batch>,
+    share: &Share,
 ) -> Result<(CaptureReader, Counts), CaptureError> {
     let mut counts = Counts::default();
     // The progress line's counters (capture/progress.rs): two stores a frame.
     let mut tally = progress::Tally::default();
     let mut frames = Vec::with_capacity(BATCH_FRAMES);
+    let mut sixteenths = share.get();
     reader.give_spare(Vec::new());
     loop {
         {
@@ -166,12 +280,16 @@ fn read_and_decode(
                 break;
             };
             tally.frame(&frame);
+            counts.totals.count(&frame);
+            let here = Share::reader_decodes(sixteenths, frames.len());
             frames.push(Decoded::frame(&frame));
-            let Some(d) = frames.last_mut() else {
-                break; // never: just pushed
-            };
-            decode::decode_to(&frame, cfg, &mut d.pkt);
-            counts.count(&frame, &d.pkt);
+            if here {
+                let Some(d) = frames.last_mut() else {
+                    break; // never: just pushed
+                };
+                decode::decode_to(&frame, cfg, &mut d.pkt);
+                d.decoded = true;
+            }
         }
         let data = reader.last_frame_range();
         if let Some(full) = reader.take_retired() {
@@ -187,15 +305,22 @@ fn read_and_decode(
                 frames.push(this);
             }
             reader.give_spare(next.bytes);
-            if tx
-                .send(Batch {
-                    bytes: full,
-                    frames: full_frames,
-                })
-                .is_err()
-            {
+            let batch = Batch {
+                bytes: full,
+                frames: full_frames,
+            };
+            let sent = match tx.try_send(batch) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(batch)) => {
+                    share.to_reader();
+                    tx.send(batch).map_err(drop)
+                }
+                Err(TrySendError::Disconnected(_)) => Err(()),
+            };
+            if sent.is_err() {
                 break; // the analysis thread is gone (it panicked): nothing left to do
             }
+            sixteenths = share.get();
         }
         if let Some(d) = frames.last_mut() {
             d.data = data;

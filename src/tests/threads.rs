@@ -8,31 +8,53 @@ use std::process::Command;
 
 use crate::common::root;
 
+/// How the pass runs: on one thread, or on two with the reading thread decoding a share of
+/// the frames (sixteenths; `None` for the adaptive split) and the analysis thread the rest.
+#[derive(Debug, Clone, Copy)]
+enum Threads {
+    One,
+    Two(Option<u32>),
+}
+
 /// `analyze --format json ARGS PATH` with the given thread setting: exit code and stdout.
-fn analyze(path: &Path, args: &[String], one_thread: bool) -> (Option<i32>, Vec<u8>) {
+fn analyze(path: &Path, args: &[String], threads: Threads) -> (Option<i32>, Vec<u8>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_offload-doctor"));
     cmd.args(["analyze", "--format", "json"])
         .args(args)
         .arg(path)
-        .current_dir(root());
-    if one_thread {
-        cmd.env("OFFLOAD_DOCTOR_THREADS", "1");
-    } else {
-        cmd.env_remove("OFFLOAD_DOCTOR_THREADS");
+        .current_dir(root())
+        .env_remove("OFFLOAD_DOCTOR_THREADS")
+        .env_remove("OFFLOAD_DOCTOR_READER_SHARE");
+    match threads {
+        Threads::One => {
+            cmd.env("OFFLOAD_DOCTOR_THREADS", "1");
+        }
+        Threads::Two(Some(share)) => {
+            cmd.env("OFFLOAD_DOCTOR_READER_SHARE", share.to_string());
+        }
+        Threads::Two(None) => {}
     }
     let out = cmd.output().expect("the binary runs");
     (out.status.code(), out.stdout)
 }
 
+/// The one-thread report against the two-thread reports: adaptive, the analysis thread decoding
+/// every frame, and an uneven split (7 of 16 on the reading thread).
 fn assert_same(path: &Path, args: &[String]) {
-    let one = analyze(path, args, true);
-    let two = analyze(path, args, false);
+    let one = analyze(path, args, Threads::One);
     assert!(!one.1.is_empty(), "{}: no output", path.display());
-    assert!(
-        one == two,
-        "{}: the two-thread report differs from the one-thread report",
-        path.display()
-    );
+    for threads in [
+        Threads::Two(None),
+        Threads::Two(Some(0)),
+        Threads::Two(Some(7)),
+    ] {
+        let two = analyze(path, args, threads);
+        assert!(
+            one == two,
+            "{}: the two-thread report ({threads:?}) differs from the one-thread report",
+            path.display()
+        );
+    }
 }
 
 /// Every fixture, with the arguments its expectation names.
