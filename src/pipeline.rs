@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use rustc_hash::FxHashSet;
 
 use crate::analysis::peer_match::PeerData;
-use crate::analysis::{self, peer, qlog_join, FrameCtx, Registered, Settings, Summary};
+use crate::analysis::{self, peer, qlog_join, FrameCtx, Registered, Settings, Summary, Watch};
 use crate::capture::{progress, CaptureError, CaptureReader, Frame, Input, TruncationKind};
 use crate::decode::{self, DecodeConfig, Kind, Packet};
 use crate::flow::select::Selection;
@@ -181,12 +181,17 @@ pub fn analyze_bytes(
     analyze_stream(reader, "<memory>".into(), cfg, settings, &mut |_, _, _| {})
 }
 
+/// The classes of frames detectors watch, in the order of [`Pass::watching`]: TCP, UDP, and
+/// the others (which only the detectors of every frame see).
+const FRAME_CLASSES: [Watch; 3] = [Watch::Tcp, Watch::Udp, Watch::All];
+
 /// The state of one pass while frames stream through it.
 struct Pass {
     flows: FlowTable,
     detectors: Vec<Registered>,
-    /// The detectors that watch frames ([`analysis::Detector::watches_frames`]), by index.
-    watching: Vec<usize>,
+    /// The detectors that watch frames ([`analysis::Detector::watches`]), by index: those of
+    /// TCP frames, of UDP frames, and of the others.
+    watching: [Vec<usize>; 3],
     counts: stages::Counts,
     /// With `--peer`: this capture's packets, indexed as the peer's are, for the comparison.
     here: Option<peer::Index>,
@@ -195,9 +200,11 @@ struct Pass {
 impl Pass {
     fn new(settings: &Settings) -> Self {
         let detectors = analysis::registry(settings);
-        let watching = (0..detectors.len())
-            .filter(|&i| detectors[i].detector.watches_frames())
-            .collect();
+        let watching = FRAME_CLASSES.map(|class| {
+            (0..detectors.len())
+                .filter(|&i| detectors[i].detector.watches().sees(class))
+                .collect()
+        });
         Pass {
             flows: FlowTable::new(settings.flows.clone()),
             detectors,
@@ -214,7 +221,12 @@ impl Pass {
         }
         let flow = self.flows.account(frame, pkt);
         let ctx = FrameCtx { frame, pkt, flow };
-        for &i in &self.watching {
+        let class = match (&pkt.tcp, &pkt.udp) {
+            (Some(_), _) => 0,
+            (None, Some(_)) => 1,
+            (None, None) => 2,
+        };
+        for &i in &self.watching[class] {
             self.detectors[i].detector.on_frame(&ctx);
         }
         if let Some(here) = &mut self.here {

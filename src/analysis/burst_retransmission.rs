@@ -204,6 +204,10 @@ impl Identity for BurstRetransmission {
 }
 
 impl Detector for BurstRetransmission {
+    fn watches(&self) -> super::Watch {
+        super::Watch::Tcp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let frame = ctx.frame;
         let (Some(t), Some(fr), Some(ip)) = (&ctx.pkt.tcp, ctx.flow, &ctx.pkt.ip) else {

@@ -36,8 +36,8 @@ impl Identity for CaptureHeader {
 
 impl Detector for CaptureHeader {
     /// Judges the flows at the end: never called per frame.
-    fn watches_frames(&self) -> bool {
-        false
+    fn watches(&self) -> super::Watch {
+        super::Watch::Nothing
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {

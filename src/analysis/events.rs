@@ -43,8 +43,8 @@ impl<R: Identity> Identity for EventDetector<R> {
 
 impl<R: EventReport> Detector for EventDetector<R> {
     /// Judges the flows at the end: never called per frame.
-    fn watches_frames(&self) -> bool {
-        false
+    fn watches(&self) -> super::Watch {
+        super::Watch::Nothing
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {

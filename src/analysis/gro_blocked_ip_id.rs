@@ -166,6 +166,10 @@ impl Identity for GroBlockedIpId {
 }
 
 impl Detector for GroBlockedIpId {
+    fn watches(&self) -> super::Watch {
+        super::Watch::Tcp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let pkt = ctx.pkt;
         if pkt.tcp.is_none() {

@@ -79,6 +79,10 @@ impl Detector for HighInflight {
         }
     }
 
+    fn watches(&self) -> super::Watch {
+        super::Watch::Tcp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let frame = ctx.frame;
         let (Some(_), Some(fr)) = (&ctx.pkt.tcp, ctx.flow) else {

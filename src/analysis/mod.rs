@@ -82,14 +82,34 @@ pub struct Summary<'a> {
     pub peer: Option<peer_match::PeerView<'a>>,
 }
 
+/// The frames a detector watches ([`Detector::watches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// None: it reads only the flows at the end.
+    Nothing,
+    /// Those with a TCP header.
+    Tcp,
+    /// Those with a UDP header and no TCP header (the innermost transport is UDP).
+    Udp,
+    /// Every frame.
+    All,
+}
+
+impl Watch {
+    /// Whether a detector that watches `self` sees a frame of `class`.
+    pub fn sees(self, class: Watch) -> bool {
+        self == Watch::All || (self == class && self != Watch::Nothing)
+    }
+}
+
 /// A detector: watches frames, then reports.
 pub trait Detector {
     /// Called for every frame, in order. Must not allocate per call.
     fn on_frame(&mut self, _ctx: &FrameCtx<'_>) {}
-    /// Whether [`Detector::on_frame`] does anything: the pass calls it only on those that do
+    /// Which frames [`Detector::on_frame`] does anything with: the pass calls it only on those
     /// (a virtual call per frame and detector was a tenth of the analysis thread's work).
-    fn watches_frames(&self) -> bool {
-        true
+    fn watches(&self) -> Watch {
+        Watch::All
     }
     /// Called when the flow table evicted the flows of `indexes` (their ids - 1) to stay within
     /// its memory budget: a detector forgets what it kept for them (their findings go with

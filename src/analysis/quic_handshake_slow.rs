@@ -148,8 +148,8 @@ struct Details {
 
 impl Detector for QuicHandshakeSlow {
     /// Judges the flows at the end: never called per frame.
-    fn watches_frames(&self) -> bool {
-        false
+    fn watches(&self) -> super::Watch {
+        super::Watch::Nothing
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {

@@ -109,8 +109,8 @@ impl Identity for QuicMemory {
 
 impl Detector for QuicMemory {
     /// Judges the flows at the end: never called per frame.
-    fn watches_frames(&self) -> bool {
-        false
+    fn watches(&self) -> super::Watch {
+        super::Watch::Nothing
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {

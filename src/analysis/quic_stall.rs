@@ -257,6 +257,10 @@ impl Episode {
 }
 
 impl Detector for QuicStall {
+    fn watches(&self) -> super::Watch {
+        super::Watch::Udp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {
             return;

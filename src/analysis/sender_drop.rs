@@ -15,8 +15,8 @@ impl Identity for SenderDrop {
 
 impl Detector for SenderDrop {
     /// Judges the flows at the end: never called per frame.
-    fn watches_frames(&self) -> bool {
-        false
+    fn watches(&self) -> super::Watch {
+        super::Watch::Nothing
     }
 
     fn finish(&mut self, s: &Summary<'_>) -> Vec<Finding> {

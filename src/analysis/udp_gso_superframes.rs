@@ -193,6 +193,10 @@ impl Detector for UdpGsoSuperframes {
         }
     }
 
+    fn watches(&self) -> super::Watch {
+        super::Watch::Udp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let (frame, pkt) = (ctx.frame, ctx.pkt);
         let (Some(u), Some(ip), Some(fr)) = (&pkt.udp, &pkt.ip, ctx.flow) else {

@@ -56,6 +56,10 @@ impl Detector for UdpStall {
         }
     }
 
+    fn watches(&self) -> super::Watch {
+        super::Watch::Udp
+    }
+
     fn on_frame(&mut self, ctx: &FrameCtx<'_>) {
         let frame = ctx.frame;
         let (Some(_), None, Some(fr)) = (&ctx.pkt.udp, &ctx.pkt.tcp, ctx.flow) else {

@@ -13,10 +13,12 @@ use std::ops::Range;
 use super::{CaptureError, MAX_RECORD_LEN};
 
 /// Buffer size: large enough that the kernel copy dominates a read call and that a batch of
-/// frames handed to the analysis thread amortises the hand-over (about 175 full-size Ethernet
-/// frames); small enough to stay in cache between reading, decoding and the analysis thread
-/// (measured: 256 KiB batches ran about 10% faster than 1 MiB ones on two busy cores).
-pub(crate) const CHUNK: usize = 256 << 10;
+/// frames handed to the analysis thread amortises the hand-over (about 350 full-size Ethernet
+/// frames). Measured on the 500k-frame bench capture with page-aligned reads and shared
+/// decoding, medians of 15 alternating runs: 128 KiB 137 ms, 256 KiB 132-135 ms, 512 KiB
+/// 126-127 ms, 1 MiB 126 ms; so 512 KiB, the smaller of the fastest. (Before reads were aligned,
+/// 256 KiB had run about 10% faster than 1 MiB.)
+pub(crate) const CHUNK: usize = 512 << 10;
 
 /// Reads land on a page boundary of the buffer and start at a page boundary of the file: the
 /// kernel's copy (`copy_to_user`, `rep movsb`) runs about 15% faster with both aligned than with

@@ -5,7 +5,7 @@
 //!
 //! Frames cross in batches: a batch is one whole read buffer of the capture reader and the
 //! decoded packets of the frames framed in it, so nothing is copied on the way and the
-//! synchronisation (a bounded channel) is paid once per about 175 full-size frames. Emptied
+//! synchronisation (a bounded channel) is paid once per about 350 full-size frames. Emptied
 //! batches go back to the reader to be refilled, so the pass allocates a few batches in all,
 //! never one per frame.
 //! The analysis sees exactly the frames, packets and order of the single-threaded pass
@@ -22,11 +22,11 @@ use crate::decode::{self, DecodeConfig, Kind, Packet};
 use crate::report::Totals;
 
 /// Batches waiting for the analysis thread: two keep the reader busy while one is analysed,
-/// and bound the memory (each is a 256 KiB read buffer and its packets).
+/// and bound the memory (each is a 512 KiB read buffer and its packets).
 const BATCHES: usize = 2;
 
-/// Frames a fresh batch has room for before it grows (a 256 KiB buffer of ACKs).
-const BATCH_FRAMES: usize = 4096;
+/// Frames a fresh batch has room for before it grows (a 512 KiB buffer of ACKs).
+const BATCH_FRAMES: usize = 8192;
 
 /// What the pass counts of every frame, on the reading thread.
 #[derive(Default)]
