@@ -98,7 +98,7 @@ fn real_captures_report_the_same_on_one_and_two_threads() {
     }
 }
 
-/// A pcapng capture of 4,000 full-size TCP segments (about 6 MB, many 256 KiB batches, records
+/// A pcapng capture of 4,000 full-size TCP segments (about 6 MB, many 512 KiB batches, records
 /// cut by buffer ends), with TCP options whose bytes the analysis thread borrows back.
 #[test]
 fn a_capture_of_many_batches_reports_the_same() {
