@@ -328,24 +328,18 @@ impl FlowTable {
         (ip, tr): (&IpFacts, &Transport),
     ) -> usize {
         let syn = tr.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let known = self.index.get(found).and_then(|&i| self.pos(i));
+        let flow_key = || FlowKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport));
+        // The full key only for a packet the index does not know (rare): for the other-VNI
+        // pairing and the new flow.
+        let mut key = None;
+        let found = match self.index.get(found) {
+            Some(&i) => self.pos(i),
+            None => self.pair_reverse_vni(key.insert(flow_key()), side),
+        };
         let seq = pkt.tcp.map_or(0, |t| t.seq);
-        match known {
+        match found {
             Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
-            Some(_) => self.start(
-                FlowKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport)),
-                side,
-                frame,
-                pkt,
-            ),
-            None => {
-                // Not indexed (rare): the full key, for the other-VNI pairing and a new flow.
-                let key = FlowKey::of_packet(pkt, ip, tr.protocol, (tr.sport, tr.dport));
-                match self.pair_reverse_vni(&key, side) {
-                    Some(i) if !(syn && self.flows[i].is_port_reuse(side, seq)) => i,
-                    _ => self.start(key, side, frame, pkt),
-                }
-            }
+            _ => self.start(key.unwrap_or_else(flow_key), side, frame, pkt),
         }
     }
 

@@ -31,7 +31,8 @@ const BATCHES: usize = 4;
 /// Frames a fresh batch has room for before it grows (a 512 KiB buffer of ACKs).
 const BATCH_FRAMES: usize = 8192;
 
-/// What the pass counts of every frame, on the reading thread.
+/// What the pass counts of every frame: the totals where frames are read, the kinds where their
+/// packets are analysed (both on one thread, or each on its own of two).
 #[derive(Default)]
 pub(super) struct Counts {
     pub totals: Totals,
