@@ -12,6 +12,8 @@ mod pcap;
 mod pcapng;
 pub mod progress;
 mod source;
+#[cfg(test)]
+pub(crate) use source::CHUNK;
 pub mod stop;
 
 use std::fs::File;

@@ -331,8 +331,75 @@ fn read_and_decode(
         }
     }
     if !frames.is_empty() {
-        let bytes = reader.take_buffer();
+        // Looking for the next record may have moved the reader to a fresh buffer (a sliver of
+        // room left at the end of the input): then the last frames are in the one it retired.
+        let bytes = reader
+            .take_retired()
+            .unwrap_or_else(|| reader.take_buffer());
         let _ = tx.send(Batch { bytes, frames });
     }
     Ok((reader, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CHUNK;
+
+    /// A pcap of Ethernet frames of 1,000 bytes each (the last one shorter) whose file is
+    /// exactly `size` bytes long; each frame's bytes name its number.
+    fn pcap_of(size: usize) -> Vec<u8> {
+        let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        f.extend_from_slice(&[0, 0, 4, 0, 1, 0, 0, 0]);
+        let mut n = 0u32;
+        while f.len() < size {
+            // The last record takes what is left; the one before leaves it room for a header.
+            let rem = size - f.len();
+            let len = match rem {
+                r if r <= 1016 => r - 16,
+                r if r < 1016 + 32 => 900,
+                _ => 1000,
+            };
+            n += 1;
+            for v in [n, 0, len as u32, len as u32] {
+                f.extend_from_slice(&v.to_le_bytes());
+            }
+            f.extend((0..len).map(|i| (n as usize + i) as u8));
+        }
+        f
+    }
+
+    /// Every frame reaches the analysis with its own bytes, whatever the file's length does to
+    /// the last read: a file that fills the read buffer to within a page of its end makes the
+    /// reader move to a fresh buffer while it finds the end, and the last frames were then
+    /// handed over with that empty buffer instead of theirs (frames cut to 0 bytes).
+    #[test]
+    fn the_last_frames_keep_their_bytes_at_every_end_of_buffer() {
+        for size in [
+            CHUNK - 2048,
+            CHUNK,
+            CHUNK + 2048,
+            2 * CHUNK,
+            2 * CHUNK + 3000,
+        ] {
+            let data = pcap_of(size);
+            assert_eq!(data.len(), size);
+            let reader = CaptureReader::from_reader(Box::new(std::io::Cursor::new(data)))
+                .expect("a capture");
+            let mut seen = Vec::new();
+            run(reader, &DecodeConfig::default(), &mut |frame, _| {
+                let ok = frame.data.len() as u32 == frame.wire_len
+                    && frame
+                        .data
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &b)| b == (frame.number as usize + i) as u8);
+                seen.push((frame.number, ok));
+            })
+            .expect("the pass");
+            assert!(seen.len() > 500, "{size}: {} frames", seen.len());
+            let bad: Vec<u64> = seen.iter().filter(|s| !s.1).map(|s| s.0).collect();
+            assert!(bad.is_empty(), "{size}: frames {bad:?} lost their bytes");
+        }
+    }
 }
