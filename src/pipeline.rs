@@ -185,6 +185,15 @@ pub fn analyze_bytes(
 /// the others (which only the detectors of every frame see).
 const FRAME_CLASSES: [Watch; 3] = [Watch::Tcp, Watch::Udp, Watch::All];
 
+/// The class of `pkt`, as its index in [`FRAME_CLASSES`].
+fn frame_class(pkt: &Packet) -> usize {
+    match (&pkt.tcp, &pkt.udp) {
+        (Some(_), _) => 0,
+        (None, Some(_)) => 1,
+        (None, None) => 2,
+    }
+}
+
 /// The state of one pass while frames stream through it.
 struct Pass {
     flows: FlowTable,
@@ -221,12 +230,7 @@ impl Pass {
         }
         let flow = self.flows.account(frame, pkt);
         let ctx = FrameCtx { frame, pkt, flow };
-        let class = match (&pkt.tcp, &pkt.udp) {
-            (Some(_), _) => 0,
-            (None, Some(_)) => 1,
-            (None, None) => 2,
-        };
-        for &i in &self.watching[class] {
+        for &i in &self.watching[frame_class(pkt)] {
             self.detectors[i].detector.on_frame(&ctx);
         }
         if let Some(here) = &mut self.here {

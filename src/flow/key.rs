@@ -158,14 +158,14 @@ fn hash_addr<H: Hasher>(addr: IpAddr, h: &mut H) {
 /// A [`FlowKey`] in a few machine words, for the flow table's index: the lookup every frame
 /// makes hashes and compares integers instead of the key's address enums (building, ordering,
 /// hashing and comparing `FlowKey`s was a third of the analysis thread on a bulk capture).
-/// [`IndexKey::of`] makes it straight from a packet's fields, [`IndexKey::from`] from a key; the
+/// [`IndexKey::of_packet`] makes it straight from a packet, [`IndexKey::from`] from a key; the
 /// two agree (a test holds them to it), so two packets share an index key exactly when they
 /// share a flow key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexKey {
     /// The endpoints' addresses, lower endpoint first (IPv4 in the low 32 bits).
     addrs: [u128; 2],
-    /// Lower endpoint's port, higher endpoint's port, the protocol and whether the addresses are
+    /// Lower endpoint's port, higher endpoint's port, the protocol and whether each address is
     /// IPv6, packed.
     ports: u64,
     tunnel: Option<IndexTunnel>,
@@ -175,73 +175,34 @@ pub struct IndexKey {
 struct IndexTunnel {
     /// Outer addresses, lower first.
     outer: [u128; 2],
-    /// VNI, kind and whether the outer addresses are IPv6, packed.
+    /// VNI, kind and whether each outer address is IPv6, packed.
     vni: u64,
     via: Via,
 }
 
-/// An address as an integer that orders as `IpAddr` orders addresses of one version, and its
-/// version.
+/// An address as whether it is IPv6 and an integer: ordered as `IpAddr` orders addresses
+/// (IPv4 before IPv6, then by value).
 #[inline]
-fn bits(addr: IpAddr) -> (u128, bool) {
+fn bits(addr: IpAddr) -> (bool, u128) {
     match addr {
-        IpAddr::V4(a) => (u128::from(a.to_bits()), false),
-        IpAddr::V6(a) => (a.to_bits(), true),
+        IpAddr::V4(a) => (false, u128::from(a.to_bits())),
+        IpAddr::V6(a) => (true, a.to_bits()),
+    }
+}
+
+/// The two in order, and whether they already were.
+#[inline]
+fn ordered<T: PartialOrd>(a: T, b: T) -> (T, T, bool) {
+    if a <= b {
+        (a, b, true)
+    } else {
+        (b, a, false)
     }
 }
 
 /// The tunnel context an index key holds: kind, VNI, outer source and destination, and the
 /// tunnels around it.
 type TunnelParts = (TunnelKind, u32, IpAddr, IpAddr, Via);
-
-impl IndexKey {
-    /// The index key of a packet from `src` to `dst` (address and port) and the side that sent
-    /// it, as [`FlowKey::of`] decides it: both addresses of one IP header have one version, and
-    /// within a version `IpAddr` orders as the integers do.
-    #[inline]
-    fn of(
-        protocol: Protocol,
-        src: (IpAddr, u16),
-        dst: (IpAddr, u16),
-        tunnel: Option<TunnelParts>,
-    ) -> (IndexKey, Side) {
-        // (version, address, port) orders as `Endpoint` does: IPv4 before IPv6.
-        let (s, d) = (bits(src.0), bits(dst.0));
-        let (lo, hi, side) = if (s.1, s.0, src.1) <= (d.1, d.0, dst.1) {
-            ((s, src.1), (d, dst.1), Side::A)
-        } else {
-            ((d, dst.1), (s, src.1), Side::B)
-        };
-        let addrs = [lo.0 .0, hi.0 .0];
-        let packed = u64::from(lo.1)
-            | u64::from(hi.1) << 16
-            | (protocol as u64) << 32
-            | u64::from(lo.0 .1) << 40
-            | u64::from(hi.0 .1) << 41;
-        let tunnel = tunnel.map(|(kind, vni, a, b, via)| {
-            let (a, b) = (bits(a), bits(b));
-            let (lo, hi) = if (a.1, a.0) <= (b.1, b.0) {
-                (a, b)
-            } else {
-                (b, a)
-            };
-            IndexTunnel {
-                outer: [lo.0, hi.0],
-                vni: u64::from(vni)
-                    | (kind as u64) << 32
-                    | u64::from(lo.1) << 40
-                    | u64::from(hi.1) << 41,
-                via,
-            }
-        });
-        let key = IndexKey {
-            addrs,
-            ports: packed,
-            tunnel,
-        };
-        (key, side)
-    }
-}
 
 impl IndexKey {
     /// The index key of a TCP or UDP packet with IP header `ip` and ports `(source,
@@ -257,6 +218,43 @@ impl IndexKey {
             .tunnel
             .map(|t| (t.kind, t.vni, t.outer_ip.src, t.outer_ip.dst, t.via));
         IndexKey::of(protocol, (ip.src, ports.0), (ip.dst, ports.1), tunnel)
+    }
+
+    /// The index key of a packet from `src` to `dst` (address and port) and the side that sent
+    /// it, ordered as [`FlowKey::of`] orders `Endpoint`s: by address as `IpAddr` orders them,
+    /// then by port.
+    #[inline]
+    fn of(
+        protocol: Protocol,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        tunnel: Option<TunnelParts>,
+    ) -> (IndexKey, Side) {
+        let (lo, hi, src_lower) = ordered((bits(src.0), src.1), (bits(dst.0), dst.1));
+        let ((lo_v6, lo_addr), lo_port) = lo;
+        let ((hi_v6, hi_addr), hi_port) = hi;
+        let ports = u64::from(lo_port)
+            | u64::from(hi_port) << 16
+            | (protocol as u64) << 32
+            | u64::from(lo_v6) << 40
+            | u64::from(hi_v6) << 41;
+        let tunnel = tunnel.map(|(kind, vni, a, b, via)| {
+            let ((lo_v6, lo), (hi_v6, hi), _) = ordered(bits(a), bits(b));
+            IndexTunnel {
+                outer: [lo, hi],
+                vni: u64::from(vni)
+                    | (kind as u64) << 32
+                    | u64::from(lo_v6) << 40
+                    | u64::from(hi_v6) << 41,
+                via,
+            }
+        });
+        let key = IndexKey {
+            addrs: [lo_addr, hi_addr],
+            ports,
+            tunnel,
+        };
+        (key, if src_lower { Side::A } else { Side::B })
     }
 }
 

@@ -77,6 +77,15 @@ impl Counts {
 
 /// One decoded frame without its borrow of the read buffer.
 struct Decoded {
+    head: Head,
+    /// Decoded in place ([`decode::decode_to`]): it owns nothing of the frame.
+    pkt: Packet,
+    /// Whether the reading thread decoded `pkt`; if not, the analysis thread does ([`Share`]).
+    decoded: bool,
+}
+
+/// A frame's fields, its bytes by their place in the batch's buffer.
+struct Head {
     number: u64,
     ts_ns: i64,
     ts_known: bool,
@@ -87,59 +96,13 @@ struct Decoded {
     offset: u64,
     /// The frame's bytes in its batch's buffer.
     data: Range<usize>,
-    /// Decoded in place ([`decode::decode_to`]): it owns nothing of the frame.
-    pkt: Packet,
-    /// Whether the reading thread decoded `pkt`; if not, the analysis thread does ([`Share`]).
-    decoded: bool,
     /// Key log text that arrived before the frame (pcapng Decryption Secrets Blocks, rare).
     secrets: Option<Box<[u8]>>,
 }
 
-impl Decoded {
-    /// The frame's fields without its bytes (their range is set once the reader says where
-    /// they are); its packet is decoded into the slot afterwards.
-    fn frame(frame: &Frame<'_>) -> Self {
-        Decoded {
-            number: frame.number,
-            ts_ns: frame.ts_ns,
-            ts_known: frame.ts_known,
-            ts_bad_fraction: frame.ts_bad_fraction,
-            link_type: frame.link_type,
-            interface: frame.interface,
-            wire_len: frame.wire_len,
-            offset: frame.offset,
-            data: 0..0,
-            pkt: Packet::new(Kind::OtherIp),
-            decoded: false,
-            secrets: frame.secrets.map(Box::from),
-        }
-    }
-
-    /// Decodes the packet here if the reading thread left it to this thread ([`Share`]).
-    #[inline]
-    fn decode(&mut self, bytes: &[u8], cfg: &DecodeConfig) {
-        if self.decoded {
-            return;
-        }
-        // The frame from the fields, so that the packet can be borrowed apart from them.
-        let frame = Frame {
-            number: self.number,
-            ts_ns: self.ts_ns,
-            ts_known: self.ts_known,
-            ts_bad_fraction: self.ts_bad_fraction,
-            link_type: self.link_type,
-            interface: self.interface,
-            wire_len: self.wire_len,
-            data: bytes.get(self.data.clone()).unwrap_or(&[]),
-            offset: self.offset,
-            secrets: self.secrets.as_deref(),
-        };
-        decode::decode_to(&frame, cfg, &mut self.pkt);
-        self.decoded = true;
-    }
-
+impl Head {
     /// The frame again, borrowing the batch's buffer.
-    fn get<'b>(&'b self, bytes: &'b [u8]) -> Frame<'b> {
+    fn frame<'b>(&'b self, bytes: &'b [u8]) -> Frame<'b> {
         Frame {
             number: self.number,
             ts_ns: self.ts_ns,
@@ -151,6 +114,39 @@ impl Decoded {
             data: bytes.get(self.data.clone()).unwrap_or(&[]),
             offset: self.offset,
             secrets: self.secrets.as_deref(),
+        }
+    }
+}
+
+impl Decoded {
+    /// The frame's fields without its bytes (their range is set once the reader says where
+    /// they are); its packet is decoded into the slot afterwards.
+    fn frame(frame: &Frame<'_>) -> Self {
+        let head = Head {
+            number: frame.number,
+            ts_ns: frame.ts_ns,
+            ts_known: frame.ts_known,
+            ts_bad_fraction: frame.ts_bad_fraction,
+            link_type: frame.link_type,
+            interface: frame.interface,
+            wire_len: frame.wire_len,
+            offset: frame.offset,
+            data: 0..0,
+            secrets: frame.secrets.map(Box::from),
+        };
+        Decoded {
+            head,
+            pkt: Packet::new(Kind::OtherIp),
+            decoded: false,
+        }
+    }
+
+    /// Decodes the packet here if the reading thread left it to this thread ([`Share`]).
+    #[inline]
+    fn decode(&mut self, bytes: &[u8], cfg: &DecodeConfig) {
+        if !self.decoded {
+            decode::decode_to(&self.head.frame(bytes), cfg, &mut self.pkt);
+            self.decoded = true;
         }
     }
 }
@@ -168,7 +164,7 @@ struct Batch {
 /// queue full, the analysis thread a sixteenth more when it finds the queue empty. Which thread
 /// decodes a frame never changes its packet (decoding is a function of the frame's bytes), so
 /// the report stays byte-identical. `OFFLOAD_DOCTOR_READER_SHARE=N` (hidden, for the test that
-/// holds every split to the one-thread report) fixes the split at N sixteenths.
+/// holds fixed splits to the one-thread report) fixes the split at N sixteenths.
 struct Share {
     sixteenths: AtomicU32,
     fixed: bool,
@@ -248,7 +244,7 @@ pub(super) fn run(
             for d in frames.iter_mut() {
                 d.decode(bytes, cfg);
                 kinds.count_kind(d.pkt.kind);
-                analyse(&d.get(bytes), &d.pkt);
+                analyse(&d.head.frame(bytes), &d.pkt);
             }
             // The reader may have finished: then the batch is simply dropped.
             let _ = back.try_send(batch);
@@ -327,7 +323,7 @@ fn read_and_decode(
             sixteenths = share.get();
         }
         if let Some(d) = frames.last_mut() {
-            d.data = data;
+            d.head.data = data;
         }
     }
     if !frames.is_empty() {
